@@ -1,0 +1,238 @@
+/**
+ * The request store: one DynamoDB item per request, changed only by
+ * single-item conditional writes. The condition on each write is what makes
+ * the invariants hold under concurrency: one request per intent id, one vote
+ * per person, exactly one final decision.
+ *
+ * Table layout (single table, string keys `pk` / `sk`):
+ * - request:      pk `REQUEST#<intentId>`  sk `REQUEST`
+ * - audit record: pk `REQUEST#<intentId>`  sk `AUDIT#<seq, 8 digits>`  (see audit.ts)
+ * - replay guard: pk `SLACKSIG#<sha256>`   sk `SLACKSIG`                (see interaction)
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ApproverRef, FinalStatus, Intent, RequestStatus } from './intent.js';
+
+/** What policy decided a review needs. Produced by evaluate, stored on the request. */
+export interface ReviewPlan {
+  /** Distinct approvals needed; any single deny denies. */
+  quorum: number;
+  /** Seconds until an unanswered review expires into a denial. */
+  timeoutSeconds: number;
+  /** Slack user-group handles whose members may approve. */
+  approverGroups: string[];
+  /** Emails that may approve regardless of group. */
+  approverEmails: string[];
+  /** Policy ids that determined the outcome. */
+  policies: string[];
+  /** Parameter paths masked on the card (dot paths into `parameters`). */
+  masked: string[];
+  /** Parameter paths an approver may edit before approving. */
+  editable: string[];
+}
+
+/** A final decision as written on the request. */
+export interface RequestDecision {
+  status: FinalStatus;
+  automatic: boolean;
+  reason: string;
+  decidedAt: string;
+  approvers: ApproverRef[];
+  policies: string[];
+  /** Slack user who made the deciding click, when a human decided. */
+  decidedBy?: { slackUserId: string; email: string };
+  /** Parameters as approved, when modified. */
+  parameters?: Record<string, unknown>;
+  intentHash: string;
+}
+
+/** The request item. */
+export interface RequestItem {
+  pk: string;
+  sk: 'REQUEST';
+  intentId: string;
+  agentId: string;
+  source: string;
+  status: RequestStatus;
+  intent: Intent;
+  intentHash: string;
+  createdAt: string;
+  /** Step Functions execution that owns this request. */
+  executionId?: string;
+  review?: ReviewPlan;
+  /** ISO time at which an unanswered review expires. */
+  expiresAt?: string;
+  /** Step Functions task token; never leaves AWS (never sent to Slack). */
+  taskToken?: string;
+  /** Where the review card lives. */
+  card?: { channel: string; ts: string };
+  approvals: ApproverRef[];
+  voterIds: string[];
+  decision?: RequestDecision;
+  finalizedAt?: string;
+}
+
+export const requestKey = (intentId: string) => ({ pk: `REQUEST#${intentId}`, sk: 'REQUEST' as const });
+
+/** Dependencies of the store functions. */
+export interface StoreDeps {
+  ddb: DynamoDBDocumentClient;
+  table: string;
+}
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+
+/** Creates the request unless one exists for the intent id. */
+export async function createRequest(
+  { ddb, table }: StoreDeps,
+  item: Omit<RequestItem, 'pk' | 'sk' | 'approvals' | 'voterIds'>,
+): Promise<'created' | 'duplicate'> {
+  try {
+    await ddb.send(
+      new PutCommand({
+        TableName: table,
+        Item: { ...requestKey(item.intentId), approvals: [], voterIds: [], ...item },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return 'created';
+  } catch (error) {
+    if (isConditionFailure(error)) return 'duplicate';
+    throw error;
+  }
+}
+
+/** Reads a request (strongly consistent), or undefined. */
+export async function getRequest({ ddb, table }: StoreDeps, intentId: string): Promise<RequestItem | undefined> {
+  const out = await ddb.send(new GetCommand({ TableName: table, Key: requestKey(intentId), ConsistentRead: true }));
+  return out.Item as RequestItem | undefined;
+}
+
+/** Sets attributes on a request only while it is still PENDING; returns false when it is not. */
+export async function updatePending(
+  { ddb, table }: StoreDeps,
+  intentId: string,
+  values: Partial<Pick<RequestItem, 'review' | 'expiresAt' | 'taskToken' | 'card' | 'executionId'>>,
+): Promise<boolean> {
+  const names: Record<string, string> = { '#status': 'status' };
+  const vals: Record<string, unknown> = { ':pending': 'PENDING' };
+  const sets = Object.entries(values).map(([key, value], i) => {
+    names[`#k${i}`] = key;
+    vals[`:v${i}`] = value;
+    return `#k${i} = :v${i}`;
+  });
+  if (sets.length === 0) return true;
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: requestKey(intentId),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk) AND #status = :pending',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: vals,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** Outcome of an approve vote. */
+export type VoteResult =
+  | { kind: 'counted'; request: RequestItem }
+  | { kind: 'already-voted'; request: RequestItem | undefined }
+  | { kind: 'not-pending'; request: RequestItem | undefined };
+
+/**
+ * Records one approval by a distinct person. The condition (still PENDING and
+ * this person has not voted) makes double votes and votes on decided requests
+ * impossible, whatever the concurrency.
+ */
+export async function recordApproval(deps: StoreDeps, intentId: string, vote: ApproverRef): Promise<VoteResult> {
+  try {
+    const out = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: requestKey(intentId),
+        UpdateExpression: 'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter)',
+        ConditionExpression: 'attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':vote': [vote],
+          ':voter': [vote.slackUserId],
+          ':voterId': vote.slackUserId,
+          ':pending': 'PENDING',
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { kind: 'counted', request: out.Attributes as RequestItem };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const current = await getRequest(deps, intentId);
+    if (current?.status === 'PENDING' && current.voterIds.includes(vote.slackUserId)) {
+      return { kind: 'already-voted', request: current };
+    }
+    return { kind: 'not-pending', request: current };
+  }
+}
+
+/**
+ * Writes the final decision exactly once: the condition `status = PENDING`
+ * lets one writer win; everyone else gets the winner's decision back.
+ */
+export async function decide(
+  deps: StoreDeps,
+  intentId: string,
+  decision: RequestDecision,
+): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
+  try {
+    const out = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: requestKey(intentId),
+        UpdateExpression: 'SET #status = :status, decision = :decision',
+        ConditionExpression: 'attribute_exists(pk) AND #status = :pending',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': decision.status, ':decision': decision, ':pending': 'PENDING' },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { won: true, request: out.Attributes as RequestItem };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return { won: false, request: await getRequest(deps, intentId) };
+  }
+}
+
+/**
+ * Marks the request final as the workflow sees it. The workflow is the
+ * authority: when a click raced an expiry the workflow already acted on, the
+ * workflow's outcome overwrites the click's (fail closed). Returns false when
+ * the request was already finalized (a replayed record step).
+ */
+export async function finalize(deps: StoreDeps, intentId: string, decision: RequestDecision): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: requestKey(intentId),
+        UpdateExpression: 'SET #status = :status, decision = :decision, finalizedAt = :at REMOVE taskToken',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finalizedAt)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': decision.status, ':decision': decision, ':at': decision.decidedAt },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+export { isConditionFailure };
