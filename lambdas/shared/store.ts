@@ -44,6 +44,8 @@ export interface RequestDecision {
   /** Parameters as approved, when modified. */
   parameters?: Record<string, unknown>;
   intentHash: string;
+  /** Present on approvals: a single-use permission to execute exactly this intent. */
+  grant?: { grantId: string; expiresAt: string; singleUse: true };
 }
 
 /** The request item. */
@@ -54,7 +56,13 @@ export interface RequestItem {
   agentId: string;
   source: string;
   status: RequestStatus;
+  /**
+   * The validated intent. Absent only on a rejected request (`rejected` set):
+   * an invalid intent is denied at evaluation and never reaches a reviewer.
+   */
   intent: Intent;
+  /** Set when the intent failed validation; the request is denied without review. */
+  rejected?: { reason: string };
   intentHash: string;
   createdAt: string;
   /** Step Functions execution that owns this request. */
@@ -87,7 +95,7 @@ const isConditionFailure = (error: unknown) =>
 /** Creates the request unless one exists for the intent id. */
 export async function createRequest(
   { ddb, table }: StoreDeps,
-  item: Omit<RequestItem, 'pk' | 'sk' | 'approvals' | 'voterIds'>,
+  item: Omit<RequestItem, 'pk' | 'sk' | 'approvals' | 'voterIds' | 'intent'> & { intent?: Intent },
 ): Promise<'created' | 'duplicate'> {
   try {
     await ddb.send(

@@ -1,0 +1,200 @@
+/**
+ * Record: the workflow's single exit for every path — policy allow or deny,
+ * human approval or denial, expiry, cancellation and every error. It turns the
+ * workflow's view into one final decision, writes it to the request, audits
+ * it, refreshes the card, and returns the decision event's detail.
+ *
+ * Fail closed: anything that is not a consistent approval becomes a denial.
+ * Idempotent: a retried Record returns the decision already written and only
+ * adds the final audit record if the first attempt died before writing it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { WebClient } from '@slack/web-api';
+import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../shared/audit.js';
+import { renderCard } from '../shared/card.js';
+import type { DecisionDetail, FinalStatus } from '../shared/intent.js';
+import { createRequest, finalize, getRequest, type RequestDecision, type RequestItem } from '../shared/store.js';
+import { REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
+import { requestIdFor } from '../evaluate/core.js';
+
+/** Dependencies of {@link record}. */
+export interface RecordDeps extends AuditDeps {
+  slack?: () => Promise<Pick<WebClient, 'chat'>>;
+  /** How long an approval's grant may be used. */
+  grantTtlSeconds: number;
+  warn?: (message: string, extra?: Record<string, unknown>) => void;
+}
+
+const FINAL_KIND: Record<FinalStatus, AuditKind> = {
+  APPROVED: 'decided',
+  DENIED: 'decided',
+  EXPIRED: 'expired',
+  CANCELLED: 'cancelled',
+};
+
+/** What the workflow's state says happened, before reconciling with the request. */
+export function workflowVerdict(
+  state: WorkflowState,
+  request: RequestItem | undefined,
+): { status: FinalStatus; automatic: boolean; reason: string; human: boolean } {
+  const failure = state.failure;
+  if (failure?.Error) {
+    switch (failure.Error) {
+      case 'States.Timeout': {
+        const seconds = request?.review?.timeoutSeconds;
+        return {
+          status: 'EXPIRED',
+          automatic: true,
+          reason: `nobody decided within ${seconds ? `${seconds} s` : 'the review timeout'}; expired requests are denied`,
+          human: false,
+        };
+      }
+      case REVIEW_ERROR.denied:
+        return { status: 'DENIED', automatic: false, reason: failure.Cause || 'denied by a reviewer', human: true };
+      case REVIEW_ERROR.cancelled:
+        return { status: 'CANCELLED', automatic: false, reason: failure.Cause || 'cancelled by the agent', human: false };
+      default:
+        return {
+          status: 'DENIED',
+          automatic: true,
+          reason: `denied because Countersign failed (${failure.Error}${failure.Cause ? `: ${truncateCause(failure.Cause)}` : ''})`,
+          human: false,
+        };
+    }
+  }
+  const evaluation = state.evaluation;
+  if (evaluation?.outcome === 'allow') return { status: 'APPROVED', automatic: true, reason: evaluation.reason, human: false };
+  if (evaluation?.outcome === 'deny') return { status: 'DENIED', automatic: true, reason: evaluation.reason, human: false };
+  if (evaluation?.outcome === 'review' && state.review?.status === 'APPROVED') {
+    return { status: 'APPROVED', automatic: false, reason: 'approved by reviewers', human: true };
+  }
+  return { status: 'DENIED', automatic: true, reason: 'denied: the workflow reached Record in an unknown state', human: false };
+}
+
+function truncateCause(cause: string): string {
+  return cause.length > 500 ? `${cause.slice(0, 500)}…` : cause;
+}
+
+/**
+ * Reconciles the workflow's verdict with the decision a human wrote on the
+ * request. An approval stands only when both agree; any disagreement denies.
+ */
+export function reconcile(
+  verdict: ReturnType<typeof workflowVerdict>,
+  request: RequestItem,
+  policies: string[],
+  now: string,
+): RequestDecision {
+  const human = request.decision;
+  const base = {
+    approvers: request.approvals ?? [],
+    policies,
+    intentHash: human?.intentHash ?? request.intentHash,
+    decidedAt: now,
+  };
+  if (verdict.human) {
+    if (human && human.status === verdict.status) return { ...human, policies: human.policies.length ? human.policies : policies };
+    if (verdict.status === 'DENIED') return { ...base, status: 'DENIED', automatic: false, reason: verdict.reason };
+    return {
+      ...base,
+      status: 'DENIED',
+      automatic: true,
+      reason: `denied: the workflow saw ${verdict.status} but the request records ${human?.status ?? 'no decision'}`,
+    };
+  }
+  if (human && human.status !== verdict.status && verdict.status === 'EXPIRED') {
+    // A click that lost the race with expiry: the workflow already expired, so expiry stands.
+    return { ...base, status: 'EXPIRED', automatic: true, reason: `${verdict.reason} (a late ${human.status.toLowerCase()} by a reviewer arrived after expiry)` };
+  }
+  return { ...base, status: verdict.status, automatic: verdict.automatic, reason: verdict.reason };
+}
+
+/** Records the final decision of one execution and returns the decision event detail. */
+export async function record(deps: RecordDeps, state: WorkflowState): Promise<DecisionDetail> {
+  const now = deps.now();
+  const requestId = state.evaluation?.requestId ?? requestIdFor(state);
+  let request = await getRequest(deps, requestId);
+  if (!request) {
+    // Evaluate failed before it could create the request: create it now so the denial is stored and audited.
+    await createRequest(deps, {
+      intentId: requestId,
+      agentId: state.evaluation?.agentId ?? 'unknown',
+      source: typeof state.source === 'string' ? state.source : 'unknown',
+      status: 'PENDING',
+      intentHash: state.evaluation?.intentHash ?? 'sha256:unknown',
+      createdAt: now.toISOString(),
+      executionId: state.executionId,
+      rejected: { reason: 'evaluation did not complete' },
+    });
+    request = await getRequest(deps, requestId);
+    if (!request) throw new Error(`request ${requestId} vanished while recording`);
+  }
+
+  const policies = state.evaluation?.policies ?? request.review?.policies ?? [];
+  const verdict = workflowVerdict(state, request);
+  let decision = reconcile(verdict, request, policies, now.toISOString());
+  if (decision.status === 'APPROVED') {
+    decision = {
+      ...decision,
+      grant: {
+        grantId: randomUUID(),
+        expiresAt: new Date(now.getTime() + deps.grantTtlSeconds * 1000).toISOString(),
+        singleUse: true,
+      },
+    };
+  }
+
+  const won = await finalize(deps, requestId, decision);
+  if (!won) {
+    const stored = await getRequest(deps, requestId);
+    if (!stored?.decision) throw new Error(`request ${requestId} is finalized without a decision`);
+    decision = stored.decision;
+  }
+  request = (await getRequest(deps, requestId)) ?? request;
+
+  const chain = await readChain(deps, requestId);
+  if (!chain.some((r) => r.kind === FINAL_KIND[decision.status] && r.data.final === true)) {
+    await appendAudit(deps, { requestId, createdAt: request.createdAt }, {
+      kind: FINAL_KIND[decision.status],
+      actor: decision.decidedBy
+        ? { type: 'human', slackUserId: decision.decidedBy.slackUserId, email: decision.decidedBy.email }
+        : decision.automatic
+          ? { type: 'policy', policies: decision.policies }
+          : { type: 'system', component: 'record' },
+      intentHash: decision.intentHash,
+      data: { final: true, decision, executionId: state.executionId ?? null },
+    });
+  }
+
+  await refreshCard(deps, request);
+  return toDetail(request, decision);
+}
+
+async function refreshCard(deps: RecordDeps, request: RequestItem): Promise<void> {
+  if (!request.card || !request.intent || !deps.slack) return;
+  try {
+    const slack = await deps.slack();
+    const card = renderCard(request);
+    await slack.chat.update({ channel: request.card.channel, ts: request.card.ts, text: card.text, blocks: card.blocks });
+  } catch (error) {
+    // The decision is durable and audited; a stale card must not turn it into a failure.
+    deps.warn?.('could not refresh the review card', { requestId: request.intentId, error: String(error) });
+  }
+}
+
+/** The `Privileged Action Decided` detail for a decision. */
+export function toDetail(request: RequestItem, decision: RequestDecision): DecisionDetail {
+  return {
+    intentId: request.intentId,
+    agentId: request.agentId,
+    status: decision.status,
+    automatic: decision.automatic,
+    approvers: decision.approvers,
+    reason: decision.reason,
+    intentHash: decision.intentHash,
+    policies: decision.policies,
+    decidedAt: decision.decidedAt,
+    ...(decision.parameters ? { parameters: decision.parameters } : {}),
+    ...(decision.grant ? { grant: decision.grant } : {}),
+  };
+}

@@ -1,0 +1,41 @@
+/** Record task of the approval workflow. Logic lives in ./core.ts. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createDocumentClient, createS3Client } from '../shared/aws.js';
+import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
+import type { DecisionDetail } from '../shared/intent.js';
+import { createSlackClient } from '../shared/slack.js';
+import { slackSecretLoader } from '../shared/slack-secret.js';
+import type { WorkflowState } from '../shared/workflow.js';
+import { type RecordDeps, record } from './core.js';
+
+const logger = new Logger({ serviceName: 'countersign' });
+const loadSecret = slackSecretLoader(new SecretsManagerClient({}), requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'));
+const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
+let slack: ReturnType<typeof createSlackClient> | undefined;
+
+const deps: RecordDeps = {
+  ddb: createDocumentClient(),
+  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
+  s3: createS3Client(),
+  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
+  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+  now: () => new Date(),
+  grantTtlSeconds: optionalEnv('COUNTERSIGN_GRANT_TTL_SECONDS') ? requireIntEnv('COUNTERSIGN_GRANT_TTL_SECONDS') : 900,
+  slack: async () => {
+    slack ??= createSlackClient((await loadSecret()).botToken, slackApiUrl);
+    return slack;
+  },
+  warn: (message, extra) => logger.warn(message, extra ?? {}),
+};
+
+export const handler = async (state: WorkflowState): Promise<DecisionDetail> => {
+  const decision = await record(deps, state);
+  logger.info('decision recorded', {
+    requestId: decision.intentId,
+    status: decision.status,
+    automatic: decision.automatic,
+    policies: decision.policies,
+  });
+  return decision;
+};

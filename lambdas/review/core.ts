@@ -1,0 +1,74 @@
+/**
+ * Review: runs as the workflow's `.waitForTaskToken` task. Stores the task
+ * token server-side on the request, then posts the review card. Slack only ever
+ * sees the request id; the token stays in DynamoDB until the decision.
+ *
+ * Idempotent: when Step Functions retries the task, the new token replaces the
+ * old one and the existing card is updated rather than posted twice.
+ */
+import type { WebClient } from '@slack/web-api';
+import { appendAudit, type AuditDeps } from '../shared/audit.js';
+import { renderCard } from '../shared/card.js';
+import { getRequest, updatePending } from '../shared/store.js';
+
+/** Dependencies of {@link review}. */
+export interface ReviewDeps extends AuditDeps {
+  slack: () => Promise<Pick<WebClient, 'chat'>>;
+  channel: string;
+}
+
+/** Input of the review task. */
+export interface ReviewInput {
+  taskToken: string;
+  requestId: string;
+}
+
+/** Thrown when the request cannot be reviewed; the workflow catches it and denies. */
+export class ReviewError extends Error {
+  override name = 'ReviewError';
+}
+
+/** Stores the token and posts (or refreshes) the card. */
+export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ channel: string; ts: string }> {
+  if (typeof input?.taskToken !== 'string' || input.taskToken.length === 0) {
+    throw new ReviewError('review input has no task token');
+  }
+  const request = await getRequest(deps, input.requestId);
+  if (!request) throw new ReviewError(`request ${input.requestId} does not exist`);
+  if (!request.intent || request.rejected) throw new ReviewError(`request ${input.requestId} has no valid intent`);
+
+  // The token is stored before the card exists, so no click can find a request without one.
+  if (!(await updatePending(deps, request.intentId, { taskToken: input.taskToken }))) {
+    throw new ReviewError(`request ${input.requestId} is no longer pending`);
+  }
+
+  const slack = await deps.slack();
+  const card = renderCard(request);
+  let location = request.card;
+  if (location) {
+    await slack.chat.update({ channel: location.channel, ts: location.ts, text: card.text, blocks: card.blocks });
+  } else {
+    const posted = await slack.chat.postMessage({ channel: deps.channel, text: card.text, blocks: card.blocks });
+    if (!posted.ok || !posted.ts || !posted.channel) throw new ReviewError(`Slack did not accept the card: ${posted.error}`);
+    location = { channel: posted.channel, ts: posted.ts };
+    if (!(await updatePending(deps, request.intentId, { card: location }))) {
+      throw new ReviewError(`request ${input.requestId} was decided while its card was being posted`);
+    }
+  }
+
+  await appendAudit(deps, { requestId: request.intentId, createdAt: request.createdAt }, {
+    kind: 'reviewers-notified',
+    actor: { type: 'system', component: 'review' },
+    intentHash: request.intentHash,
+    data: {
+      channel: location.channel,
+      ts: location.ts,
+      approverGroups: request.review?.approverGroups ?? [],
+      approverEmails: request.review?.approverEmails ?? [],
+      quorum: request.review?.quorum ?? 1,
+      expiresAt: request.expiresAt ?? null,
+      repost: Boolean(request.card),
+    },
+  });
+  return location;
+}

@@ -1,0 +1,31 @@
+/**
+ * SDK clients shared by the handlers, built once per cold start. Endpoints come
+ * only from the SDK's standard configuration (`AWS_ENDPOINT_URL`,
+ * `AWS_ENDPOINT_URL_<SERVICE>`), which is how tests and the local sandbox point
+ * handlers at local servers.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** A DynamoDB document client that drops undefined attributes instead of failing. */
+export function createDocumentClient(): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+}
+
+/**
+ * An S3 client. A custom S3 endpoint (a local S3-compatible server) has no
+ * per-bucket DNS names, so path-style addressing is used exactly when one is
+ * configured; checksums are sent only where an operation requires them or the
+ * caller supplies one (audit writes always supply SHA-256).
+ */
+export function createS3Client(): S3Client {
+  const customEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+  return new S3Client({
+    forcePathStyle: customEndpoint,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
