@@ -1,0 +1,138 @@
+/**
+ * The one typed, validated configuration of a Countersign deployment.
+ *
+ * It is built from the cdk.json context object `countersign`; every key may be
+ * overridden by a flat context key `countersign:<key>` (so
+ * `cdk synth -c countersign:auditRetentionDays=30` works). Only
+ * `bin/countersign-app.ts` reads context; it hands the raw values to
+ * {@link loadConfig} and passes the result down as props.
+ */
+import { z } from 'zod';
+
+/** Prefix of every key in error messages and of the flat override keys. */
+export const CONFIG_CONTEXT_KEY = 'countersign';
+
+/** A validated Countersign configuration. */
+export interface CountersignConfig {
+  /** Name of the custom EventBridge bus agents publish intents on. */
+  readonly eventBusName: string;
+  /** Slack channel id the review cards are posted to. */
+  readonly slackChannelId: string;
+  /** Slack user-group handle (without `@`) of the default approvers. */
+  readonly approverGroupHandle: string;
+  /** Review timeout when policy sets none, in seconds. */
+  readonly defaultReviewTimeoutSeconds: number;
+  /** Object Lock COMPLIANCE retention of every audit object, in days. */
+  readonly auditRetentionDays: number;
+  /** When true, audit writers also place an Object Lock legal hold on every audit object. */
+  readonly auditLegalHold: boolean;
+  /** EventBridge Scheduler expression of the signed audit digest. */
+  readonly digestSchedule: string;
+  /** Email address subscribed to the operational alarms; none when undefined. */
+  readonly alarmEmail?: string;
+}
+
+/** Step Functions Standard executions live at most one year. */
+const MAX_REVIEW_TIMEOUT_SECONDS = 365 * 24 * 60 * 60;
+
+/** Parses `"true"` / `"false"` strings from `-c key=value` overrides. */
+const booleanish = z.preprocess(
+  (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  z.boolean({ error: 'must be true or false' }),
+);
+
+/** Parses integer strings from `-c key=value` overrides. */
+const integerish = (min: number, max: number, what: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: `must be ${what}` })
+      .int(`must be ${what}`)
+      .min(min, `must be ${what}`)
+      .max(max, `must be ${what}`),
+  );
+
+/** `rate(1 hour)`, `rate(15 minutes)`, or a `cron(...)` expression. */
+function isScheduleExpression(value: string): boolean {
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(value);
+  if (rate) {
+    const n = Number(rate[1]);
+    const plural = rate[2]!.endsWith('s');
+    return n >= 1 && (n === 1 ? !plural : plural);
+  }
+  return /^cron\([^()]+\)$/.test(value);
+}
+
+/** The schema of the `countersign` context object. */
+export const configSchema = z
+  .object({
+    eventBusName: z
+      .string({ error: 'must be an EventBridge bus name' })
+      .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be an EventBridge bus name of [A-Za-z0-9._-]')
+      .refine((v) => v !== 'default', 'must not be "default": Countersign needs its own bus')
+      .default('countersign'),
+    slackChannelId: z
+      .string({ error: 'must be a Slack channel id like C0123ABCD' })
+      .regex(/^[CG][A-Z0-9]{6,}$/, 'must be a Slack channel id like C0123ABCD'),
+    approverGroupHandle: z
+      .string({ error: 'must be a Slack user-group handle like security-approvers' })
+      .regex(
+        /^[a-z0-9][a-z0-9._-]{0,79}$/,
+        'must be a Slack user-group handle like security-approvers (no @)',
+      ),
+    defaultReviewTimeoutSeconds: integerish(
+      60,
+      MAX_REVIEW_TIMEOUT_SECONDS,
+      `an integer number of seconds from 60 to ${MAX_REVIEW_TIMEOUT_SECONDS}`,
+    ).default(3600),
+    auditRetentionDays: integerish(1, 36_500, 'an integer number of days from 1 to 36500').default(365),
+    auditLegalHold: booleanish.default(false),
+    digestSchedule: z
+      .string({ error: 'must be a schedule expression like rate(1 hour)' })
+      .refine(isScheduleExpression, 'must be a schedule expression like rate(1 hour) or cron(0 * * * ? *)')
+      .default('rate(1 hour)'),
+    alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+  })
+  .strict();
+
+/** Keys of the configuration, for flat `countersign:<key>` overrides. */
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof CountersignConfig)[];
+
+/**
+ * Builds the configuration from the `countersign` context object and the flat
+ * `countersign:<key>` overrides (flat keys win).
+ *
+ * @param context value of the `countersign` context key (an object, or a JSON string from `-c`)
+ * @param overrides values of the flat `countersign:<key>` context keys that are set
+ * @throws Error naming the offending key, e.g. `countersign.slackChannelId: must be a Slack channel id like C0123ABCD`
+ */
+export function loadConfig(context: unknown, overrides: Record<string, unknown> = {}): CountersignConfig {
+  let base: unknown = context ?? {};
+  if (typeof base === 'string') {
+    try {
+      base = JSON.parse(base);
+    } catch {
+      throw new Error(`${CONFIG_CONTEXT_KEY}: must be an object (got a string that is not JSON)`);
+    }
+  }
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) {
+    throw new Error(`${CONFIG_CONTEXT_KEY}: must be an object in cdk.json "context"`);
+  }
+  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) merged[key] = value;
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const messages = parsed.error.issues.map((issue) => {
+      const key = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return `${CONFIG_CONTEXT_KEY}: unknown key(s) ${issue.keys.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`;
+      }
+      const missing = issue.code === 'invalid_type' && merged[key] === undefined;
+      return `${CONFIG_CONTEXT_KEY}.${key}: ${missing ? `is required (${issue.message})` : issue.message}`;
+    });
+    throw new Error(messages.join('\n'));
+  }
+  return parsed.data;
+}
