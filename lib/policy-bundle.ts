@@ -58,8 +58,11 @@ export interface PlanAnnotations {
   escalateTo: string[];
   /** Dot paths into `parameters` (the `parameters.` prefix removed). */
   masked: string[];
-  /** Dot paths into `parameters`; undefined when the policy says nothing (= nothing editable). */
-  editable: string[];
+  /**
+   * Dot paths into `parameters` an approver may edit; undefined when the policy
+   * says nothing (no opinion). `@editable("")` states "nothing".
+   */
+  editable?: string[];
   breakGlass: boolean;
 }
 
@@ -212,7 +215,6 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
       remindBeforeSeconds: [],
       escalateTo: [],
       masked: [],
-      editable: [],
       breakGlass: false,
     };
     if (a.quorum !== undefined) plan.quorum = positiveInt('quorum', a.quorum, 1, LIMITS.maxQuorum, errors);

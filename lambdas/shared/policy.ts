@@ -1,13 +1,42 @@
 /**
- * Policy decision for an intent. This first rule sends every intent to review by
- * one member of the configured approver group; the Cedar policy set replaces it.
+ * Policy decisions, by Cedar. Two questions:
+ * - `Action::"request"` (evaluate): may this intent proceed, and what review
+ *   does it need? A matching `forbid` denies; a matching `@outcome("review")`
+ *   permit sends it to review with the plan its annotations describe (several
+ *   combine conservatively); otherwise a matching `@outcome("allow")` permit
+ *   allows it. No match, an evaluation error or a mistyped parameter: review,
+ *   with a warning. Never allow by default.
+ * - `Action::"approve"` (interaction handler): may this person approve this
+ *   request? Only people the review plan names, only if no approve policy
+ *   forbids it, and never against the invariants checked here in code.
+ *
+ * The policy bundle is embedded at bundle time (`COUNTERSIGN_POLICY_BUNDLE`,
+ * validated at synth) or, in tests, the sandbox and the CLI, built from the
+ * repository's `policies/` directory at first use. Either way it is preparsed
+ * once per process.
  */
+import { fileURLToPath } from 'node:url';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import {
+  buildPolicyBundle,
+  CEDAR_NAMESPACE,
+  type PlanAnnotations,
+  type PolicyBundle,
+  type PolicyMeta,
+  policyBundleDigest,
+  readPolicyMeta,
+} from '../../lib/policy-bundle.js';
 import type { Intent } from './intent.js';
 import type { ReviewPlan } from './store.js';
 
+/** The validated bundle as JSON, substituted by esbuild `define` at bundle time; absent in tests and the CLI. */
+declare const COUNTERSIGN_POLICY_BUNDLE: string | undefined;
+
 /** Defaults policy falls back to. */
 export interface PolicyDefaults {
+  /** Slack user-group handle asked when no review policy names approvers. */
   approverGroup: string;
+  /** Review timeout when no review policy sets `@timeout`. */
   timeoutSeconds: number;
 }
 
@@ -15,29 +44,402 @@ export interface PolicyDefaults {
 export interface IntentVerdict {
   outcome: 'allow' | 'deny' | 'review';
   reason: string;
+  /** Policy ids that determined the outcome (`default-review` when none matched). */
   policies: string[];
+  /** Present when outcome is `review`. */
   review?: ReviewPlan;
+  /** Why the outcome is more cautious than the policies alone would say (log these). */
   warnings: string[];
+  /** Digest of the policy bundle that decided. */
+  policyDigest: string;
 }
 
-/** Evaluates an intent. */
-export function evaluateIntent(
-  _input: { intent: Intent; agentId: string },
-  defaults: PolicyDefaults,
-): IntentVerdict {
-  return {
-    outcome: 'review',
-    reason: 'every privileged action needs one approval from the approver group',
-    policies: ['default-review'],
-    review: {
+/** A human who clicked approve, as the interaction handler resolved them from Slack. */
+export interface ApproverIdentity {
+  slackUserId: string;
+  /** Email from `users.info`; absent when it could not be resolved (then always refused). */
+  email?: string;
+  /** Slack user-group handles the person belongs to. */
+  groups: string[];
+  /** Slack `is_bot || is_app_user`: bots and apps are agents, and agents never approve. */
+  isBot?: boolean;
+}
+
+/** Input of {@link canApprove}. */
+export interface ApprovalQuestion {
+  intent: Intent;
+  agentId: string;
+  plan: ReviewPlan;
+  approver: ApproverIdentity;
+}
+
+/** Answer of {@link canApprove}. */
+export interface ApprovalAnswer {
+  allowed: boolean;
+  reason: string;
+  /** Policies behind the answer: the plan's policies when allowed, the forbidding ones when refused by policy. */
+  policies: string[];
+}
+
+/** Id reported when no policy matched and the built-in default review applied. */
+export const DEFAULT_REVIEW_POLICY_ID = 'default-review';
+
+/** A loaded, preparsed policy set. */
+export interface PolicyEngine {
+  readonly bundle: PolicyBundle;
+  /** Countersign's reading of each policy (effect, actions, outcome, review plan). */
+  readonly meta: ReadonlyMap<string, PolicyMeta>;
+  evaluateIntent(input: { intent: Intent; agentId: string }, defaults: PolicyDefaults): IntentVerdict;
+  canApprove(input: ApprovalQuestion): ApprovalAnswer;
+}
+
+type ParamType = 'String' | 'Long' | 'Bool';
+
+const uid = (type: string, id: string) => ({ type: `${CEDAR_NAMESPACE}::${type}`, id });
+const ACTION_REQUEST = uid('Action', 'request');
+const ACTION_APPROVE = uid('Action', 'approve');
+const lower = (s: string | undefined) => (s ?? '').trim().toLowerCase();
+const normalizeHandle = (h: string) => lower(h).replace(/^@/, '');
+const unique = <T>(xs: Iterable<T>) => [...new Set(xs)];
+
+/** The typed parameters the schema declares (`type Parameters` in the schema), read from the schema itself. */
+function parameterTypes(schema: string): Map<string, ParamType> {
+  const answer = cedar.schemaToJson(schema);
+  const types = new Map<string, ParamType>();
+  if (answer.type !== 'success')
+    throw new Error(`policy schema does not parse: ${answer.errors[0]?.message}`);
+  const record = answer.json[CEDAR_NAMESPACE]?.commonTypes?.Parameters as
+    | { attributes?: Record<string, { type: string; name?: string }> }
+    | undefined;
+  for (const [name, t] of Object.entries(record?.attributes ?? {})) {
+    const base = t.type === 'EntityOrCommon' ? t.name : t.type;
+    if (base === 'String' || base === 'Long') types.set(name, base);
+    else if (base === 'Bool' || base === 'Boolean') types.set(name, 'Bool');
+  }
+  return types;
+}
+
+function tagValue(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value ?? null);
+}
+
+/**
+ * Loads a bundle into Cedar (preparsed, once) and returns the two questions
+ * over it. The bundle is trusted to have been built by `buildPolicyBundle`;
+ * its digest is checked, and evaluation errors still end in review.
+ */
+export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
+  const digest = policyBundleDigest(bundle);
+  if (digest !== bundle.digest)
+    throw new Error(`policy bundle digest mismatch: ${bundle.digest} != ${digest}`);
+  const psetId = `countersign-${digest}`;
+  const parsed = cedar.preparsePolicySet(psetId, { staticPolicies: bundle.policies });
+  if (parsed.type === 'failure')
+    throw new Error(`policy bundle does not parse: ${parsed.errors[0]?.message}`);
+  const meta = new Map<string, PolicyMeta>();
+  for (const [id, text] of Object.entries(bundle.policies)) {
+    const json = cedar.policyToJson(text);
+    if (json.type === 'failure') throw new Error(`policy ${id} does not parse: ${json.errors[0]?.message}`);
+    const read = readPolicyMeta(json.json);
+    if (read.errors.length > 0) throw new Error(`policy ${id}: ${read.errors.join('; ')}`);
+    meta.set(id, read.meta);
+  }
+  const paramTypes = parameterTypes(bundle.schema);
+
+  /** The Intent entity and request context; `problems` lists parameters dropped for their type. */
+  function intentEntity(intent: Intent, agentId: string) {
+    const problems: string[] = [];
+    const parameters: Record<string, string | number | boolean> = {};
+    const tags: Record<string, string> = {};
+    for (const [name, value] of Object.entries(intent.parameters ?? {})) {
+      tags[name] = tagValue(value);
+      const type = paramTypes.get(name);
+      if (!type) continue;
+      const ok =
+        (type === 'String' && typeof value === 'string') ||
+        (type === 'Long' && typeof value === 'number' && Number.isSafeInteger(value)) ||
+        (type === 'Bool' && typeof value === 'boolean');
+      if (ok) parameters[name] = value as string | number | boolean;
+      else
+        problems.push(`parameter "${name}" should be ${type} but is ${JSON.stringify(value)?.slice(0, 80)}`);
+    }
+    const [service = '', operation = ''] = intent.action.split(':', 2);
+    const entity = {
+      uid: uid('Intent', intent.intentId),
+      attrs: {
+        intentId: intent.intentId,
+        action: intent.action,
+        service,
+        operation,
+        environment: intent.environment,
+        resource: intent.resource,
+        agentId,
+        owner: lower(intent.agent.owner),
+        onBehalfOf: lower(intent.agent.onBehalfOf),
+        parameters,
+        parameterNames: Object.keys(intent.parameters ?? {}),
+      },
+      parents: [],
+      tags,
+    };
+    const context = {
+      urgency: intent.context?.urgency ?? 'normal',
+      hasDiff: Boolean(intent.context?.diff),
+      hasImpact: Boolean(intent.context?.impact),
+      datasets: intent.context?.datasets ?? [],
+    };
+    return { entity, context, problems };
+  }
+
+  function authorize(
+    principal: { type: string; id: string },
+    action: { type: string; id: string },
+    resource: { type: string; id: string },
+    context: Record<string, cedar.CedarValueJson>,
+    entities: cedar.EntityJson[],
+  ) {
+    return cedar.statefulIsAuthorized({
+      principal,
+      action,
+      resource,
+      context,
+      preparsedPolicySetId: psetId,
+      entities,
+    });
+  }
+
+  function defaultPlan(defaults: PolicyDefaults): ReviewPlan {
+    return {
       quorum: 1,
       timeoutSeconds: defaults.timeoutSeconds,
-      approverGroups: [defaults.approverGroup],
+      approverGroups: [normalizeHandle(defaults.approverGroup)],
       approverEmails: [],
-      policies: ['default-review'],
+      policies: [DEFAULT_REVIEW_POLICY_ID],
       masked: [],
       editable: [],
-    },
-    warnings: [],
-  };
+      remindBeforeSeconds: [],
+      escalateTo: [],
+      breakGlass: false,
+    };
+  }
+
+  /**
+   * Combines the plans of every matching review policy conservatively:
+   * max quorum, min timeout, union of approvers, reminders, escalation and
+   * masks, intersection of editable paths, break-glass only if all allow it.
+   */
+  function combinePlans(ids: string[], defaults: PolicyDefaults): ReviewPlan {
+    const plans = ids.map((id) => ({ id, plan: meta.get(id)?.plan })).filter((p) => p.plan) as Array<{
+      id: string;
+      plan: PlanAnnotations;
+    }>;
+    if (plans.length === 0) return defaultPlan(defaults);
+    const timeoutSeconds = Math.min(
+      ...plans.map(({ plan }) => plan.timeoutSeconds ?? defaults.timeoutSeconds),
+    );
+    const groups: string[] = [];
+    const emails: string[] = [];
+    for (const { plan } of plans) {
+      if (plan.approverGroups.length + plan.approverEmails.length === 0) groups.push(defaults.approverGroup);
+      groups.push(...plan.approverGroups);
+      emails.push(...plan.approverEmails);
+    }
+    // Editable: only what every policy that states @editable allows; policies without it have no say.
+    const stated = plans.map(({ plan }) => plan.editable).filter((e): e is string[] => e !== undefined);
+    let editable = stated[0] ?? [];
+    for (const paths of stated.slice(1)) editable = editable.filter((p) => paths.includes(p));
+    return {
+      quorum: Math.max(...plans.map(({ plan }) => plan.quorum ?? 1)),
+      timeoutSeconds,
+      approverGroups: unique(groups.map(normalizeHandle)).sort(),
+      approverEmails: unique(emails.map(lower)).sort(),
+      policies: plans.map((p) => p.id).sort(),
+      masked: unique(plans.flatMap(({ plan }) => plan.masked)).sort(),
+      editable: unique(editable).sort(),
+      remindBeforeSeconds: unique(plans.flatMap(({ plan }) => plan.remindBeforeSeconds))
+        .filter((s) => s < timeoutSeconds)
+        .sort((a, b) => b - a),
+      escalateTo: unique(plans.flatMap(({ plan }) => plan.escalateTo)).sort(),
+      breakGlass: plans.every(({ plan }) => plan.breakGlass),
+    };
+  }
+
+  const describe = (ids: string[]) =>
+    ids.map((id) => (meta.get(id)?.description ? `${id} (${meta.get(id)?.description})` : id)).join(', ');
+
+  function evaluateIntent(
+    input: { intent: Intent; agentId: string },
+    defaults: PolicyDefaults,
+  ): IntentVerdict {
+    const { intent, agentId } = input;
+    const { entity, context, problems } = intentEntity(intent, agentId);
+    const warnings = problems.map((p) => `${p}; it was left out of policy evaluation`);
+    const agent = {
+      uid: uid('Agent', agentId),
+      attrs: {
+        id: agentId,
+        model: intent.agent.model,
+        sessionId: intent.agent.sessionId,
+        owner: lower(intent.agent.owner),
+        onBehalfOf: lower(intent.agent.onBehalfOf),
+      },
+      parents: [],
+    };
+    const answer = authorize(agent.uid, ACTION_REQUEST, entity.uid, context, [agent, entity]);
+    const review = (ids: string[], reason: string): IntentVerdict => {
+      const plan = combinePlans(ids, defaults);
+      return {
+        outcome: 'review',
+        reason,
+        policies: plan.policies,
+        review: plan,
+        warnings,
+        policyDigest: digest,
+      };
+    };
+    if (answer.type === 'failure') {
+      warnings.push(`policy evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`);
+      return review([], 'policy evaluation failed; a human must review');
+    }
+    const { decision, diagnostics } = answer.response;
+    const errored = unique(diagnostics.errors.map((e) => e.policyId));
+    for (const e of diagnostics.errors) {
+      warnings.push(
+        `policy ${e.policyId} could not be evaluated (${e.error.message}); treated as possibly matching`,
+      );
+    }
+    const of = (outcome: string) => diagnostics.reason.filter((id) => meta.get(id)?.outcome === outcome);
+    const forbids = decision === 'deny' ? of('deny').sort() : [];
+    if (forbids.length > 0) {
+      return {
+        outcome: 'deny',
+        reason: `denied by policy ${describe(forbids)}`,
+        policies: forbids,
+        warnings,
+        policyDigest: digest,
+      };
+    }
+    const reviews = decision === 'allow' ? of('review') : [];
+    const allows = decision === 'allow' ? of('allow').sort() : [];
+    const erroredReviews = errored.filter((id) => meta.get(id)?.outcome === 'review');
+    const erroredForbids = errored.filter((id) => meta.get(id)?.outcome === 'deny');
+    for (const id of erroredForbids) warnings.push(`policy ${id} might have denied this intent`);
+    if (reviews.length > 0 || erroredReviews.length > 0) {
+      return review(
+        [...reviews, ...erroredReviews],
+        `review required by policy ${describe(reviews.length ? reviews : erroredReviews)}`,
+      );
+    }
+    if (allows.length > 0 && warnings.length === 0) {
+      return {
+        outcome: 'allow',
+        reason: `allowed by policy ${describe(allows)}`,
+        policies: allows,
+        warnings,
+        policyDigest: digest,
+      };
+    }
+    if (allows.length > 0) {
+      return review(
+        [],
+        `policy ${describe(allows)} would allow it, but the intent could not be fully evaluated`,
+      );
+    }
+    warnings.push(`no policy matched ${intent.action} in ${intent.environment}; the default review applies`);
+    return review([], 'no policy decides this intent; the default review applies');
+  }
+
+  function canApprove({ intent, agentId, plan, approver }: ApprovalQuestion): ApprovalAnswer {
+    const refuse = (reason: string, policies: string[] = []) => ({ allowed: false, reason, policies });
+    // Invariants, in code, before any policy runs: no policy can turn them off.
+    const email = lower(approver.email);
+    if (!approver.slackUserId || !/^[^\s@]+@[^\s@]+$/.test(email)) {
+      return refuse('approver identity is not resolved to an email; unresolved identities never approve');
+    }
+    if (
+      approver.isBot ||
+      approver.slackUserId === 'USLACKBOT' ||
+      /^B[A-Z0-9]+$/.test(approver.slackUserId) ||
+      lower(approver.slackUserId) === lower(agentId)
+    ) {
+      return refuse('agents and bots never approve');
+    }
+    if (email === lower(intent.agent.owner))
+      return refuse('the agent owner cannot approve their own agent’s action');
+    if (email === lower(intent.agent.onBehalfOf)) {
+      return refuse('the person the agent acts on behalf of cannot approve their own action');
+    }
+    // Eligibility comes from the review plan only.
+    const groups = approver.groups.map(normalizeHandle);
+    const viaGroup = plan.approverGroups.map(normalizeHandle).find((g) => groups.includes(g));
+    const viaEmail = plan.approverEmails.map(lower).includes(email);
+    if (!viaGroup && !viaEmail) {
+      const asked =
+        [...plan.approverGroups.map((g) => `@${g}`), ...plan.approverEmails].join(', ') || 'nobody';
+      return refuse(`not an eligible approver for this request (asked: ${asked})`);
+    }
+    // Approve policies may only take eligibility away.
+    const { entity, context } = intentEntity(intent, agentId);
+    const principal = {
+      uid: uid('Approver', approver.slackUserId),
+      attrs: { slackUserId: approver.slackUserId, email, groups: unique(groups) },
+      parents: [],
+    };
+    const answer = authorize(principal.uid, ACTION_APPROVE, entity.uid, context, [principal, entity]);
+    if (answer.type === 'failure') {
+      return refuse(
+        `approval policy could not be evaluated: ${answer.errors.map((e) => e.message).join('; ')}`,
+      );
+    }
+    const { decision, diagnostics } = answer.response;
+    const errored = unique(diagnostics.errors.map((e) => e.policyId)).filter(
+      (id) => meta.get(id)?.effect === 'forbid',
+    );
+    if (errored.length > 0)
+      return refuse(`approval policy ${errored.join(', ')} could not be evaluated`, errored);
+    const forbids =
+      decision === 'deny' ? diagnostics.reason.filter((id) => meta.get(id)?.effect === 'forbid') : [];
+    if (forbids.length > 0) return refuse(`forbidden by policy ${describe(forbids)}`, forbids);
+    return {
+      allowed: true,
+      reason: viaGroup ? `member of @${viaGroup}` : 'named approver of this request',
+      policies: plan.policies,
+    };
+  }
+
+  return { bundle, meta, evaluateIntent, canApprove };
+}
+
+/** Where the repository's policies live when no bundle is embedded. */
+export function policyDirectory(): string {
+  return process.env.COUNTERSIGN_POLICY_DIR ?? fileURLToPath(new URL('../../policies', import.meta.url));
+}
+
+/** The embedded bundle, or one built from {@link policyDirectory}. */
+export function loadPolicyBundle(): PolicyBundle {
+  if (typeof COUNTERSIGN_POLICY_BUNDLE !== 'undefined' && COUNTERSIGN_POLICY_BUNDLE) {
+    return JSON.parse(COUNTERSIGN_POLICY_BUNDLE) as PolicyBundle;
+  }
+  return buildPolicyBundle(policyDirectory());
+}
+
+let engine: PolicyEngine | undefined;
+
+/** The process-wide engine over {@link loadPolicyBundle}, created at first use. */
+export function policyEngine(): PolicyEngine {
+  engine ??= createPolicyEngine(loadPolicyBundle());
+  return engine;
+}
+
+/** Evaluates an intent against the process-wide policy set. */
+export function evaluateIntent(
+  input: { intent: Intent; agentId: string },
+  defaults: PolicyDefaults,
+): IntentVerdict {
+  return policyEngine().evaluateIntent(input, defaults);
+}
+
+/** May this person approve this request? Invariants first, then the plan, then approve policies. */
+export function canApprove(input: ApprovalQuestion): ApprovalAnswer {
+  return policyEngine().canApprove(input);
 }
