@@ -1,1 +1,59 @@
-export const handler = async () => { throw new Error('not implemented'); };
+/** Slack interaction endpoint (Lambda Function URL, auth NONE: the Slack signature authenticates). Logic: ./core.ts. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { WebClient } from '@slack/web-api';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { createDocumentClient, createS3Client } from '../shared/aws.js';
+import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
+import { createSlackClient } from '../shared/slack.js';
+import { slackSecretLoader } from '../shared/slack-secret.js';
+import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
+import { toHttpRequest } from './payload.js';
+
+const logger = new Logger({ serviceName: 'countersign-interaction' });
+const metrics = new Metrics({ namespace: 'Countersign', serviceName: 'interaction' });
+const loadSecret = slackSecretLoader(
+  new SecretsManagerClient({}),
+  requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
+);
+const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
+const base = {
+  ddb: createDocumentClient(),
+  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
+  s3: createS3Client(),
+  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
+  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+  sfn: new SFNClient({}),
+  now: () => new Date(),
+  logger,
+};
+let slack: WebClient | undefined;
+
+/** Metric name per outcome, e.g. `approved` -> `InteractionApproved`. */
+const metricName = (outcome: InteractionOutcome) =>
+  `Interaction${outcome.replace(/(^|-)([a-z])/g, (_m, _dash, letter: string) => letter.toUpperCase())}`;
+
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  let result: InteractionResult;
+  try {
+    const secret = await loadSecret();
+    slack ??= createSlackClient(secret.botToken, slackApiUrl);
+    result = await handleInteraction(
+      { ...base, slack, signingSecret: secret.signingSecret },
+      toHttpRequest(event),
+    );
+  } catch (error) {
+    // Only the secret can fail here (the core never throws): no signature can be checked, so nothing is accepted.
+    logger.error('interaction endpoint cannot serve', error as Error);
+    result = { statusCode: 500, body: 'internal error', outcome: 'error' };
+  }
+  metrics.addMetric(metricName(result.outcome), MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+  return {
+    statusCode: result.statusCode,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    body: result.body,
+  };
+};

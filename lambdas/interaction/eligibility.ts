@@ -1,0 +1,92 @@
+/**
+ * Who may vote on a request. Two layers:
+ * - invariants, in code, that no rule can turn off: an unresolved identity is
+ *   refused, agents (bot and app users) never vote, and nobody approves their
+ *   own action (the agent's owner, the human it acts on behalf of);
+ * - an eligibility rule, injected, deciding who else may approve. The default
+ *   reads the request's review plan; the Cedar policy engine replaces it by
+ *   supplying another {@link ApprovalRule}.
+ *
+ * A deny is the fail-closed direction, so the owner and the on-behalf-of human
+ * may deny (withdraw) their own request; anyone else needs the rule's consent
+ * to deny too, so outsiders cannot shoot requests down.
+ */
+import type { HumanIdentity, ResolvedIdentity } from '../shared/identity.js';
+import type { RequestItem } from '../shared/store.js';
+
+/** The verdict of an eligibility rule. */
+export type RuleVerdict = { allowed: true; via: string } | { allowed: false; reason: string };
+
+/** Decides whether a resolved human may vote on a request (after the invariants passed). */
+export type ApprovalRule = (input: {
+  request: RequestItem;
+  approver: HumanIdentity;
+  vote: 'approve' | 'deny';
+}) => RuleVerdict | Promise<RuleVerdict>;
+
+/** Issue-2 rule: members of the plan's approver groups, or emails the plan lists. */
+export const reviewPlanRule: ApprovalRule = ({ request, approver }) => {
+  const plan = request.review;
+  if (!plan) return { allowed: false, reason: 'the request has no review plan' };
+  const group = plan.approverGroups.find((handle) => approver.groups.includes(handle));
+  if (group) return { allowed: true, via: `group:${group}` };
+  if (plan.approverEmails.some((email) => email.trim().toLowerCase() === approver.email)) {
+    return { allowed: true, via: `email:${approver.email}` };
+  }
+  const groups = plan.approverGroups.map((handle) => `@${handle}`).join(' or ');
+  return {
+    allowed: false,
+    reason: groups ? `you are not a member of ${groups}` : 'you are not one of the approvers of this request',
+  };
+};
+
+/** Why a voter was refused; stable codes for audit records and tests. */
+export type RefusalCode = 'unresolved' | 'agent' | 'self-owner' | 'self-on-behalf-of' | 'not-eligible';
+
+/** The outcome of {@link checkVoter}. */
+export type VoterCheck =
+  | { ok: true; approver: HumanIdentity; via: string }
+  | { ok: false; code: RefusalCode; reason: string };
+
+const sameEmail = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+/** Applies the invariants, then the rule. */
+export async function checkVoter(
+  request: RequestItem,
+  identity: ResolvedIdentity,
+  vote: 'approve' | 'deny',
+  rule: ApprovalRule,
+): Promise<VoterCheck> {
+  if (identity.kind === 'unresolved') {
+    return {
+      ok: false,
+      code: 'unresolved',
+      reason: `your identity could not be resolved (${identity.reason})`,
+    };
+  }
+  if (identity.kind === 'bot')
+    return { ok: false, code: 'agent', reason: 'agents and bots never vote on requests' };
+  const { owner, onBehalfOf } = request.intent.agent;
+  const isOwner = sameEmail(identity.email, owner);
+  const isPrincipal = sameEmail(identity.email, onBehalfOf);
+  if (vote === 'approve' && isOwner) {
+    return {
+      ok: false,
+      code: 'self-owner',
+      reason: 'you own the agent that asked for this action; nobody approves their own action',
+    };
+  }
+  if (vote === 'approve' && isPrincipal) {
+    return {
+      ok: false,
+      code: 'self-on-behalf-of',
+      reason: 'the agent acts on your behalf; nobody approves their own action',
+    };
+  }
+  if (vote === 'deny' && (isOwner || isPrincipal)) {
+    return { ok: true, approver: identity, via: isOwner ? 'owner-withdrawal' : 'principal-withdrawal' };
+  }
+  const verdict = await rule({ request, approver: identity, vote });
+  if (!verdict.allowed) return { ok: false, code: 'not-eligible', reason: verdict.reason };
+  return { ok: true, approver: identity, via: verdict.via };
+}
