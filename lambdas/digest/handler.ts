@@ -1,1 +1,37 @@
-export const handler = async () => { throw new Error('not implemented'); };
+/**
+ * Digest task, run hourly by EventBridge Scheduler. Logic lives in ./core.ts.
+ * An invocation may name a period (`{ "period": "2025-01-01T10:00:00Z" }`) to
+ * write that hour's digest; otherwise the due hour is written, after any missed ones.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { legalHoldFromEnv } from '../shared/audit.js';
+import { createDocumentClient, createS3Client } from '../shared/aws.js';
+import { kmsSigner } from '../shared/digest.js';
+import { requireEnv, requireIntEnv } from '../shared/env.js';
+import { type DigestDeps, writeDigest, writeDueDigests } from './core.js';
+
+const logger = new Logger({ serviceName: 'countersign' });
+
+const deps: DigestDeps = {
+  ddb: createDocumentClient(),
+  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
+  s3: createS3Client(),
+  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
+  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+  legalHold: legalHoldFromEnv(),
+  signer: kmsSigner(new KMSClient({}), requireEnv('COUNTERSIGN_DIGEST_KEY_ID')),
+  now: () => new Date(),
+};
+
+export const handler = async (event: { period?: unknown } | null | undefined) => {
+  const period = typeof event?.period === 'string' ? new Date(event.period) : undefined;
+  const results = period ? [await writeDigest(deps, period)] : await writeDueDigests(deps);
+  for (const result of results) {
+    for (const anomaly of result.anomalies)
+      logger.error('audit record anomaly', { anomaly, digest: result.key });
+    if (result.gapBefore) logger.error('digest chain gap', { missing: result.gapBefore, digest: result.key });
+    logger.info('digest', { key: result.key, status: result.status, recordCount: result.digest.recordCount });
+  }
+  return results.map((r) => ({ key: r.key, status: r.status, recordCount: r.digest.recordCount }));
+};

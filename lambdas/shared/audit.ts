@@ -61,7 +61,24 @@ export interface AuditDeps extends StoreDeps {
   bucket: string;
   /** Days of COMPLIANCE retention set on each object. */
   retentionDays: number;
+  /**
+   * Also place an Object Lock legal hold on each object (`COUNTERSIGN_AUDIT_LEGAL_HOLD=ON`).
+   * @default false
+   */
+  legalHold?: boolean;
   now: () => Date;
+}
+
+/** Name of the table's GSI that lists audit records by the hour they were written. */
+export const AUDIT_HOUR_INDEX = 'byAuditHour';
+
+/** Key prefix of audit record objects. */
+export const RECORDS_PREFIX = 'records/';
+
+/** Whether `COUNTERSIGN_AUDIT_LEGAL_HOLD` asks writers to place legal holds (`ON` or `true`). */
+export function legalHoldFromEnv(env: Record<string, string | undefined> = process.env): boolean {
+  const value = env.COUNTERSIGN_AUDIT_LEGAL_HOLD?.trim().toUpperCase();
+  return value === 'ON' || value === 'TRUE';
 }
 
 /** Hash of a record: SHA-256 hex over the canonical JSON of everything but `hash`. */
@@ -82,6 +99,28 @@ export const auditSortKey = (seq: number) => `AUDIT#${pad(seq)}`;
 export function auditObjectKey(requestCreatedAt: string, requestId: string, seq: number): string {
   const day = requestCreatedAt.slice(0, 10).split('-').join('/');
   return `records/${day}/${encodeURIComponent(requestId)}/${pad(seq)}.json`;
+}
+
+const OBJECT_KEY = /^records\/(\d{4})\/(\d{2})\/(\d{2})\/([^/]+)\/(\d{8})\.json$/;
+
+/**
+ * The parts of an audit object key (the inverse of {@link auditObjectKey}), or
+ * undefined when the key is not one.
+ */
+export function parseAuditObjectKey(
+  key: string,
+): { day: string; requestId: string; seq: number } | undefined {
+  const m = OBJECT_KEY.exec(key);
+  if (!m) return undefined;
+  let requestId: string;
+  try {
+    requestId = decodeURIComponent(m[4]!);
+  } catch {
+    return undefined;
+  }
+  const seq = Number(m[5]);
+  if (seq < 1 || encodeURIComponent(requestId) !== m[4]) return undefined;
+  return { day: `${m[1]}-${m[2]}-${m[3]}`, requestId, seq };
 }
 
 /** The hour bucket (`yyyy-mm-ddThh`) a record falls in, used to list records for digests. */
@@ -107,7 +146,10 @@ export async function readChain({ ddb, table }: StoreDeps, requestId: string): P
   return records;
 }
 
-async function readHead({ ddb, table }: StoreDeps, requestId: string): Promise<{ seq: number; hash: string }> {
+async function readHead(
+  { ddb, table }: StoreDeps,
+  requestId: string,
+): Promise<{ seq: number; hash: string }> {
   const out = await ddb.send(
     new QueryCommand({
       TableName: table,
@@ -180,7 +222,7 @@ export async function appendAudit(
 
 /** The PutObject input for an audit object: COMPLIANCE retention and a checksum S3 verifies. */
 export function auditObjectInput(
-  deps: Pick<AuditDeps, 'bucket' | 'retentionDays' | 'now'>,
+  deps: Pick<AuditDeps, 'bucket' | 'retentionDays' | 'now' | 'legalHold'>,
   key: string,
   text: string,
 ): PutObjectCommandInput {
@@ -193,5 +235,6 @@ export function auditObjectInput(
     ChecksumSHA256: sha256Base64(text),
     ObjectLockMode: 'COMPLIANCE',
     ObjectLockRetainUntilDate: retainUntil,
+    ...(deps.legalHold ? { ObjectLockLegalHoldStatus: 'ON' as const } : {}),
   };
 }
