@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/**
+ * The CDK app. This is the only place that reads context: the `countersign`
+ * object from cdk.json and its flat `countersign:<key>` overrides become one
+ * validated config, which flows down as props.
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CONFIG_CONTEXT_KEY, CONFIG_KEYS, loadConfig } from '../lib/config.js';
+import { CountersignStack } from '../lib/countersign-stack.js';
+
+const app = new App();
+
+const overrides: Record<string, unknown> = {};
+for (const key of CONFIG_KEYS) {
+  const value = app.node.tryGetContext(`${CONFIG_CONTEXT_KEY}:${key}`);
+  if (value !== undefined) overrides[key] = value;
+}
+const config = loadConfig(app.node.tryGetContext(CONFIG_CONTEXT_KEY), overrides);
+
+new CountersignStack(app, 'Countersign', {
+  description: 'Countersign: human countersignatures on privileged AI-agent actions',
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  config,
+});
+
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

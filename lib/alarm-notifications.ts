@@ -1,0 +1,48 @@
+/**
+ * Where operational alarms go: an encrypted, TLS-only SNS topic with an email
+ * subscription, when an alarm email is configured.
+ */
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+
+/** Properties of {@link AlarmNotifications}. */
+export interface AlarmNotificationsProps {
+  /** Email address subscribed to every Countersign alarm. */
+  readonly email: string;
+}
+
+/** An SNS topic (customer-managed KMS key, TLS only) that alarms notify. */
+export class AlarmNotifications extends Construct {
+  /** The alarm topic. */
+  public readonly topic: sns.Topic;
+  /** Alarm action that publishes to {@link topic}. */
+  public readonly action: cloudwatch.IAlarmAction;
+
+  constructor(scope: Construct, id: string, props: AlarmNotificationsProps) {
+    super(scope, id);
+    const key = new kms.Key(this, 'TopicKey', {
+      description: 'Countersign alarm topic',
+      enableKeyRotation: true,
+    });
+    // CloudWatch alarms publish to an encrypted topic only if the key lets them.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+      }),
+    );
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'Countersign alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    this.action = new actions.SnsAction(this.topic);
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * The approval workflow: a Step Functions Standard state machine built from
+ * CDK L2 states (state names are a contract, see docs/architecture.md):
+ *
+ * Evaluate → Outcome → Review (waitForTaskToken) → Record → Announce → Recorded
+ *
+ * Every error of Evaluate or Review goes to Record (which records an audited
+ * denial or expiry); if Record itself fails, AnnounceFailClosed publishes a
+ * DENIED decision and the execution fails as RecordFailed (fail closed).
+ */
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
+import { REVIEW_ERROR, STATE } from '../lambdas/shared/workflow.js';
+import { type Binding, type EmbeddedPolicyBundle, HandlerFunction, settings } from './handler-function.js';
+
+/** Lambda service errors every Lambda task retries (never function errors: those are decisions). */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** Reason of the decision published when recording itself failed. */
+export const FAIL_CLOSED_REASON = 'Countersign could not record the decision; denied (fail closed)';
+
+/** Which handler (`lambdas/<name>/handler.ts`) runs each Lambda task state. */
+export const TASK_HANDLERS = {
+  [STATE.evaluate]: 'evaluate',
+  [STATE.review]: 'review',
+  [STATE.record]: 'record',
+} as const;
+
+/** Name of the final Succeed state after Announce. */
+export const RECORDED_STATE = 'Recorded';
+
+/** Properties of an {@link ApprovalWorkflow}. */
+export interface ApprovalWorkflowProps {
+  /** The bus decisions are announced on. */
+  readonly eventBus: events.IEventBus;
+  /** Table and audit-bucket access for the task handlers. */
+  readonly auditWriter: Binding;
+  /** Slack secret access for the review and record handlers. */
+  readonly slackSecretReader: Binding;
+  /** Slack channel id for review cards (`COUNTERSIGN_SLACK_CHANNEL`). */
+  readonly slackChannelId: string;
+  /** Default approver user-group handle (`COUNTERSIGN_APPROVER_GROUP`). */
+  readonly approverGroupHandle: string;
+  /**
+   * Review timeout when policy sets none (`COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS`).
+   * @default 3600
+   */
+  readonly defaultReviewTimeoutSeconds?: number;
+  /**
+   * Policy bundle compiled into the Evaluate handler.
+   * @default - none
+   */
+  readonly policyBundle?: EmbeddedPolicyBundle;
+  /**
+   * Retention of the execution log group.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Actions of the ExecutionsFailed alarm.
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+/** The Step Functions Standard approval workflow and its three task handlers. */
+export class ApprovalWorkflow extends Construct {
+  /** The state machine (STANDARD, logs ALL, X-Ray). */
+  public readonly stateMachine: sfn.StateMachine;
+  /** Execution logs (level ALL, with execution data). */
+  public readonly logGroup: logs.LogGroup;
+  /** Evaluate task handler. */
+  public readonly evaluateFunction: HandlerFunction;
+  /** Review task handler (invoked with `.waitForTaskToken`). */
+  public readonly reviewFunction: HandlerFunction;
+  /** Record task handler. */
+  public readonly recordFunction: HandlerFunction;
+  /** In alarm when any execution fails. */
+  public readonly executionsFailedAlarm: cloudwatch.Alarm;
+
+  private readonly eventBus: events.IEventBus;
+
+  constructor(scope: Construct, id: string, props: ApprovalWorkflowProps) {
+    super(scope, id);
+    this.eventBus = props.eventBus;
+
+    this.evaluateFunction = new HandlerFunction(this, 'EvaluateFunction', {
+      name: 'evaluate',
+      description: 'Countersign Evaluate task: validate, hash and evaluate an intent, create the request',
+      ...(props.policyBundle ? { policyBundle: props.policyBundle } : {}),
+    })
+      .bind(props.auditWriter)
+      .bind(
+        settings({
+          COUNTERSIGN_APPROVER_GROUP: props.approverGroupHandle,
+          COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: String(props.defaultReviewTimeoutSeconds ?? 3600),
+        }),
+      );
+    this.reviewFunction = new HandlerFunction(this, 'ReviewFunction', {
+      name: 'review',
+      description: 'Countersign Review task: store the task token, post the review card to Slack',
+    })
+      .bind(props.auditWriter)
+      .bind(props.slackSecretReader)
+      .bind(settings({ COUNTERSIGN_SLACK_CHANNEL: props.slackChannelId }));
+    this.recordFunction = new HandlerFunction(this, 'RecordFunction', {
+      name: 'record',
+      description: 'Countersign Record task: write the final decision and its audit record, update the card',
+    })
+      .bind(props.auditWriter)
+      .bind(props.slackSecretReader)
+      .bind(settings({ COUNTERSIGN_SLACK_CHANNEL: props.slackChannelId }));
+
+    const failure = { resultPath: '$.failure' };
+
+    // Record fails → announce a DENIED decision → fail the execution.
+    const recordFailed = new sfn.Fail(this, STATE.recordFailed, {
+      error: 'Countersign.RecordFailed',
+      cause: FAIL_CLOSED_REASON,
+    });
+    const announceFailClosed = this.announce(
+      STATE.announceFailClosed,
+      sfn.TaskInput.fromObject({
+        intentId: sfn.JsonPath.stringAt('$.detail.intentId'),
+        status: 'DENIED',
+        automatic: true,
+        approvers: [],
+        reason: FAIL_CLOSED_REASON,
+        executionId: sfn.JsonPath.executionId,
+        decidedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
+      }),
+    );
+    announceFailClosed.addCatch(recordFailed, { resultPath: '$.announceFailure' });
+    announceFailClosed.next(recordFailed);
+
+    const announce = this.announce(STATE.announce, sfn.TaskInput.fromJsonPathAt('$.decision'));
+    announce.next(new sfn.Succeed(this, RECORDED_STATE));
+
+    const record = this.lambdaTask(STATE.record, this.recordFunction, {
+      payload: wholeStateWithExecutionId(),
+      payloadResponseOnly: true,
+      resultPath: '$.decision',
+    });
+    record.addCatch(announceFailClosed, { errors: [sfn.Errors.ALL], ...failure });
+    record.next(announce);
+
+    const review = this.lambdaTask(STATE.review, this.reviewFunction, {
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({
+        taskToken: sfn.JsonPath.taskToken,
+        requestId: sfn.JsonPath.stringAt('$.evaluation.requestId'),
+      }),
+      taskTimeout: sfn.Timeout.at('$.evaluation.review.timeoutSeconds'),
+      resultPath: '$.review',
+    });
+    // Specific errors first (timeout → EXPIRED, reviewer decisions), then anything else.
+    review.addCatch(record, { errors: [sfn.Errors.TIMEOUT], ...failure });
+    review.addCatch(record, { errors: [REVIEW_ERROR.denied, REVIEW_ERROR.cancelled], ...failure });
+    review.addCatch(record, { errors: [sfn.Errors.ALL], ...failure });
+    review.next(record);
+
+    const outcome = new sfn.Choice(this, STATE.outcome)
+      .when(sfn.Condition.stringEquals('$.evaluation.outcome', 'review'), review)
+      .when(
+        sfn.Condition.stringEquals('$.evaluation.outcome', 'duplicate'),
+        new sfn.Succeed(this, STATE.duplicate),
+      )
+      .otherwise(record);
+
+    const evaluate = this.lambdaTask(STATE.evaluate, this.evaluateFunction, {
+      payload: wholeStateWithExecutionId(),
+      payloadResponseOnly: true,
+      resultPath: '$.evaluation',
+    });
+    evaluate.addCatch(record, { errors: [sfn.Errors.ALL], ...failure });
+    evaluate.next(outcome);
+
+    this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'Countersign approval workflow: one execution per privileged-action intent',
+      definitionBody: sfn.DefinitionBody.fromChainable(evaluate),
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    const role = this.stateMachine.role;
+    Validations.of(role).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'CloudWatch Logs delivery (logs:CreateLogDelivery, PutResourcePolicy, ...) and X-Ray (PutTraceSegments, GetSamplingRules, ...) do not support resource-level permissions; both statements are added by CDK for logging and tracing.',
+      },
+      ...[this.evaluateFunction, this.reviewFunction, this.recordFunction].map((fn) => ({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+        reason:
+          "lambda:InvokeFunction on the function's qualified ARNs (versions/aliases) of this one function, as CDK grants for a Lambda task.",
+      })),
+    );
+
+    this.executionsFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
+      alarmDescription:
+        'A Countersign approval workflow execution failed (the intent was denied, fail closed)',
+      metric: this.stateMachine.metricFailed({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const action of props.alarmActions ?? []) this.executionsFailedAlarm.addAlarmAction(action);
+  }
+
+  /**
+   * The state machine definition (ASL) as a JSON object, with every token
+   * replaced by a readable placeholder: Lambda ARNs become
+   * `arn:aws:lambda:us-east-1:123456789012:function:countersign-<handler>`,
+   * the bus ARN `arn:aws:events:us-east-1:123456789012:event-bus/<name>`.
+   * A local runner finds the Task states by name (`STATE` / {@link TASK_HANDLERS}).
+   */
+  public renderDefinition(): AslDefinition {
+    const stack = Stack.of(this);
+    const cfn = this.stateMachine.node.defaultChild as sfn.CfnStateMachine;
+    const placeholders = new Map<string, { Arn: string; Ref: string }>();
+    for (const [state, name] of Object.entries(TASK_HANDLERS)) {
+      const fn = this.taskFunction(state);
+      const arn = `arn:aws:lambda:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:function:countersign-${name}`;
+      placeholders.set(stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), {
+        Arn: arn,
+        Ref: `countersign-${name}`,
+      });
+    }
+    const busName = stack.resolve(this.eventBus.eventBusName);
+    const busPlaceholder = typeof busName === 'string' ? busName : 'countersign';
+    const busDefault = this.eventBus.node.defaultChild;
+    if (busDefault) {
+      placeholders.set(stack.getLogicalId(busDefault as events.CfnEventBus), {
+        Arn: `arn:aws:events:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:event-bus/${busPlaceholder}`,
+        Ref: busPlaceholder,
+      });
+    }
+    const text = flattenToString(stack.resolve(cfn.definitionString), placeholders);
+    return JSON.parse(text) as AslDefinition;
+  }
+
+  private taskFunction(state: string): HandlerFunction {
+    if (state === STATE.evaluate) return this.evaluateFunction;
+    if (state === STATE.review) return this.reviewFunction;
+    return this.recordFunction;
+  }
+
+  private lambdaTask(
+    name: string,
+    fn: lambda.IFunction,
+    props: Omit<tasks.LambdaInvokeProps, 'lambdaFunction'>,
+  ): tasks.LambdaInvoke {
+    const task = new tasks.LambdaInvoke(this, name, {
+      ...props,
+      lambdaFunction: fn,
+      // Replaced by the explicit retry below (it also covers throttling).
+      retryOnServiceExceptions: false,
+    });
+    task.addRetry({
+      errors: LAMBDA_SERVICE_ERRORS,
+      interval: Duration.seconds(1),
+      maxAttempts: 6,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    return task;
+  }
+
+  private announce(name: string, detail: sfn.TaskInput): tasks.EventBridgePutEvents {
+    const task = new tasks.EventBridgePutEvents(this, name, {
+      entries: [
+        { eventBus: this.eventBus, source: DECISION_SOURCE, detailType: DECISION_DETAIL_TYPE, detail },
+      ],
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    task.addRetry({
+      errors: [sfn.Errors.TASKS_FAILED],
+      interval: Duration.seconds(1),
+      maxAttempts: 6,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    return task;
+  }
+}
+
+/** An ASL document. */
+export interface AslDefinition {
+  StartAt: string;
+  States: Record<string, AslState>;
+  Comment?: string;
+  [key: string]: unknown;
+}
+
+/** One ASL state (only the fields tests and runners commonly read are typed). */
+export interface AslState {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  End?: boolean;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string | null;
+  TimeoutSecondsPath?: string;
+  Retry?: { ErrorEquals: string[]; [key: string]: unknown }[];
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string | null }[];
+  [key: string]: unknown;
+}
+
+const PLACEHOLDER_REGION = 'us-east-1';
+const PLACEHOLDER_ACCOUNT = '123456789012';
+
+/**
+ * Task input for Evaluate and Record: the whole state with `executionId`
+ * (`$$.Execution.Id`) merged in at the top level, as `WorkflowState` expects.
+ * Execution ids are ARNs, so they need no JSON escaping.
+ */
+function wholeStateWithExecutionId(): sfn.TaskInput {
+  return sfn.TaskInput.fromJsonPathAt(
+    'States.JsonMerge($, States.StringToJson(States.Format(\'\\{"executionId":"{}"\\}\', $$.Execution.Id)), false)',
+  );
+}
+
+/** Joins a resolved `Fn::Join` definition into a string, replacing intrinsics by placeholders. */
+function flattenToString(value: unknown, placeholders: Map<string, { Arn: string; Ref: string }>): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null)
+    throw new Error(`unexpected definition part ${String(value)}`);
+  const v = value as Record<string, unknown>;
+  if ('Fn::Join' in v) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map((p) => flattenToString(p, placeholders)).join(sep);
+  }
+  if ('Ref' in v) {
+    const ref = String(v.Ref);
+    const pseudo: Record<string, string> = {
+      'AWS::Partition': 'aws',
+      'AWS::Region': PLACEHOLDER_REGION,
+      'AWS::AccountId': PLACEHOLDER_ACCOUNT,
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
+    const found = pseudo[ref] ?? placeholders.get(ref)?.Ref;
+    if (found === undefined) throw new Error(`renderDefinition: no placeholder for Ref ${ref}`);
+    return found;
+  }
+  if ('Fn::GetAtt' in v) {
+    const [logicalId, attr] = v['Fn::GetAtt'] as [string, string];
+    const found = attr === 'Arn' ? placeholders.get(logicalId)?.Arn : undefined;
+    if (found === undefined)
+      throw new Error(`renderDefinition: no placeholder for GetAtt ${logicalId}.${attr}`);
+    return found;
+  }
+  throw new Error(`renderDefinition: unexpected intrinsic ${JSON.stringify(v)}`);
+}

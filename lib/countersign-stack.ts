@@ -1,0 +1,128 @@
+/**
+ * The Countersign stack. It only wires the constructs of `lib/` together;
+ * each construct owns one concern and its secure defaults.
+ */
+import * as path from 'node:path';
+import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { AlarmNotifications } from './alarm-notifications.js';
+import { ApprovalWorkflow } from './approval-workflow.js';
+import { AuditDigest } from './audit-digest.js';
+import { AuditStore } from './audit-store.js';
+import type { CountersignConfig } from './config.js';
+import { REPO_ROOT } from './handler-function.js';
+import { IntentBus, IntentRoute } from './intent-bus.js';
+import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
+import { SlackEndpoint } from './slack-endpoint.js';
+
+/** Properties of a {@link CountersignStack}. */
+export interface CountersignStackProps extends StackProps {
+  /** The validated deployment configuration. */
+  readonly config: CountersignConfig;
+  /**
+   * The policy bundle compiled into the Evaluate and Interaction handlers.
+   * @default - buildPolicyBundle() of the repository's `policies/` directory
+   */
+  readonly policyBundle?: PolicyBundle;
+}
+
+/** Countersign: intent bus, approval workflow, Slack endpoint, audit store and digests. */
+export class CountersignStack extends Stack {
+  /** Bus, publish grants and decision-source protection. */
+  public readonly intentBus: IntentBus;
+  /** Intent rule with retries, dead-letter queue and alarm. */
+  public readonly intentRoute: IntentRoute;
+  /** DynamoDB table and Object Lock bucket. */
+  public readonly auditStore: AuditStore;
+  /** Slack secret and interaction handler. */
+  public readonly slackEndpoint: SlackEndpoint;
+  /** The Step Functions workflow. */
+  public readonly workflow: ApprovalWorkflow;
+  /** Signed audit digests. */
+  public readonly auditDigest: AuditDigest;
+  /** The policy bundle the handlers were built with. */
+  public readonly policyBundle: PolicyBundle;
+
+  constructor(scope: Construct, id: string, props: CountersignStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.policyBundle = props.policyBundle ?? buildPolicyBundle(path.join(REPO_ROOT, 'policies'));
+    const alarmActions = config.alarmEmail
+      ? [new AlarmNotifications(this, 'Alarms', { email: config.alarmEmail }).action]
+      : [];
+
+    this.auditStore = new AuditStore(this, 'AuditStore', {
+      retentionDays: config.auditRetentionDays,
+      legalHold: config.auditLegalHold,
+    });
+    this.intentBus = new IntentBus(this, 'IntentBus', { eventBusName: config.eventBusName });
+    this.slackEndpoint = new SlackEndpoint(this, 'SlackEndpoint', {
+      auditWriter: this.auditStore.auditWriter(),
+      approverGroupHandle: config.approverGroupHandle,
+      policyBundle: this.policyBundle,
+    });
+    this.workflow = new ApprovalWorkflow(this, 'ApprovalWorkflow', {
+      eventBus: this.intentBus.eventBus,
+      auditWriter: this.auditStore.auditWriter(),
+      slackSecretReader: this.slackEndpoint.secretReader(),
+      slackChannelId: config.slackChannelId,
+      approverGroupHandle: config.approverGroupHandle,
+      defaultReviewTimeoutSeconds: config.defaultReviewTimeoutSeconds,
+      policyBundle: this.policyBundle,
+      alarmActions,
+    });
+    this.slackEndpoint.allowReviewCallbacks(this.workflow.stateMachine);
+    this.intentBus.allowDecisionsOnlyFrom(this.workflow.stateMachine.role);
+    this.intentRoute = new IntentRoute(this, 'IntentRoute', {
+      eventBus: this.intentBus.eventBus,
+      stateMachine: this.workflow.stateMachine,
+      alarmActions,
+    });
+    this.auditDigest = new AuditDigest(this, 'AuditDigest', {
+      digestWriter: this.auditStore.digestWriter(),
+      schedule: config.digestSchedule,
+      alarmActions,
+    });
+
+    new CfnOutput(this, 'SlackInteractivityUrl', {
+      description: 'Paste into the Slack app: Interactivity & Shortcuts → Request URL',
+      value: this.slackEndpoint.functionUrl.url,
+    });
+    new CfnOutput(this, 'SlackSecretArn', {
+      description: 'Secrets Manager secret to fill with {"botToken":"xoxb-...","signingSecret":"..."}',
+      value: this.slackEndpoint.secret.secretArn,
+    });
+    new CfnOutput(this, 'SlackSecretName', {
+      description: 'Name of the Slack secret (for aws secretsmanager put-secret-value --secret-id)',
+      value: this.slackEndpoint.secret.secretName,
+    });
+    new CfnOutput(this, 'EventBusName', {
+      description: 'Bus agents publish intents on (DetailType "Privileged Action Requested")',
+      value: this.intentBus.eventBus.eventBusName,
+    });
+    new CfnOutput(this, 'StateMachineArn', {
+      description: 'The approval workflow',
+      value: this.workflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'AuditBucketName', {
+      description: 'Object Lock (COMPLIANCE) bucket with the audit records and signed digests',
+      value: this.auditStore.bucket.bucketName,
+    });
+    new CfnOutput(this, 'TableName', {
+      description: 'Request and audit table',
+      value: this.auditStore.table.tableName,
+    });
+    new CfnOutput(this, 'DigestKeyArn', {
+      description: 'KMS key (ECC_NIST_P256) that signs the audit digests',
+      value: this.auditDigest.signingKey.keyArn,
+    });
+    new CfnOutput(this, 'DigestPublicKeyCommand', {
+      description: 'Saves the digest public key (DER) for `countersign audit verify`',
+      value: Fn.join('', [
+        'aws kms get-public-key --key-id ',
+        this.auditDigest.signingKey.keyArn,
+        ' --output text --query PublicKey | base64 -d > countersign-digest.der',
+      ]),
+    });
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The intent bus: the custom EventBridge bus agents publish intents on, the
+ * publish grant that binds an agent to its own source, and the rule that
+ * starts one workflow execution per intent.
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import {
+  AGENT_SOURCE_PREFIX,
+  agentIdSchema,
+  CANCEL_DETAIL_TYPE,
+  DECISION_DETAIL_TYPE,
+  DECISION_SOURCE,
+  INTENT_DETAIL_TYPE,
+} from '../lambdas/shared/intent.js';
+
+/** Properties of an {@link IntentBus}. */
+export interface IntentBusProps {
+  /**
+   * Name of the custom event bus.
+   * @default 'countersign'
+   */
+  readonly eventBusName?: string;
+}
+
+/**
+ * The custom bus.
+ *
+ * Resource policy (what was chosen, and why): EventBridge authorises a
+ * same-account `PutEvents` by the caller's IAM policy, so an `Allow` in the bus
+ * policy would grant nothing and restrict nothing. The bus policy therefore
+ * holds only `Deny` statements, for every principal:
+ * - `DenyUnknownSources`: any source other than `countersign.agent.*` (agents)
+ *   and `countersign` (the workflow's decisions);
+ * - `DenyForgedDecisionSource` / `DenyForgedDecisionType` (added by
+ *   {@link allowDecisionsOnlyFrom}): the `countersign` source or the
+ *   `Privileged Action Decided` detail-type from anyone but the workflow's role.
+ * No other account is allowed in. Which agent may use which source is bound per
+ * agent role by {@link grantPublish}.
+ */
+export class IntentBus extends Construct {
+  /** The custom event bus. */
+  public readonly eventBus: events.EventBus;
+
+  constructor(scope: Construct, id: string, props: IntentBusProps = {}) {
+    super(scope, id);
+    this.eventBus = new events.EventBus(this, 'Bus', { eventBusName: props.eventBusName ?? 'countersign' });
+    this.eventBus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyUnknownSources',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['events:PutEvents'],
+        resources: [this.eventBus.eventBusArn],
+        conditions: { StringNotLike: { 'events:source': [`${AGENT_SOURCE_PREFIX}*`, DECISION_SOURCE] } },
+      }),
+    );
+  }
+
+  /**
+   * Lets an agent's role publish intents and cancellations as itself only:
+   * `events:PutEvents` on this bus with `events:source` =
+   * `countersign.agent.<agentId>` and `events:detail-type` one of
+   * `Privileged Action Requested` / `Privileged Action Cancelled`.
+   */
+  public grantPublish(grantee: iam.IGrantable, agentId: string): iam.Grant {
+    if (!agentIdSchema.safeParse(agentId).success) {
+      throw new Error(
+        `grantPublish: agent id "${agentId}" must be 1-64 of [a-z0-9._-], starting alphanumeric`,
+      );
+    }
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['events:PutEvents'],
+      resourceArns: [this.eventBus.eventBusArn],
+      conditions: {
+        StringEquals: {
+          'events:source': `${AGENT_SOURCE_PREFIX}${agentId}`,
+          'events:detail-type': [INTENT_DETAIL_TYPE, CANCEL_DETAIL_TYPE],
+        },
+      },
+    });
+  }
+
+  /**
+   * Makes the decision source and detail-type unforgeable: only `role` (the
+   * workflow's) may publish `Source: countersign` or `Privileged Action Decided`.
+   */
+  public allowDecisionsOnlyFrom(role: iam.IRole): void {
+    const notThePublisher = { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } };
+    this.eventBus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyForgedDecisionSource',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['events:PutEvents'],
+        resources: [this.eventBus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': DECISION_SOURCE }, ...notThePublisher },
+      }),
+    );
+    this.eventBus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyForgedDecisionType',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['events:PutEvents'],
+        resources: [this.eventBus.eventBusArn],
+        conditions: { StringEquals: { 'events:detail-type': DECISION_DETAIL_TYPE }, ...notThePublisher },
+      }),
+    );
+  }
+}
+
+/** Properties of an {@link IntentRoute}. */
+export interface IntentRouteProps {
+  /** The bus intents arrive on. */
+  readonly eventBus: events.IEventBus;
+  /** The workflow each intent starts. */
+  readonly stateMachine: sfn.IStateMachine;
+  /**
+   * How often EventBridge retries a failed StartExecution before dead-lettering.
+   * @default 24
+   */
+  readonly retryAttempts?: number;
+  /**
+   * How long EventBridge keeps retrying an intent.
+   * @default Duration.hours(6)
+   */
+  readonly maxEventAge?: Duration;
+  /**
+   * Actions of the dead-letter alarm (e.g. an SNS topic).
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+/**
+ * The intent rule: detail-type `Privileged Action Requested` from any
+ * `countersign.agent.` source starts the workflow with the event as input.
+ * Delivery retries, then lands in an encrypted dead-letter queue that raises an
+ * alarm, so no intent is lost silently.
+ */
+export class IntentRoute extends Construct {
+  /** The rule matching intents. */
+  public readonly rule: events.Rule;
+  /** Intents EventBridge could not deliver. */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** In alarm while the dead-letter queue holds anything. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: IntentRouteProps) {
+    super(scope, id);
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the intent rule target (EventBridge DeadLetterConfig), which cdk-nag cannot see; its depth is alarmed.',
+    });
+    this.rule = new events.Rule(this, 'Rule', {
+      eventBus: props.eventBus,
+      description: 'Starts one Countersign approval workflow per privileged-action intent',
+      eventPattern: {
+        detailType: [INTENT_DETAIL_TYPE],
+        source: events.Match.prefix(AGENT_SOURCE_PREFIX),
+      },
+      targets: [
+        new targets.SfnStateMachine(props.stateMachine, {
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: props.retryAttempts ?? 24,
+          maxEventAge: props.maxEventAge ?? Duration.hours(6),
+        }),
+      ],
+    });
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: 'Countersign intents could not start a workflow and are in the dead-letter queue',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const action of props.alarmActions ?? []) this.deadLetterAlarm.addAlarmAction(action);
+  }
+}
