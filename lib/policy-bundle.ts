@@ -103,6 +103,9 @@ const PLAN_ANNOTATIONS = [
   'breakglass',
 ];
 
+/** Id the runtime reports when no policy matched; reserved. */
+export const DEFAULT_REVIEW_ID = 'default-review';
+
 /** Bounds of the review annotations. */
 export const LIMITS = { maxQuorum: 10, minTimeoutSeconds: 60, maxTimeoutSeconds: 7 * 24 * 3600 } as const;
 
@@ -185,8 +188,11 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
   }
   const id = a.id ?? '';
   if (!a.id) errors.push('policy has no @id("...") annotation; every policy needs a unique id');
-  else if (!POLICY_ID.test(id))
+  else if (!POLICY_ID.test(id)) {
     errors.push(`@id("${id}") must be 1-128 of [A-Za-z0-9._:-], starting alphanumeric`);
+  } else if (id === DEFAULT_REVIEW_ID) {
+    errors.push(`@id("${DEFAULT_REVIEW_ID}") is reserved for the built-in default review`);
+  }
   const actions = scopeActions(json);
   const meta: PolicyMeta = { id, effect: json.effect, actions };
   if (a.description) meta.description = a.description;

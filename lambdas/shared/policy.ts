@@ -20,6 +20,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import {
   buildPolicyBundle,
   CEDAR_NAMESPACE,
+  DEFAULT_REVIEW_ID,
   type PlanAnnotations,
   type PolicyBundle,
   type PolicyMeta,
@@ -82,7 +83,7 @@ export interface ApprovalAnswer {
 }
 
 /** Id reported when no policy matched and the built-in default review applied. */
-export const DEFAULT_REVIEW_POLICY_ID = 'default-review';
+export const DEFAULT_REVIEW_POLICY_ID = DEFAULT_REVIEW_ID;
 
 /** A loaded, preparsed policy set. */
 export interface PolicyEngine {
