@@ -1,0 +1,270 @@
+/**
+ * Approve, deny, quorum and late clicks through the interaction core, against
+ * dynalite + s3rver, the fake Slack and the fake Step Functions.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { REVIEW_ERROR } from '../../lambdas/shared/workflow.js';
+import { type Harness, startHarness, USERS } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+beforeEach(() => {
+  h.reset();
+});
+
+const ephemeralsTo = (user: string) => h.slack.sent('chat.postEphemeral', user).map((m) => m.text ?? '');
+const updatesOf = (ts: string) => h.slack.sent('chat.update').filter((m) => m.ts === ts);
+
+describe('approve', () => {
+  it('decides APPROVED, calls SendTaskSuccess once with the stored token, updates the card and audits a valid chain', async () => {
+    // Prepare
+    const request = await h.seed();
+
+    // Act
+    const result = await h.send(h.click(USERS.alice, 'approve', request.intentId));
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200, body: '', outcome: 'approved' });
+    const stored = await h.request(request.intentId);
+    expect(stored?.status).toBe('APPROVED');
+    expect(stored?.decision).toMatchObject({
+      status: 'APPROVED',
+      automatic: false,
+      reason: 'Approved by Alice Adams',
+      decidedBy: { slackUserId: USERS.alice, email: 'alice@example.com' },
+      approvers: [{ slackUserId: USERS.alice, email: 'alice@example.com' }],
+      intentHash: request.intentHash,
+    });
+    const calls = h.fakeAws.tasks.calls;
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ operation: 'SendTaskSuccess', token: request.taskToken, result: 'ok' });
+    expect(JSON.parse(calls[0]!.output!)).toEqual({ status: 'APPROVED', intentId: request.intentId });
+    const updates = updatesOf(request.card!.ts);
+    expect(updates).toHaveLength(1);
+    expect(JSON.stringify(updates[0]!.blocks)).toContain('Approved');
+    expect(JSON.stringify(updates[0]!.blocks)).not.toContain('"action_id":"approve"');
+    const chain = await h.verifiedChain(request.intentId);
+    expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote', 'decided']);
+    expect(chain[2]!.actor).toEqual({ type: 'human', slackUserId: USERS.alice, email: 'alice@example.com' });
+    expect(chain[3]!.data).toMatchObject({ status: 'APPROVED', via: 'group:security-approvers' });
+    // The token never reaches Slack.
+    expect(JSON.stringify(h.slack.calls)).not.toContain(request.taskToken!);
+  });
+
+  it('accepts an approver listed by email in the plan even outside every group', async () => {
+    // Prepare
+    const request = await h.seed({ review: { approverEmails: ['Dave@Example.com'] } });
+
+    // Act
+    const result = await h.send(h.click(USERS.dave, 'approve', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('approved');
+    expect((await h.verifiedChain(request.intentId)).at(-1)!.data).toMatchObject({
+      via: 'email:dave@example.com',
+    });
+  });
+
+  it('tells a later clicker who approved and when, and changes nothing', async () => {
+    // Prepare
+    const request = await h.seed();
+    await h.send(h.click(USERS.alice, 'approve', request.intentId));
+    const chainBefore = await h.verifiedChain(request.intentId);
+
+    // Act
+    const result = await h.send(h.click(USERS.bob, 'approve', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('late');
+    expect(ephemeralsTo(USERS.bob)).toEqual([
+      expect.stringContaining(`already approved by <@${USERS.alice}> at <!date^`),
+    ]);
+    expect(h.fakeAws.tasks.calls).toHaveLength(1);
+    expect(await h.verifiedChain(request.intentId)).toHaveLength(chainBefore.length);
+  });
+});
+
+describe('deny', () => {
+  it('decides DENIED and fails the task with Countersign.Denied and the reason', async () => {
+    // Prepare
+    const request = await h.seed();
+
+    // Act
+    const result = await h.send(h.click(USERS.bob, 'deny', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('denied');
+    const stored = await h.request(request.intentId);
+    expect(stored?.status).toBe('DENIED');
+    expect(stored?.decision).toMatchObject({ status: 'DENIED', reason: 'Denied by Bob Brown' });
+    expect(h.fakeAws.tasks.calls).toEqual([
+      expect.objectContaining({
+        operation: 'SendTaskFailure',
+        token: request.taskToken,
+        error: REVIEW_ERROR.denied,
+        cause: 'Denied by Bob Brown',
+        result: 'ok',
+      }),
+    ]);
+    expect(JSON.stringify(updatesOf(request.card!.ts)[0]!.blocks)).toContain('Denied');
+    const chain = await h.verifiedChain(request.intentId);
+    expect(chain.at(-1)).toMatchObject({
+      kind: 'decided',
+      data: { status: 'DENIED', reason: 'Denied by Bob Brown' },
+    });
+  });
+
+  it('lets the on-behalf-of human withdraw (deny) their own request', async () => {
+    // Prepare
+    const request = await h.seed();
+
+    // Act
+    const result = await h.send(h.click(USERS.carol, 'deny', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('denied');
+    expect((await h.verifiedChain(request.intentId)).at(-1)!.data).toMatchObject({
+      via: 'principal-withdrawal',
+    });
+  });
+
+  it('refuses a deny from someone outside the approvers', async () => {
+    // Prepare
+    const request = await h.seed();
+
+    // Act
+    const result = await h.send(h.click(USERS.dave, 'deny', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('refused');
+    expect((await h.request(request.intentId))?.status).toBe('PENDING');
+    expect(h.fakeAws.tasks.calls).toHaveLength(0);
+  });
+
+  it('tells an approver clicking after a deny who denied and why', async () => {
+    // Prepare
+    const request = await h.seed();
+    await h.send(h.click(USERS.bob, 'deny', request.intentId));
+
+    // Act
+    const result = await h.send(h.click(USERS.alice, 'approve', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('late');
+    expect(ephemeralsTo(USERS.alice)[0]).toMatch(
+      /already denied by <@U0BOB0002> at .*Reason: Denied by Bob Brown/,
+    );
+    expect((await h.request(request.intentId))?.status).toBe('DENIED');
+  });
+});
+
+describe('quorum 2', () => {
+  it('keeps the first vote PENDING with a card update, ignores a repeat, and decides on the second distinct voter', async () => {
+    // Prepare
+    const request = await h.seed({ review: { quorum: 2 } });
+
+    // Act
+    const first = await h.send(h.click(USERS.alice, 'approve', request.intentId));
+    const afterFirst = await h.request(request.intentId);
+    const repeat = await h.send(h.click(USERS.alice, 'approve', request.intentId));
+    const afterRepeat = await h.request(request.intentId);
+    const second = await h.send(h.click(USERS.bob, 'approve', request.intentId));
+
+    // Assess
+    expect(first.outcome).toBe('voted');
+    expect(afterFirst?.status).toBe('PENDING');
+    expect(afterFirst?.approvals.map((a) => a.slackUserId)).toEqual([USERS.alice]);
+    expect(JSON.stringify(updatesOf(request.card!.ts)[0]!.blocks)).toContain('1 of 2 approvals');
+    expect(repeat.outcome).toBe('already-voted');
+    expect(afterRepeat?.approvals).toHaveLength(1);
+    expect(ephemeralsTo(USERS.alice)[1]).toContain('You already approved');
+    expect(second.outcome).toBe('approved');
+    const stored = await h.request(request.intentId);
+    expect(stored?.status).toBe('APPROVED');
+    expect(stored?.decision?.approvers.map((a) => a.slackUserId)).toEqual([USERS.alice, USERS.bob]);
+    expect(h.fakeAws.tasks.callsOf('SendTaskSuccess')).toHaveLength(1);
+    const chain = await h.verifiedChain(request.intentId);
+    expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote', 'vote', 'decided']);
+  });
+});
+
+describe('late and unknown', () => {
+  it('reports an expired review when Step Functions answers TaskTimedOut', async () => {
+    // Prepare
+    const request = await h.seed();
+    h.fakeAws.tasks.timeOut(request.taskToken!);
+
+    // Act
+    const result = await h.send(h.click(USERS.alice, 'approve', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('expired');
+    expect(h.fakeAws.tasks.calls).toEqual([
+      expect.objectContaining({ operation: 'SendTaskSuccess', result: 'TaskTimedOut' }),
+    ]);
+    expect(ephemeralsTo(USERS.alice)).toEqual([expect.stringContaining('already expired')]);
+    expect(JSON.stringify(updatesOf(request.card!.ts)[0]!.blocks)).toContain('not approved');
+  });
+
+  it('reports an ended review when Step Functions no longer knows the token', async () => {
+    // Prepare
+    const request = await h.seed();
+    h.fakeAws.tasks.reset(); // the token is unknown: TaskDoesNotExist
+
+    // Act
+    const result = await h.send(h.click(USERS.bob, 'deny', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('expired');
+    expect(h.fakeAws.tasks.calls[0]?.result).toBe('TaskDoesNotExist');
+  });
+
+  it('refuses to decide a review past its expiry without writing anything', async () => {
+    // Prepare
+    const request = await h.seed({ review: { timeoutSeconds: 60 } });
+    h.setNow(new Date(Date.parse(request.expiresAt!) + 1000));
+
+    // Act
+    const result = await h.send(h.click(USERS.alice, 'approve', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('expired');
+    expect((await h.request(request.intentId))?.approvals).toEqual([]);
+    expect(h.fakeAws.tasks.calls).toHaveLength(0);
+  });
+
+  it('answers an unknown request id with an ephemeral message and 200', async () => {
+    // Act
+    const result = await h.send(h.click(USERS.alice, 'approve', 'intent-does-not-exist'));
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200, body: '', outcome: 'unknown-request' });
+    expect(ephemeralsTo(USERS.alice)).toEqual([
+      expect.stringContaining('no request `intent-does-not-exist`'),
+    ]);
+  });
+});
+
+describe('Slack rate limiting', () => {
+  it('retries chat.update after Retry-After when Slack answers 429', async () => {
+    // Prepare
+    const request = await h.seed();
+    h.slack.setRateLimit('chat.update', 1);
+
+    // Act
+    const started = Date.now();
+    const result = await h.send(h.click(USERS.alice, 'approve', request.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('approved');
+    const updates = h.slack.calls.filter((c) => c.method === 'chat.update');
+    expect(updates.map((c) => c.status)).toEqual([429, 200]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(updatesOf(request.card!.ts)).toHaveLength(1);
+  });
+});
