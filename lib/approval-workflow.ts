@@ -2,7 +2,10 @@
  * The approval workflow: a Step Functions Standard state machine built from
  * CDK L2 states (state names are a contract, see docs/architecture.md):
  *
- * Evaluate → Outcome → Review (waitForTaskToken) → Record → Announce → Recorded
+ * ReceiveIntent → Evaluate → Outcome → Review (waitForTaskToken) → Record → Announce → Recorded
+ *
+ * ReceiveIntent (a Pass) only adds `executionId` to the event, so Evaluate and
+ * Record receive the whole state plus `executionId`.
  *
  * Every error of Evaluate or Review goes to Record (which records an audited
  * denial or expiry); if Record itself fails, AnnounceFailClosed publishes a
@@ -37,6 +40,9 @@ export const TASK_HANDLERS = {
   [STATE.review]: 'review',
   [STATE.record]: 'record',
 } as const;
+
+/** Name of the first state: a Pass that adds `executionId` to the execution input. */
+export const RECEIVE_STATE = 'ReceiveIntent';
 
 /** Name of the final Succeed state after Announce. */
 export const RECORDED_STATE = 'Recorded';
@@ -138,8 +144,8 @@ export class ApprovalWorkflow extends Construct {
         automatic: true,
         approvers: [],
         reason: FAIL_CLOSED_REASON,
+        // The event's own `time` is the decision time ($$.State is not available to local runners).
         executionId: sfn.JsonPath.executionId,
-        decidedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
       }),
     );
     announceFailClosed.addCatch(recordFailed, { resultPath: '$.announceFailure' });
@@ -148,8 +154,8 @@ export class ApprovalWorkflow extends Construct {
     const announce = this.announce(STATE.announce, sfn.TaskInput.fromJsonPathAt('$.decision'));
     announce.next(new sfn.Succeed(this, RECORDED_STATE));
 
+    // No payload: a direct invoke gets the whole state (with executionId) as its event.
     const record = this.lambdaTask(STATE.record, this.recordFunction, {
-      payload: wholeStateWithExecutionId(),
       payloadResponseOnly: true,
       resultPath: '$.decision',
     });
@@ -180,12 +186,20 @@ export class ApprovalWorkflow extends Construct {
       .otherwise(record);
 
     const evaluate = this.lambdaTask(STATE.evaluate, this.evaluateFunction, {
-      payload: wholeStateWithExecutionId(),
       payloadResponseOnly: true,
       resultPath: '$.evaluation',
     });
     evaluate.addCatch(record, { errors: [sfn.Errors.ALL], ...failure });
     evaluate.next(outcome);
+
+    // Evaluate and Record receive the whole state plus `executionId`. A task's
+    // Parameters must be an object, so the merge happens once, up front; the
+    // state then carries executionId to every later task.
+    const receive = new sfn.Pass(this, RECEIVE_STATE, {
+      parameters: { state: stateWithExecutionId() },
+      outputPath: '$.state',
+    });
+    receive.next(evaluate);
 
     this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -193,7 +207,7 @@ export class ApprovalWorkflow extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Countersign approval workflow: one execution per privileged-action intent',
-      definitionBody: sfn.DefinitionBody.fromChainable(evaluate),
+      definitionBody: sfn.DefinitionBody.fromChainable(receive),
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
@@ -331,13 +345,13 @@ const PLACEHOLDER_REGION = 'us-east-1';
 const PLACEHOLDER_ACCOUNT = '123456789012';
 
 /**
- * Task input for Evaluate and Record: the whole state with `executionId`
- * (`$$.Execution.Id`) merged in at the top level, as `WorkflowState` expects.
+ * Merges `executionId` (`$$.Execution.Id`) into the top level of the state.
  * Execution ids are ARNs, so they need no JSON escaping.
  */
-function wholeStateWithExecutionId(): sfn.TaskInput {
-  return sfn.TaskInput.fromJsonPathAt(
-    'States.JsonMerge($, States.StringToJson(States.Format(\'\\{"executionId":"{}"\\}\', $$.Execution.Id)), false)',
+function stateWithExecutionId(): string {
+  return sfn.JsonPath.jsonMerge(
+    sfn.JsonPath.objectAt('$'),
+    sfn.JsonPath.stringToJson(sfn.JsonPath.format('\\{"executionId":"{}"\\}', sfn.JsonPath.executionId)),
   );
 }
 

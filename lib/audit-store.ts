@@ -121,7 +121,6 @@ export class AuditStore extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ expiration: props.accessLogExpiration ?? Duration.days(365) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -217,13 +216,17 @@ export class AuditStore extends Construct {
     });
   }
 
-  /** Lets a grantee list and read objects under `prefix` (decrypting through S3 only). */
+  /**
+   * Lets a grantee read objects under `prefix` (decrypting through S3 only) and
+   * list the bucket. ListBucket is not narrowed by `s3:prefix`: without it S3
+   * answers a GetObject of a missing key with 403 instead of 404, and the
+   * digest handler probes for digests that may not exist yet. Listing shows
+   * keys, never contents.
+   */
   public grantObjectRead(grantee: iam.IGrantable, prefix: string): void {
     this.addToPolicy(grantee, ['s3:GetObject'], [this.bucket.arnForObjects(`${prefix}*`)]);
     this.acknowledgePrefixWildcard(grantee, prefix);
-    this.addToPolicy(grantee, ['s3:ListBucket'], [this.bucket.bucketArn], {
-      StringLike: { 's3:prefix': [`${prefix}*`] },
-    });
+    this.addToPolicy(grantee, ['s3:ListBucket'], [this.bucket.bucketArn]);
     this.addToPolicy(grantee, ['kms:Decrypt'], [this.bucketKey.keyArn], {
       StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` },
     });
