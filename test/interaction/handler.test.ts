@@ -71,7 +71,11 @@ describe('interaction handler', () => {
     const handler = await loadHandler();
     const request = await h.seed();
     const addMetric = vi.spyOn(Metrics.prototype, 'addMetric');
-    const publish = vi.spyOn(Metrics.prototype, 'publishStoredMetrics').mockImplementation(() => {});
+    const publish = vi.spyOn(Metrics.prototype, 'publishStoredMetrics').mockImplementation(function (
+      this: Metrics,
+    ) {
+      return this;
+    });
 
     // Act
     const approved = await handler(event(h.click(USERS.alice, 'approve', request.intentId)));
@@ -102,7 +106,11 @@ describe('interaction handler', () => {
     h.fakeAws.setSecret(secretArn, '{"botToken":"","signingSecret":""}');
     const handler = await loadHandler();
     const request = await h.seed();
-    const publish = vi.spyOn(Metrics.prototype, 'publishStoredMetrics').mockImplementation(() => {});
+    const publish = vi.spyOn(Metrics.prototype, 'publishStoredMetrics').mockImplementation(function (
+      this: Metrics,
+    ) {
+      return this;
+    });
 
     // Act
     const result = await handler(event(h.click(USERS.alice, 'approve', request.intentId)));
