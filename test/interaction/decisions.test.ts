@@ -2,8 +2,12 @@
  * Approve, deny, quorum and late clicks through the interaction core, against
  * dynalite + s3rver, the fake Slack and the fake Step Functions.
  */
+
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handleInteraction } from '../../lambdas/interaction/core.js';
 import { REVIEW_ERROR } from '../../lambdas/shared/workflow.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/local-aws.js';
 import { type Harness, startHarness, USERS } from './harness.js';
 
 let h: Harness;
@@ -266,5 +270,45 @@ describe('Slack rate limiting', () => {
     expect(updates.map((c) => c.status)).toEqual([429, 200]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(updatesOf(request.card!.ts)).toHaveLength(1);
+  });
+});
+
+describe('fail closed', () => {
+  it('never approves when the audit write fails: 500, no SendTaskSuccess, the clicker is told', async () => {
+    // Prepare
+    const request = await h.seed();
+    const broken = { ...h.deps, bucket: 'no-such-audit-bucket' };
+
+    // Act
+    const result = await handleInteraction(broken, h.click(USERS.alice, 'approve', request.intentId));
+
+    // Assess
+    expect(result).toMatchObject({ statusCode: 500, outcome: 'error' });
+    expect(h.fakeAws.tasks.calls).toEqual([]);
+    expect(h.fakeAws.tasks.state(request.taskToken!)).toBe('pending');
+    expect(ephemeralsTo(USERS.alice)).toEqual([expect.stringContaining('approved nothing')]);
+    expect(h.logger.entries.some((e) => e.level === 'error')).toBe(true);
+  });
+
+  it('never approves when Step Functions cannot be reached: the error surfaces as 500', async () => {
+    // Prepare
+    const request = await h.seed();
+    const unreachable = new SFNClient({
+      endpoint: 'http://127.0.0.1:9',
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+
+    // Act
+    const result = await handleInteraction(
+      { ...h.deps, sfn: unreachable },
+      h.click(USERS.alice, 'approve', request.intentId),
+    );
+    unreachable.destroy();
+
+    // Assess
+    expect(result).toMatchObject({ statusCode: 500, outcome: 'error' });
+    expect(h.fakeAws.tasks.state(request.taskToken!)).toBe('pending');
   });
 });
