@@ -3,7 +3,7 @@
  * each construct owns one concern and its secure defaults.
  */
 import * as path from 'node:path';
-import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AlarmNotifications } from './alarm-notifications.js';
 import { ApprovalWorkflow } from './approval-workflow.js';
@@ -45,6 +45,12 @@ export class CountersignStack extends Stack {
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
+    if (Token.isUnresolved(this.region)) {
+      // The table's customer-managed key is rendered per replica region.
+      throw new Error(
+        'CountersignStack needs a region: pass env.region (the CDK CLI sets CDK_DEFAULT_REGION from your AWS config)',
+      );
+    }
     const { config } = props;
     this.policyBundle = props.policyBundle ?? buildPolicyBundle(path.join(REPO_ROOT, 'policies'));
     const alarmActions = config.alarmEmail

@@ -3,7 +3,7 @@
  * token and signing secret, and the interaction handler behind a Lambda
  * Function URL that Slack posts button clicks to.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -58,6 +58,7 @@ export class SlackEndpoint extends Construct {
   constructor(scope: Construct, id: string, props: SlackEndpointProps) {
     super(scope, id);
     this.secret = new secretsmanager.Secret(this, 'SlackSecret', {
+      secretName: `${Stack.of(this).stackName}/slack`,
       description:
         'Countersign Slack app credentials: JSON {"botToken":"xoxb-...","signingSecret":"..."}; fill in after deploying',
       generateSecretString: {
