@@ -12,6 +12,7 @@
  * to deny too, so outsiders cannot shoot requests down.
  */
 import type { HumanIdentity, ResolvedIdentity } from '../shared/identity.js';
+import type { ApprovalAnswer, ApprovalQuestion } from '../shared/policy.js';
 import type { RequestItem } from '../shared/store.js';
 
 /** The verdict of an eligibility rule. */
@@ -39,6 +40,31 @@ export const reviewPlanRule: ApprovalRule = ({ request, approver }) => {
     reason: groups ? `you are not a member of ${groups}` : 'you are not one of the approvers of this request',
   };
 };
+
+/**
+ * Adapts the policy engine's `canApprove` (Cedar) to an {@link ApprovalRule}.
+ * Takes the function rather than importing it, so a handler that does not use
+ * the engine does not load it.
+ */
+export function policyRule(canApprove: (question: ApprovalQuestion) => ApprovalAnswer): ApprovalRule {
+  return ({ request, approver }) => {
+    if (!request.review) return { allowed: false, reason: 'the request has no review plan' };
+    const answer = canApprove({
+      intent: request.intent,
+      agentId: request.agentId,
+      plan: request.review,
+      approver: {
+        slackUserId: approver.slackUserId,
+        email: approver.email,
+        groups: approver.groups,
+        isBot: false,
+      },
+    });
+    return answer.allowed
+      ? { allowed: true, via: `policy:${answer.policies.join(',') || 'review-plan'}` }
+      : { allowed: false, reason: answer.reason };
+  };
+}
 
 /** Why a voter was refused; stable codes for audit records and tests. */
 export type RefusalCode = 'unresolved' | 'agent' | 'self-owner' | 'self-on-behalf-of' | 'not-eligible';
