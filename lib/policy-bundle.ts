@@ -76,6 +76,14 @@ export interface PolicyMeta {
   outcome?: 'allow' | 'review' | 'deny';
   description?: string;
   plan?: PlanAnnotations;
+  /**
+   * Environments / services the policy can match at all, read from the
+   * top-level `&&` conjuncts of its `when` clauses (`resource.environment ==
+   * "prod"`, `resource.service == "iam"`, `resource.action == "iam:X"`,
+   * `[...].contains(resource.action)`); undefined when unconstrained. The
+   * engine uses it only to skip policies that cannot match.
+   */
+  scope: { environments?: string[]; services?: string[] };
 }
 
 /** Annotations Countersign understands. Anything else is an error: a typo such as `@qourum` must not silently weaken a review. */
@@ -174,6 +182,53 @@ function scopeActions(json: cedar.PolicyJson): PolicyAction[] {
   return 'entity' in c ? ids([c.entity]) : ids(c.entities);
 }
 
+type Expr = cedar.Expr;
+const resourceAttr = (e: Expr | undefined): string | undefined => {
+  const dot = (e as { '.'?: { left: Expr; attr: string } } | undefined)?.['.'];
+  return dot && (dot.left as { Var?: string }).Var === 'resource' ? dot.attr : undefined;
+};
+const stringValue = (e: Expr | undefined): string | undefined => {
+  const v = (e as { Value?: unknown } | undefined)?.Value;
+  return typeof v === 'string' ? v : undefined;
+};
+const intersect = (a: string[] | undefined, b: string[]) => (a ? a.filter((x) => b.includes(x)) : b);
+
+/** The environments and services a policy's `when` clauses pin down (see {@link PolicyMeta.scope}). */
+function readScope(json: cedar.PolicyJson): PolicyMeta['scope'] {
+  const scope: PolicyMeta['scope'] = {};
+  const conjuncts = (e: Expr): Expr[] => {
+    const and = (e as { '&&'?: { left: Expr; right: Expr } })['&&'];
+    return and ? [...conjuncts(and.left), ...conjuncts(and.right)] : [e];
+  };
+  for (const clause of json.conditions) {
+    if (clause.kind !== 'when') continue;
+    for (const c of conjuncts(clause.body)) {
+      const eq = (c as { '=='?: { left: Expr; right: Expr } })['=='];
+      if (eq) {
+        const [attr, value] = resourceAttr(eq.left)
+          ? [resourceAttr(eq.left), stringValue(eq.right)]
+          : [resourceAttr(eq.right), stringValue(eq.left)];
+        if (value === undefined) continue;
+        if (attr === 'environment') scope.environments = intersect(scope.environments, [value]);
+        if (attr === 'service') scope.services = intersect(scope.services, [value]);
+        if (attr === 'action') scope.services = intersect(scope.services, [value.split(':')[0] ?? '']);
+        continue;
+      }
+      const contains = (c as { contains?: { left: Expr; right: Expr } }).contains;
+      const set = (contains?.left as { Set?: Expr[] } | undefined)?.Set;
+      if (contains && set && resourceAttr(contains.right) === 'action') {
+        const values = set.map(stringValue);
+        if (values.every((v) => v !== undefined)) {
+          scope.services = intersect(scope.services, unique(values.map((v) => v!.split(':')[0] ?? '')));
+        }
+      }
+    }
+  }
+  return scope;
+}
+
+const unique = <T>(xs: Iterable<T>) => [...new Set(xs)];
+
 /**
  * Reads a policy's Countersign meaning from its Cedar JSON form. Returns the
  * problems instead of throwing so the build can report all of them.
@@ -194,7 +249,7 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
     errors.push(`@id("${DEFAULT_REVIEW_ID}") is reserved for the built-in default review`);
   }
   const actions = scopeActions(json);
-  const meta: PolicyMeta = { id, effect: json.effect, actions };
+  const meta: PolicyMeta = { id, effect: json.effect, actions, scope: readScope(json) };
   if (a.description) meta.description = a.description;
 
   const outcome = a.outcome;

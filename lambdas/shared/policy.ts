@@ -22,6 +22,7 @@ import {
   CEDAR_NAMESPACE,
   DEFAULT_REVIEW_ID,
   type PlanAnnotations,
+  type PolicyAction,
   type PolicyBundle,
   type PolicyMeta,
   policyBundleDigest,
@@ -96,9 +97,9 @@ export interface PolicyEngine {
 
 type ParamType = 'String' | 'Long' | 'Bool';
 
-const uid = (type: string, id: string) => ({ type: `${CEDAR_NAMESPACE}::${type}`, id });
-const ACTION_REQUEST = uid('Action', 'request');
-const ACTION_APPROVE = uid('Action', 'approve');
+const uid = <T extends string>(type: string, id: T) => ({ type: `${CEDAR_NAMESPACE}::${type}`, id });
+const ACTION_REQUEST = uid('Action', 'request' as const);
+const ACTION_APPROVE = uid('Action', 'approve' as const);
 const lower = (s: string | undefined) => (s ?? '').trim().toLowerCase();
 const normalizeHandle = (h: string) => lower(h).replace(/^@/, '');
 const unique = <T>(xs: Iterable<T>) => [...new Set(xs)];
@@ -133,10 +134,6 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
   const digest = policyBundleDigest(bundle);
   if (digest !== bundle.digest)
     throw new Error(`policy bundle digest mismatch: ${bundle.digest} != ${digest}`);
-  const psetId = `countersign-${digest}`;
-  const parsed = cedar.preparsePolicySet(psetId, { staticPolicies: bundle.policies });
-  if (parsed.type === 'failure')
-    throw new Error(`policy bundle does not parse: ${parsed.errors[0]?.message}`);
   const meta = new Map<string, PolicyMeta>();
   for (const [id, text] of Object.entries(bundle.policies)) {
     const json = cedar.policyToJson(text);
@@ -146,6 +143,41 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     meta.set(id, read.meta);
   }
   const paramTypes = parameterTypes(bundle.schema);
+
+  // Cedar evaluates every policy of a set, so each question is asked of only
+  // the policies that can match its action, environment and service (read
+  // from each policy's scope and top-level `when` conjuncts). Each distinct
+  // subset is preparsed once, on first use.
+  const subsets = new Map<string, string>();
+  const selections = new Map<string, string>();
+  function policySetFor(action: PolicyAction, environment: string, service: string): string {
+    const key = `${action}|${environment}|${service}`;
+    const known = selections.get(key);
+    if (known) return known;
+    const ids = [...meta.values()]
+      .filter(
+        (m) =>
+          m.actions.includes(action) &&
+          (!m.scope.environments || m.scope.environments.includes(environment)) &&
+          (!m.scope.services || m.scope.services.includes(service)),
+      )
+      .map((m) => m.id)
+      .sort();
+    const subsetKey = ids.join('\n');
+    let psetId = subsets.get(subsetKey);
+    if (!psetId) {
+      psetId = `countersign-${digest}-${subsets.size}`;
+      const staticPolicies = Object.fromEntries(ids.map((id) => [id, bundle.policies[id]!]));
+      const parsed = cedar.preparsePolicySet(psetId, { staticPolicies });
+      if (parsed.type === 'failure')
+        throw new Error(`policy bundle does not parse: ${parsed.errors[0]?.message}`);
+      subsets.set(subsetKey, psetId);
+    }
+    if (selections.size < 4096) selections.set(key, psetId);
+    return psetId;
+  }
+  // Fail at load, not at the first request, when the bundle does not parse.
+  policySetFor('request', '', '');
 
   /** The Intent entity and request context; `problems` lists parameters dropped for their type. */
   function intentEntity(intent: Intent, agentId: string) {
@@ -192,20 +224,22 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     return { entity, context, problems };
   }
 
+  type IntentEntity = ReturnType<typeof intentEntity>['entity'];
+
+  /** One Cedar question about an intent, asked of the policies that can match it. */
   function authorize(
-    principal: { type: string; id: string },
-    action: { type: string; id: string },
-    resource: { type: string; id: string },
+    principal: cedar.EntityJson & { uid: { type: string; id: string } },
+    action: { type: string; id: PolicyAction },
+    intent: IntentEntity,
     context: Record<string, cedar.CedarValueJson>,
-    entities: cedar.EntityJson[],
   ) {
     return cedar.statefulIsAuthorized({
-      principal,
+      principal: principal.uid,
       action,
-      resource,
+      resource: intent.uid,
       context,
-      preparsedPolicySetId: psetId,
-      entities,
+      preparsedPolicySetId: policySetFor(action.id, intent.attrs.environment, intent.attrs.service),
+      entities: [principal, intent as cedar.EntityJson],
     });
   }
 
@@ -286,7 +320,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       },
       parents: [],
     };
-    const answer = authorize(agent.uid, ACTION_REQUEST, entity.uid, context, [agent, entity]);
+    const answer = authorize(agent, ACTION_REQUEST, entity, context);
     const review = (ids: string[], reason: string): IntentVerdict => {
       const plan = combinePlans(ids, defaults);
       return {
@@ -386,7 +420,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       attrs: { slackUserId: approver.slackUserId, email, groups: unique(groups) },
       parents: [],
     };
-    const answer = authorize(principal.uid, ACTION_APPROVE, entity.uid, context, [principal, entity]);
+    const answer = authorize(principal, ACTION_APPROVE, entity, context);
     if (answer.type === 'failure') {
       return refuse(
         `approval policy could not be evaluated: ${answer.errors.map((e) => e.message).join('; ')}`,

@@ -179,6 +179,42 @@ describe('evaluateIntent', () => {
     expect(verdict).toMatchObject({ outcome: 'deny', policies: ['no-public-acl'] });
   });
 
+  it('skips only policies that cannot match (scope index): disjunctions and negations are not pinned', () => {
+    const engine = engineFor({
+      'a.cedar': requestPolicy(
+        '@id("either-env")\n@outcome("allow")',
+        'resource.environment == "prod" || resource.environment == "dev"',
+      ),
+      'b.cedar': requestPolicy(
+        '@id("not-prod")\n@outcome("review")',
+        '!(resource.environment == "prod") && resource.service == "s3"',
+      ),
+      'c.cedar': requestPolicy(
+        '@id("deny-list")',
+        '["s3:DeleteBucket", "kms:ScheduleKeyDeletion"].contains(resource.action)',
+        'forbid',
+      ),
+    });
+    expect(engine.meta.get('either-env')?.scope).toEqual({});
+    expect(engine.meta.get('not-prod')?.scope).toEqual({ services: ['s3'] });
+    expect(engine.meta.get('deny-list')?.scope).toEqual({ services: ['s3', 'kms'] });
+    const ask = (overrides: Parameters<typeof intent>[0]) =>
+      engine.evaluateIntent({ intent: intent(overrides), agentId: 'deploy-bot' }, DEFAULTS);
+    expect(ask({ environment: 'dev', action: 'ec2:RunInstances' })).toMatchObject({
+      outcome: 'allow',
+      policies: ['either-env'],
+    });
+    expect(ask({ environment: 'dev', action: 's3:PutObject' })).toMatchObject({
+      outcome: 'review',
+      policies: ['not-prod'],
+    });
+    expect(ask({ environment: 'staging', action: 'kms:ScheduleKeyDeletion' })).toMatchObject({
+      outcome: 'deny',
+      policies: ['deny-list'],
+    });
+    expect(ask({ environment: 'staging', action: 'kms:Decrypt' }).policies).toEqual(['default-review']);
+  });
+
   it('refuses a tampered bundle', () => {
     const bundle = buildPolicyBundle(POLICY_DIR);
     expect(() =>
