@@ -1,0 +1,330 @@
+/**
+ * `countersign audit verify | export | digest`: check the audit trail without
+ * trusting the operator, export evidence for auditors, and write a digest on
+ * demand (operators, the local sandbox). The work lives in `audit/` and
+ * `lambdas/digest/core.ts`; this module parses options and maps errors.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { buildEvidence, formatSummary, toCsv, toJsonl } from '../audit/export.js';
+import { directoryTrailSource, s3TrailSource, type TrailSource } from '../audit/sources.js';
+import { formatReport, verifySource } from '../audit/verify.js';
+import { type DigestResult, writeDigest, writeDueDigests } from '../lambdas/digest/core.js';
+import { legalHoldFromEnv } from '../lambdas/shared/audit.js';
+import { createDocumentClient, createS3Client } from '../lambdas/shared/aws.js';
+import {
+  DIGEST_PERIOD_MS,
+  type DigestSigner,
+  kmsSigner,
+  loadPrivateKey,
+  loadPublicKey,
+  localSigner,
+} from '../lambdas/shared/digest.js';
+import { optionalEnv } from '../lambdas/shared/env.js';
+import type { CliIo } from './main.js';
+import { UsageError } from './main.js';
+
+export const usage = `usage:
+  countersign audit verify (--bucket B | --dir D) --public-key FILE [--public-key FILE ...]
+                           [--from ISO] [--to ISO] [--lookback-days N]
+      Checks every digest signature, the digest chain, every record's hash, every
+      request chain, and that every record is listed in exactly one digest. Prints
+      one line per problem (missing, modified, reordered, extra, bad-signature, gap,
+      moved) and exits 1, or prints a one-line summary and exits 0. Records not yet
+      in a digest are a warning ("pending"), until their digest is overdue.
+
+  countersign audit export (--bucket B | --dir D) --from ISO --to ISO --format csv|jsonl
+                           [--out FILE] [--summary FILE] [--public-key FILE ...]
+      One row per request created in [from, to), from verified records only, and a
+      summary on stderr (and as JSON in --summary FILE). Refuses a trail that fails
+      verification. Without --public-key, digest signatures are not checked.
+
+  countersign audit digest [--period ISO-HOUR | --from ISO --to ISO] [--signing-key FILE]
+                           [--bucket B] [--table T] [--retention-days N]
+      Writes the signed digest of one UTC hour (or of each hour in [from, to)); with
+      neither, the due hour and any missed before it, as the hourly Lambda does.
+      Signs with --signing-key (a PEM P-256 private key, for the sandbox) or else
+      the KMS key in COUNTERSIGN_DIGEST_KEY_ID.
+
+  --bucket defaults to COUNTERSIGN_AUDIT_BUCKET, --table to COUNTERSIGN_TABLE_NAME,
+  --retention-days to COUNTERSIGN_AUDIT_RETENTION_DAYS. S3 uses the standard AWS
+  credentials, region and endpoint variables (AWS_ENDPOINT_URL_S3 for the sandbox).
+  The public key: aws kms get-public-key --key-id <DigestKeyArn output> --query PublicKey --output text > digest-key.b64`;
+
+const SOURCE_OPTIONS = {
+  bucket: { type: 'string' },
+  dir: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'public-key': { type: 'string', multiple: true },
+  'lookback-days': { type: 'string' },
+} as const;
+
+/** Runs `countersign audit <subcommand>`. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'verify':
+      return verifyCommand(rest, io);
+    case 'export':
+      return exportCommand(rest, io);
+    case 'digest':
+      return digestCommand(rest, io);
+    default:
+      throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
+  }
+}
+
+function parseTime(value: string | undefined, option: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const t = Date.parse(value);
+  if (Number.isNaN(t))
+    throw new UsageError(`--${option} "${value}" is not an ISO 8601 time (e.g. 2025-03-04T10:00:00Z)`);
+  return new Date(t);
+}
+
+function positiveInt(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${option} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function trailSource(
+  values: { bucket?: string; dir?: string },
+  io: CliIo,
+): { source: TrailSource; bucket?: string } {
+  if (values.bucket && values.dir) throw new UsageError('give either --bucket or --dir, not both');
+  if (values.dir) return { source: directoryTrailSource(resolve(io.cwd, values.dir)) };
+  const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
+  if (!bucket) throw new UsageError('give --bucket (or set COUNTERSIGN_AUDIT_BUCKET) or --dir');
+  return { source: s3TrailSource(createS3Client(), bucket), bucket };
+}
+
+async function publicKeys(files: string[] | undefined, io: CliIo) {
+  return Promise.all(
+    (files ?? []).map(async (file) => {
+      let data: Buffer;
+      try {
+        data = await readFile(resolve(io.cwd, file));
+      } catch (error) {
+        throw new Error(
+          `cannot read public key file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
+      }
+      try {
+        return loadPublicKey(data);
+      } catch (error) {
+        throw new Error(`public key file ${file}: ${(error as Error).message}`);
+      }
+    }),
+  );
+}
+
+/** Turns AWS SDK failures into an actionable sentence. */
+export function describeAwsError(error: unknown, bucket?: string): Error {
+  const e = error as {
+    name?: string;
+    message?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const where = bucket ? `s3://${bucket}` : 'the audit store';
+  const message = e?.message ?? String(error);
+  if (e?.name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new Error(
+      'no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for the local sandbox any values, with AWS_ENDPOINT_URL_S3)',
+    );
+  }
+  if (/Region is missing/i.test(message))
+    return new Error('no AWS region: set AWS_REGION (or AWS_PROFILE with a region)');
+  if (e?.name === 'NoSuchBucket')
+    return new Error(`bucket "${bucket}" does not exist (check --bucket, AWS_REGION and the endpoint)`);
+  if (e?.name === 'ResourceNotFoundException') return new Error(`table not found: ${message}`);
+  if (e?.name === 'AccessDenied' || e?.$metadata?.httpStatusCode === 403) {
+    return new Error(
+      `access denied to ${where}: verifying needs s3:ListBucket and s3:GetObject on records/ and digests/`,
+    );
+  }
+  if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) {
+    return new Error(`cannot reach the endpoint for ${where} (${message}); is the local sandbox running?`);
+  }
+  return error instanceof Error ? error : new Error(message);
+}
+
+async function withAws<T>(bucket: string | undefined, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    throw describeAwsError(error, bucket);
+  }
+}
+
+async function verifyCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: SOURCE_OPTIONS,
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values['public-key']?.length)
+    throw new UsageError('--public-key FILE is required (the digest key’s public half)');
+  const keys = await publicKeys(values['public-key'], io);
+  const { source, bucket } = trailSource(values, io);
+  const from = parseTime(values.from, 'from');
+  const to = parseTime(values.to, 'to');
+  if (from && to && from >= to) throw new UsageError('--from must be before --to');
+  const report = await withAws(bucket, () =>
+    verifySource(source, {
+      publicKeys: keys,
+      from,
+      to,
+      lookbackDays: positiveInt(values['lookback-days'], 'lookback-days'),
+    }),
+  );
+  for (const warning of report.warnings) io.err(`warning: ${warning}`);
+  for (const line of formatReport(report)) io.out(line);
+  return report.ok ? 0 : 1;
+}
+
+async function exportCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...SOURCE_OPTIONS,
+      format: { type: 'string' },
+      out: { type: 'string' },
+      summary: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const from = parseTime(values.from, 'from');
+  const to = parseTime(values.to, 'to');
+  if (!from || !to) throw new UsageError('--from and --to are required');
+  if (from >= to) throw new UsageError('--from must be before --to');
+  if (values.format !== 'csv' && values.format !== 'jsonl')
+    throw new UsageError('--format must be csv or jsonl');
+  const keys = values['public-key']?.length ? await publicKeys(values['public-key'], io) : null;
+  const { source, bucket } = trailSource(values, io);
+  const report = await withAws(bucket, () =>
+    verifySource(source, {
+      publicKeys: keys,
+      from,
+      to,
+      lookbackDays: positiveInt(values['lookback-days'], 'lookback-days'),
+    }),
+  );
+  for (const warning of report.warnings) io.err(`warning: ${warning}`);
+  if (!report.ok) {
+    for (const line of formatReport(report)) io.err(line);
+    io.err('refusing to export evidence from a trail that fails verification');
+    return 1;
+  }
+  const { rows, summary } = buildEvidence(report.records, { from, to });
+  const text = values.format === 'csv' ? toCsv(rows) : toJsonl(rows);
+  if (values.out) await writeFile(resolve(io.cwd, values.out), text);
+  else for (const line of text.replace(/\r?\n$/, '').split(/\r?\n/)) if (line) io.out(line);
+  if (values.summary)
+    await writeFile(resolve(io.cwd, values.summary), `${JSON.stringify(summary, null, 2)}\n`);
+  for (const line of formatSummary(summary)) io.err(line);
+  io.err(
+    `verified: ${report.digestCount} digests, ${report.recordCount} records${report.signaturesChecked ? '' : ' (signatures not checked: no --public-key)'}`,
+  );
+  return 0;
+}
+
+async function digestCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      period: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'signing-key': { type: 'string' },
+      bucket: { type: 'string' },
+      table: { type: 'string' },
+      'retention-days': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
+  const table = values.table ?? optionalEnv('COUNTERSIGN_TABLE_NAME');
+  if (!bucket) throw new UsageError('give --bucket (or set COUNTERSIGN_AUDIT_BUCKET)');
+  if (!table) throw new UsageError('give --table (or set COUNTERSIGN_TABLE_NAME)');
+  const retentionDays =
+    positiveInt(values['retention-days'], 'retention-days') ??
+    positiveInt(
+      optionalEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+      'retention-days (COUNTERSIGN_AUDIT_RETENTION_DAYS)',
+    );
+  if (!retentionDays) throw new UsageError('give --retention-days (or set COUNTERSIGN_AUDIT_RETENTION_DAYS)');
+
+  let signer: DigestSigner;
+  if (values['signing-key']) {
+    let pem: Buffer;
+    try {
+      pem = await readFile(resolve(io.cwd, values['signing-key']));
+    } catch (error) {
+      throw new Error(
+        `cannot read signing key file ${values['signing-key']}: ${(error as NodeJS.ErrnoException).code}`,
+      );
+    }
+    try {
+      signer = localSigner(loadPrivateKey(pem));
+    } catch (error) {
+      throw new Error(`signing key file ${values['signing-key']}: ${(error as Error).message}`);
+    }
+  } else {
+    const keyId = optionalEnv('COUNTERSIGN_DIGEST_KEY_ID');
+    if (!keyId)
+      throw new UsageError('give --signing-key FILE, or set COUNTERSIGN_DIGEST_KEY_ID to sign with KMS');
+    signer = kmsSigner(new KMSClient({}), keyId);
+  }
+
+  const deps = {
+    ddb: createDocumentClient(),
+    table,
+    s3: createS3Client(),
+    bucket,
+    retentionDays,
+    legalHold: legalHoldFromEnv(),
+    signer,
+    now: () => new Date(),
+  };
+  const hour = (value: string | undefined, option: string) => {
+    const at = parseTime(value, option);
+    if (at && at.getTime() % DIGEST_PERIOD_MS !== 0)
+      throw new UsageError(`--${option} must be a whole UTC hour, e.g. 2025-03-04T10:00:00Z`);
+    return at;
+  };
+  const period = hour(values.period, 'period');
+  const from = hour(values.from, 'from');
+  const to = hour(values.to, 'to');
+  if (period && (from || to)) throw new UsageError('give --period or --from/--to, not both');
+  if (Boolean(from) !== Boolean(to)) throw new UsageError('--from and --to go together');
+
+  const results: DigestResult[] = await withAws(bucket, async () => {
+    if (period) return [await writeDigest(deps, period)];
+    if (from && to) {
+      const out: DigestResult[] = [];
+      for (let t = from.getTime(); t < to.getTime(); t += DIGEST_PERIOD_MS)
+        out.push(await writeDigest(deps, new Date(t)));
+      return out;
+    }
+    return writeDueDigests(deps);
+  });
+  for (const r of results) {
+    io.out(`${r.status}: ${r.key} (${r.digest.recordCount} records, signed by ${r.digest.keyId})`);
+    if (r.gapBefore)
+      io.err(
+        `warning: gap: ${r.gapBefore} is missing; ${r.key} links to ${r.digest.previousDigest?.key ?? 'nothing'}`,
+      );
+    for (const anomaly of r.anomalies) io.err(`warning: ${anomaly}`);
+  }
+  return 0;
+}
