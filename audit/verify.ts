@@ -299,7 +299,11 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
   }
   const gapHours = new Set<number>();
   if (first && last) {
-    const start = fromT !== undefined ? Math.min(fromT, first.start) : first.start;
+    // Hours before the chain's first digest (previousDigest null) are before the trail began, not a gap.
+    const start =
+      fromT !== undefined && first.digest.previousDigest !== null
+        ? Math.min(fromT, first.start)
+        : first.start;
     let end = last.start + DIGEST_PERIOD_MS;
     if (toT !== undefined)
       end = Math.max(
