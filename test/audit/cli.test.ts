@@ -42,8 +42,14 @@ beforeAll(async () => {
   await writeTrail(aws, keys.signer, { digests: false });
 });
 
+/** Puts the environment back in place (keeping Node's own process.env object). */
+function restoreEnv(snapshot: NodeJS.ProcessEnv): void {
+  for (const name of Object.keys(process.env)) if (!(name in snapshot)) delete process.env[name];
+  Object.assign(process.env, snapshot);
+}
+
 afterAll(async () => {
-  process.env = saved;
+  restoreEnv(saved);
   await aws?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -203,7 +209,7 @@ describe('countersign audit', () => {
       expect(result.code).toBe(1);
       expect(result.err[0]).toMatch(/^countersign audit: no AWS credentials found/);
     } finally {
-      process.env = env;
+      restoreEnv(env);
     }
     const usage = await run(
       'audit',
