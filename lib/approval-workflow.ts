@@ -11,9 +11,9 @@
  * denial or expiry); if Record itself fails, AnnounceFailClosed publishes a
  * DENIED decision and the execution fails as RecordFailed (fail closed).
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as events from 'aws-cdk-lib/aws-events';
+import * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -317,6 +317,28 @@ export class ApprovalWorkflow extends Construct {
     });
     return task;
   }
+}
+
+/**
+ * The workflow's ASL without a deployment: builds the workflow alone in a
+ * throwaway app (bundling skipped, no config or policies needed) and returns
+ * {@link ApprovalWorkflow.renderDefinition}. The states are identical to the
+ * deployed stack's; only the placeholder ARNs stand in for real ones.
+ */
+export function renderApprovalWorkflowDefinition(): AslDefinition {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Countersign', {
+    env: { account: PLACEHOLDER_ACCOUNT, region: PLACEHOLDER_REGION },
+  });
+  const none = settings({});
+  const workflow = new ApprovalWorkflow(stack, 'ApprovalWorkflow', {
+    eventBus: new events.EventBus(stack, 'Bus', { eventBusName: 'countersign' }),
+    auditWriter: none,
+    slackSecretReader: none,
+    slackChannelId: 'C0000000000',
+    approverGroupHandle: 'approvers',
+  });
+  return workflow.renderDefinition();
 }
 
 /** An ASL document. */

@@ -1,0 +1,61 @@
+/**
+ * bin/countersign-app.ts as the CDK CLI runs it: context in CDK_CONTEXT_JSON
+ * (cdk.json plus -c flags), the template in CDK_OUTDIR. Bundling is skipped.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../lib/handler-function.js';
+import { CDK_CONTEXT } from './support.js';
+
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function runApp(context: Record<string, unknown>) {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), 'countersign-app-'));
+  outdirs.push(outdir);
+  const result = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/countersign-app.ts'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }),
+      CDK_OUTDIR: outdir,
+      CDK_DEFAULT_REGION: 'eu-west-1',
+      CDK_DEFAULT_ACCOUNT: '123456789012',
+    },
+  });
+  return { ...result, outdir };
+}
+
+describe('bin/countersign-app.ts', () => {
+  it('applies flat countersign:<key> overrides and passes cdk-nag', () => {
+    // Act
+    const run = runApp({ 'countersign:auditRetentionDays': '30' });
+    // Assess
+    expect(run.status, run.stderr).toBe(0);
+    const template = JSON.parse(readFileSync(path.join(run.outdir, 'Countersign.template.json'), 'utf8'));
+    type Bucket = {
+      Type: string;
+      Properties: {
+        ObjectLockEnabled?: boolean;
+        ObjectLockConfiguration?: { Rule: { DefaultRetention: unknown } };
+      };
+    };
+    const retention = Object.values(template.Resources as Record<string, Bucket>)
+      .filter((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.ObjectLockEnabled)
+      .map((r) => r.Properties.ObjectLockConfiguration?.Rule.DefaultRetention);
+    expect(retention).toEqual([{ Mode: 'COMPLIANCE', Days: 30 }]);
+  });
+
+  it('fails with a message naming the missing key', () => {
+    const { slackChannelId: _omitted, ...rest } = CDK_CONTEXT.countersign as Record<string, unknown>;
+    const run = runApp({ countersign: rest });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('countersign.slackChannelId: is required');
+  });
+});
