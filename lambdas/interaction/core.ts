@@ -125,7 +125,7 @@ export async function handleInteraction(
         deps,
         action,
         undefined,
-        'Countersign could not process your click, so it changed nothing and approved nothing. Please try again; if it keeps failing, the review ends as a denial when it expires.',
+        'Countersign could not process your click and approved nothing. Try again in a moment; if the card does not change, this review ends as a denial when it expires.',
       );
     }
     return { statusCode: 500, body: 'internal error', outcome: 'error' };
@@ -151,8 +151,8 @@ async function processVote(deps: InteractionDeps, action: VoteAction): Promise<I
     );
     return 'expired';
   }
-  if (!request.review || !request.taskToken) {
-    await refuse(deps, request, action, undefined, 'not-eligible', 'this request is not open for review');
+  if (!request.review || !request.taskToken || !request.intent) {
+    await refuse(deps, request, action, undefined, 'not-open', 'this request is not open for review');
     return 'refused';
   }
   const identity = await (deps.identity ?? identityResolverFor(deps.slack)).resolve(

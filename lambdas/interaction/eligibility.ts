@@ -67,7 +67,13 @@ export function policyRule(canApprove: (question: ApprovalQuestion) => ApprovalA
 }
 
 /** Why a voter was refused; stable codes for audit records and tests. */
-export type RefusalCode = 'unresolved' | 'agent' | 'self-owner' | 'self-on-behalf-of' | 'not-eligible';
+export type RefusalCode =
+  | 'unresolved'
+  | 'agent'
+  | 'self-owner'
+  | 'self-on-behalf-of'
+  | 'not-eligible'
+  | 'not-open';
 
 /** The outcome of {@link checkVoter}. */
 export type VoterCheck =
