@@ -6,7 +6,9 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handleInteraction } from '../../lambdas/interaction/core.js';
+import { createRequest } from '../../lambdas/shared/store.js';
 import { REVIEW_ERROR } from '../../lambdas/shared/workflow.js';
+import { makeIntent } from '../support/fixtures.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/local-aws.js';
 import { type Harness, startHarness, USERS } from './harness.js';
 
@@ -240,6 +242,30 @@ describe('late and unknown', () => {
     expect(result.outcome).toBe('expired');
     expect((await h.request(request.intentId))?.approvals).toEqual([]);
     expect(h.fakeAws.tasks.calls).toHaveLength(0);
+  });
+
+  it('refuses a click on a request whose review has not started (no plan, no token)', async () => {
+    // Prepare
+    const intent = makeIntent();
+    await createRequest(h.deps, {
+      intentId: intent.intentId,
+      agentId: 'deploy-bot',
+      source: 'countersign.agent.deploy-bot',
+      status: 'PENDING',
+      intent,
+      intentHash: 'sha256:x',
+      createdAt: new Date().toISOString(),
+    });
+
+    // Act
+    const result = await h.send(h.click(USERS.alice, 'approve', intent.intentId));
+
+    // Assess
+    expect(result.outcome).toBe('refused');
+    expect((await h.verifiedChain(intent.intentId)).map((r) => [r.kind, r.data.code])).toEqual([
+      ['refused', 'not-open'],
+    ]);
+    expect(h.fakeAws.tasks.calls).toEqual([]);
   });
 
   it('answers an unknown request id with an ephemeral message and 200', async () => {
