@@ -21,7 +21,13 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
 import { REVIEW_ERROR, STATE } from '../lambdas/shared/workflow.js';
-import { type Binding, type EmbeddedPolicyBundle, HandlerFunction, settings } from './handler-function.js';
+import {
+  type Binding,
+  CEDAR_WASM,
+  type EmbeddedPolicyBundle,
+  HandlerFunction,
+  settings,
+} from './handler-function.js';
 
 /** Lambda service errors every Lambda task retries (never function errors: those are decisions). */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -105,6 +111,7 @@ export class ApprovalWorkflow extends Construct {
     this.evaluateFunction = new HandlerFunction(this, 'EvaluateFunction', {
       name: 'evaluate',
       description: 'Countersign Evaluate task: validate, hash and evaluate an intent, create the request',
+      copyFiles: [CEDAR_WASM],
       ...(props.policyBundle ? { policyBundle: props.policyBundle } : {}),
     })
       .bind(props.auditWriter)

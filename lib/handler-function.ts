@@ -16,6 +16,13 @@ import type { Construct } from 'constructs';
 /** Root of the repository (the directory holding package.json and `lambdas/`). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * Cedar's WebAssembly module. `@cedar-policy/cedar-wasm/nodejs` reads it from
+ * `${__dirname}/cedar_wasm_bg.wasm`, which in a bundle is the bundle's own
+ * directory, so functions that evaluate policies ship it next to `index.js`.
+ */
+export const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm';
+
 /** Name of the esbuild `define` constant that carries the policy bundle into the code. */
 export const POLICY_BUNDLE_CONSTANT = 'COUNTERSIGN_POLICY_BUNDLE';
 
@@ -69,6 +76,13 @@ export interface HandlerFunctionProps {
    * @default - none
    */
   readonly environment?: Record<string, string>;
+  /**
+   * Files (relative to the project root) copied next to the bundle's
+   * `index.js`, for dependencies that read a sibling file at run time, such as
+   * Cedar's WebAssembly module ({@link CEDAR_WASM}).
+   * @default - none
+   */
+  readonly copyFiles?: string[];
   /**
    * Directory holding package.json, package-lock.json and `lambdas/`.
    * @default REPO_ROOT
@@ -132,6 +146,18 @@ export class HandlerFunction extends NodejsFunction {
         // Bundle the AWS SDK: a tree-shaken copy initialises faster than the runtime's.
         externalModules: [],
         logLevel: LogLevel.WARNING,
+        ...(props.copyFiles?.length
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) =>
+                  (props.copyFiles ?? []).map(
+                    (file) => `cp ${shellQuote(path.join(inputDir, file))} ${shellQuote(`${outputDir}/`)}`,
+                  ),
+              },
+            }
+          : {}),
         define: bundle
           ? {
               // A JS string literal whose value is the bundle's JSON: code reads
@@ -164,4 +190,9 @@ export class HandlerFunction extends NodejsFunction {
 /** A binding that only sets environment variables (plain settings, no permission). */
 export function settings(environment: Record<string, string>): Binding {
   return { environment, grant: () => undefined };
+}
+
+/** Single-quotes a path for the POSIX shell that runs bundling hooks. */
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
 }

@@ -33,7 +33,7 @@ const awkward: EmbeddedPolicyBundle = {
 };
 
 describe('HandlerFunction bundling', () => {
-  it('embeds the policy bundle as a JSON string constant, and sets its digest', () => {
+  it('embeds the policy bundle as a JSON string constant, sets its digest, and ships copyFiles beside index.js', () => {
     // Prepare
     mkdirSync(path.join(projectRoot, 'lambdas', 'probe'), { recursive: true });
     writeFileSync(
@@ -42,9 +42,15 @@ describe('HandlerFunction bundling', () => {
         'export const handler = async () => JSON.parse(COUNTERSIGN_POLICY_BUNDLE);\n',
     );
     writeFileSync(path.join(projectRoot, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}\n');
+    writeFileSync(path.join(projectRoot, 'lambdas', 'probe', "it's.wasm"), 'wasm bytes');
     const app = new App({ outdir });
     const stack = new Stack(app, 'Probe', { env: { account: '123456789012', region: 'eu-west-1' } });
-    new HandlerFunction(stack, 'Probe', { name: 'probe', projectRoot, policyBundle: awkward });
+    new HandlerFunction(stack, 'Probe', {
+      name: 'probe',
+      projectRoot,
+      policyBundle: awkward,
+      copyFiles: ["lambdas/probe/it's.wasm"],
+    });
 
     // Act
     app.synth();
@@ -57,6 +63,7 @@ describe('HandlerFunction bundling', () => {
     const assetDir = path.join(outdir, `asset.${hash}`);
     const code = readFileSync(path.join(assetDir, 'index.js'), 'utf8');
     expect(existsSync(path.join(assetDir, 'index.js.map'))).toBe(false);
+    expect(readFileSync(path.join(assetDir, "it's.wasm"), 'utf8')).toBe('wasm bytes');
     expect(code).toMatch(/module\.exports|exports\.handler|__export/); // CommonJS
     const mod = createRequire(import.meta.url)(path.join(assetDir, 'index.js')) as {
       handler: () => Promise<unknown>;
