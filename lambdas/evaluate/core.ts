@@ -4,7 +4,7 @@
  * write so a duplicate or replayed event starts no second review. An invalid
  * intent is recorded and denied here, before anything reaches Slack.
  */
-import { appendAudit, type AuditActor, type AuditDeps } from '../shared/audit.js';
+import { type AuditActor, type AuditDeps, appendAudit } from '../shared/audit.js';
 import { intentHash } from '../shared/canonical.js';
 import { agentIdFromSource, INTENT_DETAIL_TYPE, type Intent, parseIntent } from '../shared/intent.js';
 import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
@@ -71,13 +71,24 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
       rejected: { reason },
     });
     if (created === 'duplicate') return duplicate(requestId, agentId ?? 'unknown', hash);
-    await appendAudit(deps, { requestId, createdAt: now }, {
-      kind: 'rejected',
-      actor,
+    await appendAudit(
+      deps,
+      { requestId, createdAt: now },
+      {
+        kind: 'rejected',
+        actor,
+        intentHash: hash,
+        data: { reason, eventId: state.id ?? null },
+      },
+    );
+    return {
+      requestId,
+      outcome: 'deny',
+      agentId: agentId ?? 'unknown',
       intentHash: hash,
-      data: { reason, eventId: state.id ?? null },
-    });
-    return { requestId, outcome: 'deny', agentId: agentId ?? 'unknown', intentHash: hash, reason, policies: [] };
+      reason,
+      policies: [],
+    };
   }
 
   const intent = parsed.intent;

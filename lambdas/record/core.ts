@@ -10,12 +10,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
+import { requestIdFor } from '../evaluate/core.js';
 import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
 import type { DecisionDetail, FinalStatus } from '../shared/intent.js';
-import { createRequest, finalize, getRequest, type RequestDecision, type RequestItem } from '../shared/store.js';
+import {
+  createRequest,
+  finalize,
+  getRequest,
+  type RequestDecision,
+  type RequestItem,
+} from '../shared/store.js';
 import { REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
-import { requestIdFor } from '../evaluate/core.js';
 
 /** Dependencies of {@link record}. */
 export interface RecordDeps extends AuditDeps {
@@ -50,9 +56,19 @@ export function workflowVerdict(
         };
       }
       case REVIEW_ERROR.denied:
-        return { status: 'DENIED', automatic: false, reason: failure.Cause || 'denied by a reviewer', human: true };
+        return {
+          status: 'DENIED',
+          automatic: false,
+          reason: failure.Cause || 'denied by a reviewer',
+          human: true,
+        };
       case REVIEW_ERROR.cancelled:
-        return { status: 'CANCELLED', automatic: false, reason: failure.Cause || 'cancelled by the agent', human: false };
+        return {
+          status: 'CANCELLED',
+          automatic: false,
+          reason: failure.Cause || 'cancelled by the agent',
+          human: false,
+        };
       default:
         return {
           status: 'DENIED',
@@ -63,12 +79,19 @@ export function workflowVerdict(
     }
   }
   const evaluation = state.evaluation;
-  if (evaluation?.outcome === 'allow') return { status: 'APPROVED', automatic: true, reason: evaluation.reason, human: false };
-  if (evaluation?.outcome === 'deny') return { status: 'DENIED', automatic: true, reason: evaluation.reason, human: false };
+  if (evaluation?.outcome === 'allow')
+    return { status: 'APPROVED', automatic: true, reason: evaluation.reason, human: false };
+  if (evaluation?.outcome === 'deny')
+    return { status: 'DENIED', automatic: true, reason: evaluation.reason, human: false };
   if (evaluation?.outcome === 'review' && state.review?.status === 'APPROVED') {
     return { status: 'APPROVED', automatic: false, reason: 'approved by reviewers', human: true };
   }
-  return { status: 'DENIED', automatic: true, reason: 'denied: the workflow reached Record in an unknown state', human: false };
+  return {
+    status: 'DENIED',
+    automatic: true,
+    reason: 'denied: the workflow reached Record in an unknown state',
+    human: false,
+  };
 }
 
 function truncateCause(cause: string): string {
@@ -93,8 +116,10 @@ export function reconcile(
     decidedAt: now,
   };
   if (verdict.human) {
-    if (human && human.status === verdict.status) return { ...human, policies: human.policies.length ? human.policies : policies };
-    if (verdict.status === 'DENIED') return { ...base, status: 'DENIED', automatic: false, reason: verdict.reason };
+    if (human && human.status === verdict.status)
+      return { ...human, policies: human.policies.length ? human.policies : policies };
+    if (verdict.status === 'DENIED')
+      return { ...base, status: 'DENIED', automatic: false, reason: verdict.reason };
     return {
       ...base,
       status: 'DENIED',
@@ -104,7 +129,12 @@ export function reconcile(
   }
   if (human && human.status !== verdict.status && verdict.status === 'EXPIRED') {
     // A click that lost the race with expiry: the workflow already expired, so expiry stands.
-    return { ...base, status: 'EXPIRED', automatic: true, reason: `${verdict.reason} (a late ${human.status.toLowerCase()} by a reviewer arrived after expiry)` };
+    return {
+      ...base,
+      status: 'EXPIRED',
+      automatic: true,
+      reason: `${verdict.reason} (a late ${human.status.toLowerCase()} by a reviewer arrived after expiry)`,
+    };
   }
   return { ...base, status: verdict.status, automatic: verdict.automatic, reason: verdict.reason };
 }
@@ -152,18 +182,30 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
   }
   request = (await getRequest(deps, requestId)) ?? request;
 
+  // A human decision was audited by the interaction handler when it was made; every other
+  // outcome (policy, expiry, cancellation, failure) is audited here, exactly once.
   const chain = await readChain(deps, requestId);
-  if (!chain.some((r) => r.kind === FINAL_KIND[decision.status] && r.data.final === true)) {
-    await appendAudit(deps, { requestId, createdAt: request.createdAt }, {
-      kind: FINAL_KIND[decision.status],
-      actor: decision.decidedBy
-        ? { type: 'human', slackUserId: decision.decidedBy.slackUserId, email: decision.decidedBy.email }
-        : decision.automatic
-          ? { type: 'policy', policies: decision.policies }
-          : { type: 'system', component: 'record' },
-      intentHash: decision.intentHash,
-      data: { final: true, decision, executionId: state.executionId ?? null },
-    });
+  const status = decision.status;
+  const audited = chain.some(
+    (r) =>
+      r.kind === FINAL_KIND[status] &&
+      (r.data.status === status || (r.data.decision as { status?: string } | undefined)?.status === status),
+  );
+  if (!audited) {
+    await appendAudit(
+      deps,
+      { requestId, createdAt: request.createdAt },
+      {
+        kind: FINAL_KIND[decision.status],
+        actor: decision.decidedBy
+          ? { type: 'human', slackUserId: decision.decidedBy.slackUserId, email: decision.decidedBy.email }
+          : decision.automatic
+            ? { type: 'policy', policies: decision.policies }
+            : { type: 'system', component: 'record' },
+        intentHash: decision.intentHash,
+        data: { final: true, decision, executionId: state.executionId ?? null },
+      },
+    );
   }
 
   await refreshCard(deps, request);
@@ -175,7 +217,12 @@ async function refreshCard(deps: RecordDeps, request: RequestItem): Promise<void
   try {
     const slack = await deps.slack();
     const card = renderCard(request);
-    await slack.chat.update({ channel: request.card.channel, ts: request.card.ts, text: card.text, blocks: card.blocks });
+    await slack.chat.update({
+      channel: request.card.channel,
+      ts: request.card.ts,
+      text: card.text,
+      blocks: card.blocks,
+    });
   } catch (error) {
     // The decision is durable and audited; a stale card must not turn it into a failure.
     deps.warn?.('could not refresh the review card', { requestId: request.intentId, error: String(error) });

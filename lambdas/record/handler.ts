@@ -10,7 +10,10 @@ import type { WorkflowState } from '../shared/workflow.js';
 import { type RecordDeps, record } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
-const loadSecret = slackSecretLoader(new SecretsManagerClient({}), requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'));
+const loadSecret = slackSecretLoader(
+  new SecretsManagerClient({}),
+  requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
+);
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
 
@@ -21,7 +24,9 @@ const deps: RecordDeps = {
   bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
   retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
   now: () => new Date(),
-  grantTtlSeconds: optionalEnv('COUNTERSIGN_GRANT_TTL_SECONDS') ? requireIntEnv('COUNTERSIGN_GRANT_TTL_SECONDS') : 900,
+  grantTtlSeconds: optionalEnv('COUNTERSIGN_GRANT_TTL_SECONDS')
+    ? requireIntEnv('COUNTERSIGN_GRANT_TTL_SECONDS')
+    : 900,
   slack: async () => {
     slack ??= createSlackClient((await loadSecret()).botToken, slackApiUrl);
     return slack;

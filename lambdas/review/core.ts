@@ -7,7 +7,7 @@
  * old one and the existing card is updated rather than posted twice.
  */
 import type { WebClient } from '@slack/web-api';
-import { appendAudit, type AuditDeps } from '../shared/audit.js';
+import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
 import { getRequest, updatePending } from '../shared/store.js';
 
@@ -35,7 +35,8 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
   }
   const request = await getRequest(deps, input.requestId);
   if (!request) throw new ReviewError(`request ${input.requestId} does not exist`);
-  if (!request.intent || request.rejected) throw new ReviewError(`request ${input.requestId} has no valid intent`);
+  if (!request.intent || request.rejected)
+    throw new ReviewError(`request ${input.requestId} has no valid intent`);
 
   // The token is stored before the card exists, so no click can find a request without one.
   if (!(await updatePending(deps, request.intentId, { taskToken: input.taskToken }))) {
@@ -46,29 +47,43 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
   const card = renderCard(request);
   let location = request.card;
   if (location) {
-    await slack.chat.update({ channel: location.channel, ts: location.ts, text: card.text, blocks: card.blocks });
+    await slack.chat.update({
+      channel: location.channel,
+      ts: location.ts,
+      text: card.text,
+      blocks: card.blocks,
+    });
   } else {
-    const posted = await slack.chat.postMessage({ channel: deps.channel, text: card.text, blocks: card.blocks });
-    if (!posted.ok || !posted.ts || !posted.channel) throw new ReviewError(`Slack did not accept the card: ${posted.error}`);
+    const posted = await slack.chat.postMessage({
+      channel: deps.channel,
+      text: card.text,
+      blocks: card.blocks,
+    });
+    if (!posted.ok || !posted.ts || !posted.channel)
+      throw new ReviewError(`Slack did not accept the card: ${posted.error}`);
     location = { channel: posted.channel, ts: posted.ts };
     if (!(await updatePending(deps, request.intentId, { card: location }))) {
       throw new ReviewError(`request ${input.requestId} was decided while its card was being posted`);
     }
   }
 
-  await appendAudit(deps, { requestId: request.intentId, createdAt: request.createdAt }, {
-    kind: 'reviewers-notified',
-    actor: { type: 'system', component: 'review' },
-    intentHash: request.intentHash,
-    data: {
-      channel: location.channel,
-      ts: location.ts,
-      approverGroups: request.review?.approverGroups ?? [],
-      approverEmails: request.review?.approverEmails ?? [],
-      quorum: request.review?.quorum ?? 1,
-      expiresAt: request.expiresAt ?? null,
-      repost: Boolean(request.card),
+  await appendAudit(
+    deps,
+    { requestId: request.intentId, createdAt: request.createdAt },
+    {
+      kind: 'reviewers-notified',
+      actor: { type: 'system', component: 'review' },
+      intentHash: request.intentHash,
+      data: {
+        channel: location.channel,
+        ts: location.ts,
+        approverGroups: request.review?.approverGroups ?? [],
+        approverEmails: request.review?.approverEmails ?? [],
+        quorum: request.review?.quorum ?? 1,
+        expiresAt: request.expiresAt ?? null,
+        repost: Boolean(request.card),
+      },
     },
-  });
+  );
   return location;
 }

@@ -8,7 +8,10 @@ import { slackSecretLoader } from '../shared/slack-secret.js';
 import { type ReviewDeps, type ReviewInput, review } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
-const loadSecret = slackSecretLoader(new SecretsManagerClient({}), requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'));
+const loadSecret = slackSecretLoader(
+  new SecretsManagerClient({}),
+  requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
+);
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
 

@@ -51,13 +51,20 @@ function outcomeLine(request: RequestItem): string {
   const decision = request.decision;
   const base = STATUS_LINE[request.status] ?? `*${request.status}*`;
   if (!decision || request.status === 'PENDING') return base;
-  const by = decision.decidedBy ? ` by ${mention(decision.decidedBy.slackUserId)}` : decision.automatic ? ' by policy' : '';
+  const by = decision.decidedBy
+    ? ` by ${mention(decision.decidedBy.slackUserId)}`
+    : decision.automatic
+      ? ' by policy'
+      : '';
   const reason = decision.reason ? `\n>${escapeMrkdwn(truncate(decision.reason, 500))}` : '';
   return `${base}${by} · ${slackTime(decision.decidedAt)}${reason}`;
 }
 
 /** Renders the card for a request in any state. */
-export function renderCard(request: RequestItem, options: { note?: string } = {}): { text: string; blocks: KnownBlock[] } {
+export function renderCard(
+  request: RequestItem,
+  options: { note?: string } = {},
+): { text: string; blocks: KnownBlock[] } {
   const intent = request.intent;
   const plan = request.review;
   const parameters = maskParameters(intent.parameters, plan?.masked ?? []);
@@ -65,12 +72,18 @@ export function renderCard(request: RequestItem, options: { note?: string } = {}
   const text = `${request.status === 'PENDING' ? 'Review requested' : request.status}: ${intent.action} on ${intent.resource} (${intent.environment}) by agent ${request.agentId}`;
 
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(`Privileged action: ${intent.action}`, 150), emoji: true } },
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: truncate(`Privileged action: ${intent.action}`, 150), emoji: true },
+    },
     { type: 'section', text: { type: 'mrkdwn', text: outcomeLine(request) } },
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: `*Agent*\n\`${escapeMrkdwn(request.agentId)}\` (${escapeMrkdwn(intent.agent.model)})` },
+        {
+          type: 'mrkdwn',
+          text: `*Agent*\n\`${escapeMrkdwn(request.agentId)}\` (${escapeMrkdwn(intent.agent.model)})`,
+        },
         { type: 'mrkdwn', text: `*On behalf of*\n${escapeMrkdwn(intent.agent.onBehalfOf)}` },
         { type: 'mrkdwn', text: `*Owner*\n${escapeMrkdwn(intent.agent.owner)}` },
         { type: 'mrkdwn', text: `*Environment*\n\`${escapeMrkdwn(intent.environment)}\`` },
@@ -83,45 +96,70 @@ export function renderCard(request: RequestItem, options: { note?: string } = {}
     },
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: truncate(`*Resource*\n\`${escapeMrkdwn(intent.resource)}\``, SECTION_LIMIT) },
+      text: {
+        type: 'mrkdwn',
+        text: truncate(`*Resource*\n\`${escapeMrkdwn(intent.resource)}\``, SECTION_LIMIT),
+      },
     },
     {
       type: 'section',
       text: { type: 'mrkdwn', text: truncate(`*Why*\n${escapeMrkdwn(intent.justification)}`, SECTION_LIMIT) },
     },
-    { type: 'section', text: { type: 'mrkdwn', text: `*Parameters*\n\`\`\`${escapeMrkdwn(parametersText)}\`\`\`` } },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*Parameters*\n\`\`\`${escapeMrkdwn(parametersText)}\`\`\`` },
+    },
   ];
   if (intent.context?.impact) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: truncate(`*Impact*\n${escapeMrkdwn(intent.context.impact)}`, SECTION_LIMIT) },
+      text: {
+        type: 'mrkdwn',
+        text: truncate(`*Impact*\n${escapeMrkdwn(intent.context.impact)}`, SECTION_LIMIT),
+      },
     });
   }
   if (intent.context?.diff) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*Diff*\n\`\`\`${escapeMrkdwn(truncate(intent.context.diff, SECTION_LIMIT - 20))}\`\`\`` },
+      text: {
+        type: 'mrkdwn',
+        text: `*Diff*\n\`\`\`${escapeMrkdwn(truncate(intent.context.diff, SECTION_LIMIT - 20))}\`\`\``,
+      },
     });
   }
   if (intent.context?.datasets?.length) {
     blocks.push({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: truncate(`Datasets: ${intent.context.datasets.map(escapeMrkdwn).join(', ')}`, 2000) }],
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: truncate(`Datasets: ${intent.context.datasets.map(escapeMrkdwn).join(', ')}`, 2000),
+        },
+      ],
     });
   }
-  const policyLine = plan?.policies.length ? `Policy: ${plan.policies.map((p) => `\`${escapeMrkdwn(p)}\``).join(', ')}` : '';
+  const policyLine = plan?.policies.length
+    ? `Policy: ${plan.policies.map((p) => `\`${escapeMrkdwn(p)}\``).join(', ')}`
+    : '';
   blocks.push({
     type: 'context',
     elements: [
       {
         type: 'mrkdwn',
-        text: [quorumProgress(request), policyLine, `Request \`${escapeMrkdwn(request.intentId)}\``, `Hash \`${request.intentHash.slice(0, 19)}…\``]
+        text: [
+          quorumProgress(request),
+          policyLine,
+          `Request \`${escapeMrkdwn(request.intentId)}\``,
+          `Hash \`${request.intentHash.slice(0, 19)}…\``,
+        ]
           .filter(Boolean)
           .join(' · '),
       },
     ],
   });
-  if (options.note) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(options.note, 2000) }] });
+  if (options.note)
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(options.note, 2000) }] });
   if (request.status === 'PENDING') {
     blocks.push({
       type: 'actions',

@@ -14,7 +14,8 @@ export function requireEnv(name: string): string {
 export function requireIntEnv(name: string): number {
   const raw = requireEnv(name);
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
   return value;
 }
 

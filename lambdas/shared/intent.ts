@@ -31,7 +31,10 @@ const shortText = (max: number) => z.string().trim().min(1).max(max);
 export const intentContextSchema = z
   .object({
     datasets: z.array(shortText(256)).max(50).optional(),
-    diff: z.string().max(64 * 1024).optional(),
+    diff: z
+      .string()
+      .max(64 * 1024)
+      .optional(),
     impact: shortText(4096).optional(),
     urgency: z.enum(['normal', 'urgent']).optional(),
     links: z.array(z.url().max(2048)).max(10).optional(),
@@ -54,12 +57,18 @@ export const intentSchema = z
     intentId: z.string().regex(INTENT_ID, 'intentId must be 8-128 of [A-Za-z0-9._:-], starting alphanumeric'),
     action: z
       .string()
-      .regex(/^[A-Za-z0-9-]+:[A-Za-z0-9*._-]+$/, 'action must look like "service:Operation", e.g. iam:AttachRolePolicy')
+      .regex(
+        /^[A-Za-z0-9-]+:[A-Za-z0-9*._-]+$/,
+        'action must look like "service:Operation", e.g. iam:AttachRolePolicy',
+      )
       .max(128),
     resource: shortText(2048),
     environment: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'environment must be a lower-case name such as prod, staging or dev'),
+      .regex(
+        /^[a-z0-9][a-z0-9-]{0,31}$/,
+        'environment must be a lower-case name such as prod, staging or dev',
+      ),
     justification: shortText(4096),
     parameters: z.record(z.string().max(256), z.unknown()),
     agent: intentAgentSchema,

@@ -260,7 +260,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
 
   /**
    * Combines the plans of every matching review policy conservatively:
-   * max quorum, min timeout, union of approvers, reminders, escalation and
+   * max quorum, min stated timeout, union of approvers, reminders, escalation and
    * masks, intersection of editable paths, break-glass only if all allow it.
    */
   function combinePlans(ids: string[], defaults: PolicyDefaults): ReviewPlan {
@@ -269,9 +269,11 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       plan: PlanAnnotations;
     }>;
     if (plans.length === 0) return defaultPlan(defaults);
-    const timeoutSeconds = Math.min(
-      ...plans.map(({ plan }) => plan.timeoutSeconds ?? defaults.timeoutSeconds),
-    );
+    // Timeout: the shortest one any matching policy states; the default only when none states one.
+    const statedTimeouts = plans
+      .map(({ plan }) => plan.timeoutSeconds)
+      .filter((t): t is number => t !== undefined);
+    const timeoutSeconds = statedTimeouts.length > 0 ? Math.min(...statedTimeouts) : defaults.timeoutSeconds;
     const groups: string[] = [];
     const emails: string[] = [];
     for (const { plan } of plans) {

@@ -14,7 +14,10 @@ export const slackSecretSchema = z.object({
 export type SlackSecret = z.infer<typeof slackSecretSchema>;
 
 /** Returns a loader that fetches and validates the secret once, then serves the cached value. */
-export function slackSecretLoader(client: SecretsManagerClient, secretId: string): () => Promise<SlackSecret> {
+export function slackSecretLoader(
+  client: SecretsManagerClient,
+  secretId: string,
+): () => Promise<SlackSecret> {
   let cached: Promise<SlackSecret> | undefined;
   return () => {
     cached ??= client.send(new GetSecretValueCommand({ SecretId: secretId })).then((out) => {

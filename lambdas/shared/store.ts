@@ -119,8 +119,13 @@ export async function createRequest(
 }
 
 /** Reads a request (strongly consistent), or undefined. */
-export async function getRequest({ ddb, table }: StoreDeps, intentId: string): Promise<RequestItem | undefined> {
-  const out = await ddb.send(new GetCommand({ TableName: table, Key: requestKey(intentId), ConsistentRead: true }));
+export async function getRequest(
+  { ddb, table }: StoreDeps,
+  intentId: string,
+): Promise<RequestItem | undefined> {
+  const out = await ddb.send(
+    new GetCommand({ TableName: table, Key: requestKey(intentId), ConsistentRead: true }),
+  );
   return out.Item as RequestItem | undefined;
 }
 
@@ -167,14 +172,20 @@ export type VoteResult =
  * this person has not voted) makes double votes and votes on decided requests
  * impossible, whatever the concurrency.
  */
-export async function recordApproval(deps: StoreDeps, intentId: string, vote: ApproverRef): Promise<VoteResult> {
+export async function recordApproval(
+  deps: StoreDeps,
+  intentId: string,
+  vote: ApproverRef,
+): Promise<VoteResult> {
   try {
     const out = await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.table,
         Key: requestKey(intentId),
-        UpdateExpression: 'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter)',
-        ConditionExpression: 'attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId)',
+        UpdateExpression:
+          'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter)',
+        ConditionExpression:
+          'attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':vote': [vote],
@@ -213,7 +224,11 @@ export async function decide(
         UpdateExpression: 'SET #status = :status, decision = :decision',
         ConditionExpression: 'attribute_exists(pk) AND #status = :pending',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': decision.status, ':decision': decision, ':pending': 'PENDING' },
+        ExpressionAttributeValues: {
+          ':status': decision.status,
+          ':decision': decision,
+          ':pending': 'PENDING',
+        },
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -230,7 +245,11 @@ export async function decide(
  * workflow's outcome overwrites the click's (fail closed). Returns false when
  * the request was already finalized (a replayed record step).
  */
-export async function finalize(deps: StoreDeps, intentId: string, decision: RequestDecision): Promise<boolean> {
+export async function finalize(
+  deps: StoreDeps,
+  intentId: string,
+  decision: RequestDecision,
+): Promise<boolean> {
   try {
     await deps.ddb.send(
       new UpdateCommand({
@@ -239,7 +258,11 @@ export async function finalize(deps: StoreDeps, intentId: string, decision: Requ
         UpdateExpression: 'SET #status = :status, decision = :decision, finalizedAt = :at REMOVE taskToken',
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finalizedAt)',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': decision.status, ':decision': decision, ':at': decision.decidedAt },
+        ExpressionAttributeValues: {
+          ':status': decision.status,
+          ':decision': decision,
+          ':at': decision.decidedAt,
+        },
       }),
     );
     return true;

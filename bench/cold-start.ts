@@ -1,0 +1,106 @@
+/**
+ * Cold-start figures for every handler: minified bundle size (built the way the
+ * stack builds it) and module-init time in a fresh Node process, next to the
+ * same handler with its node_modules left unbundled.
+ *
+ *   npx tsx bench/cold-start.ts [runs]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { median } from './stats.js';
+
+const root = resolve(import.meta.dirname, '..');
+
+/** Env a handler needs at load (values are placeholders: init must not call AWS). */
+const HANDLER_ENV: Record<string, string> = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  COUNTERSIGN_TABLE_NAME: 'bench',
+  COUNTERSIGN_AUDIT_BUCKET: 'bench',
+  COUNTERSIGN_AUDIT_RETENTION_DAYS: '365',
+  COUNTERSIGN_SLACK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench',
+  COUNTERSIGN_SLACK_CHANNEL: 'C0BENCH',
+  COUNTERSIGN_APPROVER_GROUP: 'security-approvers',
+  COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: '3600',
+  COUNTERSIGN_DIGEST_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/bench',
+  POWERTOOLS_SERVICE_NAME: 'countersign',
+};
+
+/** One handler's figures. */
+export interface ColdStartRow {
+  handler: string;
+  bundleKb: number;
+  initMs: number;
+  unbundledInitMs: number;
+  speedup: number;
+}
+
+async function bundle(entry: string, outfile: string, external: boolean): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    minify: !external,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    packages: external ? 'external' : undefined,
+    logLevel: 'error',
+    absWorkingDir: root,
+  });
+}
+
+function initTimes(file: string, runs: number): number[] {
+  const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));`;
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const out = execFileSync(process.execPath, ['-e', script], {
+      env: { ...process.env, ...HANDLER_ENV },
+      cwd: root,
+      encoding: 'utf8',
+    });
+    times.push(Number(out));
+  }
+  return times;
+}
+
+/** Builds and times every handler. */
+export async function benchColdStart(runs = 15): Promise<ColdStartRow[]> {
+  const out = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
+  const rows: ColdStartRow[] = [];
+  const handlers = readdirSync(join(root, 'lambdas')).filter((d) => {
+    try {
+      return statSync(join(root, 'lambdas', d, 'handler.ts')).isFile();
+    } catch {
+      return false;
+    }
+  });
+  for (const name of handlers) {
+    const entry = join(root, 'lambdas', name, 'handler.ts');
+    const bundled = join(out, `${name}.cjs`);
+    // Unbundled output sits in the repo so that `require` resolves node_modules the way an unbundled deploy would.
+    const unbundled = join(root, 'node_modules', '.cache', 'countersign-bench', `${name}.cjs`);
+    await bundle(entry, bundled, false);
+    await bundle(entry, unbundled, true);
+    const init = median(initTimes(bundled, runs));
+    const unbundledInit = median(initTimes(unbundled, runs));
+    rows.push({
+      handler: name,
+      bundleKb: Math.round(statSync(bundled).size / 102.4) / 10,
+      initMs: Math.round(init * 10) / 10,
+      unbundledInitMs: Math.round(unbundledInit * 10) / 10,
+      speedup: Math.round((unbundledInit / init) * 10) / 10,
+    });
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await benchColdStart(Number(process.argv[2] ?? 15));
+  console.table(rows);
+}

@@ -1,0 +1,196 @@
+/**
+ * Local AWS for tests and the sandbox: dynalite (DynamoDB, in-process) and s3rver (S3, temp
+ * directory), both on 127.0.0.1 with random ports, with the Countersign table
+ * and audit bucket created exactly as docs/architecture.md describes.
+ *
+ * S3 addressing: handlers build their S3 clients from the SDK's standard
+ * variables (`AWS_ENDPOINT_URL_S3`), and SDK v3 has no environment variable for
+ * `forcePathStyle`. It needs none here: the S3 endpoint rules switch to
+ * path-style addressing by themselves when the custom endpoint's host is an IP
+ * address (virtual-host style cannot work on an IP). So every endpoint this
+ * module hands out uses `127.0.0.1`, never `localhost`; with `localhost` the
+ * SDK would address `http://<bucket>.localhost:<port>/`. Tests' own clients set
+ * `forcePathStyle: true` explicitly anyway. `AWS_REQUEST_CHECKSUM_CALCULATION=
+ * WHEN_REQUIRED` is the environment form of the other s3rver quirk.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+// dynalite and s3rver ship no types; these are the few members used here.
+type DynaliteFactory = (options: {
+  path?: string;
+  createTableMs?: number;
+  deleteTableMs?: number;
+  updateTableMs?: number;
+}) => Server;
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverClass = new (options: {
+  address: string;
+  port: number;
+  silent: boolean;
+  directory: string;
+  resetOnClose?: boolean;
+}) => S3rverInstance;
+
+const require = createRequire(import.meta.url);
+const dynalite = require('dynalite') as DynaliteFactory;
+const S3rver = require('s3rver') as S3rverClass;
+
+/** Region and credentials every local client uses (the local servers accept any). */
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/** A running local AWS. */
+export interface LocalAws {
+  ddb: DynamoDBDocumentClient;
+  s3: S3Client;
+  table: string;
+  bucket: string;
+  endpoints: { dynamodb: string; s3: string };
+  /** Environment for code that builds its own SDK clients (handlers). */
+  env(): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Options for {@link startLocalAws}. */
+export interface LocalAwsOptions {
+  /** @default 'countersign-test' */
+  table?: string;
+  /** @default 'countersign-audit-test' */
+  bucket?: string;
+  /**
+   * Keep DynamoDB and S3 data in `<dataDir>/dynamodb` and `<dataDir>/s3`
+   * across restarts. @default - in memory and a temporary directory, removed on close
+   */
+  dataDir?: string;
+}
+
+/** Creates the Countersign table: pk/sk strings, GSI byAuditHour (auditHour/auditSort), on-demand. */
+export async function createCountersignTable(client: DynamoDBClient, table: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'auditHour', AttributeType: 'S' },
+        { AttributeName: 'auditSort', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byAuditHour',
+          KeySchema: [
+            { AttributeName: 'auditHour', KeyType: 'HASH' },
+            { AttributeName: 'auditSort', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Starts dynalite and s3rver, creates the table and bucket, and returns clients for them. */
+export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
+  const table = options.table ?? 'countersign-test';
+  const bucket = options.bucket ?? 'countersign-audit-test';
+
+  const persistent = options.dataDir !== undefined;
+  if (persistent) await mkdir(join(options.dataDir!, 's3'), { recursive: true });
+  const dynamoServer = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(persistent ? { path: join(options.dataDir!, 'dynamodb') } : {}),
+  });
+  const dynamoPort = await listen(dynamoServer);
+  const directory = persistent
+    ? join(options.dataDir!, 's3')
+    : await mkdtemp(join(tmpdir(), 'countersign-s3rver-'));
+  const s3rver = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    resetOnClose: !persistent,
+  });
+  const s3Address = await s3rver.run();
+
+  const endpoints = {
+    dynamodb: `http://127.0.0.1:${dynamoPort}`,
+    s3: `http://127.0.0.1:${s3Address.port}`,
+  };
+  const rawDdb = new DynamoDBClient({
+    endpoint: endpoints.dynamodb,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const ddb = DynamoDBDocumentClient.from(rawDdb, { marshallOptions: { removeUndefinedValues: true } });
+  const s3 = new S3Client({
+    endpoint: endpoints.s3,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  try {
+    await createCountersignTable(rawDdb, table);
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceInUseException') throw error; // persisted from an earlier run
+  }
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
+  }
+
+  return {
+    ddb,
+    s3,
+    table,
+    bucket,
+    endpoints,
+    env: () => ({
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      COUNTERSIGN_TABLE_NAME: table,
+      COUNTERSIGN_AUDIT_BUCKET: bucket,
+    }),
+    close: async () => {
+      ddb.destroy();
+      s3.destroy();
+      await s3rver.close();
+      await new Promise<void>((resolve) => dynamoServer.close(() => resolve()));
+      if (!persistent) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}

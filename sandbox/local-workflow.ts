@@ -1,0 +1,163 @@
+/**
+ * Runs the synthesized approval workflow (the ASL CDK produces) with
+ * aws-local-stepfunctions, with each Lambda task backed by the real handler
+ * module and the EventBridge PutEvents tasks by a local bus.
+ *
+ * `.waitForTaskToken` works as on AWS: the Review task hands a fresh token to
+ * the review handler and waits until someone calls SendTaskSuccess or
+ * SendTaskFailure with it (the fake Step Functions API's {@link FakeTaskRegistry}),
+ * or until the task's TimeoutSecondsPath elapses; once the task is over, late
+ * calls answer `TaskTimedOut` as on AWS.
+ */
+import { randomUUID } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { FakeTaskRegistry } from './fake-aws.js';
+
+type Json = Record<string, unknown>;
+/** A Lambda handler as the workflow invokes it. */
+export type TaskHandler = (payload: unknown) => Promise<unknown>;
+
+/** Options of a {@link LocalWorkflow}. */
+export interface LocalWorkflowOptions {
+  /** The state machine definition (ASL JSON) as synthesized. */
+  definition: Json;
+  /** Lambda handlers by state name (`Evaluate`, `Review`, `Record`, ...). */
+  handlers: Record<string, TaskHandler>;
+  /** Receives the entries of every EventBridge PutEvents task. */
+  putEvents: (entries: Json[]) => Promise<void>;
+  /** Where SendTaskSuccess / SendTaskFailure calls arrive. */
+  tasks: FakeTaskRegistry;
+  /** Shortens Retry pauses (milliseconds) so error paths run quickly. */
+  retryPauseMs?: number;
+}
+
+/** One execution. */
+export interface LocalExecution {
+  executionId: string;
+  result: Promise<unknown>;
+}
+
+/** The synthesized workflow, runnable locally. */
+export class LocalWorkflow {
+  private readonly machine: StateMachine;
+  private readonly states: Record<string, Json>;
+
+  constructor(private readonly options: LocalWorkflowOptions) {
+    const definition = withStateInputTimeouts(options.definition);
+    this.machine = new StateMachine(definition as never, {
+      validationOptions: { checkArn: false, checkPaths: false },
+    });
+    this.states = definition.States as Record<string, Json>;
+  }
+
+  /** Starts an execution for one EventBridge event. */
+  start(event: unknown, name: string = randomUUID()): LocalExecution {
+    const executionId = `arn:aws:states:local:000000000000:execution:countersign:${name}`;
+    const token = `local-token-${randomUUID()}`;
+    const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const retryIntervalOverrides: Record<string, number> = {};
+    for (const [stateName, state] of Object.entries(this.states)) {
+      if (state.Type !== 'Task') continue;
+      if (this.options.retryPauseMs !== undefined)
+        retryIntervalOverrides[stateName] = this.options.retryPauseMs;
+      overrides[stateName] = this.taskOverride(stateName, String(state.Resource), token);
+    }
+    const run = this.machine.run(event as never, {
+      overrides: { taskResourceLocalHandlers: overrides as never, retryIntervalOverrides },
+      context: {
+        Execution: { Id: executionId, Name: name, Input: event, StartTime: new Date().toISOString() },
+        Task: { Token: token },
+      } as never,
+    });
+    const result = run.result.finally(() => this.closeTask(token));
+    return { executionId, result };
+  }
+
+  /** Ends a task's wait; a later SendTask* call answers `TaskTimedOut`. */
+  private closeTask(token: string): void {
+    if (this.options.tasks.state(token) === 'pending') this.options.tasks.timeOut(token);
+  }
+
+  private taskOverride(
+    stateName: string,
+    resource: string,
+    token: string,
+  ): (input: unknown) => Promise<unknown> {
+    if (resource.includes(':states:::events:putEvents')) {
+      return async (input) => {
+        // The optimised integration takes Detail as a JSON object and serialises it, as the service does.
+        const entries = (((input as Json).Entries ?? []) as Json[]).map((entry) => ({
+          ...entry,
+          Detail: typeof entry.Detail === 'string' ? entry.Detail : JSON.stringify(entry.Detail),
+        }));
+        await this.options.putEvents(entries);
+        return { Entries: entries.map(() => ({ EventId: randomUUID() })), FailedEntryCount: 0 };
+      };
+    }
+    const handler = this.options.handlers[stateName];
+    if (!handler) throw new Error(`no local handler for task state ${stateName} (${resource})`);
+    if (resource.endsWith('.waitForTaskToken')) {
+      return async (input) => {
+        const wait = new Promise<unknown>((resolve, reject) => {
+          this.options.tasks.register(token, {
+            onTaskSuccess: (_token, output) => resolve(output),
+            onTaskFailure: (_token, error, cause) => {
+              const failure = new Error(cause ?? '');
+              failure.name = error ?? 'States.TaskFailed';
+              reject(failure);
+            },
+          });
+        });
+        try {
+          await handler(lambdaPayload(input));
+        } catch (error) {
+          this.closeTask(token);
+          throw asLambdaError(error);
+        }
+        return wait;
+      };
+    }
+    const wrapped = resource.includes(':states:::lambda:invoke');
+    return async (input) => {
+      try {
+        const output = await handler(wrapped ? lambdaPayload(input) : input);
+        // The optimised integration returns the invocation result; the payload is under `Payload`.
+        return wrapped ? { Payload: output, StatusCode: 200, ExecutedVersion: '$LATEST' } : output;
+      } catch (error) {
+        throw asLambdaError(error);
+      }
+    };
+  }
+}
+
+const TIMEOUT_FIELD = '__countersignTimeoutSeconds';
+
+/**
+ * Step Functions resolves a Task's `TimeoutSecondsPath` against the state's
+ * input; aws-local-stepfunctions resolves it against the effective input
+ * (after `Parameters`). To run the synthesized ASL with AWS's semantics, the
+ * path is copied into `Parameters` (which is evaluated against the state input)
+ * and read back from there. Task overrides never see the extra field.
+ */
+export function withStateInputTimeouts(definition: Json): Json {
+  const copy = structuredClone(definition);
+  for (const state of Object.values(copy.States as Record<string, Json>)) {
+    const path = state.TimeoutSecondsPath;
+    if (state.Type !== 'Task' || typeof path !== 'string' || !state.Parameters) continue;
+    state.Parameters = { ...(state.Parameters as Json), [`${TIMEOUT_FIELD}.$`]: path };
+    state.TimeoutSecondsPath = `$.${TIMEOUT_FIELD}`;
+  }
+  return copy;
+}
+
+/** The `Payload` parameter of a `lambda:invoke` task input. */
+function lambdaPayload(input: unknown): unknown {
+  const payload = (input as Json | undefined)?.Payload;
+  return typeof payload === 'string' ? JSON.parse(payload) : payload;
+}
+
+/** A handler's exception, named as Step Functions names a Lambda function error (the error's type). */
+function asLambdaError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  return new Error(String(error));
+}

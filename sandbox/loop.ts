@@ -1,0 +1,327 @@
+/**
+ * The whole Countersign loop, offline: dynalite, s3rver, a fake Slack, a fake
+ * of the AWS APIs no local server provides (task callbacks, Secrets Manager),
+ * the synthesized ASL run by aws-local-stepfunctions with the real handler
+ * modules, and a bus that routes PutEvents entries by the synthesized rules.
+ *
+ * The handlers learn where they run only from endpoint configuration (the
+ * SDK's `AWS_ENDPOINT_URL_<SERVICE>` variables and `COUNTERSIGN_SLACK_API_URL`),
+ * which this module sets before it loads them. Handler modules read their
+ * environment once, so one process runs one loop.
+ */
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { CountersignConfig } from '../lib/config.js';
+import { matchesPattern } from './event-pattern.js';
+import { type RunningFakeAws, startFakeAws } from './fake-aws.js';
+import {
+  FAKE_SLACK_TOKEN,
+  loadDirectory,
+  type RunningFakeSlack,
+  type SlackDirectory,
+  startFakeSlack,
+} from './fake-slack.js';
+import { type LocalAws, startLocalAws } from './local-aws.js';
+import { type LocalExecution, LocalWorkflow } from './local-workflow.js';
+import { type SynthesizedLoop, synthesizeLoop } from './synth.js';
+
+/** The signing secret the sandbox uses when `SLACK_SIGNING_SECRET` is not set. Development only. */
+export const DEV_SIGNING_SECRET = 'countersign-sandbox-signing-secret';
+const SLACK_SECRET_ID = 'countersign/slack';
+
+/** A PutEvents request entry, as the AWS API takes it. */
+export interface PutEventsEntry {
+  Source?: string;
+  DetailType?: string;
+  Detail?: string;
+  EventBusName?: string;
+  Resources?: string[];
+  Time?: string | number | Date;
+}
+
+/** A PutEvents result entry, as the AWS API returns it. */
+export type PutEventsResultEntry = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
+
+/** An event on the local bus. */
+export interface BusEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Record<string, unknown>;
+}
+
+/** Options of {@link CountersignLoop.start}. */
+export interface LoopOptions {
+  /** The Slack directory behind the fake Slack. @default sandbox/directory.json */
+  directory?: SlackDirectory;
+  /** Slack signing secret for interactions. @default DEV_SIGNING_SECRET */
+  signingSecret?: string;
+  /** Config overrides on top of cdk.json (e.g. a short review timeout). */
+  config?: Partial<CountersignConfig>;
+  /** Persist DynamoDB and S3 data here; in memory / a temp dir when absent. */
+  dataDir?: string;
+  /**
+   * A real Slack workspace instead of the fake: bot token and API base URL.
+   * @default - the fake Slack
+   */
+  slack?: { botToken: string; apiUrl?: string; channel: string };
+  /**
+   * Review timeout, in seconds, when no policy sets one. Unlike the deployed
+   * config (at least 60 s) any value is accepted, so expiry can be watched.
+   * @default config.defaultReviewTimeoutSeconds
+   */
+  defaultReviewTimeoutSeconds?: number;
+  /** Pause between retries of failed tasks, in ms (real Step Functions waits seconds). @default 10 */
+  retryPauseMs?: number;
+}
+
+const ACCOUNT = '000000000000';
+const REGION = 'us-east-1';
+let started = false;
+
+/** A running offline loop. */
+export class CountersignLoop {
+  /** Decision events published back on the bus, in order. */
+  readonly decisions: BusEvent[] = [];
+  /** Every event accepted on the bus, in order. */
+  readonly busEvents: BusEvent[] = [];
+  /** Executions started, in order, with the event that started each. */
+  readonly executions: { event: BusEvent; execution: LocalExecution }[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly listeners = new Set<(event: BusEvent) => void>();
+
+  private constructor(
+    readonly aws: LocalAws,
+    readonly slack: RunningFakeSlack | undefined,
+    readonly fakeAws: RunningFakeAws,
+    readonly synthesized: SynthesizedLoop,
+    readonly signingSecret: string,
+    private readonly workflow: LocalWorkflow,
+    private readonly interaction: (
+      event: APIGatewayProxyEventV2,
+    ) => Promise<APIGatewayProxyStructuredResultV2>,
+  ) {}
+
+  /** The config the loop runs with (cdk.json plus overrides). */
+  get config(): CountersignConfig {
+    return this.synthesized.config;
+  }
+
+  /** Starts every local server, loads the handlers and returns the loop. */
+  static async start(options: LoopOptions = {}): Promise<CountersignLoop> {
+    if (started)
+      throw new Error(
+        'a Countersign loop already runs in this process (handlers read their environment once)',
+      );
+    started = true;
+    const synthesized = synthesizeLoop(options.config);
+    const { config } = synthesized;
+    const signingSecret = options.signingSecret ?? DEV_SIGNING_SECRET;
+    const aws = await startLocalAws({
+      dataDir: options.dataDir,
+      table: 'countersign',
+      bucket: 'countersign-audit',
+    });
+    const directory = options.directory ?? loadDirectory();
+    const slack = options.slack ? undefined : await startFakeSlack({ directory });
+    // The fake workspace's approval channel stands in for the configured one.
+    const channel = options.slack?.channel ?? directory.channels?.[0]?.id ?? config.slackChannelId;
+    const fakeAws = await startFakeAws();
+    const secretArn = fakeAws.setSecret(
+      SLACK_SECRET_ID,
+      JSON.stringify({ botToken: options.slack?.botToken ?? FAKE_SLACK_TOKEN, signingSecret }),
+    );
+
+    Object.assign(process.env, {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'countersign-local',
+      AWS_SECRET_ACCESS_KEY: 'countersign-local',
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      ...aws.env(),
+      ...fakeAws.env(),
+      COUNTERSIGN_TABLE_NAME: aws.table,
+      COUNTERSIGN_AUDIT_BUCKET: aws.bucket,
+      COUNTERSIGN_AUDIT_RETENTION_DAYS: String(config.auditRetentionDays),
+      COUNTERSIGN_SLACK_SECRET_ARN: secretArn,
+      COUNTERSIGN_SLACK_CHANNEL: channel,
+      COUNTERSIGN_APPROVER_GROUP: config.approverGroupHandle,
+      COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: String(
+        options.defaultReviewTimeoutSeconds ?? config.defaultReviewTimeoutSeconds,
+      ),
+      COUNTERSIGN_SLACK_API_URL: options.slack ? (options.slack.apiUrl ?? '') : slack!.url,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    });
+
+    const [evaluate, review, record, interaction] = await Promise.all([
+      import('../lambdas/evaluate/handler.js'),
+      import('../lambdas/review/handler.js'),
+      import('../lambdas/record/handler.js'),
+      import('../lambdas/interaction/handler.js'),
+    ]);
+    let loop: CountersignLoop | undefined;
+    const workflow = new LocalWorkflow({
+      definition: synthesized.definition,
+      handlers: {
+        Evaluate: evaluate.handler as (p: unknown) => Promise<unknown>,
+        Review: review.handler as (p: unknown) => Promise<unknown>,
+        Record: record.handler as (p: unknown) => Promise<unknown>,
+      },
+      putEvents: async (entries) => {
+        const results = loop!.putEvents(entries as PutEventsEntry[]);
+        const failed = results.find((r) => 'ErrorCode' in r);
+        if (failed && 'ErrorCode' in failed) throw new Error(`PutEvents failed: ${failed.ErrorCode}`);
+      },
+      tasks: fakeAws.tasks,
+      retryPauseMs: options.retryPauseMs ?? 10,
+    });
+    loop = new CountersignLoop(
+      aws,
+      slack,
+      fakeAws,
+      synthesized,
+      signingSecret,
+      workflow,
+      interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
+    );
+    return loop;
+  }
+
+  /**
+   * PutEvents on the local bus: validates each entry as EventBridge does,
+   * reports per-entry failures the same way, and starts the workflow for every
+   * entry a workflow rule matches.
+   */
+  putEvents(entries: PutEventsEntry[]): PutEventsResultEntry[] {
+    return entries.map((entry) => {
+      const problem = entryProblem(entry, this.config.eventBusName);
+      if (problem) return problem;
+      const event: BusEvent = {
+        version: '0',
+        id: randomUUID(),
+        'detail-type': entry.DetailType!,
+        source: entry.Source!,
+        account: ACCOUNT,
+        time: eventTime(entry.Time),
+        region: REGION,
+        resources: entry.Resources ?? [],
+        detail: JSON.parse(entry.Detail!) as Record<string, unknown>,
+      };
+      this.deliver(event);
+      return { EventId: event.id };
+    });
+  }
+
+  private deliver(event: BusEvent): void {
+    this.busEvents.push(event);
+    if (event.source === 'countersign' && event['detail-type'] === 'Privileged Action Decided')
+      this.decisions.push(event);
+    for (const listener of this.listeners) listener(event);
+    for (const rule of this.synthesized.rules) {
+      if (!rule.targetsWorkflow || !matchesPattern(rule.eventPattern, event)) continue;
+      this.startWorkflow(event);
+    }
+  }
+
+  /** Starts a workflow execution for an event directly, as the rule target would. */
+  startWorkflow(event: Partial<BusEvent> | Record<string, unknown>): LocalExecution {
+    const execution = this.workflow.start(event);
+    this.executions.push({ event: event as BusEvent, execution });
+    const settled = execution.result.catch(() => undefined);
+    this.running.add(settled);
+    void settled.finally(() => this.running.delete(settled));
+    return execution;
+  }
+
+  /** Executions whose event carries this intent id, in start order. */
+  executionsFor(intentId: string): LocalExecution[] {
+    return this.executions
+      .filter(({ event }) => (event.detail as { intentId?: unknown } | undefined)?.intentId === intentId)
+      .map(({ execution }) => execution);
+  }
+
+  /** Calls `listener` for every event accepted on the bus; returns an unsubscribe function. */
+  onEvent(listener: (event: BusEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs the interaction handler on a Function URL request, as Slack's POST would. */
+  interact(request: {
+    headers: Record<string, string>;
+    body: string;
+  }): Promise<APIGatewayProxyStructuredResultV2> {
+    const event = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/',
+      rawQueryString: '',
+      headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
+      requestContext: {
+        http: {
+          method: 'POST',
+          path: '/',
+          protocol: 'HTTP/1.1',
+          sourceIp: '127.0.0.1',
+          userAgent: 'Slackbot',
+        },
+      },
+      body: request.body,
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEventV2;
+    return this.interaction(event);
+  }
+
+  /** Resolves when no execution is running. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  /** Stops every server. Handler modules stay loaded: start no second loop in this process. */
+  async close(): Promise<void> {
+    await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close()]);
+  }
+}
+
+/** The EventBridge per-entry error for an invalid entry, or undefined. */
+function entryProblem(entry: PutEventsEntry, busName: string): PutEventsResultEntry | undefined {
+  const bus = entry.EventBusName ?? 'default';
+  const busId = bus.startsWith('arn:') ? bus.split('/').pop() : bus;
+  if (busId !== busName) {
+    return { ErrorCode: 'InvalidArgument', ErrorMessage: `Event bus ${bus} does not exist.` };
+  }
+  if (!entry.Source)
+    return {
+      ErrorCode: 'InvalidArgument',
+      ErrorMessage: 'Parameter Source is not valid. Reason: Source is a required argument.',
+    };
+  if (!entry.DetailType) {
+    return {
+      ErrorCode: 'InvalidArgument',
+      ErrorMessage: 'Parameter DetailType is not valid. Reason: DetailType is a required argument.',
+    };
+  }
+  if (!entry.Detail)
+    return {
+      ErrorCode: 'InvalidArgument',
+      ErrorMessage: 'Parameter Detail is not valid. Reason: Detail is a required argument.',
+    };
+  try {
+    const detail = JSON.parse(entry.Detail) as unknown;
+    if (detail === null || typeof detail !== 'object' || Array.isArray(detail))
+      throw new Error('not an object');
+  } catch {
+    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+  }
+  return undefined;
+}
+
+function eventTime(time: PutEventsEntry['Time']): string {
+  const date = time === undefined ? new Date() : new Date(typeof time === 'number' ? time * 1000 : time);
+  return `${date.toISOString().slice(0, 19)}Z`;
+}

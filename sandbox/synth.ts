@@ -1,0 +1,57 @@
+/**
+ * Synthesizes the Countersign stack in-process, exactly as `cdk synth` does
+ * (same cdk.json context, same config validation), without bundling, and
+ * returns what a local run needs: the state machine's ASL and the event
+ * patterns of the bus rules.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { AslDefinition } from '../lib/approval-workflow.js';
+import { CONFIG_CONTEXT_KEY, type CountersignConfig, loadConfig } from '../lib/config.js';
+import { CountersignStack } from '../lib/countersign-stack.js';
+
+/** A rule of the bus as synthesized: its pattern and what it targets. */
+export interface SynthesizedRule {
+  logicalId: string;
+  eventBusName: string;
+  eventPattern: Record<string, unknown>;
+  /** True when the rule starts the approval workflow. */
+  targetsWorkflow: boolean;
+}
+
+/** What a local run takes from the synthesized stack. */
+export interface SynthesizedLoop {
+  config: CountersignConfig;
+  definition: AslDefinition;
+  rules: SynthesizedRule[];
+}
+
+const root = resolve(import.meta.dirname, '..');
+
+/** Synthesizes the stack with the repository's cdk.json context, plus `overrides` on the config. */
+export function synthesizeLoop(overrides: Partial<CountersignConfig> = {}): SynthesizedLoop {
+  const cdkJson = JSON.parse(readFileSync(resolve(root, 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  const config = loadConfig(cdkJson.context[CONFIG_CONTEXT_KEY], overrides);
+  const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+  const stack = new CountersignStack(app, 'Countersign', {
+    config,
+    env: { account: '123456789012', region: 'us-east-1' },
+  });
+  const template = Template.fromStack(stack).toJSON() as {
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  };
+  const machineId = stack.getLogicalId(stack.workflow.stateMachine.node.defaultChild as never);
+  const rules: SynthesizedRule[] = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern)
+    .map(([logicalId, r]) => ({
+      logicalId,
+      eventBusName: config.eventBusName,
+      eventPattern: r.Properties.EventPattern as Record<string, unknown>,
+      targetsWorkflow: JSON.stringify(r.Properties.Targets ?? []).includes(machineId),
+    }));
+  return { config, definition: stack.workflow.renderDefinition(), rules };
+}

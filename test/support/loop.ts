@@ -1,0 +1,114 @@
+/**
+ * One offline Countersign loop shared by every test file in the run (handler
+ * modules read their environment once per process). Reviews that no policy
+ * matches expire after {@link TEST_DEFAULT_TIMEOUT_SECONDS}, so expiry is
+ * testable without waiting an hour.
+ */
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import { type AuditRecord, GENESIS_HASH, hashRecord, readChain } from '../../lambdas/shared/audit.js';
+import { AGENT_SOURCE_PREFIX, INTENT_DETAIL_TYPE, type Intent } from '../../lambdas/shared/intent.js';
+import { getRequest } from '../../lambdas/shared/store.js';
+import type { SlackRecordedMessage } from '../../sandbox/fake-slack.js';
+import { CountersignLoop } from '../../sandbox/loop.js';
+import { signedClick } from '../../sandbox/slack-click.js';
+
+export const TEST_DEFAULT_TIMEOUT_SECONDS = 2;
+
+const key = Symbol.for('countersign.test.loop');
+type Holder = { [key]?: Promise<CountersignLoop> };
+
+/** The shared loop, started on first use. */
+export function sharedLoop(): Promise<CountersignLoop> {
+  const holder = globalThis as Holder;
+  holder[key] ??= CountersignLoop.start({ defaultReviewTimeoutSeconds: TEST_DEFAULT_TIMEOUT_SECONDS });
+  return holder[key];
+}
+
+/** Directory users by name (sandbox/directory.json). */
+export const USER = {
+  alice: 'U0ALICE01',
+  bob: 'U0BOB0002',
+  carol: 'U0CAROL03',
+  dave: 'U0DAVE004',
+  erin: 'U0ERIN005',
+} as const;
+
+/** Publishes an intent for `agentId` through the bus. */
+export function publish(
+  loop: CountersignLoop,
+  intent: Intent | Record<string, unknown>,
+  agentId = 'deploy-bot',
+) {
+  const [result] = loop.putEvents([
+    {
+      EventBusName: loop.config.eventBusName,
+      Source: `${AGENT_SOURCE_PREFIX}${agentId}`,
+      DetailType: INTENT_DETAIL_TYPE,
+      Detail: JSON.stringify(intent),
+    },
+  ]);
+  expect(result).toHaveProperty('EventId');
+  return result;
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The review card posted for a request (chat.postMessage whose buttons carry the request id). */
+export function cardFor(loop: CountersignLoop, requestId: string): SlackRecordedMessage | undefined {
+  return loop
+    .slack!.sent('chat.postMessage')
+    .find((m) => JSON.stringify(m.blocks ?? []).includes(`"value":"${requestId}"`));
+}
+
+/** The card's current content, after updates. */
+export function currentCard(loop: CountersignLoop, card: SlackRecordedMessage) {
+  return loop.slack!.message(card.channel, card.ts);
+}
+
+/** Clicks a card button as a Slack user, through the interaction handler. */
+export function click(
+  loop: CountersignLoop,
+  userId: string,
+  actionId: 'approve' | 'deny',
+  requestId: string,
+) {
+  return loop.interact(signedClick(loop.signingSecret, { userId, actionId, requestId }));
+}
+
+/** The decision event for an intent, once published. */
+export function decisionFor(loop: CountersignLoop, intentId: string) {
+  return loop.decisions.find((e) => e.detail.intentId === intentId);
+}
+
+/** Reads a request. */
+export function request(loop: CountersignLoop, requestId: string) {
+  return getRequest({ ddb: loop.aws.ddb, table: loop.aws.table }, requestId);
+}
+
+/** Reads a request's audit chain and asserts it is intact (seq, links, hashes). */
+export async function verifiedChain(loop: CountersignLoop, requestId: string): Promise<AuditRecord[]> {
+  const chain = await readChain({ ddb: loop.aws.ddb, table: loop.aws.table }, requestId);
+  chain.forEach((record, i) => {
+    expect(record.seq).toBe(i + 1);
+    expect(record.requestId).toBe(requestId);
+    expect(record.prevHash).toBe(i === 0 ? GENESIS_HASH : chain[i - 1]!.hash);
+    expect(record.hash).toBe(hashRecord(record));
+  });
+  return chain;
+}
+
+/** A fresh intent id. */
+export const newIntentId = () => `intent-${randomUUID()}`;
