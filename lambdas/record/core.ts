@@ -13,6 +13,7 @@ import type { WebClient } from '@slack/web-api';
 import { requestIdFor } from '../evaluate/core.js';
 import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
+import { createGrant } from '../shared/grants.js';
 import type { DecisionDetail, FinalStatus } from '../shared/intent.js';
 import {
   createRequest,
@@ -181,6 +182,7 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
     decision = stored.decision;
   }
   request = (await getRequest(deps, requestId)) ?? request;
+  if (decision.status === 'APPROVED') await createGrant(deps, request, decision); // idempotent conditional put
 
   // A human decision was audited by the interaction handler when it was made; every other
   // outcome (policy, expiry, cancellation, failure) is audited here, exactly once.

@@ -29,7 +29,8 @@ export type AuditKind =
   | 'decided'
   | 'expired'
   | 'cancelled'
-  | 'announced';
+  | 'announced'
+  | 'grant-consumed';
 
 /** Who caused a state change. */
 export type AuditActor =
