@@ -1,0 +1,109 @@
+/**
+ * `npm start`: the whole Countersign loop offline on one port, with the
+ * approval console. `--reset` wipes the data directory first; `--reset-only`
+ * wipes it and exits (`npm run sandbox:reset`).
+ *
+ * Environment: COUNTERSIGN_PORT (default 4010), COUNTERSIGN_DATA_DIR (default
+ * `.countersign/`), SLACK_SIGNING_SECRET (default: the documented development
+ * secret), and SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET + SLACK_CHANNEL together
+ * to post cards to a real Slack workspace.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CountersignLoop, DEV_SIGNING_SECRET, type LoopOptions } from './loop.js';
+import { createSandboxServer } from './server.js';
+
+const DATA_SUBDIRS = new Set(['dynamodb', 's3']);
+
+/** Wipes the data directory, refusing anything that does not look like one the sandbox wrote. */
+export async function resetDataDir(dataDir: string): Promise<boolean> {
+  if (!existsSync(dataDir)) return false;
+  const unexpected = readdirSync(dataDir).filter((name) => !DATA_SUBDIRS.has(name));
+  if (unexpected.length > 0) {
+    throw new Error(
+      `refusing to wipe ${dataDir}: it holds ${unexpected.join(', ')}, which the sandbox did not write`,
+    );
+  }
+  await rm(dataDir, { recursive: true, force: true });
+  return true;
+}
+
+/** Where cards go: the fake Slack, or a real workspace when all three variables are set. */
+function slackOptions(env: NodeJS.ProcessEnv): LoopOptions['slack'] {
+  const { SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_CHANNEL } = env;
+  const set = [SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_CHANNEL].filter(Boolean).length;
+  if (set === 0 || (set === 1 && SLACK_SIGNING_SECRET)) return undefined;
+  if (set < 3) {
+    throw new Error(
+      'a real Slack workspace needs SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_CHANNEL together',
+    );
+  }
+  return { botToken: SLACK_BOT_TOKEN!, channel: SLACK_CHANNEL! };
+}
+
+/** Parses the port variable, failing clearly on nonsense. */
+function port(env: NodeJS.ProcessEnv): number {
+  const raw = env.COUNTERSIGN_PORT ?? '4010';
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new Error(`COUNTERSIGN_PORT must be a port number, got "${raw}"`);
+  }
+  return value;
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const dataDir = resolve(env.COUNTERSIGN_DATA_DIR ?? '.countersign');
+  if (argv.includes('--reset') || argv.includes('--reset-only')) {
+    const wiped = await resetDataDir(dataDir);
+    console.log(wiped ? `Wiped ${dataDir}` : `Nothing to wipe at ${dataDir}`);
+    if (argv.includes('--reset-only')) return;
+  }
+  const slack = slackOptions(env);
+  const signingSecret = env.SLACK_SIGNING_SECRET || DEV_SIGNING_SECRET;
+  const started = Date.now();
+  const loop = await CountersignLoop.start({ dataDir, signingSecret, slack });
+  const server = await createSandboxServer(loop, { port: port(env) });
+  const secretNote = env.SLACK_SIGNING_SECRET
+    ? '(from SLACK_SIGNING_SECRET)'
+    : '(development default; set SLACK_SIGNING_SECRET to change it)';
+  const lines = [
+    '',
+    `Countersign sandbox is running (${Date.now() - started} ms)`,
+    '',
+    `  Approval console      ${server.url}/`,
+    `  PutEvents endpoint    ${server.url}   (EventBridge client: endpoint "${server.url}", bus "${loop.config.eventBusName}")`,
+    `  Slack interactions    ${server.url}/slack/interactions`,
+    loop.slack
+      ? `  Fake Slack Web API    ${server.url}/slack/api/<method>`
+      : `  Slack                 real workspace, channel ${slack?.channel} (point the app's interactivity URL at a public tunnel to /slack/interactions)`,
+    `  Status API            ${server.url}/requests/<intentId>   ${server.url}/events   ${server.url}/slack/messages`,
+    '',
+    `  Signing secret        ${signingSecret} ${secretNote}`,
+    `  Data                  ${dataDir}   (wipe: npm run sandbox:reset)`,
+    '',
+    '  WARNING: S3 Object Lock (WORM) is NOT enforced locally. s3rver accepts the lock headers',
+    '  and drops them; audit objects here can be overwritten or deleted. In AWS the bucket',
+    '  enforces COMPLIANCE retention.',
+    '',
+    '  Try it: npm run demo   (then approve in the console)',
+    '',
+  ];
+  console.log(lines.join('\n'));
+
+  const stop = async () => {
+    console.log('\nStopping the sandbox…');
+    await server.close();
+    await loop.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('sandbox/start.ts')) {
+  main().catch((error: unknown) => {
+    console.error(`countersign sandbox: ${(error as Error).message}`);
+    process.exit(1);
+  });
+}
