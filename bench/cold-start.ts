@@ -6,10 +6,12 @@
  *   npx tsx bench/cold-start.ts [runs]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
+import { CEDAR_WASM, LAMBDA_ALIASES, POLICY_BUNDLE_CONSTANT } from '../lib/handler-function.js';
+import { buildPolicyBundle } from '../lib/policy-bundle.js';
 import { median } from './stats.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -37,10 +39,17 @@ export interface ColdStartRow {
   initMs: number;
   unbundledInitMs: number;
   speedup: number;
+  heaviest: string;
 }
 
-async function bundle(entry: string, outfile: string, external: boolean): Promise<void> {
-  await build({
+/** The policy bundle embedded the way the stack embeds it. */
+const policyDefine = {
+  [POLICY_BUNDLE_CONSTANT]: JSON.stringify(JSON.stringify(buildPolicyBundle(join(root, 'policies')))),
+};
+
+/** Bundles a handler as the stack does (minified CJS, ES module builds preferred, policies embedded). */
+async function bundle(entry: string, outfile: string, external: boolean): Promise<Metafile> {
+  const result = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -50,9 +59,30 @@ async function bundle(entry: string, outfile: string, external: boolean): Promis
     format: 'cjs',
     mainFields: ['module', 'main'],
     packages: external ? 'external' : undefined,
+    define: policyDefine,
+    alias: external ? {} : LAMBDA_ALIASES,
+    metafile: true,
     logLevel: 'error',
     absWorkingDir: root,
   });
+  return result.metafile;
+}
+
+/** The heaviest packages in a bundle, by bytes of output. */
+export function heaviestPackages(metafile: Metafile, top = 5): string {
+  const sizes = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const name = match ? match[1]! : '(countersign)';
+      sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...sizes.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, bytes]) => `${name} ${Math.round(bytes / 1024)}K`)
+    .join(', ');
 }
 
 function initTimes(file: string, runs: number): number[] {
@@ -85,8 +115,10 @@ export async function benchColdStart(runs = 15): Promise<ColdStartRow[]> {
     const bundled = join(out, `${name}.cjs`);
     // Unbundled output sits in the repo so that `require` resolves node_modules the way an unbundled deploy would.
     const unbundled = join(root, 'node_modules', '.cache', 'countersign-bench', `${name}.cjs`);
-    await bundle(entry, bundled, false);
+    const metafile = await bundle(entry, bundled, false);
     await bundle(entry, unbundled, true);
+    // Cedar's WebAssembly module ships beside the bundle, as the stack ships it.
+    copyFileSync(join(root, CEDAR_WASM), join(out, 'cedar_wasm_bg.wasm'));
     const init = median(initTimes(bundled, runs));
     const unbundledInit = median(initTimes(unbundled, runs));
     rows.push({
@@ -95,6 +127,7 @@ export async function benchColdStart(runs = 15): Promise<ColdStartRow[]> {
       initMs: Math.round(init * 10) / 10,
       unbundledInitMs: Math.round(unbundledInit * 10) / 10,
       speedup: Math.round((unbundledInit / init) * 10) / 10,
+      heaviest: heaviestPackages(metafile),
     });
   }
   return rows;

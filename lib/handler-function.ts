@@ -23,6 +23,15 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
  */
 export const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm';
 
+/**
+ * Module substitutions for Lambda bundles: the SDK's default credential chain
+ * becomes the environment provider, the only link a Lambda uses
+ * (see lambdas/shared/lambda-credentials.ts).
+ */
+export const LAMBDA_ALIASES: Record<string, string> = {
+  '@aws-sdk/credential-provider-node': path.join(REPO_ROOT, 'lambdas', 'shared', 'lambda-credentials.ts'),
+};
+
 /** Name of the esbuild `define` constant that carries the policy bundle into the code. */
 export const POLICY_BUNDLE_CONSTANT = 'COUNTERSIGN_POLICY_BUNDLE';
 
@@ -146,6 +155,9 @@ export class HandlerFunction extends NodejsFunction {
         // Bundle the AWS SDK: a tree-shaken copy initialises faster than the runtime's.
         externalModules: [],
         logLevel: LogLevel.WARNING,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LAMBDA_ALIASES).map(([module, file]) => [`--alias:${module}`, file]),
+        ),
         ...(props.copyFiles?.length
           ? {
               commandHooks: {

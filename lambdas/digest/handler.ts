@@ -6,7 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { legalHoldFromEnv } from '../shared/audit.js';
-import { createDocumentClient, createS3Client } from '../shared/aws.js';
+import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
 import { kmsSigner } from '../shared/digest.js';
 import { requireEnv, requireIntEnv } from '../shared/env.js';
 import { type DigestDeps, writeDigest, writeDueDigests } from './core.js';
@@ -20,7 +20,7 @@ const deps: DigestDeps = {
   bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
   retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
   legalHold: legalHoldFromEnv(),
-  signer: kmsSigner(new KMSClient({}), requireEnv('COUNTERSIGN_DIGEST_KEY_ID')),
+  signer: kmsSigner(new KMSClient(lambdaClientConfig), requireEnv('COUNTERSIGN_DIGEST_KEY_ID')),
   now: () => new Date(),
 };
 

@@ -4,11 +4,11 @@
  * write so a duplicate or replayed event starts no second review. An invalid
  * intent is recorded and denied here, before anything reaches Slack.
  */
-import { type AuditActor, type AuditDeps, appendAudit } from '../shared/audit.js';
+import { type AuditActor, type AuditDeps, appendAudit, readChain } from '../shared/audit.js';
 import { intentHash } from '../shared/canonical.js';
 import { agentIdFromSource, INTENT_DETAIL_TYPE, type Intent, parseIntent } from '../shared/intent.js';
 import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
-import { createRequest } from '../shared/store.js';
+import { createRequest, getRequest } from '../shared/store.js';
 import type { Evaluation, WorkflowState } from '../shared/workflow.js';
 
 /** Dependencies of {@link evaluate}. */
@@ -112,7 +112,12 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
     review: verdict.review,
     expiresAt,
   });
-  if (created === 'duplicate') return duplicate(requestId, agentId, hash);
+  if (created === 'duplicate') {
+    // A retried Evaluate of the same execution finds its own request: carry on with it.
+    const own = await resumeOwnRequest(deps, requestId, state.executionId, verdict);
+    if (own) return own;
+    return duplicate(requestId, agentId, hash);
+  }
 
   const chain = { requestId, createdAt: now };
   await appendAudit(deps, chain, {
@@ -141,6 +146,55 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
     reason: verdict.reason,
     policies: verdict.policies,
     ...(verdict.review ? { review: verdict.review } : {}),
+  };
+}
+
+/**
+ * When Step Functions retries Evaluate (a Lambda service error after the
+ * request was written), the request already exists with this execution's id.
+ * That is not a duplicate: return the evaluation the first attempt made,
+ * completing its audit records if the first attempt died before writing them.
+ */
+async function resumeOwnRequest(
+  deps: EvaluateDeps,
+  requestId: string,
+  executionId: string | undefined,
+  verdict: IntentVerdict,
+): Promise<Evaluation | undefined> {
+  if (!executionId) return undefined;
+  const request = await getRequest(deps, requestId);
+  if (!request || request.executionId !== executionId || request.status !== 'PENDING') return undefined;
+  const kinds = new Set((await readChain(deps, requestId)).map((r) => r.kind));
+  const chain = { requestId, createdAt: request.createdAt };
+  if (!kinds.has('requested')) {
+    await appendAudit(deps, chain, {
+      kind: 'requested',
+      actor: { type: 'agent', source: request.source, agentId: request.agentId },
+      intentHash: request.intentHash,
+      data: { intent: request.intent, executionId },
+    });
+  }
+  if (!kinds.has('policy-evaluated')) {
+    await appendAudit(deps, chain, {
+      kind: 'policy-evaluated',
+      actor: { type: 'policy', policies: verdict.policies },
+      intentHash: request.intentHash,
+      data: {
+        outcome: verdict.outcome,
+        reason: verdict.reason,
+        warnings: verdict.warnings,
+        review: request.review ?? null,
+      },
+    });
+  }
+  return {
+    requestId,
+    outcome: verdict.outcome,
+    agentId: request.agentId,
+    intentHash: request.intentHash,
+    reason: verdict.reason,
+    policies: verdict.policies,
+    ...(request.review ? { review: request.review } : {}),
   };
 }
 

@@ -5,7 +5,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { WebClient } from '@slack/web-api';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { createDocumentClient, createS3Client } from '../shared/aws.js';
+import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
 import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
@@ -15,7 +15,7 @@ import { toHttpRequest } from './payload.js';
 const logger = new Logger({ serviceName: 'countersign-interaction' });
 const metrics = new Metrics({ namespace: 'Countersign', serviceName: 'interaction' });
 const loadSecret = slackSecretLoader(
-  new SecretsManagerClient({}),
+  new SecretsManagerClient(lambdaClientConfig),
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
@@ -25,7 +25,7 @@ const base = {
   s3: createS3Client(),
   bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
   retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-  sfn: new SFNClient({}),
+  sfn: new SFNClient(lambdaClientConfig),
   now: () => new Date(),
   logger,
 };

@@ -5,7 +5,7 @@
  * votes; every other interaction is ignored.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { intentSchema } from '../shared/intent.js';
 
 /** The HTTP request as the core sees it. */
@@ -49,12 +49,12 @@ export type Interaction =
 
 const blockActionsSchema = z.object({
   type: z.string(),
-  trigger_id: z.string().optional(),
-  user: z.object({ id: z.string().min(1) }),
-  channel: z.object({ id: z.string() }).optional(),
-  container: z.object({ channel_id: z.string().optional(), message_ts: z.string().optional() }).optional(),
-  message: z.object({ ts: z.string().optional() }).optional(),
-  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).optional(),
+  trigger_id: z.optional(z.string()),
+  user: z.object({ id: z.string().check(z.minLength(1)) }),
+  channel: z.optional(z.object({ id: z.string() })),
+  container: z.optional(z.object({ channel_id: z.optional(z.string()), message_ts: z.optional(z.string()) })),
+  message: z.optional(z.object({ ts: z.optional(z.string()) })),
+  actions: z.optional(z.array(z.object({ action_id: z.string(), value: z.optional(z.string()) }))),
 });
 
 /** Parses a form-encoded interaction body. */

@@ -1,7 +1,7 @@
 /** Record task of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createDocumentClient, createS3Client } from '../shared/aws.js';
+import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
 import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import type { DecisionDetail } from '../shared/intent.js';
 import { createSlackClient } from '../shared/slack.js';
@@ -11,7 +11,7 @@ import { type RecordDeps, record } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 const loadSecret = slackSecretLoader(
-  new SecretsManagerClient({}),
+  new SecretsManagerClient(lambdaClientConfig),
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');

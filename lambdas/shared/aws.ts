@@ -8,9 +8,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
+/**
+ * Configuration every handler's SDK client starts from. Credentials come from
+ * the default provider, which Lambda bundles replace with the environment
+ * provider (see lambda-credentials.ts).
+ */
+export const lambdaClientConfig = {} as const;
+
 /** A DynamoDB document client that drops undefined attributes instead of failing. */
 export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ ...lambdaClientConfig }), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
 }
@@ -24,6 +31,7 @@ export function createDocumentClient(): DynamoDBDocumentClient {
 export function createS3Client(): S3Client {
   const customEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   return new S3Client({
+    ...lambdaClientConfig,
     forcePathStyle: customEndpoint,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

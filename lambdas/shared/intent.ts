@@ -3,7 +3,8 @@
  * and the decision it gets back. This module is the single source of truth for
  * both shapes; the JSON Schema in `schemas/` is generated from it.
  */
-import { z } from 'zod';
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
 
 /** EventBridge detail-type of an intent. */
 export const INTENT_DETAIL_TYPE = 'Privileged Action Requested';
@@ -21,71 +22,70 @@ export const MAX_INTENT_BYTES = 256 * 1024;
 const AGENT_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const INTENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/;
 
-/** Shape of an agent id as it appears after {@link AGENT_SOURCE_PREFIX}. */
-export const agentIdSchema = z.string().regex(AGENT_ID, 'agent id must be 1-64 of [a-z0-9._-]');
+// zod/mini: the same validation as zod's classic API at a twentieth of the
+// bundle size, which every handler pays on every cold start.
+z.config(en());
 
-const email = z.email().max(254);
-const shortText = (max: number) => z.string().trim().min(1).max(max);
+/** Shape of an agent id as it appears after {@link AGENT_SOURCE_PREFIX}. */
+export const agentIdSchema = z.string().check(z.regex(AGENT_ID, 'agent id must be 1-64 of [a-z0-9._-]'));
+
+const email = z.email().check(z.maxLength(254));
+const shortText = (max: number) => z.string().check(z.trim(), z.minLength(1), z.maxLength(max));
 
 /** Optional context that helps a reviewer judge the action. */
-export const intentContextSchema = z
-  .object({
-    datasets: z.array(shortText(256)).max(50).optional(),
-    diff: z
-      .string()
-      .max(64 * 1024)
-      .optional(),
-    impact: shortText(4096).optional(),
-    urgency: z.enum(['normal', 'urgent']).optional(),
-    links: z.array(z.url().max(2048)).max(10).optional(),
-  })
-  .strict();
+export const intentContextSchema = z.strictObject({
+  datasets: z.optional(z.array(shortText(256)).check(z.maxLength(50))),
+  diff: z.optional(z.string().check(z.maxLength(64 * 1024))),
+  impact: z.optional(shortText(4096)),
+  urgency: z.optional(z.enum(['normal', 'urgent'])),
+  links: z.optional(z.array(z.url().check(z.maxLength(2048))).check(z.maxLength(10))),
+});
 
 /** Who the agent is and for whom it acts. */
-export const intentAgentSchema = z
-  .object({
-    model: shortText(128),
-    sessionId: shortText(256),
-    onBehalfOf: email,
-    owner: email,
-  })
-  .strict();
+export const intentAgentSchema = z.strictObject({
+  model: shortText(128),
+  sessionId: shortText(256),
+  onBehalfOf: email,
+  owner: email,
+});
 
 /** The `Detail` of a `Privileged Action Requested` event. */
-export const intentSchema = z
-  .object({
-    intentId: z.string().regex(INTENT_ID, 'intentId must be 8-128 of [A-Za-z0-9._:-], starting alphanumeric'),
-    action: z
-      .string()
-      .regex(
+export const intentSchema = z.strictObject({
+  intentId: z
+    .string()
+    .check(z.regex(INTENT_ID, 'intentId must be 8-128 of [A-Za-z0-9._:-], starting alphanumeric')),
+  action: z
+    .string()
+    .check(
+      z.regex(
         /^[A-Za-z0-9-]+:[A-Za-z0-9*._-]+$/,
         'action must look like "service:Operation", e.g. iam:AttachRolePolicy',
-      )
-      .max(128),
-    resource: shortText(2048),
-    environment: z
-      .string()
-      .regex(
+      ),
+      z.maxLength(128),
+    ),
+  resource: shortText(2048),
+  environment: z
+    .string()
+    .check(
+      z.regex(
         /^[a-z0-9][a-z0-9-]{0,31}$/,
         'environment must be a lower-case name such as prod, staging or dev',
       ),
-    justification: shortText(4096),
-    parameters: z.record(z.string().max(256), z.unknown()),
-    agent: intentAgentSchema,
-    context: intentContextSchema.optional(),
-  })
-  .strict();
+    ),
+  justification: shortText(4096),
+  parameters: z.record(z.string().check(z.maxLength(256)), z.unknown()),
+  agent: intentAgentSchema,
+  context: z.optional(intentContextSchema),
+});
 
 /** A validated intent. */
 export type Intent = z.infer<typeof intentSchema>;
 
 /** The `Detail` of a `Privileged Action Cancelled` event. */
-export const cancellationSchema = z
-  .object({
-    intentId: intentSchema.shape.intentId,
-    reason: shortText(1024).optional(),
-  })
-  .strict();
+export const cancellationSchema = z.strictObject({
+  intentId: intentSchema.shape.intentId,
+  reason: z.optional(shortText(1024)),
+});
 
 /** Final statuses of a request. */
 export const FINAL_STATUSES = ['APPROVED', 'DENIED', 'EXPIRED', 'CANCELLED'] as const;
@@ -121,10 +121,14 @@ export interface DecisionDetail {
 }
 
 /** A readable, one-line rendering of zod issues, naming each field. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: {
+  issues: readonly { path: PropertyKey[]; message: string }[];
+}): string {
   return error.issues
     .slice(0, 10)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .map(
+      (issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`,
+    )
     .join('; ');
 }
 

@@ -302,7 +302,10 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
   }
 
   const describe = (ids: string[]) =>
-    ids.map((id) => (meta.get(id)?.description ? `${id} (${meta.get(id)?.description})` : id)).join(', ');
+    [...ids]
+      .sort()
+      .map((id) => (meta.get(id)?.description ? `${id} (${meta.get(id)?.description})` : id))
+      .join(', ');
 
   function evaluateIntent(
     input: { intent: Intent; agentId: string },

@@ -4,12 +4,12 @@
  * It is read once per cold start and cached for the life of the container.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** The secret's JSON shape. */
 export const slackSecretSchema = z.object({
-  botToken: z.string().startsWith('xox', 'botToken must be a Slack bot token (xoxb-...)'),
-  signingSecret: z.string().min(16, 'signingSecret must be the Slack app signing secret'),
+  botToken: z.string().check(z.startsWith('xox', 'botToken must be a Slack bot token (xoxb-...)')),
+  signingSecret: z.string().check(z.minLength(16, 'signingSecret must be the Slack app signing secret')),
 });
 export type SlackSecret = z.infer<typeof slackSecretSchema>;
 
