@@ -1,0 +1,202 @@
+/**
+ * The Countersign agent client: ask for a countersignature in one call, wait
+ * for the decision, check it against what is about to run, and spend the
+ * single-use grant.
+ *
+ * ```ts
+ * import { requestApproval, verifyDecision, consumeGrant } from 'countersign/client';
+ * const { intentId, decision } = await requestApproval(intent, {
+ *   agentId: 'deploy-bot', wait: { timeoutMs: 600_000 }, statusUrl: process.env.COUNTERSIGN_STATUS_URL,
+ * });
+ * ```
+ *
+ * See docs/agents.md.
+ */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { intentHash } from '../lambdas/shared/canonical.js';
+import type { DecisionDetail } from '../lambdas/shared/intent.js';
+import type { BackoffOptions, Timing } from './backoff.js';
+import { DecisionTimeoutError } from './errors.js';
+import {
+  DEFAULT_EVENT_BUS,
+  type IntentInput,
+  intentEntry,
+  type PutEventsSender,
+  prepareIntent,
+  putEntries,
+} from './publish.js';
+import type { CredentialsProvider, FetchLike } from './signed-fetch.js';
+import { waitForDecision } from './status.js';
+
+export { approvedIntentHash } from '../lambdas/shared/grants.js';
+export type { DecisionDetail, Intent } from '../lambdas/shared/intent.js';
+export * from './errors.js';
+export {
+  type ConsumeGrantOptions,
+  type ConsumeGrantResult,
+  consumeGrant,
+  type DirectGrantStore,
+} from './grant.js';
+export {
+  agentSource,
+  DEFAULT_EVENT_BUS,
+  type IntentInput,
+  type PutEventsSender,
+  prepareIntent,
+  putEntries,
+} from './publish.js';
+export type { CredentialsProvider, FetchLike, HttpTarget } from './signed-fetch.js';
+export {
+  type ApprovalStatus,
+  type GrantView,
+  getStatus,
+  parseStatusBody,
+  type WaitOptions,
+  waitForDecision,
+} from './status.js';
+export { approvedIntent, type VerifyFailure, type VerifyResult, verifyDecision } from './verify.js';
+
+/** Options of {@link requestApproval} and {@link publishIntents}. */
+export interface RequestApprovalOptions extends Timing {
+  /** The agent's id: the event source is `countersign.agent.<agentId>`, which IAM binds to the agent's role. */
+  agentId: string;
+  /**
+   * The bus.
+   * @default 'countersign'
+   */
+  eventBusName?: string;
+  /**
+   * The EventBridge client.
+   * @default - new EventBridgeClient({}) (standard credential chain, region and endpoint variables)
+   */
+  eventBridge?: PutEventsSender;
+  /** Backoff for retrying failed PutEvents entries. @default { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 5000 } */
+  retry?: BackoffOptions;
+  /**
+   * Wait for the decision by polling the status API: `true` for the default
+   * timeout (15 minutes) or the wait settings. Needs `statusUrl`.
+   * @default false
+   */
+  wait?: boolean | { timeoutMs?: number; poll?: BackoffOptions };
+  /** Status API base URL (stack output `StatusApiUrl`, or the sandbox `http://127.0.0.1:4010`). */
+  statusUrl?: string;
+  /** @default globalThis.fetch */
+  fetch?: FetchLike;
+  /** Credentials for signing status calls. @default - the standard chain */
+  credentials?: CredentialsProvider;
+  /** Signing region of the status API. @default - from the URL, else AWS_REGION */
+  region?: string;
+}
+
+/** Result of {@link requestApproval}. */
+export interface RequestApprovalResult {
+  intentId: string;
+  /** Hash of the intent as sent; an unmodified approval's `decision.intentHash` equals it. */
+  intentHash: string;
+  /** EventBridge event id of the published intent. */
+  eventId: string;
+  /** The decision, when `wait` was set and it arrived in time. */
+  decision?: DecisionDetail;
+  /** Set when `wait` was set and no decision arrived in time. */
+  timedOut?: boolean;
+}
+
+let defaultClient: EventBridgeClient | undefined;
+function eventBridgeFor(options: Pick<RequestApprovalOptions, 'eventBridge'>): PutEventsSender {
+  if (options.eventBridge) return options.eventBridge;
+  defaultClient ??= new EventBridgeClient({});
+  return defaultClient;
+}
+
+/**
+ * Asks for a countersignature: validates the intent locally with the
+ * workflow's own schema (an invalid or oversized intent is refused before
+ * anything is sent), fills in `intentId` when absent, publishes it with
+ * PutEvents (retrying only failed entries, with backoff), and — when `wait` is
+ * set — polls the status API until the decision arrives or the wait times out.
+ *
+ * The `intentId` is the idempotency key: publishing the same intent twice
+ * starts one review.
+ *
+ * @throws IntentValidationError naming the offending fields
+ * @throws IntentTooLargeError when the intent is over 256 KiB
+ * @throws PublishError / CredentialsError when the intent could not be published
+ */
+export async function requestApproval(
+  intent: IntentInput | Record<string, unknown>,
+  options: RequestApprovalOptions,
+): Promise<RequestApprovalResult> {
+  const prepared = prepareIntent(intent);
+  const entry = intentEntry(prepared, options.agentId, options.eventBusName ?? DEFAULT_EVENT_BUS);
+  const { eventIds } = await putEntries([entry], {
+    eventBridge: eventBridgeFor(options),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...timing(options),
+  });
+  const result: RequestApprovalResult = {
+    intentId: prepared.intentId,
+    intentHash: intentHash(prepared),
+    eventId: eventIds[0]!,
+  };
+  if (!options.wait) return result;
+  if (!options.statusUrl)
+    throw new Error('requestApproval: wait needs statusUrl (or COUNTERSIGN_STATUS_URL)');
+  const wait = options.wait === true ? {} : options.wait;
+  try {
+    result.decision = await waitForDecision(prepared.intentId, {
+      statusUrl: options.statusUrl,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.region ? { region: options.region } : {}),
+      ...(wait.timeoutMs !== undefined ? { timeoutMs: wait.timeoutMs } : {}),
+      ...(wait.poll ? { poll: wait.poll } : {}),
+      ...timing(options),
+    });
+  } catch (error) {
+    if (!(error instanceof DecisionTimeoutError)) throw error;
+    result.timedOut = true;
+  }
+  return result;
+}
+
+/** Result of {@link publishIntents}. */
+export interface PublishIntentsResult {
+  intents: { intentId: string; intentHash: string; eventId: string }[];
+  /** PutEvents calls made, retries included. */
+  calls: number;
+}
+
+/**
+ * Publishes several intents at once (10 per PutEvents call), every one
+ * validated first: one invalid intent publishes none. Only entries that fail
+ * are retried, so no intent is delivered twice by a retry.
+ */
+export async function publishIntents(
+  intents: (IntentInput | Record<string, unknown>)[],
+  options: Omit<RequestApprovalOptions, 'wait'>,
+): Promise<PublishIntentsResult> {
+  const prepared = intents.map((intent) => prepareIntent(intent));
+  const bus = options.eventBusName ?? DEFAULT_EVENT_BUS;
+  const entries = prepared.map((intent) => intentEntry(intent, options.agentId, bus));
+  const { eventIds, calls } = await putEntries(entries, {
+    eventBridge: eventBridgeFor(options),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...timing(options),
+  });
+  return {
+    intents: prepared.map((intent, i) => ({
+      intentId: intent.intentId,
+      intentHash: intentHash(intent),
+      eventId: eventIds[i]!,
+    })),
+    calls,
+  };
+}
+
+function timing(options: Timing): Timing {
+  return {
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  };
+}
