@@ -1,0 +1,80 @@
+/**
+ * Status API: `GET /requests/{intentId}`. Returns a request's status, its
+ * decision (the decision event's detail) and its grant, to the agent that
+ * made the request and to no one else. Another agent's request is answered
+ * exactly like a missing one (404), so intent ids cannot be probed.
+ */
+import { getGrant } from '../shared/grants.js';
+import type { DecisionDetail } from '../shared/intent.js';
+import { getRequest, type RequestItem, type StoreDeps } from '../shared/store.js';
+import { type AgentRoles, type ApiAnswer, agentForCaller, notAnAgent } from './caller.js';
+
+/** Dependencies of {@link requestStatus}. */
+export interface StatusDeps extends StoreDeps {
+  agentRoles: AgentRoles;
+}
+
+/** The status API's answer body for a request. */
+export interface StatusBody {
+  intentId: string;
+  agentId: string;
+  status: RequestItem['status'];
+  createdAt: string;
+  /** When an unanswered review expires. */
+  expiresAt?: string;
+  action?: string;
+  environment?: string;
+  /** Hash of the intent as received. */
+  intentHash: string;
+  decision: DecisionDetail | null;
+  grant: { grantId: string; expiresAt: string; singleUse: true; consumedAt?: string } | null;
+}
+
+/** Answers `GET /requests/{intentId}` for the caller `callerArn`. */
+export async function requestStatus(
+  deps: StatusDeps,
+  input: { intentId: string; callerArn: string | null | undefined },
+): Promise<ApiAnswer> {
+  const agentId = agentForCaller(deps.agentRoles, input.callerArn);
+  if (!agentId) return notAnAgent(input.callerArn);
+  const notFound: ApiAnswer = {
+    statusCode: 404,
+    body: { error: 'not_found', message: `no request ${input.intentId} for agent ${agentId}` },
+  };
+  const request = await getRequest(deps, input.intentId);
+  if (!request || request.agentId !== agentId) return notFound;
+
+  const decision = request.decision;
+  const grant = decision?.grant ? await getGrant(deps, decision.grant.grantId) : undefined;
+  const body: StatusBody = {
+    intentId: request.intentId,
+    agentId: request.agentId,
+    status: request.status,
+    createdAt: request.createdAt,
+    ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+    ...(request.intent ? { action: request.intent.action, environment: request.intent.environment } : {}),
+    intentHash: request.intentHash,
+    // The decision is shown once final (the workflow finalized it); a pending human decision is not yet one.
+    decision:
+      decision && request.status !== 'PENDING'
+        ? {
+            intentId: request.intentId,
+            agentId: request.agentId,
+            status: decision.status,
+            automatic: decision.automatic,
+            approvers: decision.approvers,
+            reason: decision.reason,
+            intentHash: decision.intentHash,
+            policies: decision.policies,
+            decidedAt: decision.decidedAt,
+            ...(decision.parameters ? { parameters: decision.parameters } : {}),
+            ...(decision.grant ? { grant: decision.grant } : {}),
+          }
+        : null,
+    grant:
+      decision?.grant && request.status === 'APPROVED'
+        ? { ...decision.grant, ...(grant?.consumedAt ? { consumedAt: grant.consumedAt } : {}) }
+        : null,
+  };
+  return { statusCode: 200, body: body as unknown as Record<string, unknown> };
+}

@@ -1,0 +1,26 @@
+/** Status API `GET /requests/{intentId}` (API Gateway REST, IAM auth). Logic lives in ./core.ts. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createDocumentClient } from '../shared/aws.js';
+import { requireEnv } from '../shared/env.js';
+import { parseAgentRoles } from './caller.js';
+import { requestStatus, type StatusDeps } from './core.js';
+
+const logger = new Logger({ serviceName: 'countersign' });
+const deps: StatusDeps = {
+  ddb: createDocumentClient(),
+  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
+  agentRoles: parseAgentRoles(process.env.COUNTERSIGN_AGENT_ROLES),
+};
+
+export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  const intentId = event.pathParameters?.intentId ?? '';
+  const callerArn = event.requestContext.identity.userArn;
+  const answer = await requestStatus(deps, { intentId, callerArn });
+  logger.info('status read', { intentId, callerArn, statusCode: answer.statusCode });
+  return {
+    statusCode: answer.statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(answer.body),
+  };
+};
