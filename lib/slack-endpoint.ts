@@ -10,7 +10,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { type Binding, type EmbeddedPolicyBundle, HandlerFunction, settings } from './handler-function.js';
+import {
+  type Binding,
+  CEDAR_WASM,
+  type EmbeddedPolicyBundle,
+  HandlerFunction,
+  settings,
+} from './handler-function.js';
 
 /**
  * Placeholder bot token of a fresh secret. It deliberately fails the handlers'
@@ -79,6 +85,8 @@ export class SlackEndpoint extends Construct {
       description: 'Countersign Slack interaction handler (Function URL; Slack signature authenticates)',
       memorySize: props.memorySize ?? 1024,
       timeout: Duration.seconds(10),
+      // Cedar decides who may approve; it is loaded on the first vote, not at cold start.
+      copyFiles: [CEDAR_WASM],
       ...(props.policyBundle ? { policyBundle: props.policyBundle } : {}),
     });
     this.handler

@@ -44,6 +44,8 @@ export interface InteractionDeps extends AuditDeps {
   identity?: IdentityResolver;
   /** Who may vote beyond the invariants. @default reviewPlanRule */
   canApprove?: ApprovalRule;
+  /** Further group handles whose membership the approval rule reads (the policies' `groups.contains`). */
+  policyGroups?: () => Promise<readonly string[]>;
 }
 
 /** What happened, one word per case; the handler emits a metric per outcome. */
@@ -155,10 +157,8 @@ async function processVote(deps: InteractionDeps, action: VoteAction): Promise<I
     await refuse(deps, request, action, undefined, 'not-open', 'this request is not open for review');
     return 'refused';
   }
-  const identity = await (deps.identity ?? identityResolverFor(deps.slack)).resolve(
-    action.userId,
-    request.review.approverGroups,
-  );
+  const groups = [...new Set([...request.review.approverGroups, ...((await deps.policyGroups?.()) ?? [])])];
+  const identity = await (deps.identity ?? identityResolverFor(deps.slack)).resolve(action.userId, groups);
   const verdict = await checkVoter(request, identity, action.vote, deps.canApprove ?? reviewPlanRule);
   if (!verdict.ok) {
     await refuse(deps, request, action, identity, verdict.code, verdict.reason);

@@ -10,6 +10,7 @@ import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
+import { type ApprovalRule, policyRule } from './eligibility.js';
 import { toHttpRequest } from './payload.js';
 
 const logger = new Logger({ serviceName: 'countersign-interaction' });
@@ -28,8 +29,26 @@ const base = {
   sfn: new SFNClient(lambdaClientConfig),
   now: () => new Date(),
   logger,
+  ...cedarRule(),
 };
 let slack: WebClient | undefined;
+
+/**
+ * Who may approve is Cedar's answer (with the invariants in code first). The
+ * engine is imported on the first vote, so its WebAssembly module is compiled
+ * then, not on every cold start of an endpoint that must answer within 3 s.
+ */
+function cedarRule(): { canApprove: ApprovalRule; policyGroups: () => Promise<readonly string[]> } {
+  let engine: Promise<typeof import('../shared/policy.js')> | undefined;
+  const load = () => {
+    engine ??= import('../shared/policy.js');
+    return engine;
+  };
+  return {
+    canApprove: async (input) => policyRule((await load()).canApprove)(input),
+    policyGroups: async () => (await load()).policyEngine().referencedGroups,
+  };
+}
 
 /** Metric name per outcome, e.g. `approved` -> `InteractionApproved`. */
 const metricName = (outcome: InteractionOutcome) =>

@@ -91,6 +91,12 @@ export interface PolicyEngine {
   readonly bundle: PolicyBundle;
   /** Countersign's reading of each policy (effect, actions, outcome, review plan). */
   readonly meta: ReadonlyMap<string, PolicyMeta>;
+  /**
+   * Slack user-group handles the policies test membership of
+   * (`principal.groups.contains("…")`): the interaction handler resolves the
+   * clicker's membership of these as well as of the plan's approver groups.
+   */
+  readonly referencedGroups: readonly string[];
   evaluateIntent(input: { intent: Intent; agentId: string }, defaults: PolicyDefaults): IntentVerdict;
   canApprove(input: ApprovalQuestion): ApprovalAnswer;
 }
@@ -447,7 +453,18 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     };
   }
 
-  return { bundle, meta, evaluateIntent, canApprove };
+  return { bundle, meta, evaluateIntent, canApprove, referencedGroups: referencedGroups(bundle) };
+}
+
+/** Group handles named in `groups.contains("…")` / `groups.containsAny([…])` anywhere in the policies. */
+export function referencedGroups(bundle: Pick<PolicyBundle, 'policies'>): string[] {
+  const handles = new Set<string>();
+  for (const text of Object.values(bundle.policies)) {
+    for (const match of text.matchAll(/groups\.contains(?:Any|All)?\(\s*\[?([^)\]]*)\]?\s*\)/g)) {
+      for (const literal of match[1]!.matchAll(/"([^"]+)"/g)) handles.add(normalizeHandle(literal[1]!));
+    }
+  }
+  return [...handles].sort();
 }
 
 /** Where the repository's policies live when no bundle is embedded. */

@@ -32,6 +32,8 @@ export const USER = {
   carol: 'U0CAROL03',
   dave: 'U0DAVE004',
   erin: 'U0ERIN005',
+  /** A contractor, also in security-approvers. */
+  heidi: 'U0HEIDI10',
 } as const;
 
 /** Publishes an intent for `agentId` through the bus. */

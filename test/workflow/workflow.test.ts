@@ -184,6 +184,21 @@ describe('approval workflow', () => {
     expect((await eventually(() => decisionFor(loop, intent.intentId))).detail.status).toBe('APPROVED');
   });
 
+  it('Cedar decides who may approve: a contractor in the approver group is refused on a prod request', async () => {
+    const intent = iamChange();
+    publish(loop, intent);
+    await eventually(() => cardFor(loop, intent.intentId));
+    await click(loop, USER.heidi, 'approve', intent.intentId);
+    expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
+    const refusal = (await verifiedChain(loop, intent.intentId)).at(-1);
+    expect(refusal).toMatchObject({ kind: 'refused', actor: { slackUserId: USER.heidi } });
+    expect(JSON.stringify(refusal?.data)).toContain('approve-no-contractors-in-prod');
+    const ephemeral = loop.slack!.sent('chat.postEphemeral', USER.heidi).at(-1);
+    expect(ephemeral?.text).toMatch(/approve-no-contractors-in-prod/);
+    await click(loop, USER.bob, 'deny', intent.intentId);
+    await eventually(() => decisionFor(loop, intent.intentId));
+  });
+
   it('policy allow: a dev read-only action is approved automatically without a card', async () => {
     const intent = makeIntent({
       intentId: newIntentId(),
