@@ -134,6 +134,14 @@ export async function benchColdStart(runs = 15): Promise<ColdStartRow[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await benchColdStart(Number(process.argv[2] ?? 15));
+  const runs = Number(process.argv[2] ?? 15);
+  const rows = await benchColdStart(runs);
+  console.log(`cold start, median of ${runs} fresh processes each (${process.version})`);
   console.table(rows);
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  for (const row of rows) {
+    console.log(
+      `${row.handler}: bundle <= 400 KB ${verdict(row.bundleKb <= 400)}, init <= 50 ms ${verdict(row.initMs <= 50)}, >= 3x unbundled ${verdict(row.speedup >= 3)}`,
+    );
+  }
 }
