@@ -76,7 +76,7 @@ const intentEntry = (
 });
 
 /** Publishes intents with the AWS SDK client, as an agent would. */
-async function publish(...intents: { intentId: string }[]) {
+async function publish(...intents: ({ intentId: string } & Record<string, unknown>)[]) {
   for (const intent of intents) published.add(intent.intentId);
   const out = await client.send(new PutEventsCommand({ Entries: intents.map((i) => intentEntry(i)) }));
   expect(out.FailedEntryCount).toBe(0);
