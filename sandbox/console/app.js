@@ -148,8 +148,14 @@ function cardHtml(request) {
     </div>`;
 }
 
+/** Decided cards stay in the Pending view this long, so a card does not vanish the moment it is decided. */
+const RECENTLY_DECIDED_MS = 120_000;
+
 function visible(request) {
-  if (state.filter === 'pending') return request.status === 'PENDING';
+  if (state.filter === 'pending') {
+    const decidedAt = Date.parse(request.decision?.decidedAt ?? '');
+    return request.status === 'PENDING' || Date.now() - decidedAt < RECENTLY_DECIDED_MS;
+  }
   if (state.filter === 'decided') return FINAL.has(request.status);
   return true;
 }

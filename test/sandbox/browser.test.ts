@@ -1,0 +1,111 @@
+/**
+ * The approval console in a real browser: Debian chromium driven by
+ * playwright-core. A request is created through the PutEvents API, alice is
+ * picked in the console, approves, and the card turns Approved. The screenshot
+ * lands in test/artifacts/console.png.
+ *
+ * Chromium is required, not optional: without it this test fails and says how
+ * to install it (CI runs `apt-get install -y chromium`).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSandboxServer, type SandboxServer } from '../../sandbox/server.js';
+import { makeIntent } from '../support/fixtures.js';
+import { eventually, newIntentId, sharedLoop, USER } from '../support/loop.js';
+
+const CHROMIUM = process.env.COUNTERSIGN_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+const SCREENSHOT = resolve(import.meta.dirname, '../artifacts/console.png');
+
+let server: SandboxServer;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  server = await createSandboxServer(await sharedLoop(), { port: 0 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('approval console in chromium', () => {
+  it('alice approves a pending request in the console and the card shows Approved', async () => {
+    // Prepare
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium not found at ${CHROMIUM}. The browser test needs Debian's chromium: ` +
+          'run `apt-get install -y chromium` (or set COUNTERSIGN_CHROMIUM to a chromium binary). ' +
+          '`npx playwright install` cannot download browsers on this network.',
+      );
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+    const intent = makeIntent({ intentId: newIntentId() });
+    const client = new EventBridgeClient({
+      endpoint: server.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'browser-test', secretAccessKey: 'browser-test' },
+    });
+    const out = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: 'countersign',
+            Source: 'countersign.agent.deploy-bot',
+            DetailType: 'Privileged Action Requested',
+            Detail: JSON.stringify(intent),
+          },
+        ],
+      }),
+    );
+    client.destroy();
+    expect(out.FailedEntryCount).toBe(0);
+    await eventually(async () => {
+      const res = await fetch(`${server.url}/requests/${intent.intentId}`);
+      const view = res.ok ? ((await res.json()) as { request: { card?: unknown } }) : undefined;
+      return view?.request.card;
+    });
+    const page = await browser.newPage({ viewport: { width: 1360, height: 1100 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+
+    // Act
+    await page.goto(`${server.url}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.selectOption('#user-picker', USER.alice);
+    const card = page.locator(`article[data-request-id="${intent.intentId}"]`);
+    await card.waitFor();
+    await expect(card.locator('.bk-header').textContent()).resolves.toContain(intent.action);
+    await card.locator('button[data-action-id="approve"]').click();
+    await page.waitForSelector(`article[data-request-id="${intent.intentId}"][data-status="APPROVED"]`, {
+      timeout: 10_000,
+    });
+
+    // Assess
+    await expect(card.textContent()).resolves.toMatch(/Approved by\s*@alice/);
+    await expect(card.locator('button[data-action-id="approve"]').count()).resolves.toBe(0);
+    const view = (await (await fetch(`${server.url}/requests/${intent.intentId}`)).json()) as {
+      status: string;
+      votes: { slackUserId: string }[];
+    };
+    expect(view.status).toBe('APPROVED');
+    expect(view.votes.map((v) => v.slackUserId)).toEqual([USER.alice]);
+    expect(pageErrors).toEqual([]);
+    await card.scrollIntoViewIfNeeded();
+    await mkdir(resolve(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+    expect(existsSync(SCREENSHOT)).toBe(true);
+  });
+});
