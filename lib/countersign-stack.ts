@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { CfnOutput, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { AlarmNotifications } from './alarm-notifications.js';
 import { ApprovalWorkflow } from './approval-workflow.js';
@@ -14,6 +15,7 @@ import { REPO_ROOT } from './handler-function.js';
 import { IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
+import { StatusApi } from './status-api.js';
 
 /** Properties of a {@link CountersignStack}. */
 export interface CountersignStackProps extends StackProps {
@@ -42,6 +44,8 @@ export class CountersignStack extends Stack {
   public readonly auditDigest: AuditDigest;
   /** The policy bundle the handlers were built with. */
   public readonly policyBundle: PolicyBundle;
+  /** The agents' status and grant API (IAM auth). */
+  public readonly statusApi: StatusApi;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -90,6 +94,18 @@ export class CountersignStack extends Stack {
       alarmActions,
     });
 
+    this.statusApi = new StatusApi(this, 'StatusApi', {
+      tableReader: {
+        environment: { COUNTERSIGN_TABLE_NAME: this.auditStore.table.tableName },
+        grant: (g) => this.auditStore.grantTableRead(g),
+      },
+      auditWriter: this.auditStore.auditWriter(),
+    });
+
+    new CfnOutput(this, 'StatusApiUrl', {
+      description: 'Status API base URL for agents (COUNTERSIGN_STATUS_URL; IAM/SigV4 auth)',
+      value: this.statusApi.url,
+    });
     new CfnOutput(this, 'SlackInteractivityUrl', {
       description: 'Paste into the Slack app: Interactivity & Shortcuts → Request URL',
       value: this.slackEndpoint.functionUrl.url,
@@ -130,5 +146,16 @@ export class CountersignStack extends Stack {
         ' --output text --query PublicKey | base64 -d > countersign-digest.der',
       ]),
     });
+  }
+
+  /**
+   * Registers an agent: its role may publish intents only as
+   * `countersign.agent.<agentId>` (and the bus refuses that source to anyone
+   * else), and may read its own requests and consume its own grants through
+   * the status API.
+   */
+  public addAgent(role: iam.IRole, agentId: string): void {
+    this.intentBus.grantPublish(role, agentId);
+    this.statusApi.grantAgent(role, agentId);
   }
 }

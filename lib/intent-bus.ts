@@ -3,7 +3,7 @@
  * publish grant that binds an agent to its own source, and the rule that
  * starts one workflow execution per intent.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Lazy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -41,12 +41,19 @@ export interface IntentBusProps {
  * - `DenyForgedDecisionSource` / `DenyForgedDecisionType` (added by
  *   {@link allowDecisionsOnlyFrom}): the `countersign` source or the
  *   `Privileged Action Decided` detail-type from anyone but the workflow's role.
+ * - `DenyUnregisteredAgents` and `DenyAgentSource<n>` (added by
+ *   {@link grantPublish}): an agent source (`countersign.agent.*`) from any
+ *   principal that was not bound to an agent, and `countersign.agent.<id>` from
+ *   any principal but the role(s) bound to `<id>`. So even a principal whose own
+ *   IAM policy allows `events:PutEvents` broadly cannot speak for an agent.
  * No other account is allowed in. Which agent may use which source is bound per
  * agent role by {@link grantPublish}.
  */
 export class IntentBus extends Construct {
   /** The custom event bus. */
   public readonly eventBus: events.EventBus;
+  /** Principal ARNs bound to each agent id by {@link grantPublish}. */
+  private readonly agentPrincipals = new Map<string, string[]>();
 
   constructor(scope: Construct, id: string, props: IntentBusProps = {}) {
     super(scope, id);
@@ -67,7 +74,10 @@ export class IntentBus extends Construct {
    * Lets an agent's role publish intents and cancellations as itself only:
    * `events:PutEvents` on this bus with `events:source` =
    * `countersign.agent.<agentId>` and `events:detail-type` one of
-   * `Privileged Action Requested` / `Privileged Action Cancelled`.
+   * `Privileged Action Requested` / `Privileged Action Cancelled`; and binds
+   * the source to the grantee in the bus policy, which refuses that source to
+   * every other principal. The grantee must be an IAM role (or user): its ARN is
+   * what the bus policy names.
    */
   public grantPublish(grantee: iam.IGrantable, agentId: string): iam.Grant {
     if (!agentIdSchema.safeParse(agentId).success) {
@@ -75,6 +85,7 @@ export class IntentBus extends Construct {
         `grantPublish: agent id "${agentId}" must be 1-64 of [a-z0-9._-], starting alphanumeric`,
       );
     }
+    this.bindAgentSource(principalArnOf(grantee), agentId);
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['events:PutEvents'],
@@ -86,6 +97,47 @@ export class IntentBus extends Construct {
         },
       },
     });
+  }
+
+  /** Adds the bus-policy denials that reserve `countersign.agent.<agentId>` for `principalArn`. */
+  private bindAgentSource(principalArn: string, agentId: string): void {
+    if (this.agentPrincipals.size === 0) {
+      this.eventBus.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'DenyUnregisteredAgents',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['events:PutEvents'],
+          resources: [this.eventBus.eventBusArn],
+          conditions: {
+            StringLike: { 'events:source': `${AGENT_SOURCE_PREFIX}*` },
+            ArnNotEquals: {
+              'aws:PrincipalArn': Lazy.list({ produce: () => [...this.agentPrincipals.values()].flat() }),
+            },
+          },
+        }),
+      );
+    }
+    const existing = this.agentPrincipals.get(agentId);
+    if (existing) {
+      existing.push(principalArn);
+      return;
+    }
+    const principals = [principalArn];
+    this.agentPrincipals.set(agentId, principals);
+    this.eventBus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `DenyAgentSource${this.agentPrincipals.size}`,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['events:PutEvents'],
+        resources: [this.eventBus.eventBusArn],
+        conditions: {
+          StringEquals: { 'events:source': `${AGENT_SOURCE_PREFIX}${agentId}` },
+          ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => principals }) },
+        },
+      }),
+    );
   }
 
   /**
@@ -115,6 +167,21 @@ export class IntentBus extends Construct {
       }),
     );
   }
+}
+
+/**
+ * The ARN a bus or resource policy names for a grantee: a role's ARN, or a
+ * user's. `aws:PrincipalArn` of a role session is the role's ARN.
+ */
+export function principalArnOf(grantee: iam.IGrantable): string {
+  const principal = grantee.grantPrincipal as Partial<iam.IRole & iam.IUser>;
+  const arn = principal.roleArn ?? principal.userArn;
+  if (!arn) {
+    throw new Error(
+      'grantPublish: the grantee must be an IAM role or user (the bus policy binds the agent source to its ARN)',
+    );
+  }
+  return arn;
 }
 
 /** Properties of an {@link IntentRoute}. */

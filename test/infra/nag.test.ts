@@ -62,6 +62,9 @@ describe('cdk-nag AwsSolutions', () => {
     }
     const ids = [...new Set(acks.map((a) => a.id.replace(/<[^>]+>/g, '<token>')))].sort();
     expect(ids).toEqual([
+      'AwsSolutions-APIG3',
+      'AwsSolutions-APIG6',
+      'AwsSolutions-COG4',
       'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-IAM5[Resource::<token>/digests/*]',
       'AwsSolutions-IAM5[Resource::<token>/records/*]',

@@ -262,7 +262,7 @@ describe('functions', () => {
   it('run nodejs24.x on arm64 with active tracing, JSON logs to their own log group, 512 MB by default', () => {
     const { template } = synth();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(5);
+    expect(Object.keys(functions)).toHaveLength(7); // evaluate, review, record, interaction, digest, status, grant
     for (const [id, fn] of Object.entries(functions)) {
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -278,7 +278,7 @@ describe('functions', () => {
       Description: Match.stringLikeRegexp('Evaluate'),
       MemorySize: 512,
     });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 6);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 9); // 7 functions, workflow, status API access log
   });
 
   it('get exactly the environment the architecture names, each with its binding', () => {
