@@ -40,6 +40,19 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'test and explain Cedar policies (policy test | policy explain)',
     load: () => import('./policy.js'),
   },
+  request: {
+    summary: 'ask for a countersignature (agent)',
+    load: async () => (await import('./agent.js')).request,
+  },
+  status: {
+    summary: 'show a request’s status, decision and grant',
+    load: async () => (await import('./agent.js')).status,
+  },
+  wait: { summary: 'wait for a request’s decision', load: async () => (await import('./agent.js')).wait },
+  grant: {
+    summary: 'spend a single-use grant (grant consume <id>)',
+    load: async () => (await import('./agent.js')).grant,
+  },
 };
 
 /** Top-level usage text. */

@@ -219,6 +219,11 @@ export function callError(error: unknown, entry: PutEventsRequestEntry): Error {
       `no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (${message})`,
     );
   }
+  if (/region is missing/i.test(message)) {
+    return new PublishError('no AWS region: set AWS_REGION (or a profile with a region)', [], {
+      cause: error,
+    });
+  }
   if (name === 'ResourceNotFoundException') {
     return new PublishError(
       `event bus "${bus}" does not exist in this account and region (ResourceNotFoundException): check the bus name and AWS_REGION`,
