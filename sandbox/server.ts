@@ -170,6 +170,14 @@ export async function createSandboxServer(
     return { blocks: rendered.blocks, text: rendered.text, posted: false };
   }
 
+  /**
+   * A PENDING request no execution of this loop owns: it was created before a
+   * restart. Local executions live in memory, so its review can never finish.
+   */
+  function isOrphaned(request: RequestItem): boolean {
+    return request.status === 'PENDING' && loop.executionsFor(request.intentId).length === 0;
+  }
+
   function putEvents(target: string | undefined, body: string) {
     if (target !== 'AWSEvents.PutEvents') {
       throw new AwsError(400, 'UnknownOperationException', target ? `Unknown operation ${target}` : '');
@@ -339,6 +347,7 @@ export async function createSandboxServer(
           approvals: request.approvals,
           decision: request.decision,
           card: request.card,
+          orphaned: isOrphaned(request),
           ...cardOf(request),
         })),
       );

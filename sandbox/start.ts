@@ -52,6 +52,24 @@ function port(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+/** Requests left PENDING by a previous run cannot finish: their executions lived in that process. */
+async function warnAboutOrphans(url: string): Promise<void> {
+  const requests = (await (await fetch(`${url}/requests`)).json()) as {
+    intentId: string;
+    orphaned?: boolean;
+  }[];
+  const orphans = requests.filter((r) => r.orphaned);
+  if (orphans.length === 0) return;
+  console.log(
+    [
+      `  NOTE: ${orphans.length} request(s) were still PENDING when the sandbox last stopped. Local workflow`,
+      '  executions live in memory, so their reviews cannot finish; the console shows them without buttons.',
+      '  Start clean with: npm start -- --reset',
+      '',
+    ].join('\n'),
+  );
+}
+
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const dataDir = resolve(env.COUNTERSIGN_DATA_DIR ?? '.countersign');
   if (argv.includes('--reset') || argv.includes('--reset-only')) {
@@ -90,6 +108,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     '',
   ];
   console.log(lines.join('\n'));
+  await warnAboutOrphans(server.url);
 
   const stop = async () => {
     console.log('\nStopping the sandbox…');

@@ -140,7 +140,8 @@ function cardHtml(request) {
         <span class="status-pill ${statusClass(request.status)}">${escapeHtml(request.status)}</span>
         ${expires}
       </div>
-      <div class="blocks ${busy ? 'is-busy' : ''} ${user ? '' : 'no-user'}">${renderBlocks(request.blocks, ctx)}</div>
+      ${request.orphaned ? '<div class="orphan-note">This review started before the sandbox restarted. Local workflow executions live in memory, so it can no longer be decided. Run <code>npm start -- --reset</code> for a clean slate.</div>' : ''}
+      <div class="blocks ${busy ? 'is-busy' : ''} ${user ? '' : 'no-user'}">${renderBlocks(blocksOf(request), ctx)}</div>
       <details class="audit" ${auditOpen ? 'open' : ''} data-audit="${escapeHtml(request.intentId)}">
         <summary>Audit trail</summary>
         <div class="audit-body">Loading…</div>
@@ -150,6 +151,11 @@ function cardHtml(request) {
 
 /** Decided cards stay in the Pending view this long, so a card does not vanish the moment it is decided. */
 const RECENTLY_DECIDED_MS = 120_000;
+
+/** The card's blocks; an orphaned review keeps its content but loses its buttons. */
+function blocksOf(request) {
+  return request.orphaned ? request.blocks.filter((b) => b.type !== 'actions') : request.blocks;
+}
 
 function visible(request) {
   if (state.filter === 'pending') {
@@ -180,6 +186,7 @@ function renderAll(force = false) {
   for (const request of shown) {
     const fingerprint = JSON.stringify([
       request.status,
+      request.orphaned,
       request.blocks,
       state.busy.has(request.intentId),
       state.userId,
