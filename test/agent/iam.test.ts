@@ -1,0 +1,223 @@
+/**
+ * Agent identity on the synthesized template: an agent role may publish only
+ * as its own source with the intent detail-types, the bus refuses that source
+ * to everyone else, and the status API is IAM-authorized with the caller →
+ * agent mapping set next to the permission.
+ */
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config.js';
+import { CountersignStack } from '../../lib/countersign-stack.js';
+import { CDK_CONTEXT, TEST_ENV, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
+
+let template: Template;
+let stack: CountersignStack;
+const logicalIdOf = (prefix: string, type: string) => {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+  expect(ids, prefix).toHaveLength(1);
+  return ids[0]!;
+};
+
+beforeAll(() => {
+  const app = testApp();
+  stack = new CountersignStack(app, 'Countersign', {
+    env: TEST_ENV,
+    config: loadConfig(CDK_CONTEXT.countersign),
+    policyBundle: TEST_POLICY_BUNDLE,
+  });
+  const deployBot = new iam.Role(stack, 'DeployBotRole', { assumedBy: new iam.AccountRootPrincipal() });
+  const reportBot = iam.Role.fromRoleArn(
+    stack,
+    'ReportBotRole',
+    'arn:aws:iam::123456789012:role/agents/report-bot',
+  );
+  stack.addAgent(deployBot, 'deploy-bot');
+  stack.addAgent(reportBot, 'report-bot');
+  template = Template.fromStack(stack);
+});
+
+/** Statements of the inline policies attached to a role (by logical id or role name). */
+function statementsOf(role: string | { name: string }) {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) =>
+      (p.Properties.Roles as unknown[]).some((r) =>
+        typeof role === 'string' ? JSON.stringify(r) === JSON.stringify({ Ref: role }) : r === role.name,
+      ),
+    )
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+}
+
+describe('agent publish permission', () => {
+  it('PutEvents on the bus only, only as countersign.agent.<id>, only the intent and cancel detail-types', () => {
+    const bus = logicalIdOf('IntentBus', 'AWS::Events::EventBus');
+    const role = logicalIdOf('DeployBotRole', 'AWS::IAM::Role');
+    const publish = statementsOf(role).filter((s) => s.Action === 'events:PutEvents');
+    expect(publish).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Resource: { 'Fn::GetAtt': [bus, 'Arn'] },
+        Condition: {
+          StringEquals: {
+            'events:source': 'countersign.agent.deploy-bot',
+            'events:detail-type': ['Privileged Action Requested', 'Privileged Action Cancelled'],
+          },
+        },
+      },
+    ]);
+    // Nothing else on the agent's role touches EventBridge.
+    expect(statementsOf(role).filter((s) => String(s.Action).startsWith('events:'))).toHaveLength(1);
+  });
+
+  it('an imported role gets the same bound statement', () => {
+    const publish = statementsOf({ name: 'report-bot' }).filter((s) => s.Action === 'events:PutEvents');
+    expect(publish).toHaveLength(1);
+    expect(publish[0]!.Condition).toEqual({
+      StringEquals: {
+        'events:source': 'countersign.agent.report-bot',
+        'events:detail-type': ['Privileged Action Requested', 'Privileged Action Cancelled'],
+      },
+    });
+  });
+});
+
+/** The bus policy statement with this Sid. */
+function busStatement(sid: string): Record<string, unknown> {
+  const found = Object.values(template.findResources('AWS::Events::EventBusPolicy'))
+    .map((p) => p.Properties.Statement as Record<string, unknown>)
+    .filter((st) => st.Sid === `cdk-${sid}`);
+  expect(found, sid).toHaveLength(1);
+  return found[0]!;
+}
+
+/** aws:PrincipalArn values of an ArnNotEquals condition, as a list. */
+const exempt = (st: Record<string, unknown>) =>
+  [
+    (st.Condition as { ArnNotEquals: { 'aws:PrincipalArn': unknown } }).ArnNotEquals['aws:PrincipalArn'],
+  ].flat();
+
+describe('bus resource policy', () => {
+  it('refuses countersign.agent.<id> to every principal but the role bound to <id>', () => {
+    const role = logicalIdOf('DeployBotRole', 'AWS::IAM::Role');
+    const deploy = busStatement('DenyAgentSource1');
+    expect(deploy).toMatchObject({
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'events:PutEvents',
+      Condition: { StringEquals: { 'events:source': 'countersign.agent.deploy-bot' } },
+    });
+    expect(exempt(deploy)).toEqual([{ 'Fn::GetAtt': [role, 'Arn'] }]);
+    const report = busStatement('DenyAgentSource2');
+    expect(report).toMatchObject({
+      Condition: { StringEquals: { 'events:source': 'countersign.agent.report-bot' } },
+    });
+    expect(exempt(report)).toEqual(['arn:aws:iam::123456789012:role/agents/report-bot']);
+  });
+
+  it('refuses every agent source to principals that are no registered agent role', () => {
+    const role = logicalIdOf('DeployBotRole', 'AWS::IAM::Role');
+    const statement = busStatement('DenyUnregisteredAgents');
+    expect(statement).toMatchObject({
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'events:PutEvents',
+      Condition: { StringLike: { 'events:source': 'countersign.agent.*' } },
+    });
+    expect(exempt(statement)).toEqual([
+      { 'Fn::GetAtt': [role, 'Arn'] },
+      'arn:aws:iam::123456789012:role/agents/report-bot',
+    ]);
+  });
+
+  it('still refuses unknown sources and forged decisions', () => {
+    expect(busStatement('DenyUnknownSources')).toMatchObject({
+      Condition: { StringNotLike: { 'events:source': ['countersign.agent.*', 'countersign'] } },
+    });
+    busStatement('DenyForgedDecisionSource');
+    busStatement('DenyForgedDecisionType');
+  });
+});
+
+describe('status API', () => {
+  it('every method requires IAM authorization; path parameters are validated', () => {
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
+    const real = methods.filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
+    expect(real.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    for (const m of real) {
+      expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+      expect(m.Properties.RequestValidatorId).toBeDefined();
+    }
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestParameters: true,
+      ValidateRequestBody: true,
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      RequestParameters: { 'method.request.path.intentId': true },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      RequestParameters: { 'method.request.path.grantId': true },
+    });
+  });
+
+  it('the stage has JSON access logs, throttling, tracing, and never logs bodies', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"caller"') },
+      MethodSettings: Match.arrayWith([
+        Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, DataTraceEnabled: false }),
+      ]),
+    });
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+
+  it('an agent role may invoke exactly the two routes of this stage', () => {
+    const api = logicalIdOf('StatusApi', 'AWS::ApiGateway::RestApi');
+    const role = logicalIdOf('DeployBotRole', 'AWS::IAM::Role');
+    const invoke = statementsOf(role).filter((s) => s.Action === 'execute-api:Invoke');
+    expect(invoke).toHaveLength(1);
+    const resources = JSON.stringify(invoke[0]!.Resource);
+    expect(resources).toContain(api);
+    expect(resources).toContain('/GET/requests/*');
+    expect(resources).toContain('/POST/grants/*/consume');
+    expect((invoke[0]!.Resource as unknown[]).length).toBe(2);
+  });
+
+  it('both handlers get the role -> agent mapping, and only the grant handler may write', () => {
+    for (const prefix of ['StatusApiStatusFunction', 'StatusApiGrantFunction']) {
+      const fn = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+        id.startsWith(prefix),
+      )!;
+      const mapping = JSON.stringify(fn[1].Properties.Environment.Variables.COUNTERSIGN_AGENT_ROLES);
+      expect(mapping, prefix).toContain('deploy-bot');
+      expect(mapping, prefix).toContain('arn:aws:iam::123456789012:role/agents/report-bot');
+      expect(mapping, prefix).toContain(logicalIdOf('DeployBotRole', 'AWS::IAM::Role'));
+    }
+    const statusRole = logicalIdOf('StatusApiStatusFunctionRole', 'AWS::IAM::Role');
+    const statusActions = statementsOf(statusRole).flatMap((s) => [s.Action].flat() as string[]);
+    expect(
+      statusActions.filter(
+        (a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a) || a.startsWith('s3:Put'),
+      ),
+    ).toEqual([]);
+    const grantRole = logicalIdOf('StatusApiGrantFunctionRole', 'AWS::IAM::Role');
+    const grantActions = statementsOf(grantRole).flatMap((s) => [s.Action].flat() as string[]);
+    expect(grantActions).toEqual(expect.arrayContaining(['dynamodb:UpdateItem', 's3:PutObject']));
+    expect(grantActions.filter((a) => /Delete/.test(a))).toEqual([]);
+  });
+
+  it('the StatusApiUrl output gives agents the base URL', () => {
+    template.hasOutput('StatusApiUrl', { Value: Match.anyValue() });
+  });
+
+  it('refuses a bad agent id and a grantee without an ARN', () => {
+    const role = new iam.Role(stack, 'Other', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => stack.statusApi.grantAgent(role, 'Bad Id')).toThrow(/agent id/);
+    expect(() =>
+      stack.intentBus.grantPublish(new iam.ServicePrincipal('lambda.amazonaws.com'), 'svc'),
+    ).toThrow(/IAM role or user/);
+  });
+});
