@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   type ConsumeGrantResult,
   consumeGrant,
@@ -170,6 +171,8 @@ export const request: CommandModule = {
     }
     const statusUrl = values.wait ? needStatusUrl(c) : c.statusUrl;
     const result = await requestApproval(intent, {
+      // One client per run: the SDK reads AWS_ENDPOINT_URL(_EVENTBRIDGE), region and credentials now.
+      eventBridge: new EventBridgeClient({}),
       agentId: c.agentId,
       eventBusName: c.bus,
       ...(statusUrl ? { statusUrl } : {}),
