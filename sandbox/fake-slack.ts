@@ -50,7 +50,7 @@ export interface SlackRecordedMessage {
   ts: string;
   text?: string;
   blocks?: unknown[];
-  /** Recipient of an ephemeral message. */
+  /** Recipient of an ephemeral message, or of a direct message (a postMessage to a user id). */
   user?: string;
   threadTs?: string;
 }
@@ -86,7 +86,11 @@ export interface FakeSlack {
   readonly messages: SlackRecordedMessage[];
   /** Every call received, in order. */
   readonly calls: SlackRecordedCall[];
-  /** Views opened, by view id. */
+  /**
+   * Views opened, by view id, in opening order. Each holds the view as sent
+   * (`callback_id`, `private_metadata`, `blocks`): a console renders the modal
+   * from it and posts the `view_submission` (see docs/architecture.md).
+   */
   readonly views: Map<string, SlackRecordedView>;
   /** Answers the next `n` calls of `method` with HTTP 429 and `Retry-After: <seconds>`. */
   setRateLimit(method: string, n: number, retryAfterSeconds?: number): void;
@@ -117,6 +121,9 @@ export const FAKE_SLACK_TOKEN = 'xoxb-countersign-fake-slack';
 export const FAKE_BOT = { userId: 'U0CSBOT00', botId: 'B0CSBOT00' } as const;
 /** Path of the sandbox directory. */
 export const DEFAULT_DIRECTORY_PATH = new URL('./directory.json', import.meta.url);
+
+/** The DM channel the fake opens for a user id (`U0CAROL03` -> `D0CAROL03`). */
+export const dmChannelOf = (userId: string) => `D${userId.slice(1)}`;
 
 /** Reads a directory file (the sandbox's by default). */
 export function loadDirectory(path: string | URL = DEFAULT_DIRECTORY_PATH): SlackDirectory {
@@ -178,12 +185,16 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++counter).padStart(6, '0')}`;
   const user = (id: unknown) => directory.users.find((u) => u.id === id);
   const channelExists = (id: string) =>
-    directory.channels ? directory.channels.some((c) => c.id === id) : /^[CGD][A-Z0-9]{2,}$/.test(id);
+    (directory.channels ? directory.channels.some((c) => c.id === id) : /^[CGD][A-Z0-9]{2,}$/.test(id)) ||
+    (id.startsWith('D') && user(`U${id.slice(1)}`) !== undefined);
+  /** Posting to a user id opens (or reuses) the app's DM with them, as Slack does: `D` + the id after `U`. */
   const requireChannel = (params: Params) => {
     const channel = str(params.channel);
+    if (channel && /^U[A-Z0-9]+$/.test(channel) && user(channel)) return dmChannelOf(channel);
     if (!channel || !channelExists(channel)) throw new SlackApiError('channel_not_found');
     return channel;
   };
+  const dmUser = (channel: string) => (channel.startsWith('D') ? `U${channel.slice(1)}` : undefined);
   const requireContent = (params: Params) => {
     const text = str(params.text);
     const blocks = Array.isArray(params.blocks) ? params.blocks : undefined;
@@ -225,7 +236,15 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
       const content = requireContent(params);
       const ts = nextTs();
       store.set(`${channel}/${ts}`, content);
-      messages.push({ method: 'chat.postMessage', channel, ts, ...content, threadTs: str(params.thread_ts) });
+      const recipient = dmUser(channel);
+      messages.push({
+        method: 'chat.postMessage',
+        channel,
+        ts,
+        ...content,
+        threadTs: str(params.thread_ts),
+        ...(recipient ? { user: recipient } : {}),
+      });
       return {
         channel,
         ts,
@@ -253,6 +272,12 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     'users.info': (params) => {
       const found = user(params.user);
       if (!found) throw new SlackApiError('user_not_found');
+      return { user: slackUser(found) };
+    },
+    'users.lookupByEmail': (params) => {
+      const email = str(params.email)?.toLowerCase();
+      const found = directory.users.find((u) => !u.deleted && u.email?.toLowerCase() === email);
+      if (!found) throw new SlackApiError('users_not_found');
       return { user: slackUser(found) };
     },
     'users.list': (params) => {

@@ -48,3 +48,68 @@ export function signedClick(
     body,
   };
 }
+
+/** A modal as `views.open` received it (what the fake Slack records). */
+export interface OpenedView {
+  id: string;
+  view: Record<string, unknown>;
+}
+
+/**
+ * Builds the signed `view_submission` Slack POSTs when `userId` submits a
+ * modal, with `inputs` typed into its input blocks (by block id; blocks left
+ * out are submitted empty). `private_metadata` and `callback_id` are echoed
+ * from the view unless overridden (tests use that to tamper).
+ */
+export function signedViewSubmission(
+  signingSecret: string,
+  submission: {
+    userId: string;
+    view: OpenedView;
+    inputs?: Record<string, string>;
+    privateMetadata?: string;
+    callbackId?: string;
+  },
+  now: Date = new Date(),
+): { headers: Record<string, string>; body: string } {
+  const { view } = submission.view;
+  const values: Record<string, Record<string, { type: string; value: string | null }>> = {};
+  for (const block of (view.blocks ?? []) as {
+    type?: string;
+    block_id?: string;
+    element?: { action_id?: string; type?: string };
+  }[]) {
+    if (block.type !== 'input' || !block.block_id || !block.element?.action_id) continue;
+    const typed = submission.inputs?.[block.block_id];
+    values[block.block_id] = {
+      [block.element.action_id]: {
+        type: block.element.type ?? 'plain_text_input',
+        value: typed === undefined || typed === '' ? null : typed,
+      },
+    };
+  }
+  const payload = {
+    type: 'view_submission',
+    team: { id: 'T0COUNTER' },
+    user: { id: submission.userId },
+    api_app_id: 'A0COUNTERSIGN',
+    trigger_id: `trigger-${randomUUID()}`,
+    view: {
+      id: submission.view.id,
+      type: 'modal',
+      callback_id: submission.callbackId ?? view.callback_id,
+      private_metadata: submission.privateMetadata ?? view.private_metadata ?? '',
+      state: { values },
+    },
+  };
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const timestamp = String(Math.floor(now.getTime() / 1000));
+  return {
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': signSlackRequest(signingSecret, timestamp, body),
+    },
+    body,
+  };
+}

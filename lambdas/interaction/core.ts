@@ -1,30 +1,71 @@
 /**
- * The interaction core: one Slack click in, at most one state change out.
+ * The interaction core: one Slack interaction in, at most one state change out.
  *
- * verify signature -> claim (timestamp, signature) against replays -> parse the
- * click -> load the request -> resolve the clicker -> invariants + eligibility
- * -> conditional vote / decision write -> SendTaskSuccess / SendTaskFailure ->
- * update the card. Refused, late and duplicate clickers get an ephemeral
- * message saying why. Every state change is audited before the workflow hears
- * of it, and any error before SendTaskSuccess leaves the review unapproved
- * (it then ends as EXPIRED, a denial): fail closed.
+ * verify signature -> claim (timestamp, signature) against replays -> parse ->
+ * load the request -> resolve the person -> invariants + eligibility ->
+ * conditional vote / modification / decision write -> SendTaskSuccess /
+ * SendTaskFailure -> update the card.
+ *
+ * - Approve is a vote. Deny, Modify and Break glass open a modal
+ *   (`views.open`); its `view_submission` is acted on only when its signed
+ *   `private_metadata` verifies (./metadata.ts) and everything is checked again.
+ * - Refused, late and duplicate clickers get an ephemeral message saying why;
+ *   a refused form submission gets Slack's `response_action: "errors"` answer.
+ * Every state change is audited before the workflow hears of it, and any error
+ * before SendTaskSuccess leaves the review unapproved (it then ends as
+ * EXPIRED, a denial): fail closed.
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { View } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
+import { approvedIntentHash } from '../shared/grants.js';
 import { type IdentityResolver, identityResolverFor, type ResolvedIdentity } from '../shared/identity.js';
-import type { ApproverRef } from '../shared/intent.js';
+import type { ApproverRef, Intent } from '../shared/intent.js';
+import { mentionTargets } from '../shared/mentions.js';
+import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
 import {
+  acknowledgePostHoc,
+  currentHash,
+  currentIntent,
   decide,
   getRequest,
+  type Modification,
   type RequestDecision,
   type RequestItem,
   recordApproval,
+  recordModification,
+  setPostHoc,
 } from '../shared/store.js';
 import { REVIEW_ERROR } from '../shared/workflow.js';
-import { type ApprovalRule, checkVoter, type RefusalCode, reviewPlanRule } from './eligibility.js';
-import { type HttpRequest, parseInteraction, type VoteAction } from './payload.js';
+import {
+  type ApprovalRule,
+  checkBreakGlass,
+  checkVoter,
+  type RefusalCode,
+  reviewPlanRule,
+  type VoterCheck,
+} from './eligibility.js';
+import { MODAL_TTL_SECONDS, type ModalAction, signMetadata, verifyMetadata } from './metadata.js';
+import {
+  breakGlassModal,
+  CALLBACK,
+  denyModal,
+  fullRequestModal,
+  judgeReevaluation,
+  MAX_REASON,
+  modifyModal,
+  REASON_BLOCK,
+  readModification,
+} from './modals.js';
+import {
+  type ButtonAction,
+  type HttpRequest,
+  parseInteraction,
+  type ViewSubmission,
+  type VoteAction,
+} from './payload.js';
 import { claimSignature, verifySlackSignature } from './signature.js';
 
 /** The logging the core needs (Powertools' Logger fits). */
@@ -37,7 +78,7 @@ export interface CoreLogger {
 /** Dependencies of {@link handleInteraction}. */
 export interface InteractionDeps extends AuditDeps {
   sfn: Pick<SFNClient, 'send'>;
-  slack: Pick<WebClient, 'chat' | 'users' | 'usergroups'>;
+  slack: Pick<WebClient, 'chat' | 'users' | 'usergroups' | 'views'>;
   signingSecret: string;
   logger: CoreLogger;
   /** @default the module-wide cached resolver of `slack` */
@@ -46,6 +87,16 @@ export interface InteractionDeps extends AuditDeps {
   canApprove?: ApprovalRule;
   /** Further group handles whose membership the approval rule reads (the policies' `groups.contains`). */
   policyGroups?: () => Promise<readonly string[]>;
+  /**
+   * Policy evaluation of a modified intent (Cedar's `evaluateIntent`). Without
+   * it every modification is refused (fail closed).
+   */
+  evaluateIntent?: (
+    input: { intent: Intent; agentId: string },
+    defaults: PolicyDefaults,
+  ) => IntentVerdict | Promise<IntentVerdict>;
+  /** Default approver group handle for re-evaluation. @default the plan's first group */
+  approverGroup?: string;
 }
 
 /** What happened, one word per case; the handler emits a metric per outcome. */
@@ -62,6 +113,10 @@ export type InteractionOutcome =
   | 'denied'
   | 'late'
   | 'expired'
+  | 'form-opened'
+  | 'form-errors'
+  | 'modified'
+  | 'acknowledged'
   | 'error';
 
 /** The HTTP answer and the outcome. */
@@ -69,6 +124,8 @@ export interface InteractionResult {
   statusCode: number;
   body: string;
   outcome: InteractionOutcome;
+  /** `application/json` for a view-submission answer with a body; text otherwise. */
+  contentType?: string;
 }
 
 /** Errors from SendTask* meaning the workflow is no longer waiting (it timed out or ended). */
@@ -77,6 +134,19 @@ const TASK_ENDED = new Set(['TaskTimedOut', 'TaskDoesNotExist']);
 const mention = (id: string) => `<@${id}>`;
 const slackTime = (iso: string) =>
   `<!date^${Math.floor(new Date(iso).getTime() / 1000)}^{date_short_pretty} {time}|${iso}>`;
+
+/** Who is acting, on which request, from where. */
+interface Actor {
+  userId: string;
+  requestId: string;
+  /** Channel for ephemeral answers (else the card's). */
+  channel?: string;
+  /** What they tried, for messages and audit: approve, deny, modify, break-glass, acknowledge. */
+  verb: 'approve' | 'deny' | 'modify' | 'break-glass' | 'acknowledge';
+}
+
+/** A refusal or late answer, for an ephemeral (clicks) or a form error (submissions). */
+type Stop = { outcome: InteractionOutcome; message: string; code?: string };
 
 /** Handles one request to the interaction endpoint. Never throws. */
 export async function handleInteraction(
@@ -94,7 +164,8 @@ export async function handleInteraction(
     deps.logger.warn('Slack request rejected', { reason: check.reason });
     return { statusCode: 401, body: 'invalid Slack signature', outcome: 'signature-rejected' };
   }
-  let action: VoteAction | undefined;
+  let actor: Actor | undefined;
+  let submission: ViewSubmission | undefined;
   try {
     if (!(await claimSignature(deps, check))) {
       deps.logger.warn('Slack request replayed', { timestamp: check.timestamp });
@@ -106,13 +177,18 @@ export async function handleInteraction(
       return { statusCode: 400, body: interaction.reason, outcome: 'invalid-payload' };
     }
     if (interaction.kind === 'ignored') return { statusCode: 200, body: '', outcome: 'ignored' };
-    action = interaction;
-    const outcome = await processVote(deps, interaction);
-    deps.logger.info('interaction handled', {
-      outcome,
+    if (interaction.kind === 'submission') {
+      submission = interaction;
+      return await submit(deps, interaction);
+    }
+    actor = {
+      userId: interaction.userId,
       requestId: interaction.requestId,
-      user: interaction.userId,
-    });
+      channel: interaction.channel,
+      verb: verbOf(interaction),
+    };
+    const outcome = await click(deps, interaction, actor);
+    deps.logger.info('interaction handled', { outcome, requestId: actor.requestId, user: actor.userId });
     return { statusCode: 200, body: '', outcome };
   } catch (error) {
     deps.logger.error('interaction failed; nothing was approved', {
@@ -120,62 +196,274 @@ export async function handleInteraction(
         error instanceof Error
           ? { name: error.name, message: error.message, stack: error.stack }
           : String(error),
-      requestId: action?.requestId,
+      requestId: actor?.requestId,
     });
-    if (action) {
-      await ephemeral(
-        deps,
-        action,
-        undefined,
-        'Countersign could not process your click and approved nothing. Try again in a moment; if the card does not change, this review ends as a denial when it expires.',
-      );
-    }
+    const apology =
+      'Countersign could not process this and approved nothing. Try again in a moment; if the card does not change, this review ends as a denial when it expires.';
+    if (submission) return formErrors(submission, apology, 'error');
+    if (actor) await ephemeral(deps, actor, undefined, apology);
     return { statusCode: 500, body: 'internal error', outcome: 'error' };
   }
 }
 
-async function processVote(deps: InteractionDeps, action: VoteAction): Promise<InteractionOutcome> {
-  const request = await getRequest(deps, action.requestId);
-  if (!request) {
-    await ephemeral(deps, action, undefined, `Countersign has no request \`${action.requestId}\`.`);
-    return 'unknown-request';
-  }
-  if (request.status !== 'PENDING') {
-    await ephemeral(deps, action, request, lateMessage(request));
-    return 'late';
-  }
+function verbOf(action: VoteAction | ButtonAction): Actor['verb'] {
+  if (action.kind === 'vote') return action.vote;
+  if (action.button === 'breakglass') return 'break-glass';
+  if (action.button === 'acknowledge') return 'acknowledge';
+  return action.button === 'modify' ? 'modify' : 'approve';
+}
+
+async function click(
+  deps: InteractionDeps,
+  action: VoteAction | ButtonAction,
+  actor: Actor,
+): Promise<InteractionOutcome> {
+  if (action.kind === 'vote' && action.vote === 'approve') return processApprove(deps, actor);
+  if (action.kind === 'button' && action.button === 'acknowledge') return acknowledge(deps, actor);
+  if (action.kind === 'button' && action.button === 'view-full') return showFullRequest(deps, action, actor);
+  const form: ModalAction =
+    action.kind === 'vote' ? 'deny' : action.button === 'breakglass' ? 'breakglass' : 'modify';
+  return openForm(deps, action, actor, form);
+}
+
+/** Loads a request that is open for decisions, or says why it is not. */
+async function openRequest(
+  deps: InteractionDeps,
+  actor: Actor,
+): Promise<{ request: RequestItem } | (Stop & { request?: RequestItem })> {
+  const request = await getRequest(deps, actor.requestId);
+  if (!request)
+    return { outcome: 'unknown-request', message: `Countersign has no request \`${actor.requestId}\`.` };
+  if (request.status !== 'PENDING') return { outcome: 'late', message: lateMessage(request), request };
   if (request.expiresAt && deps.now().getTime() >= Date.parse(request.expiresAt)) {
-    await ephemeral(
-      deps,
-      action,
+    return {
+      outcome: 'expired',
+      message: `This review expired at ${slackTime(request.expiresAt)}; it can no longer be decided.`,
       request,
-      `This review expired at ${slackTime(request.expiresAt)}; it can no longer be decided.`,
-    );
-    return 'expired';
+    };
   }
   if (!request.review || !request.taskToken || !request.intent) {
-    await refuse(deps, request, action, undefined, 'not-open', 'this request is not open for review');
-    return 'refused';
+    const message = await refuse(
+      deps,
+      request,
+      actor,
+      undefined,
+      'not-open',
+      'this request is not open for review',
+    );
+    return { outcome: 'refused', message, request };
   }
-  const groups = [...new Set([...request.review.approverGroups, ...((await deps.policyGroups?.()) ?? [])])];
-  const identity = await (deps.identity ?? identityResolverFor(deps.slack)).resolve(action.userId, groups);
-  const verdict = await checkVoter(request, identity, action.vote, deps.canApprove ?? reviewPlanRule);
-  if (!verdict.ok) {
-    await refuse(deps, request, action, identity, verdict.code, verdict.reason);
-    return 'refused';
-  }
-  const voter = { ...verdict.approver, via: verdict.via };
-  return action.vote === 'approve'
-    ? approve(deps, request, action, voter)
-    : deny(deps, request, action, voter);
+  return { request };
 }
+
+/** Resolves the person and applies the invariants and the eligibility rule for what they try. */
+async function checkActor(
+  deps: InteractionDeps,
+  request: RequestItem,
+  actor: Actor,
+): Promise<{ ok: true; voter: Voter; identity: ResolvedIdentity } | Stop> {
+  const groups = [...new Set([...request.review!.approverGroups, ...((await deps.policyGroups?.()) ?? [])])];
+  const identity = await (deps.identity ?? identityResolverFor(deps.slack)).resolve(actor.userId, groups);
+  const rule = deps.canApprove ?? reviewPlanRule;
+  const forPolicy = request.modification ? { ...request, intent: currentIntent(request) } : request;
+  const verdict: VoterCheck =
+    actor.verb === 'break-glass'
+      ? checkBreakGlass(request, identity)
+      : await checkVoter(forPolicy, identity, actor.verb === 'deny' ? 'deny' : 'approve', rule);
+  if (!verdict.ok) {
+    const message = await refuse(deps, request, actor, identity, verdict.code, verdict.reason);
+    return { outcome: 'refused', message, code: verdict.code };
+  }
+  return { ok: true, identity, voter: { ...verdict.approver, via: verdict.via } };
+}
+
+async function processApprove(deps: InteractionDeps, actor: Actor): Promise<InteractionOutcome> {
+  const open = await openRequest(deps, actor);
+  if ('outcome' in open) {
+    await ephemeral(deps, actor, open.request, open.message);
+    return open.outcome;
+  }
+  const request = open.request;
+  const checked = await checkActor(deps, request, actor);
+  if (!('ok' in checked)) {
+    // The responder's own Approve click on a break-glass request: point them at the right path.
+    const hint =
+      checked.code === 'self-on-behalf-of' &&
+      request.review?.breakGlass &&
+      request.intent.context?.urgency === 'urgent'
+        ? ' This urgent request allows break-glass: use *Break glass* and give a reason (it is announced to the approvers and reviewed afterwards).'
+        : '';
+    await ephemeral(deps, actor, request, `${checked.message}${hint}`);
+    return checked.outcome;
+  }
+  return approve(deps, request, actor, checked.voter);
+}
+
+/** Deny, Modify, Break glass: check, then open the form with signed metadata. */
+async function openForm(
+  deps: InteractionDeps,
+  action: VoteAction | ButtonAction,
+  actor: Actor,
+  form: ModalAction,
+): Promise<InteractionOutcome> {
+  const open = await openRequest(deps, actor);
+  if ('outcome' in open) {
+    await ephemeral(deps, actor, open.request, open.message);
+    return open.outcome;
+  }
+  const request = open.request;
+  if (form === 'modify' && !request.review?.editable.length) {
+    await ephemeral(deps, actor, request, 'Policy allows no changes to this request.');
+    return 'refused';
+  }
+  const checked = await checkActor(deps, request, actor);
+  if (!('ok' in checked)) {
+    await ephemeral(deps, actor, request, checked.message);
+    return checked.outcome;
+  }
+  if (!action.triggerId) {
+    await ephemeral(
+      deps,
+      actor,
+      request,
+      'Slack sent no trigger to open the form with; click the button again.',
+    );
+    return 'invalid-payload';
+  }
+  const nowSeconds = Math.floor(deps.now().getTime() / 1000);
+  const expiry = request.expiresAt
+    ? Math.floor(Date.parse(request.expiresAt) / 1000)
+    : nowSeconds + MODAL_TTL_SECONDS;
+  const metadata = signMetadata(deps.signingSecret, {
+    requestId: request.intentId,
+    action: form,
+    intentHash: currentHash(request),
+    expiresAt: Math.min(expiry, nowSeconds + MODAL_TTL_SECONDS),
+    userId: actor.userId,
+  });
+  const view: View =
+    form === 'deny'
+      ? denyModal(request, metadata)
+      : form === 'breakglass'
+        ? breakGlassModal(request, metadata)
+        : modifyModal(request, currentIntent(request), metadata);
+  await deps.slack.views.open({ trigger_id: action.triggerId, view });
+  return 'form-opened';
+}
+
+async function showFullRequest(
+  deps: InteractionDeps,
+  action: ButtonAction,
+  actor: Actor,
+): Promise<InteractionOutcome> {
+  const request = await getRequest(deps, actor.requestId);
+  if (!request?.intent) {
+    await ephemeral(deps, actor, undefined, `Countersign has no request \`${actor.requestId}\`.`);
+    return 'unknown-request';
+  }
+  if (!action.triggerId) return 'invalid-payload';
+  // Read-only and masked like the card: anyone who can see the card may see it.
+  await deps.slack.views.open({
+    trigger_id: action.triggerId,
+    view: fullRequestModal(request, currentIntent(request)),
+  });
+  return 'form-opened';
+}
+
+/** Slack's answer that keeps a modal open and shows `message` on an input. */
+function formErrors(
+  submission: ViewSubmission,
+  message: string,
+  outcome: InteractionOutcome,
+): InteractionResult {
+  const block =
+    REASON_BLOCK in submission.values ? REASON_BLOCK : (Object.keys(submission.values)[0] ?? REASON_BLOCK);
+  return errorsAnswer({ [block]: message }, outcome);
+}
+
+function errorsAnswer(errors: Record<string, string>, outcome: InteractionOutcome): InteractionResult {
+  const trimmed = Object.fromEntries(Object.entries(errors).map(([k, v]) => [k, v.slice(0, 1900)]));
+  return {
+    statusCode: 200,
+    contentType: 'application/json',
+    body: JSON.stringify({ response_action: 'errors', errors: trimmed }),
+    outcome,
+  };
+}
+
+const closeForm = (outcome: InteractionOutcome): InteractionResult => ({
+  statusCode: 200,
+  body: '',
+  outcome,
+});
+
+/** A submitted modal: verify its metadata, check everything again, then act. */
+async function submit(deps: InteractionDeps, submission: ViewSubmission): Promise<InteractionResult> {
+  const nowSeconds = Math.floor(deps.now().getTime() / 1000);
+  const checked = verifyMetadata(deps.signingSecret, submission.privateMetadata, nowSeconds);
+  const claimedAction = Object.entries(CALLBACK).find(([, id]) => id === submission.callbackId)?.[0];
+  let problem: string | undefined;
+  if (!checked.ok) problem = checked.reason;
+  else if (checked.metadata.userId !== submission.userId) problem = 'this form was opened for someone else';
+  else if (claimedAction !== checked.metadata.action) problem = 'the form does not match its metadata';
+  if (problem || !checked.ok) {
+    const claimed = checked.ok ? checked.metadata.requestId : checked.claimed;
+    const request = claimed ? await getRequest(deps, claimed).catch(() => undefined) : undefined;
+    const verb =
+      claimedAction === 'breakglass' ? 'break-glass' : claimedAction === 'modify' ? 'modify' : 'deny';
+    const actor: Actor = { userId: submission.userId, requestId: claimed ?? '(unknown)', verb };
+    if (request) await refuse(deps, request, actor, undefined, 'bad-metadata', problem!, { silent: true });
+    else deps.logger.warn('form submission refused', { reason: problem, claimed });
+    return formErrors(submission, `Countersign refused this form: ${problem}. Nothing changed.`, 'refused');
+  }
+  const metadata = checked.metadata;
+  const actor: Actor = {
+    userId: submission.userId,
+    requestId: metadata.requestId,
+    verb: metadata.action === 'breakglass' ? 'break-glass' : metadata.action,
+  };
+  const open = await openRequest(deps, actor);
+  if ('outcome' in open) return formErrors(submission, stripMrkdwn(open.message), open.outcome);
+  const request = open.request;
+  if (currentHash(request) !== metadata.intentHash) {
+    const message = await refuse(
+      deps,
+      request,
+      actor,
+      undefined,
+      'stale-form',
+      'the request changed since this form was opened (it was modified); close it and look at the card again',
+      { silent: true },
+    );
+    return formErrors(submission, message, 'refused');
+  }
+
+  // Validate the input before anything else, so an empty reason changes nothing.
+  let reason = '';
+  if (metadata.action !== 'modify') {
+    reason = (submission.values[REASON_BLOCK]?.[REASON_BLOCK] ?? '').trim();
+    if (!reason) return errorsAnswer({ [REASON_BLOCK]: 'A reason is required.' }, 'form-errors');
+    if (reason.length > MAX_REASON)
+      return errorsAnswer({ [REASON_BLOCK]: `At most ${MAX_REASON} characters.` }, 'form-errors');
+  }
+  const who = await checkActor(deps, request, actor);
+  if (!('ok' in who)) return formErrors(submission, stripMrkdwn(who.message), who.outcome);
+
+  if (metadata.action === 'deny') return closeForm(await deny(deps, request, actor, who.voter, reason));
+  if (metadata.action === 'breakglass')
+    return closeForm(await breakGlass(deps, request, actor, who.voter, reason));
+  return modify(deps, request, actor, who.voter, submission);
+}
+
+const stripMrkdwn = (text: string) =>
+  text.replace(/<!date\^\d+\^[^|]*\|([^>]*)>/g, '$1').replace(/<@([A-Z0-9]+)>/g, '$1');
 
 type Voter = { slackUserId: string; email: string; displayName: string; via: string };
 
 async function approve(
   deps: InteractionDeps,
   request: RequestItem,
-  action: VoteAction,
+  actor: Actor,
   voter: Voter,
 ): Promise<InteractionOutcome> {
   const plan = request.review!;
@@ -189,79 +477,321 @@ async function approve(
     const missing = plan.quorum - (counted.request?.approvals.length ?? 0);
     await ephemeral(
       deps,
-      action,
+      actor,
       request,
       `You already approved this request; it needs ${missing} more approval${missing === 1 ? '' : 's'} from someone else.`,
     );
     return 'already-voted';
   }
   if (counted.kind === 'not-pending') {
-    await ephemeral(deps, action, request, lateMessage(counted.request));
+    await ephemeral(deps, actor, request, lateMessage(counted.request));
     return 'late';
   }
   const current = counted.request;
-  await audit(deps, request, voter, 'vote', {
+  await audit(deps, current, voter, 'vote', {
     vote: 'approve',
     via: voter.via,
     approvals: current.approvals.length,
     quorum: plan.quorum,
   });
+  return afterApproval(deps, actor, voter, current);
+}
+
+/** Decides once the quorum is met; otherwise shows progress on the card. */
+async function afterApproval(
+  deps: InteractionDeps,
+  actor: Actor,
+  voter: Voter,
+  current: RequestItem,
+): Promise<InteractionOutcome> {
+  const plan = current.review!;
   if (current.approvals.length < plan.quorum) {
     await updateCard(deps, current);
     const missing = plan.quorum - current.approvals.length;
     await ephemeral(
       deps,
-      action,
+      actor,
       current,
       `Your approval is recorded. ${missing} more approval${missing === 1 ? '' : 's'} needed.`,
     );
     return 'voted';
   }
+  const modified = current.modification;
   const reason =
     plan.quorum > 1
       ? `Approved by ${current.approvals.map((a) => a.email).join(', ')} (quorum ${plan.quorum})`
       : `Approved by ${voter.displayName}`;
-  return settle(deps, action, voter, current, {
+  return settle(deps, actor, voter, current, {
     status: 'APPROVED',
     automatic: false,
-    reason,
+    reason: modified
+      ? `${reason}, with modified parameters (${modified.diff.map((d) => d.path).join(', ')})`
+      : reason,
     decidedAt: deps.now().toISOString(),
     approvers: current.approvals,
     policies: plan.policies,
     decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
-    intentHash: request.intentHash,
+    intentHash: currentHash(current),
+    ...(modified ? { parameters: modified.parameters } : {}),
   });
 }
 
 async function deny(
   deps: InteractionDeps,
   request: RequestItem,
-  action: VoteAction,
+  actor: Actor,
   voter: Voter,
+  reason: string,
 ): Promise<InteractionOutcome> {
-  return settle(deps, action, voter, request, {
-    status: 'DENIED',
-    automatic: false,
-    reason: `Denied by ${voter.displayName}`,
-    decidedAt: deps.now().toISOString(),
-    approvers: request.approvals,
-    policies: request.review?.policies ?? [],
-    decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
-    intentHash: request.intentHash,
+  return settle(
+    deps,
+    actor,
+    voter,
+    request,
+    {
+      status: 'DENIED',
+      automatic: false,
+      reason: `Denied by ${voter.displayName}: ${reason}`,
+      decidedAt: deps.now().toISOString(),
+      approvers: request.approvals,
+      policies: request.review?.policies ?? [],
+      decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
+      intentHash: currentHash(request),
+    },
+    { denyReason: reason },
+  );
+}
+
+/** A modification: re-evaluate, then record it as the modifier's approval, or refuse. */
+async function modify(
+  deps: InteractionDeps,
+  request: RequestItem,
+  actor: Actor,
+  voter: Voter,
+  submission: ViewSubmission,
+): Promise<InteractionResult> {
+  const plan = request.review!;
+  const before = currentIntent(request);
+  const read = readModification(before, plan, submission.values);
+  if (!read.ok) return errorsAnswer(read.errors, 'form-errors');
+  const modifiedIntent: Intent = { ...request.intent, parameters: read.parameters };
+  const newHash = approvedIntentHash(request.intent, read.parameters);
+  const refuseModification = async (reason: string, data: Record<string, unknown> = {}) => {
+    await refuse(deps, request, actor, undefined, 'modification-refused', reason, {
+      silent: true,
+      data: { diff: read.diff, proposedHash: newHash, ...data },
+    });
+    return formErrors(submission, reason, 'refused');
+  };
+  if (!deps.evaluateIntent)
+    return refuseModification('policy cannot be evaluated here, so nothing may be modified');
+  const verdict = await deps.evaluateIntent(
+    { intent: modifiedIntent, agentId: request.agentId },
+    {
+      approverGroup: deps.approverGroup ?? plan.approverGroups[0] ?? 'approvers',
+      timeoutSeconds: plan.timeoutSeconds,
+    },
+  );
+  const judged = judgeReevaluation(plan, verdict);
+  if (!judged.ok)
+    return refuseModification(judged.reason, { outcome: verdict.outcome, policies: verdict.policies });
+
+  const modification: Modification = {
+    parameters: read.parameters,
+    intentHash: newHash,
+    fromHash: currentHash(request),
+    diff: read.diff,
+    by: { slackUserId: voter.slackUserId, email: voter.email, at: deps.now().toISOString() },
+    policies: verdict.policies,
+  };
+  const written = await recordModification(deps, request.intentId, modification);
+  if (!written.won) {
+    const message =
+      written.request?.status === 'PENDING'
+        ? 'Someone modified this request at the same moment; close this form and look at the card again.'
+        : stripMrkdwn(lateMessage(written.request));
+    return formErrors(submission, message, 'late');
+  }
+  const current = written.request;
+  await appendAudit(
+    deps,
+    { requestId: current.intentId, createdAt: current.createdAt },
+    {
+      kind: 'modified',
+      actor: { type: 'human', slackUserId: voter.slackUserId, email: voter.email },
+      intentHash: newHash,
+      data: {
+        oldHash: modification.fromHash,
+        newHash,
+        diff: modification.diff,
+        via: voter.via,
+        reevaluation: { outcome: verdict.outcome, policies: verdict.policies, reason: verdict.reason },
+        countsAsApproval: true,
+        approvals: current.approvals.length,
+        quorum: plan.quorum,
+      },
+    },
+  );
+  const outcome = await afterApproval(deps, actor, voter, current);
+  return closeForm(outcome === 'voted' ? 'modified' : outcome);
+}
+
+/** The break-glass approval: decide, broadcast, open the post-hoc review item. */
+async function breakGlass(
+  deps: InteractionDeps,
+  request: RequestItem,
+  actor: Actor,
+  voter: Voter,
+  reason: string,
+): Promise<InteractionOutcome> {
+  const at = deps.now().toISOString();
+  const outcome = await settle(
+    deps,
+    actor,
+    voter,
+    request,
+    {
+      status: 'APPROVED',
+      automatic: false,
+      reason: `Break-glass approval by ${voter.displayName} (the responder): ${reason}`,
+      decidedAt: at,
+      approvers: [{ slackUserId: voter.slackUserId, email: voter.email, at }],
+      policies: request.review?.policies ?? [],
+      decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
+      intentHash: currentHash(request),
+      breakGlass: true,
+      ...(request.modification ? { parameters: request.modification.parameters } : {}),
+    },
+    { breakGlass: true, breakGlassReason: reason },
+  );
+  if (outcome !== 'approved') return outcome;
+  const channel = request.card?.channel;
+  if (!channel) return outcome;
+  try {
+    const asked = await mentionTargets(deps.slack, [
+      ...request.review!.approverGroups.map((g) => `group:${g}`),
+      ...request.review!.approverEmails.map((e) => `email:${e}`),
+    ]);
+    const text = `:rotating_light: *Break-glass approval* of \`${request.intent.action}\` on \`${request.intent.resource}\` (${request.intent.environment}) by ${mention(voter.slackUserId)}, the responder the agent acts for. Reason: ${reason}`;
+    await deps.slack.chat.postMessage({ channel, text, reply_broadcast: true, thread_ts: request.card!.ts });
+    const item = await deps.slack.chat.postMessage({
+      channel,
+      text: `Post-hoc review needed: break-glass approval of ${request.intentId}`,
+      blocks: [
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(voter.slackUserId)} approved their own urgent request \`${request.intentId}\` (\`${request.intent.action}\`) on the break-glass path.\n>${reason.slice(0, 500)}\nAn approver other than the responder must acknowledge it.`,
+          },
+        },
+        {
+          type: 'actions',
+          block_id: 'posthoc',
+          elements: [
+            {
+              type: 'button',
+              action_id: 'acknowledge',
+              style: 'primary',
+              text: { type: 'plain_text', text: 'Acknowledge' },
+              value: request.intentId,
+            },
+          ],
+        },
+      ],
+    });
+    if (item.ok && item.ts && item.channel) {
+      await setPostHoc(deps, request.intentId, { channel: item.channel, ts: item.ts });
+      await appendAudit(
+        deps,
+        { requestId: request.intentId, createdAt: request.createdAt },
+        {
+          kind: 'reviewers-notified',
+          actor: { type: 'system', component: 'interaction' },
+          intentHash: currentHash(request),
+          data: { breakGlass: true, postHocReview: { channel: item.channel, ts: item.ts }, broadcast: true },
+        },
+      );
+    }
+  } catch (error) {
+    // The approval stands and is audited; the missing broadcast is an alarmable error, not a reversal.
+    deps.logger.error('break-glass broadcast or post-hoc review item failed', {
+      requestId: request.intentId,
+      error: (error as Error).message,
+    });
+  }
+  return outcome;
+}
+
+/** An approver acknowledges a break-glass approval's post-hoc review. */
+async function acknowledge(deps: InteractionDeps, actor: Actor): Promise<InteractionOutcome> {
+  const request = await getRequest(deps, actor.requestId);
+  if (!request?.decision?.breakGlass || !request.postHoc || !request.review) {
+    await ephemeral(deps, actor, request, 'There is no break-glass approval to acknowledge here.');
+    return 'refused';
+  }
+  if (request.postHoc.acknowledgedBy) {
+    await ephemeral(
+      deps,
+      actor,
+      request,
+      `Already acknowledged by ${mention(request.postHoc.acknowledgedBy.slackUserId)} at ${slackTime(request.postHoc.acknowledgedBy.at)}.`,
+    );
+    return 'late';
+  }
+  const checked = await checkActor(deps, request, actor);
+  if (!('ok' in checked)) {
+    await ephemeral(deps, actor, request, checked.message);
+    return checked.outcome;
+  }
+  const by = {
+    slackUserId: checked.voter.slackUserId,
+    email: checked.voter.email,
+    at: deps.now().toISOString(),
+  };
+  const won = await acknowledgePostHoc(deps, request.intentId, by);
+  if (!won.won) {
+    await ephemeral(deps, actor, request, 'Someone acknowledged it at the same moment.');
+    return 'late';
+  }
+  await audit(deps, request, checked.voter, 'acknowledged', {
+    breakGlass: true,
+    postHocReview: 'acknowledged',
+    via: checked.voter.via,
   });
+  try {
+    await deps.slack.chat.update({
+      channel: request.postHoc.channel,
+      ts: request.postHoc.ts,
+      text: `Post-hoc review of ${request.intentId} acknowledged`,
+      blocks: [
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: `:white_check_mark: *Post-hoc review acknowledged* by ${mention(by.slackUserId)} at ${slackTime(by.at)} — break-glass approval of \`${request.intentId}\` by ${mention(request.decision.decidedBy?.slackUserId ?? '')}.`,
+          },
+        },
+      ],
+    });
+  } catch (error) {
+    deps.logger.warn('post-hoc review item update failed', { error: (error as Error).message });
+  }
+  return 'acknowledged';
 }
 
 /** Writes the decision once, audits it, then tells the workflow and the card. */
 async function settle(
   deps: InteractionDeps,
-  action: VoteAction,
+  actor: Actor,
   voter: Voter,
   request: RequestItem,
   decision: RequestDecision,
+  extra: Record<string, unknown> = {},
 ): Promise<InteractionOutcome> {
   const result = await decide(deps, request.intentId, decision);
   if (!result.won) {
-    await ephemeral(deps, action, request, lateMessage(result.request));
+    await ephemeral(deps, actor, request, lateMessage(result.request));
     return 'late';
   }
   const decided = result.request;
@@ -271,6 +801,8 @@ async function settle(
     reason: decision.reason,
     via: voter.via,
     approvers: decision.approvers.map((a) => ({ slackUserId: a.slackUserId, email: a.email, at: a.at })),
+    ...(decision.parameters ? { parameters: decision.parameters, modified: true } : {}),
+    ...extra,
   });
   // The token is read from the decided item: it never left DynamoDB.
   const token = decided.taskToken ?? request.taskToken!;
@@ -297,7 +829,7 @@ async function settle(
     await updateCard(deps, decided, note);
     await ephemeral(
       deps,
-      action,
+      actor,
       decided,
       approved
         ? 'Too late: this review had already expired, so your approval did not approve the action.'
@@ -309,14 +841,16 @@ async function settle(
   return approved ? 'approved' : 'denied';
 }
 
+/** Audits a refusal and returns the message for the person. */
 async function refuse(
   deps: InteractionDeps,
   request: RequestItem,
-  action: VoteAction,
+  actor: Actor,
   identity: ResolvedIdentity | undefined,
-  code: RefusalCode,
+  code: RefusalCode | 'bad-metadata' | 'stale-form' | 'modification-refused',
   reason: string,
-): Promise<void> {
+  options: { silent?: boolean; data?: Record<string, unknown> } = {},
+): Promise<string> {
   await appendAudit(
     deps,
     { requestId: request.intentId, createdAt: request.createdAt },
@@ -324,23 +858,37 @@ async function refuse(
       kind: 'refused',
       actor: {
         type: 'human',
-        slackUserId: action.userId,
+        slackUserId: actor.userId,
         ...(identity?.kind === 'human' ? { email: identity.email } : {}),
       },
-      intentHash: request.intentHash,
-      data: { vote: action.vote, code, reason, identity: identity?.kind ?? 'not-resolved' },
+      intentHash: currentHash(request),
+      data: {
+        vote: actor.verb,
+        code,
+        reason,
+        identity: identity?.kind ?? 'not-resolved',
+        ...options.data,
+      },
     },
   );
-  deps.logger.warn('vote refused', { requestId: request.intentId, user: action.userId, code, reason });
-  const verb = action.vote === 'approve' ? 'approve' : 'deny';
-  await ephemeral(deps, action, request, `You can't ${verb} this request: ${reason}.`);
+  deps.logger.warn('refused', {
+    requestId: request.intentId,
+    user: actor.userId,
+    verb: actor.verb,
+    code,
+    reason,
+  });
+  const verb = actor.verb === 'break-glass' ? 'break glass on' : actor.verb;
+  return code === 'modification-refused' || code === 'bad-metadata' || code === 'stale-form'
+    ? reason
+    : `You can't ${verb} this request: ${reason}.`;
 }
 
 function audit(
   deps: InteractionDeps,
   request: RequestItem,
   voter: Voter,
-  kind: 'vote' | 'decided',
+  kind: 'vote' | 'decided' | 'acknowledged',
   data: Record<string, unknown>,
 ) {
   return appendAudit(
@@ -349,7 +897,7 @@ function audit(
     {
       kind,
       actor: { type: 'human', slackUserId: voter.slackUserId, email: voter.email },
-      intentHash: request.intentHash,
+      intentHash: currentHash(request),
       data,
     },
   );
@@ -388,15 +936,15 @@ async function updateCard(deps: InteractionDeps, request: RequestItem, note?: st
 
 async function ephemeral(
   deps: InteractionDeps,
-  action: VoteAction,
+  actor: Actor,
   request: RequestItem | undefined,
   text: string,
 ): Promise<void> {
-  const channel = action.channel ?? request?.card?.channel;
+  const channel = actor.channel ?? request?.card?.channel;
   if (!channel) return;
   try {
-    await deps.slack.chat.postEphemeral({ channel, user: action.userId, text });
+    await deps.slack.chat.postEphemeral({ channel, user: actor.userId, text });
   } catch (error) {
-    deps.logger.warn('ephemeral message failed', { user: action.userId, error: (error as Error).message });
+    deps.logger.warn('ephemeral message failed', { user: actor.userId, error: (error as Error).message });
   }
 }

@@ -122,3 +122,49 @@ export async function checkVoter(
   if (!verdict.allowed) return { ok: false, code: 'not-eligible', reason: verdict.reason };
   return { ok: true, approver: identity, via: verdict.via };
 }
+
+/**
+ * The one documented exception to "nobody approves their own action": on the
+ * break-glass path the human the agent acts on behalf of (the responder) may
+ * approve their own request, with a mandatory reason, only when every
+ * matching review policy allows break-glass (`plan.breakGlass`) and the
+ * intent says `context.urgency` is `urgent`. Agents, bots, unresolved
+ * identities and the agent's owner stay excluded, always.
+ */
+export function checkBreakGlass(request: RequestItem, identity: ResolvedIdentity): VoterCheck {
+  if (identity.kind === 'unresolved') {
+    return {
+      ok: false,
+      code: 'unresolved',
+      reason: `your identity could not be resolved (${identity.reason})`,
+    };
+  }
+  if (identity.kind === 'bot') return { ok: false, code: 'agent', reason: 'agents and bots never approve' };
+  const { owner, onBehalfOf } = request.intent.agent;
+  if (sameEmail(identity.email, owner)) {
+    return {
+      ok: false,
+      code: 'self-owner',
+      reason:
+        'you own the agent that asked for this action; owners never approve, not even on the break-glass path',
+    };
+  }
+  if (!request.review?.breakGlass) {
+    return { ok: false, code: 'not-eligible', reason: 'policy does not allow break-glass for this request' };
+  }
+  if (request.intent.context?.urgency !== 'urgent') {
+    return {
+      ok: false,
+      code: 'not-eligible',
+      reason: 'break-glass is only for requests the agent marks urgent',
+    };
+  }
+  if (!sameEmail(identity.email, onBehalfOf)) {
+    return {
+      ok: false,
+      code: 'not-eligible',
+      reason: 'only the responder the agent acts for may break glass; approvers use Approve',
+    };
+  }
+  return { ok: true, approver: identity, via: 'break-glass' };
+}

@@ -9,8 +9,13 @@ import { createDocumentClient, createS3Client, lambdaClientConfig } from '../sha
 import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
-import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
-import { type ApprovalRule, policyRule } from './eligibility.js';
+import {
+  handleInteraction,
+  type InteractionDeps,
+  type InteractionOutcome,
+  type InteractionResult,
+} from './core.js';
+import { policyRule } from './eligibility.js';
 import { toHttpRequest } from './payload.js';
 
 const logger = new Logger({ serviceName: 'countersign-interaction' });
@@ -29,6 +34,7 @@ const base = {
   sfn: new SFNClient(lambdaClientConfig),
   now: () => new Date(),
   logger,
+  approverGroup: requireEnv('COUNTERSIGN_APPROVER_GROUP'),
   ...cedarRule(),
 };
 let slack: WebClient | undefined;
@@ -38,7 +44,7 @@ let slack: WebClient | undefined;
  * engine is imported on the first vote, so its WebAssembly module is compiled
  * then, not on every cold start of an endpoint that must answer within 3 s.
  */
-function cedarRule(): { canApprove: ApprovalRule; policyGroups: () => Promise<readonly string[]> } {
+function cedarRule(): Pick<InteractionDeps, 'canApprove' | 'policyGroups' | 'evaluateIntent'> {
   let engine: Promise<typeof import('../shared/policy.js')> | undefined;
   const load = () => {
     engine ??= import('../shared/policy.js');
@@ -47,6 +53,8 @@ function cedarRule(): { canApprove: ApprovalRule; policyGroups: () => Promise<re
   return {
     canApprove: async (input) => policyRule((await load()).canApprove)(input),
     policyGroups: async () => (await load()).policyEngine().referencedGroups,
+    // A modification is evaluated again, by the same policies, before it can count.
+    evaluateIntent: async (input, defaults) => (await load()).evaluateIntent(input, defaults),
   };
 }
 
@@ -72,7 +80,8 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
   metrics.publishStoredMetrics();
   return {
     statusCode: result.statusCode,
-    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    // A view submission's answer (`response_action`) is JSON; an empty 200 closes the modal.
+    headers: { 'content-type': result.contentType ?? 'text/plain; charset=utf-8' },
     body: result.body,
   };
 };

@@ -1,8 +1,13 @@
 /**
  * From a Function URL event to a typed interaction: the raw body (bytes, as
- * signed), lower-cased headers, and the `block_actions` payload Slack posts as
- * the form field `payload`. Only Approve / Deny clicks on a review card are
- * votes; every other interaction is ignored.
+ * signed), lower-cased headers, and the payload Slack posts as the form field
+ * `payload`:
+ * - `block_actions`: a click on a review card button. Approve / Deny are
+ *   votes (Deny opens the reason form); Modify, Break glass, View full request
+ *   and Acknowledge are buttons; anything else is ignored.
+ * - `view_submission`: a submitted Countersign modal (deny reason, modified
+ *   parameters, break-glass reason), with its `private_metadata` and the
+ *   values of its inputs. `view_closed` and other types are ignored.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
@@ -41,11 +46,92 @@ export interface VoteAction {
   triggerId?: string;
 }
 
+/** Buttons that are not votes, by the `action_id` prefix that selects them. */
+export const BUTTONS = {
+  modify: 'modify',
+  breakglass: 'breakglass',
+  'view-full': 'view_full',
+  acknowledge: 'acknowledge',
+} as const;
+export type ButtonName = keyof typeof BUTTONS;
+
+/** A click on a card button that is not a vote. */
+export interface ButtonAction extends Omit<VoteAction, 'kind' | 'vote'> {
+  kind: 'button';
+  button: ButtonName;
+}
+
+/** A submitted modal. */
+export interface ViewSubmission {
+  kind: 'submission';
+  userId: string;
+  viewId?: string;
+  /** `callback_id` of the view (`countersign.deny`, ...): informational, the signed metadata decides. */
+  callbackId: string;
+  /** The view's `private_metadata`, unverified. */
+  privateMetadata: string;
+  /** Input values by block id then action id (text inputs: the typed text; empty inputs: undefined). */
+  values: Record<string, Record<string, string | undefined>>;
+}
+
 /** What a request body holds. */
 export type Interaction =
   | VoteAction
+  | ButtonAction
+  | ViewSubmission
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; reason: string };
+
+const viewSubmissionSchema = z.object({
+  type: z.literal('view_submission'),
+  user: z.object({ id: z.string().check(z.minLength(1)) }),
+  view: z.object({
+    id: z.optional(z.string()),
+    callback_id: z.optional(z.string()),
+    private_metadata: z.optional(z.string()),
+    state: z.optional(
+      z.object({
+        values: z.record(
+          z.string(),
+          z.record(
+            z.string(),
+            z.object({
+              type: z.optional(z.string()),
+              value: z.optional(z.nullable(z.string())),
+              selected_option: z.optional(z.nullable(z.object({ value: z.string() }))),
+            }),
+          ),
+        ),
+      }),
+    ),
+  }),
+});
+
+function parseSubmission(json: unknown): Interaction {
+  const parsed = viewSubmissionSchema.safeParse(json);
+  if (!parsed.success)
+    return {
+      kind: 'invalid',
+      reason: `payload is not a Slack view submission: ${parsed.error.issues[0]?.message}`,
+    };
+  const { user, view } = parsed.data;
+  const values: ViewSubmission['values'] = {};
+  for (const [blockId, actions] of Object.entries(view.state?.values ?? {})) {
+    values[blockId] = {};
+    for (const [actionId, input] of Object.entries(actions)) {
+      const value = input.value ?? input.selected_option?.value ?? undefined;
+      values[blockId][actionId] = value === null ? undefined : value;
+    }
+  }
+  return {
+    kind: 'submission',
+    userId: user.id,
+    ...(view.id ? { viewId: view.id } : {}),
+    callbackId: view.callback_id ?? '',
+    privateMetadata: view.private_metadata ?? '',
+    values,
+  };
+}
 
 const blockActionsSchema = z.object({
   type: z.string(),
@@ -74,6 +160,7 @@ export function parseInteraction(rawBody: string): Interaction {
       reason: `payload is not a Slack interaction: ${parsed.error.issues[0]?.message}`,
     };
   const payload = parsed.data;
+  if (payload.type === 'view_submission') return parseSubmission(json);
   if (payload.type !== 'block_actions')
     return { kind: 'ignored', reason: `interaction type ${payload.type}` };
   const action = payload.actions?.[0];
@@ -83,13 +170,15 @@ export function parseInteraction(rawBody: string): Interaction {
     : action.action_id.startsWith('deny')
       ? 'deny'
       : undefined;
-  if (!vote) return { kind: 'ignored', reason: `action ${action.action_id}` };
+  const button = (Object.entries(BUTTONS) as [ButtonName, string][]).find(([, prefix]) =>
+    action.action_id.startsWith(prefix),
+  )?.[0];
+  if (!vote && !button) return { kind: 'ignored', reason: `action ${action.action_id}` };
   if (!action.value || !intentSchema.shape.intentId.safeParse(action.value).success) {
     return { kind: 'invalid', reason: 'button value is not a request id' };
   }
   return {
-    kind: 'vote',
-    vote,
+    ...(vote ? { kind: 'vote' as const, vote } : { kind: 'button' as const, button: button! }),
     requestId: action.value,
     actionId: action.action_id,
     userId: payload.user.id,

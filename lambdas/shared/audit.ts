@@ -30,7 +30,9 @@ export type AuditKind =
   | 'expired'
   | 'cancelled'
   | 'announced'
-  | 'grant-consumed';
+  | 'grant-consumed'
+  | 'escalated'
+  | 'acknowledged';
 
 /** Who caused a state change. */
 export type AuditActor =

@@ -5,7 +5,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import { maskParameters } from './masking.js';
-import type { RequestItem } from './store.js';
+import { currentHash, currentIntent, type RequestItem } from './store.js';
 
 /** Slack's limit on the text of a section block. */
 const SECTION_LIMIT = 3000;
@@ -13,7 +13,16 @@ const SECTION_LIMIT = 3000;
 export const MAX_BLOCKS = 50;
 
 /** `action_id`s of the card's buttons; the interaction handler routes on their prefix. */
-export const ACTION = { approve: 'approve', deny: 'deny' } as const;
+export const ACTION = {
+  approve: 'approve',
+  deny: 'deny',
+  modify: 'modify',
+  breakglass: 'breakglass',
+  viewFull: 'view_full',
+} as const;
+
+/** Slack's limit on a button's `value`. */
+export const MAX_BUTTON_VALUE = 2000;
 
 const STATUS_LINE: Record<string, string> = {
   PENDING: ':hourglass_flowing_sand: *Waiting for review*',
@@ -40,16 +49,19 @@ const slackTime = (iso: string) => {
 
 const mention = (slackUserId: string) => `<@${slackUserId}>`;
 
-/** Quorum progress, e.g. "1 of 2 approvals: <@U1>". */
+/** Quorum progress, e.g. "1 of 2 approvals: <@U1> (date)". */
 export function quorumProgress(request: Pick<RequestItem, 'approvals' | 'review'>): string {
   const quorum = request.review?.quorum ?? 1;
-  const who = request.approvals.map((a) => mention(a.slackUserId)).join(', ');
+  const who = request.approvals.map((a) => `${mention(a.slackUserId)} ${slackTime(a.at)}`).join(', ');
   return `${request.approvals.length} of ${quorum} approval${quorum === 1 ? '' : 's'}${who ? `: ${who}` : ''}`;
 }
 
 function outcomeLine(request: RequestItem): string {
   const decision = request.decision;
-  const base = STATUS_LINE[request.status] ?? `*${request.status}*`;
+  const base =
+    request.status === 'APPROVED' && decision?.breakGlass
+      ? ':rotating_light: *Approved on the break-glass path* (post-hoc review required)'
+      : (STATUS_LINE[request.status] ?? `*${request.status}*`);
   if (!decision || request.status === 'PENDING') return base;
   const by = decision.decidedBy
     ? ` by ${mention(decision.decidedBy.slackUserId)}`
@@ -65,10 +77,17 @@ export function renderCard(
   request: RequestItem,
   options: { note?: string } = {},
 ): { text: string; blocks: KnownBlock[] } {
-  const intent = request.intent;
+  const intent = currentIntent(request);
   const plan = request.review;
   const parameters = maskParameters(intent.parameters, plan?.masked ?? []);
-  const parametersText = truncate(JSON.stringify(parameters, null, 2), SECTION_LIMIT - 10);
+  const fullParameters = JSON.stringify(parameters, null, 2);
+  const parametersText = truncate(fullParameters, SECTION_LIMIT - 10);
+  let truncated =
+    fullParameters.length > SECTION_LIMIT - 10 ||
+    intent.justification.length > SECTION_LIMIT - 20 ||
+    intent.resource.length > SECTION_LIMIT - 20 ||
+    (intent.context?.diff?.length ?? 0) > SECTION_LIMIT - 20 ||
+    (intent.context?.impact?.length ?? 0) > SECTION_LIMIT - 20;
   const text = `${request.status === 'PENDING' ? 'Review requested' : request.status}: ${intent.action} on ${intent.resource} (${intent.environment}) by agent ${request.agentId}`;
 
   const blocks: KnownBlock[] = [
@@ -107,9 +126,34 @@ export function renderCard(
     },
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: `*Parameters*\n\`\`\`${escapeMrkdwn(parametersText)}\`\`\`` },
+      text: {
+        type: 'mrkdwn',
+        text: truncate(
+          `*Parameters${request.modification ? ' (modified)' : ''}*\n\`\`\`${escapeMrkdwn(parametersText)}\`\`\``,
+          SECTION_LIMIT,
+        ),
+      },
     },
   ];
+  if (request.modification) {
+    const m = request.modification;
+    const diff = m.diff
+      .map(
+        (d) =>
+          `\`${escapeMrkdwn(d.path)}\`: ${escapeMrkdwn(JSON.stringify(d.from))} → ${escapeMrkdwn(JSON.stringify(d.to))}`,
+      )
+      .join('\n');
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: truncate(
+          `:pencil2: *Modified* by ${mention(m.by.slackUserId)} ${slackTime(m.by.at)} (policy re-evaluated it; earlier approvals were for other parameters)\n${diff}`,
+          SECTION_LIMIT,
+        ),
+      },
+    });
+  }
   if (intent.context?.impact) {
     blocks.push({
       type: 'section',
@@ -139,6 +183,20 @@ export function renderCard(
       ],
     });
   }
+  if (request.postHoc) {
+    const ack = request.postHoc.acknowledgedBy;
+    blocks.push({
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: ack
+            ? `Post-hoc review acknowledged by ${mention(ack.slackUserId)} ${slackTime(ack.at)}`
+            : 'Post-hoc review: waiting for an approver to acknowledge',
+        },
+      ],
+    });
+  }
   const policyLine = plan?.policies.length
     ? `Policy: ${plan.policies.map((p) => `\`${escapeMrkdwn(p)}\``).join(', ')}`
     : '';
@@ -151,7 +209,7 @@ export function renderCard(
           quorumProgress(request),
           policyLine,
           `Request \`${escapeMrkdwn(request.intentId)}\``,
-          `Hash \`${request.intentHash.slice(0, 19)}…\``,
+          `Hash \`${currentHash(request).slice(0, 19)}…\``,
         ]
           .filter(Boolean)
           .join(' · '),
@@ -160,27 +218,48 @@ export function renderCard(
   });
   if (options.note)
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(options.note, 2000) }] });
-  if (request.status === 'PENDING') {
-    blocks.push({
-      type: 'actions',
-      block_id: 'review',
-      elements: [
-        {
-          type: 'button',
-          action_id: ACTION.approve,
-          style: 'primary',
-          text: { type: 'plain_text', text: 'Approve' },
-          value: request.intentId,
-        },
-        {
-          type: 'button',
-          action_id: ACTION.deny,
-          style: 'danger',
-          text: { type: 'plain_text', text: 'Deny' },
-          value: request.intentId,
-        },
-      ],
+  // Never more than Slack's 50 blocks: the middle gives way, the status and the buttons stay.
+  const actions = cardButtons(request, truncated || blocks.length + 1 > MAX_BLOCKS);
+  const room = MAX_BLOCKS - (actions ? 1 : 0);
+  if (blocks.length > room) {
+    truncated = true;
+    blocks.splice(room - 1, blocks.length - room + 1, {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: '… more in *View full request*' }],
     });
   }
-  return { text, blocks: blocks.slice(0, MAX_BLOCKS) };
+  if (actions) blocks.push(actions);
+  return { text, blocks };
+}
+
+function button(
+  actionId: string,
+  label: string,
+  value: string,
+  style?: 'primary' | 'danger',
+): Record<string, unknown> {
+  if (value.length >= MAX_BUTTON_VALUE) throw new Error(`button value of ${actionId} exceeds Slack's limit`);
+  return {
+    type: 'button',
+    action_id: actionId,
+    ...(style ? { style } : {}),
+    text: { type: 'plain_text', text: label },
+    value,
+  };
+}
+
+/** The card's buttons: Approve / Modify / Deny / Break glass while pending, and View full request when truncated. */
+function cardButtons(request: RequestItem, truncated: boolean): KnownBlock | undefined {
+  const elements: Record<string, unknown>[] = [];
+  if (request.status === 'PENDING') {
+    const plan = request.review;
+    elements.push(button(ACTION.approve, 'Approve', request.intentId, 'primary'));
+    if (plan?.editable.length) elements.push(button(ACTION.modify, 'Modify…', request.intentId));
+    elements.push(button(ACTION.deny, 'Deny…', request.intentId, 'danger'));
+    if (plan?.breakGlass && request.intent.context?.urgency === 'urgent')
+      elements.push(button(ACTION.breakglass, 'Break glass…', request.intentId));
+  }
+  if (truncated) elements.push(button(ACTION.viewFull, 'View full request', request.intentId));
+  if (elements.length === 0) return undefined;
+  return { type: 'actions', block_id: 'review', elements } as unknown as KnownBlock;
 }

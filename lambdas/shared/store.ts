@@ -50,8 +50,33 @@ export interface RequestDecision {
   /** Parameters as approved, when modified. */
   parameters?: Record<string, unknown>;
   intentHash: string;
+  /** True when the on-behalf-of responder approved their own urgent request on the break-glass path. */
+  breakGlass?: true;
   /** Present on approvals: a single-use permission to execute exactly this intent. */
   grant?: { grantId: string; expiresAt: string; singleUse: true };
+}
+
+/** An approver's change to the parameters before approving (policy re-evaluated it). */
+export interface Modification {
+  /** The parameters as modified: what an approval of this request approves. */
+  parameters: Record<string, unknown>;
+  /** Hash of the intent with these parameters (`approvedIntentHash`). */
+  intentHash: string;
+  /** Hash of the intent the modifier saw (the agent's, or the previous modification's). */
+  fromHash: string;
+  /** Changed paths: `{ path, from, to }` (masked values shown masked). */
+  diff: { path: string; from: unknown; to: unknown }[];
+  by: ApproverRef;
+  /** Policies of the re-evaluation. */
+  policies: string[];
+}
+
+/** The post-hoc review item of a break-glass approval. */
+export interface PostHocReview {
+  channel: string;
+  ts: string;
+  /** The approver (not the responder) who acknowledged it. */
+  acknowledgedBy?: ApproverRef;
 }
 
 /** The request item. */
@@ -84,7 +109,22 @@ export interface RequestItem {
   voterIds: string[];
   decision?: RequestDecision;
   finalizedAt?: string;
+  /** Set when an approver modified the parameters; approvals count for this version only. */
+  modification?: Modification;
+  /** Break-glass approvals only: the item an approver must acknowledge. */
+  postHoc?: PostHocReview;
 }
+
+/** The intent as it stands for approval: the agent's, with the modified parameters when modified. */
+export function currentIntent(request: Pick<RequestItem, 'intent' | 'modification'>): Intent {
+  return request.modification
+    ? { ...request.intent, parameters: request.modification.parameters }
+    : request.intent;
+}
+
+/** Hash of {@link currentIntent}: what approvals, modals and the decision are bound to. */
+export const currentHash = (request: Pick<RequestItem, 'intentHash' | 'modification'>): string =>
+  request.modification?.intentHash ?? request.intentHash;
 
 export const requestKey = (intentId: string) => ({ pk: `REQUEST#${intentId}`, sk: 'REQUEST' as const });
 
@@ -273,3 +313,78 @@ export async function finalize(
 }
 
 export { isConditionFailure };
+
+/**
+ * Records a modification as the modifier's approval. Conditional on the
+ * request still being PENDING at the version the modifier saw (`fromHash`),
+ * so two concurrent modifications cannot both win. Earlier approvals are
+ * dropped: they approved other parameters.
+ */
+export async function recordModification(
+  deps: StoreDeps,
+  intentId: string,
+  modification: Modification,
+): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
+  const fromOriginal = { ':pending': 'PENDING', ':from': modification.fromHash };
+  try {
+    const out = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: requestKey(intentId),
+        UpdateExpression: 'SET modification = :modification, approvals = :votes, voterIds = :voters',
+        ConditionExpression:
+          'attribute_exists(pk) AND #status = :pending AND ((attribute_not_exists(modification) AND intentHash = :from) OR modification.intentHash = :from)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ...fromOriginal,
+          ':modification': modification,
+          ':votes': [modification.by],
+          ':voters': [modification.by.slackUserId],
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { won: true, request: out.Attributes as RequestItem };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return { won: false, request: await getRequest(deps, intentId) };
+  }
+}
+
+/** Stores where a break-glass approval's post-hoc review item was posted. */
+export async function setPostHoc(deps: StoreDeps, intentId: string, postHoc: PostHocReview): Promise<void> {
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.table,
+      Key: requestKey(intentId),
+      UpdateExpression: 'SET postHoc = :postHoc',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(postHoc)',
+      ExpressionAttributeValues: { ':postHoc': postHoc },
+    }),
+  );
+}
+
+/** Acknowledges a break-glass approval's post-hoc review, once. */
+export async function acknowledgePostHoc(
+  deps: StoreDeps,
+  intentId: string,
+  by: ApproverRef,
+): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
+  try {
+    const out = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: requestKey(intentId),
+        UpdateExpression: 'SET postHoc.acknowledgedBy = :by',
+        ConditionExpression:
+          'attribute_exists(postHoc) AND attribute_not_exists(postHoc.acknowledgedBy) AND decision.breakGlass = :true',
+        ExpressionAttributeValues: { ':by': by, ':true': true },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { won: true, request: out.Attributes as RequestItem };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return { won: false, request: await getRequest(deps, intentId) };
+  }
+}

@@ -101,27 +101,35 @@ describe('deny', () => {
     const request = await h.seed();
 
     // Act
-    const result = await h.send(h.click(USERS.bob, 'deny', request.intentId));
+    const result = await h.denyWithReason(USERS.bob, request.intentId, 'No change ticket.');
 
     // Assess
-    expect(result.outcome).toBe('denied');
+    expect(result).toEqual({ statusCode: 200, body: '', outcome: 'denied' });
     const stored = await h.request(request.intentId);
     expect(stored?.status).toBe('DENIED');
-    expect(stored?.decision).toMatchObject({ status: 'DENIED', reason: 'Denied by Bob Brown' });
+    expect(stored?.decision).toMatchObject({
+      status: 'DENIED',
+      reason: 'Denied by Bob Brown: No change ticket.',
+    });
     expect(h.fakeAws.tasks.calls).toEqual([
       expect.objectContaining({
         operation: 'SendTaskFailure',
         token: request.taskToken,
         error: REVIEW_ERROR.denied,
-        cause: 'Denied by Bob Brown',
+        cause: 'Denied by Bob Brown: No change ticket.',
         result: 'ok',
       }),
     ]);
     expect(JSON.stringify(updatesOf(request.card!.ts)[0]!.blocks)).toContain('Denied');
+    expect(JSON.stringify(updatesOf(request.card!.ts)[0]!.blocks)).toContain('No change ticket.');
     const chain = await h.verifiedChain(request.intentId);
     expect(chain.at(-1)).toMatchObject({
       kind: 'decided',
-      data: { status: 'DENIED', reason: 'Denied by Bob Brown' },
+      data: {
+        status: 'DENIED',
+        reason: 'Denied by Bob Brown: No change ticket.',
+        denyReason: 'No change ticket.',
+      },
     });
   });
 
@@ -130,7 +138,7 @@ describe('deny', () => {
     const request = await h.seed();
 
     // Act
-    const result = await h.send(h.click(USERS.carol, 'deny', request.intentId));
+    const result = await h.denyWithReason(USERS.carol, request.intentId);
 
     // Assess
     expect(result.outcome).toBe('denied');
@@ -155,7 +163,7 @@ describe('deny', () => {
   it('tells an approver clicking after a deny who denied and why', async () => {
     // Prepare
     const request = await h.seed();
-    await h.send(h.click(USERS.bob, 'deny', request.intentId));
+    await h.denyWithReason(USERS.bob, request.intentId, 'No change ticket.');
 
     // Act
     const result = await h.send(h.click(USERS.alice, 'approve', request.intentId));
@@ -163,7 +171,7 @@ describe('deny', () => {
     // Assess
     expect(result.outcome).toBe('late');
     expect(ephemeralsTo(USERS.alice)[0]).toMatch(
-      /already denied by <@U0BOB0002> at .*Reason: Denied by Bob Brown/,
+      /already denied by <@U0BOB0002> at .*Reason: Denied by Bob Brown: No change ticket\./,
     );
     expect((await h.request(request.intentId))?.status).toBe('DENIED');
   });
@@ -223,7 +231,7 @@ describe('late and unknown', () => {
     h.fakeAws.tasks.reset(); // the token is unknown: TaskDoesNotExist
 
     // Act
-    const result = await h.send(h.click(USERS.bob, 'deny', request.intentId));
+    const result = await h.denyWithReason(USERS.bob, request.intentId);
 
     // Assess
     expect(result.outcome).toBe('expired');

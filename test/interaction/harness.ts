@@ -34,6 +34,7 @@ import {
   type SlackDirectory,
   startFakeSlack,
 } from '../../sandbox/fake-slack.js';
+import { type OpenedView, signedViewSubmission } from '../../sandbox/slack-click.js';
 import { DEMO, type SeedOptions, seedPendingRequest } from '../support/fixtures.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalAws, startLocalAws } from '../support/local-aws.js';
 
@@ -100,6 +101,17 @@ export interface Harness {
     requestId: string,
     options?: { actionId?: string },
   ): HttpRequest;
+  /** A signed view_submission of an opened modal (inputs by block id). */
+  submission(
+    user: string,
+    view: OpenedView,
+    inputs?: Record<string, string>,
+    overrides?: { privateMetadata?: string; callbackId?: string },
+  ): HttpRequest;
+  /** The newest modal opened in the fake Slack (optionally with this callback id). */
+  lastView(callbackId?: string): OpenedView | undefined;
+  /** Clicks Deny and submits `reason` (when a form opened); returns the submission's result. */
+  denyWithReason(user: string, requestId: string, reason?: string): Promise<InteractionResult>;
   /** Runs the core. */
   send(request: HttpRequest): Promise<InteractionResult>;
   request(requestId: string): Promise<RequestItem | undefined>;
@@ -171,6 +183,28 @@ export async function startHarness(options: { directory?: SlackDirectory } = {})
         },
         rawBody: Buffer.from(body, 'utf8'),
       };
+    },
+    submission(user, view, inputs = {}, overrides = {}) {
+      const signed = signedViewSubmission(
+        SIGNING_SECRET,
+        { userId: user, view, inputs, ...overrides },
+        now(),
+      );
+      return { headers: signed.headers, rawBody: Buffer.from(signed.body, 'utf8') };
+    },
+    lastView(callbackId) {
+      return [...slack.views.values()]
+        .reverse()
+        .find((v) => callbackId === undefined || v.view.callback_id === callbackId);
+    },
+    async denyWithReason(user, requestId, reason = 'No change ticket.') {
+      const before = slack.views.size;
+      const opened = await handleInteraction(deps, harness.click(user, 'deny', requestId));
+      if (slack.views.size === before) return opened;
+      return handleInteraction(
+        deps,
+        harness.submission(user, harness.lastView('countersign.deny')!, { reason }),
+      );
     },
     send: (request) => handleInteraction(deps, request),
     request: (requestId) => getRequest(deps, requestId),

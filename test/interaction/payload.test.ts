@@ -53,7 +53,8 @@ describe('parseInteraction', () => {
       'invalid',
     ],
     ['another action', form(click('open_details', 'intent-12345678')), 'ignored'],
-    ['a view submission', form({ type: 'view_submission', user: { id: 'U1' } }), 'ignored'],
+    ['a view submission without a view', form({ type: 'view_submission', user: { id: 'U1' } }), 'invalid'],
+    ['a closed view', form({ type: 'view_closed', user: { id: 'U1' }, view: {} }), 'ignored'],
   ])('classifies %s', (_name, body, kind) => {
     // Act
     const result = parseInteraction(body);

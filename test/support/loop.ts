@@ -11,7 +11,7 @@ import { AGENT_SOURCE_PREFIX, INTENT_DETAIL_TYPE, type Intent } from '../../lamb
 import { getRequest } from '../../lambdas/shared/store.js';
 import type { SlackRecordedMessage } from '../../sandbox/fake-slack.js';
 import { CountersignLoop } from '../../sandbox/loop.js';
-import { signedClick } from '../../sandbox/slack-click.js';
+import { type OpenedView, signedClick, signedViewSubmission } from '../../sandbox/slack-click.js';
 
 export const TEST_DEFAULT_TIMEOUT_SECONDS = 2;
 
@@ -114,3 +114,33 @@ export async function verifiedChain(loop: CountersignLoop, requestId: string): P
 
 /** A fresh intent id. */
 export const newIntentId = () => `intent-${randomUUID()}`;
+
+/** The newest modal the fake Slack holds whose metadata is for `requestId` (any callback when none is given). */
+export function openedView(loop: CountersignLoop, callbackId?: string): OpenedView | undefined {
+  const views = [...loop.slack!.views.values()];
+  return views.reverse().find((v) => callbackId === undefined || v.view.callback_id === callbackId);
+}
+
+/** Submits an opened modal as `userId`, with `inputs` by block id, through the interaction handler. */
+export function submitView(
+  loop: CountersignLoop,
+  userId: string,
+  view: OpenedView,
+  inputs: Record<string, string> = {},
+  overrides: { privateMetadata?: string; callbackId?: string } = {},
+) {
+  return loop.interact(signedViewSubmission(loop.signingSecret, { userId, view, inputs, ...overrides }));
+}
+
+/** Clicks Deny, then submits the reason form: the whole deny as a reviewer does it. */
+export async function denyWithReason(
+  loop: CountersignLoop,
+  userId: string,
+  requestId: string,
+  reason = 'Not now: no change ticket.',
+) {
+  const before = loop.slack!.views.size;
+  const opened = await click(loop, userId, 'deny', requestId);
+  if (loop.slack!.views.size === before) return opened; // refused or late: no form was opened
+  return submitView(loop, userId, openedView(loop, 'countersign.deny')!, { reason });
+}

@@ -13,6 +13,7 @@ import {
   click,
   currentCard,
   decisionFor,
+  denyWithReason,
   eventually,
   newIntentId,
   publish,
@@ -79,7 +80,7 @@ describe('approval workflow', () => {
     const stored = await request(loop, intent.intentId);
     expect(stored?.taskToken).toBeTruthy();
     expect(JSON.stringify(card)).not.toContain(stored!.taskToken!);
-    await click(loop, USER.bob, 'deny', intent.intentId);
+    await denyWithReason(loop, USER.bob, intent.intentId);
     await eventually(() => decisionFor(loop, intent.intentId));
   });
 
@@ -87,13 +88,18 @@ describe('approval workflow', () => {
     const intent = iamChange();
     publish(loop, intent);
     await eventually(() => cardFor(loop, intent.intentId));
-    await click(loop, USER.bob, 'deny', intent.intentId);
+    await denyWithReason(loop, USER.bob, intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId));
     expect(decision.detail).toMatchObject({ status: 'DENIED', automatic: false });
     expect(decision.detail.grant).toBeUndefined();
     expect(String(decision.detail.reason)).toMatch(/bob/i);
+    expect(String(decision.detail.reason)).toContain('Not now: no change ticket.');
     const chain = await verifiedChain(loop, intent.intentId);
-    expect(chain.at(-1)).toMatchObject({ kind: 'decided', actor: { type: 'human', slackUserId: USER.bob } });
+    expect(chain.at(-1)).toMatchObject({
+      kind: 'decided',
+      actor: { type: 'human', slackUserId: USER.bob },
+      data: expect.objectContaining({ denyReason: 'Not now: no change ticket.' }),
+    });
   });
 
   it('timeout: an unanswered review expires into a denial and the card says EXPIRED', async () => {
@@ -195,7 +201,7 @@ describe('approval workflow', () => {
     expect(JSON.stringify(refusal?.data)).toContain('approve-no-contractors-in-prod');
     const ephemeral = loop.slack!.sent('chat.postEphemeral', USER.heidi).at(-1);
     expect(ephemeral?.text).toMatch(/approve-no-contractors-in-prod/);
-    await click(loop, USER.bob, 'deny', intent.intentId);
+    await denyWithReason(loop, USER.bob, intent.intentId);
     await eventually(() => decisionFor(loop, intent.intentId));
   });
 
