@@ -20,6 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { signSlackRequest } from '../lambdas/interaction/signature.js';
 import { readChain } from '../lambdas/shared/audit.js';
 import { renderCard } from '../lambdas/shared/card.js';
 import { getRequest, type RequestItem } from '../lambdas/shared/store.js';
@@ -236,18 +237,59 @@ export async function createSandboxServer(
       channel: request?.card?.channel,
       messageTs: request?.card?.ts,
     });
-    const before = loop.slack.messages.length;
-    // Over HTTP to our own interactivity URL: the same route, headers and body real Slack uses.
+    const payload = JSON.parse(new URLSearchParams(signed.body).get('payload') ?? '{}') as {
+      trigger_id?: string;
+    };
+    const result = await postInteraction(userId, signed);
+    // A click may open a modal (views.open with the click's trigger id): hand it to the console.
+    const views = [...loop.slack.views.values()].filter((v) => v.triggerId === payload.trigger_id);
+    return { ...result, views };
+  }
+
+  /** POSTs a signed interaction to our own interactivity URL, as Slack does; collects the ephemerals it caused. */
+  async function postInteraction(userId: string, signed: { headers: Record<string, string>; body: string }) {
+    const slack = loop.slack!;
+    const before = slack.messages.length;
     const answer = await fetch(`${selfUrl}/slack/interactions`, {
       method: 'POST',
       headers: signed.headers,
       body: signed.body,
     });
     const text = await answer.text();
-    const ephemerals = loop.slack.messages
+    const ephemerals = slack.messages
       .slice(before)
       .filter((m) => m.method === 'chat.postEphemeral' && m.user === userId);
     return { status: answer.status, body: text, ephemerals };
+  }
+
+  /**
+   * Submits a modal the fake Slack holds as `userId`, with `inputs` by block id:
+   * builds Slack's `view_submission` payload from the view, signs it and posts
+   * it to /slack/interactions. Returns the handler's answer (for example
+   * `response_action: errors`) and the view as it is afterwards.
+   */
+  async function submit(body: string) {
+    if (!loop.slack) throw new HttpError(409, 'the sandbox posts to a real Slack workspace: submit in Slack');
+    const input = JSON.parse(body || '{}') as Record<string, unknown>;
+    const { userId, viewId } = input;
+    const inputs = (input.inputs ?? {}) as Record<string, unknown>;
+    if (typeof userId !== 'string' || typeof viewId !== 'string' || typeof inputs !== 'object') {
+      throw new HttpError(
+        400,
+        'userId and viewId are required strings; inputs an object of block id -> value',
+      );
+    }
+    const opened = loop.slack.views.get(viewId);
+    if (!opened) throw new HttpError(404, `no open view ${viewId}`);
+    const signed = signedViewSubmission(loop.signingSecret, userId, opened, inputs);
+    const result = await postInteraction(userId, signed);
+    let answer: unknown = result.body;
+    try {
+      answer = result.body ? JSON.parse(result.body) : undefined;
+    } catch {
+      // plain-text answer
+    }
+    return { ...result, answer, view: loop.slack.views.get(viewId) };
   }
 
   async function serveConsole(res: ServerResponse, path: string) {
@@ -311,12 +353,20 @@ export async function createSandboxServer(
       await loop.slack.handleRequest(req, res);
       return;
     }
+    if (method === 'POST' && path === '/api/submit') {
+      sendJson(res, 200, await submit(await readBody(req)));
+      return;
+    }
     if (method === 'POST' && path === '/api/click') {
       sendJson(res, 200, await click(await readBody(req)));
       return;
     }
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed');
 
+    if (path === '/slack/views') {
+      sendJson(res, 200, loop.slack ? [...loop.slack.views.values()] : []);
+      return;
+    }
     if (path === '/slack/messages') {
       sendJson(res, 200, loop.slack?.messages ?? []);
       return;
@@ -428,5 +478,56 @@ export async function createSandboxServer(
         server.closeAllConnections();
         server.close(() => resolveClose());
       }),
+  };
+}
+
+/**
+ * The signed `view_submission` Slack POSTs when a user submits a modal: the
+ * view's input blocks with the typed values (text inputs: `value`, selects:
+ * `selected_option`), its `callback_id` and `private_metadata` echoed back.
+ */
+export function signedViewSubmission(
+  signingSecret: string,
+  userId: string,
+  opened: { id: string; view: Record<string, unknown> },
+  inputs: Record<string, unknown>,
+  now: Date = new Date(),
+): { headers: Record<string, string>; body: string } {
+  type InputBlock = { type?: string; block_id?: string; element?: { action_id?: string; type?: string } };
+  const values: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const block of (opened.view.blocks ?? []) as InputBlock[]) {
+    if (block.type !== 'input' || !block.block_id || !block.element?.action_id) continue;
+    const raw = inputs[block.block_id];
+    const typed = raw === undefined || raw === null || raw === '' ? null : String(raw);
+    const type = block.element.type ?? 'plain_text_input';
+    values[block.block_id] = {
+      [block.element.action_id]: type.endsWith('_select')
+        ? { type, selected_option: typed === null ? null : { value: typed } }
+        : { type, value: typed },
+    };
+  }
+  const payload = {
+    type: 'view_submission',
+    team: { id: 'T0COUNTER' },
+    user: { id: userId },
+    api_app_id: 'A0COUNTERSIGN',
+    trigger_id: `trigger-${randomUUID()}`,
+    view: {
+      id: opened.id,
+      type: 'modal',
+      callback_id: opened.view.callback_id,
+      private_metadata: opened.view.private_metadata ?? '',
+      state: { values },
+    },
+  };
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const timestamp = String(Math.floor(now.getTime() / 1000));
+  return {
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': signSlackRequest(signingSecret, timestamp, body),
+    },
+    body,
   };
 }

@@ -279,19 +279,94 @@ async function clickButton(button) {
     if (!res.ok) toast(escapeHtml(out.message ?? `HTTP ${res.status}`), 'error');
     else if (out.status !== 200)
       toast(`Slack interaction answered HTTP ${out.status}: ${escapeHtml(out.body)}`, 'error');
-    for (const message of out.ephemerals ?? []) {
-      toast(
-        `<div class="toast-label">Only visible to you</div>${mrkdwn(message.text ?? '', { users: state.users })}`,
-        'ephemeral',
-        9000,
-      );
-    }
+    showEphemerals(out.ephemerals);
+    if (out.views?.length) openModal(out.views.at(-1));
   } catch (error) {
     toast(`Click failed: ${escapeHtml(error.message)}`, 'error');
   } finally {
     state.busy.delete(requestId);
     await refresh();
     refreshEphemerals();
+  }
+}
+
+function showEphemerals(messages) {
+  for (const message of messages ?? []) {
+    toast(
+      `<div class="toast-label">Only visible to you</div>${mrkdwn(message.text ?? '', { users: state.users })}`,
+      'ephemeral',
+      9000,
+    );
+  }
+}
+
+// ---------------------------------------------------------------- modals
+
+/** Shows a modal the handler opened with views.open, as Slack would. */
+function openModal(opened) {
+  const view = opened.view;
+  const dialog = $('#modal');
+  const plain = (t) => escapeHtml(t?.text ?? '');
+  dialog.innerHTML = `
+    <form method="dialog" class="modal-form" data-view-id="${escapeHtml(opened.id)}">
+      <header class="modal-head"><h2>${plain(view.title) || 'Countersign'}</h2>
+        <button type="button" class="modal-x" data-close aria-label="Close">×</button></header>
+      <div class="modal-body">${renderBlocks(view.blocks, { users: state.users })}</div>
+      <div class="modal-error" hidden></div>
+      <footer class="modal-foot">
+        <button type="button" class="bk-button" data-close>${plain(view.close) || 'Cancel'}</button>
+        ${view.submit ? `<button type="submit" class="bk-button bk-button-primary">${plain(view.submit)}</button>` : ''}
+      </footer>
+    </form>`;
+  for (const close of dialog.querySelectorAll('[data-close]'))
+    close.addEventListener('click', () => dialog.close());
+  dialog.querySelector('form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    submitModal(dialog, opened.id);
+  });
+  if (!dialog.open) dialog.showModal();
+  dialog.querySelector('input, textarea, select')?.focus();
+}
+
+async function submitModal(dialog, viewId) {
+  const form = dialog.querySelector('form');
+  const inputs = {};
+  for (const field of form.querySelectorAll('[name]')) inputs[field.name] = field.value;
+  for (const error of form.querySelectorAll('.bk-input-error')) error.hidden = true;
+  form.classList.add('is-busy');
+  const fail = (text) => {
+    const box = form.querySelector('.modal-error');
+    box.textContent = text;
+    box.hidden = false;
+  };
+  try {
+    const res = await fetch('/api/submit', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: state.userId, viewId, inputs }),
+    });
+    const out = await res.json();
+    if (!res.ok) throw new Error(out.message ?? `HTTP ${res.status}`);
+    const answer = out.answer && typeof out.answer === 'object' ? out.answer : {};
+    if (answer.response_action === 'errors') {
+      for (const [blockId, message] of Object.entries(answer.errors ?? {})) {
+        const slot = form.querySelector(`[data-block-id="${CSS.escape(blockId)}"] .bk-input-error`);
+        if (slot) {
+          slot.textContent = message;
+          slot.hidden = false;
+        } else fail(message);
+      }
+    } else if (answer.response_action === 'update' && answer.view) {
+      openModal({ id: viewId, view: answer.view });
+    } else if (out.status !== 200) {
+      fail(`Slack interaction answered HTTP ${out.status}: ${out.body}`);
+    } else dialog.close();
+    showEphemerals(out.ephemerals);
+  } catch (error) {
+    fail(`Submit failed: ${error.message}`);
+  } finally {
+    form.classList.remove('is-busy');
+    refresh();
   }
 }
 

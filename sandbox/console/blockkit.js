@@ -237,6 +237,33 @@ function renderElement(element, ctx, block) {
   }
 }
 
+/** An input block of a modal: label, the element (text, number or select) and hint. */
+function renderInput(block, ctx) {
+  const element = block.element ?? {};
+  const id = `input-${escapeHtml(block.block_id ?? '')}`;
+  const name = escapeHtml(block.block_id ?? '');
+  const placeholder = element.placeholder ? escapeHtml(element.placeholder.text ?? '') : '';
+  const initial = escapeHtml(element.initial_value ?? '');
+  let control;
+  if (element.type === 'static_select' || element.type === 'radio_buttons') {
+    const options = (element.options ?? [])
+      .map(
+        (o) =>
+          `<option value="${escapeHtml(o.value)}" ${element.initial_option?.value === o.value ? 'selected' : ''}>${textObject(o.text, ctx)}</option>`,
+      )
+      .join('');
+    control = `<select id="${id}" name="${name}"><option value="">${placeholder || 'Choose…'}</option>${options}</select>`;
+  } else if (element.multiline) {
+    control = `<textarea id="${id}" name="${name}" rows="4" placeholder="${placeholder}" ${element.max_length ? `maxlength="${Number(element.max_length)}"` : ''}>${initial}</textarea>`;
+  } else {
+    const type = element.type === 'number_input' ? 'number' : 'text';
+    control = `<input id="${id}" name="${name}" type="${type}" value="${initial}" placeholder="${placeholder}">`;
+  }
+  const optional = block.optional ? ' <span class="bk-optional">(optional)</span>' : '';
+  const hint = block.hint ? `<div class="bk-hint">${textObject(block.hint, ctx)}</div>` : '';
+  return `<div class="bk-input" data-block-id="${name}"><label for="${id}">${textObject(block.label, ctx)}${optional}</label>${control}${hint}<div class="bk-input-error" hidden></div></div>`;
+}
+
 /** Renders one block. */
 export function renderBlock(block, ctx = {}) {
   switch (block.type) {
@@ -258,6 +285,8 @@ export function renderBlock(block, ctx = {}) {
       return `<div class="bk-actions">${(block.elements ?? []).map((e) => renderElement(e, ctx, block)).join('')}</div>`;
     case 'divider':
       return '<hr class="bk-divider">';
+    case 'input':
+      return renderInput(block, ctx);
     case 'image':
       return `<figure class="bk-image"><img src="${escapeHtml(block.image_url ?? '')}" alt="${escapeHtml(block.alt_text ?? '')}">${block.title ? `<figcaption>${textObject(block.title, ctx)}</figcaption>` : ''}</figure>`;
     default:

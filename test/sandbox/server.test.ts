@@ -32,7 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const intentId of published) {
     const view = await getJson<RequestView>(`/requests/${intentId}`).catch(() => undefined);
-    if (view?.body.status === 'PENDING') await clickHttp(USER.bob, 'deny', intentId);
+    if (view?.body.status === 'PENDING') await deny(USER.bob, intentId);
   }
   client?.destroy();
   await server?.close();
@@ -123,6 +123,39 @@ async function clickHttp(
   return { status: res.status, body: await res.text() };
 }
 
+/**
+ * Denies as Slack would: the Deny click, then, when the handler answers it with
+ * a reason modal (views.open for this click's trigger id), the submitted modal.
+ */
+async function deny(userId: string, requestId: string) {
+  const signed = signedClick(signingSecret, { userId, actionId: 'deny', requestId });
+  const trigger = (JSON.parse(new URLSearchParams(signed.body).get('payload')!) as { trigger_id: string })
+    .trigger_id;
+  const res = await fetch(`${server.url}/slack/interactions`, {
+    method: 'POST',
+    headers: signed.headers,
+    body: signed.body,
+  });
+  expect(res.status).toBe(200);
+  const { body: views } =
+    await getJson<
+      { id: string; triggerId?: string; view: { blocks?: { type: string; block_id?: string }[] } }[]
+    >('/slack/views');
+  const modal = views.find((v) => v.triggerId === trigger);
+  if (!modal) return;
+  const inputs = Object.fromEntries(
+    (modal.view.blocks ?? [])
+      .filter((b) => b.type === 'input')
+      .map((b) => [b.block_id, 'Not without a change ticket.']),
+  );
+  const submitted = await fetch(`${server.url}/api/submit`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId, viewId: modal.id, inputs }),
+  });
+  expect(((await submitted.json()) as { status: number }).status).toBe(200);
+}
+
 /** A production IAM change: one approval from security-approvers. */
 const iamChange = () => makeIntent({ intentId: newIntentId() });
 
@@ -174,7 +207,7 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
     const intent = iamChange();
     await publish(intent);
     await waitForCard(intent.intentId);
-    expect((await clickHttp(USER.bob, 'deny', intent.intentId)).status).toBe(200);
+    await deny(USER.bob, intent.intentId);
     const decision = await waitForDecision(intent.intentId);
     expect(decision.detail).toMatchObject({ status: 'DENIED', automatic: false });
     const view = await requestView(intent.intentId);
@@ -204,7 +237,11 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
     const intent = iamChange();
     await publish(intent);
     await waitForCard(intent.intentId);
-    const before = (await requestView(intent.intentId)).audit.length;
+    // The review step audits `reviewers-notified` just after posting the card: count from there.
+    const before = await eventually(async () => {
+      const { audit } = await requestView(intent.intentId);
+      return audit.some((r) => r.kind === 'reviewers-notified') ? audit.length : undefined;
+    });
     const forged = await clickHttp(USER.alice, 'approve', intent.intentId, 'not-the-signing-secret');
     expect(forged.status).toBe(401);
     const view = await requestView(intent.intentId);
@@ -372,7 +409,7 @@ describe('sandbox server: console endpoints', () => {
     expect(JSON.stringify(mine?.blocks)).toContain('"action_id":"approve"');
     const times = body.map((r) => r.createdAt);
     expect(times).toEqual([...times].sort().reverse());
-    await clickHttp(USER.bob, 'deny', intent.intentId);
+    await deny(USER.bob, intent.intentId);
   });
 
   it('GET /requests/<id> answers 404 JSON for an unknown intent, and never shows the task token', async () => {
@@ -384,7 +421,7 @@ describe('sandbox server: console endpoints', () => {
     await waitForCard(intent.intentId);
     const view = await requestView(intent.intentId);
     expect(view.request.taskToken).toBe('(stored server-side, never shown)');
-    await clickHttp(USER.bob, 'deny', intent.intentId);
+    await deny(USER.bob, intent.intentId);
   });
 
   it('POST /api/click signs the click server-side and sends it through /slack/interactions', async () => {
