@@ -56,6 +56,7 @@ import {
   judgeReevaluation,
   MAX_REASON,
   modifyModal,
+  PARAM_BLOCK,
   REASON_BLOCK,
   readModification,
 } from './modals.js';
@@ -581,7 +582,8 @@ async function modify(
       silent: true,
       data: { diff: read.diff, proposedHash: newHash, ...data },
     });
-    return formErrors(submission, reason, 'refused');
+    // Shown on the first changed input: that is what policy objected to.
+    return errorsAnswer({ [`${PARAM_BLOCK}${read.diff[0]!.path}`]: reason }, 'refused');
   };
   if (!deps.evaluateIntent)
     return refuseModification('policy cannot be evaluated here, so nothing may be modified');

@@ -34,7 +34,7 @@ const base = {
   sfn: new SFNClient(lambdaClientConfig),
   now: () => new Date(),
   logger,
-  approverGroup: requireEnv('COUNTERSIGN_APPROVER_GROUP'),
+  approverGroup: optionalEnv('COUNTERSIGN_APPROVER_GROUP'),
   ...cedarRule(),
 };
 let slack: WebClient | undefined;

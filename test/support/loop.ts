@@ -84,7 +84,7 @@ export function currentCard(loop: CountersignLoop, card: SlackRecordedMessage) {
 export function click(
   loop: CountersignLoop,
   userId: string,
-  actionId: 'approve' | 'deny',
+  actionId: 'approve' | 'deny' | 'modify' | 'breakglass' | 'view_full' | 'acknowledge',
   requestId: string,
 ) {
   return loop.interact(signedClick(loop.signingSecret, { userId, actionId, requestId }));
