@@ -15,6 +15,7 @@ import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../share
 import { renderCard } from '../shared/card.js';
 import { createGrant } from '../shared/grants.js';
 import type { DecisionDetail, FinalStatus } from '../shared/intent.js';
+import { userIdByEmail } from '../shared/mentions.js';
 import {
   createRequest,
   finalize,
@@ -26,7 +27,7 @@ import { REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
 
 /** Dependencies of {@link record}. */
 export interface RecordDeps extends AuditDeps {
-  slack?: () => Promise<Pick<WebClient, 'chat'>>;
+  slack?: () => Promise<Pick<WebClient, 'chat' | 'users'>>;
   /** How long an approval's grant may be used. */
   grantTtlSeconds: number;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
@@ -211,8 +212,56 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
   }
 
   await refreshCard(deps, request);
+  if (won) await notifyRequester(deps, request, decision);
   return toDetail(request, decision);
 }
+
+const OUTCOME_WORD: Record<FinalStatus, string> = {
+  APPROVED: ':white_check_mark: approved',
+  DENIED: ':no_entry: denied',
+  EXPIRED: ':alarm_clock: expired (nobody decided in time; expired requests are denied)',
+  CANCELLED: ':wastebasket: cancelled by the agent',
+};
+
+/**
+ * Tells the human the agent acted for how their reviewed request ended: a DM
+ * (`users.lookupByEmail`, then `chat.postMessage` to the user id). Only for
+ * requests that went to a review card (policy decisions need no DM). A failure
+ * is logged and never fails the decision.
+ */
+async function notifyRequester(
+  deps: RecordDeps,
+  request: RequestItem,
+  decision: RequestDecision,
+): Promise<void> {
+  if (!request.card || !request.intent || !deps.slack) return;
+  try {
+    const slack = await deps.slack();
+    const userId = await userIdByEmail(slack, request.intent.agent.onBehalfOf);
+    if (!userId) throw new Error('no Slack user with that email');
+    const i = request.intent;
+    const by = decision.decidedBy ? ` by <@${decision.decidedBy.slackUserId}>` : '';
+    const lines = [
+      `Your agent \`${request.agentId}\` asked to run \`${i.action}\` on \`${i.resource}\` (${i.environment}). The request was *${OUTCOME_WORD[decision.status]}*${by}.`,
+      `Reason: ${decision.reason.slice(0, 1500)}`,
+      ...(decision.parameters ? ['It was approved with modified parameters; the agent received them.'] : []),
+      ...(decision.breakGlass
+        ? ['This was a break-glass approval: an approver will review it afterwards.']
+        : []),
+      `Request \`${request.intentId}\` · <${cardLink(request)}|review card>`,
+    ];
+    await slack.chat.postMessage({ channel: userId, text: lines.join('\n'), unfurl_links: false });
+  } catch (error) {
+    deps.warn?.('could not DM the requester the outcome', {
+      requestId: request.intentId,
+      error: (error as Error).message ?? String(error),
+    });
+  }
+}
+
+/** Slack's archive link of the card (opens the message in the workspace). */
+const cardLink = (request: RequestItem) =>
+  `https://slack.com/archives/${request.card!.channel}/p${request.card!.ts.replace('.', '')}`;
 
 async function refreshCard(deps: RecordDeps, request: RequestItem): Promise<void> {
   if (!request.card || !request.intent || !deps.slack) return;
