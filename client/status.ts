@@ -36,10 +36,14 @@ export interface ApprovalStatus {
 export function parseStatusBody(intentId: string, body: unknown): ApprovalStatus {
   const b = (body ?? {}) as Record<string, unknown>;
   const request = (b.request ?? {}) as Record<string, unknown>;
-  const status = b.status;
-  if (typeof status !== 'string')
+  if (typeof b.status !== 'string') {
     throw new StatusApiError(`status API answered without a status for ${intentId}`, 200);
-  const raw = b.decision as Record<string, unknown> | null | undefined;
+  }
+  // The sandbox shows the request as stored: a reviewer's click sets the status before the
+  // workflow's Record step finalizes it and issues the grant. Not final until finalized.
+  const unfinalized = b.request !== undefined && request.finalizedAt === undefined;
+  const status = unfinalized ? 'PENDING' : b.status;
+  const raw = unfinalized ? undefined : (b.decision as Record<string, unknown> | null | undefined);
   const id = (b.intentId as string | undefined) ?? (request.intentId as string | undefined) ?? intentId;
   const agentId = (b.agentId as string | undefined) ?? (request.agentId as string | undefined) ?? '';
   const decision = raw

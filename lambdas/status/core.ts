@@ -44,35 +44,40 @@ export async function requestStatus(
   const request = await getRequest(deps, input.intentId);
   if (!request || request.agentId !== agentId) return notFound;
 
-  const decision = request.decision;
-  const grant = decision?.grant ? await getGrant(deps, decision.grant.grantId) : undefined;
+  // A request is final once the workflow's Record step finalized it: a reviewer's click sets the
+  // status a moment earlier, but only Record issues the grant. Until then it is reported PENDING.
+  // An approval is final once its grant item exists too (Record writes it right after finalizing),
+  // so an agent that sees APPROVED can consume at once.
+  const finalized = request.finalizedAt !== undefined && request.status !== 'PENDING';
+  const stored = finalized ? request.decision : undefined;
+  const grant = stored?.grant ? await getGrant(deps, stored.grant.grantId) : undefined;
+  const final = finalized && (stored?.status !== 'APPROVED' || grant !== undefined);
+  const decision = final ? stored : undefined;
   const body: StatusBody = {
     intentId: request.intentId,
     agentId: request.agentId,
-    status: request.status,
+    status: final ? request.status : 'PENDING',
     createdAt: request.createdAt,
     ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
     ...(request.intent ? { action: request.intent.action, environment: request.intent.environment } : {}),
     intentHash: request.intentHash,
-    // The decision is shown once final (the workflow finalized it); a pending human decision is not yet one.
-    decision:
-      decision && request.status !== 'PENDING'
-        ? {
-            intentId: request.intentId,
-            agentId: request.agentId,
-            status: decision.status,
-            automatic: decision.automatic,
-            approvers: decision.approvers,
-            reason: decision.reason,
-            intentHash: decision.intentHash,
-            policies: decision.policies,
-            decidedAt: decision.decidedAt,
-            ...(decision.parameters ? { parameters: decision.parameters } : {}),
-            ...(decision.grant ? { grant: decision.grant } : {}),
-          }
-        : null,
+    decision: decision
+      ? {
+          intentId: request.intentId,
+          agentId: request.agentId,
+          status: decision.status,
+          automatic: decision.automatic,
+          approvers: decision.approvers,
+          reason: decision.reason,
+          intentHash: decision.intentHash,
+          policies: decision.policies,
+          decidedAt: decision.decidedAt,
+          ...(decision.parameters ? { parameters: decision.parameters } : {}),
+          ...(decision.grant ? { grant: decision.grant } : {}),
+        }
+      : null,
     grant:
-      decision?.grant && request.status === 'APPROVED'
+      decision?.grant && decision.status === 'APPROVED'
         ? { ...decision.grant, ...(grant?.consumedAt ? { consumedAt: grant.consumedAt } : {}) }
         : null,
   };

@@ -331,7 +331,7 @@ describe('waiting for the decision', () => {
         status: 'APPROVED',
         votes: [],
         decision: stored,
-        request: { intentId, agentId: 'deploy-bot' },
+        request: { intentId, agentId: 'deploy-bot', finalizedAt: '2026-01-01T00:00:01.000Z' },
         audit: [],
       },
     }));
@@ -342,6 +342,21 @@ describe('waiting for the decision', () => {
       decision: { intentId, agentId: 'deploy-bot', status: 'APPROVED' },
       grant: { grantId: 'g-123456789' },
     });
+  });
+
+  it('sandbox shape: a click the workflow has not finalized yet reads as PENDING', async () => {
+    const intentId = 'intent-wait-0005';
+    const { decision } = approved(intentId);
+    endpoint.setStatus(intentId, () => ({
+      status: 200,
+      body: {
+        status: 'APPROVED',
+        decision: { ...decision, grant: undefined },
+        request: { intentId, agentId: 'deploy-bot' },
+      },
+    }));
+    const status = await getStatus(intentId, { statusUrl: endpoint.url, credentials: TEST_CREDENTIALS });
+    expect(status).toEqual({ intentId, status: 'PENDING' });
   });
 
   it('a 403 (not a registered agent role) is an error, not a wait', async () => {

@@ -47,8 +47,9 @@ describe('agent client against the sandbox', () => {
     const verified = verifyDecision(decision, intent);
     expect(verified.ok).toBe(true);
     const grantId = decision.grant!.grantId;
-    await loop.idle();
-    expect(await getGrant({ ddb: loop.aws.ddb, table: loop.aws.table }, grantId)).toMatchObject({
+    // The sandbox shows the finalized request; Record writes the grant item right after.
+    const grant = await eventually(() => getGrant({ ddb: loop.aws.ddb, table: loop.aws.table }, grantId));
+    expect(grant).toMatchObject({
       intentId: intent.intentId,
       agentId: 'deploy-bot',
       intentHash: requested.intentHash,

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditDeps } from '../../lambdas/shared/audit.js';
 import { consumeGrant, createGrant } from '../../lambdas/shared/grants.js';
-import { finalize, type RequestDecision } from '../../lambdas/shared/store.js';
+import { decide, finalize, type RequestDecision } from '../../lambdas/shared/store.js';
 import { agentForCaller, parseAgentRoles, principalKey } from '../../lambdas/status/caller.js';
 import { requestStatus } from '../../lambdas/status/core.js';
 import { seedPendingRequest } from '../support/fixtures.js';
@@ -102,6 +102,11 @@ describe('GET /requests/{intentId}', () => {
       grant: { grantId, expiresAt: '2026-03-01T12:15:00.000Z', singleUse: true },
     };
     await finalize(deps, request.intentId, decision);
+    const beforeGrant = await requestStatus(statusDeps(), {
+      intentId: request.intentId,
+      callerArn: DEPLOY_BOT,
+    });
+    expect(beforeGrant.body).toMatchObject({ status: 'PENDING', decision: null, grant: null });
     await createGrant(deps, request, decision);
     const before = await requestStatus(statusDeps(), { intentId: request.intentId, callerArn: DEPLOY_BOT });
     expect(before).toMatchObject({
@@ -124,6 +129,21 @@ describe('GET /requests/{intentId}', () => {
     });
     const after = await requestStatus(statusDeps(), { intentId: request.intentId, callerArn: DEPLOY_BOT });
     expect(after.body.grant).toMatchObject({ grantId, consumedAt: now.toISOString() });
+  });
+
+  it('a reviewer decision the workflow has not recorded yet is still PENDING (no grant exists yet)', async () => {
+    const request = await seedPendingRequest(deps);
+    await decide(deps, request.intentId, {
+      status: 'APPROVED',
+      automatic: false,
+      reason: 'approved by reviewers',
+      decidedAt: now.toISOString(),
+      approvers: [],
+      policies: [],
+      intentHash: request.intentHash,
+    });
+    const answer = await requestStatus(statusDeps(), { intentId: request.intentId, callerArn: DEPLOY_BOT });
+    expect(answer.body).toMatchObject({ status: 'PENDING', decision: null, grant: null });
   });
 
   it("another agent's request is 404, exactly like an unknown one", async () => {
