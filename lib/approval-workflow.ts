@@ -28,6 +28,7 @@ import {
   HandlerFunction,
   settings,
 } from './handler-function.js';
+import { ReviewReminders } from './review-reminders.js';
 
 /** Lambda service errors every Lambda task retries (never function errors: those are decisions). */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -101,6 +102,8 @@ export class ApprovalWorkflow extends Construct {
   public readonly recordFunction: HandlerFunction;
   /** In alarm when any execution fails. */
   public readonly executionsFailedAlarm: cloudwatch.Alarm;
+  /** Reminder handler, schedule group and scheduler role of the Review step's wake-ups. */
+  public readonly reminders: ReviewReminders;
 
   private readonly eventBus: events.IEventBus;
 
@@ -121,12 +124,18 @@ export class ApprovalWorkflow extends Construct {
           COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: String(props.defaultReviewTimeoutSeconds ?? 3600),
         }),
       );
+    this.reminders = new ReviewReminders(this, 'Reminders', {
+      auditWriter: props.auditWriter,
+      slackSecretReader: props.slackSecretReader,
+    });
     this.reviewFunction = new HandlerFunction(this, 'ReviewFunction', {
       name: 'review',
-      description: 'Countersign Review task: store the task token, post the review card to Slack',
+      description:
+        'Countersign Review task: store the task token, post the review card to Slack, schedule reminders',
     })
       .bind(props.auditWriter)
       .bind(props.slackSecretReader)
+      .bind(this.reminders.scheduling())
       .bind(settings({ COUNTERSIGN_SLACK_CHANNEL: props.slackChannelId }));
     this.recordFunction = new HandlerFunction(this, 'RecordFunction', {
       name: 'record',

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ReminderPayload, ReminderScheduler } from '../lambdas/shared/reminders.js';
 import type { CountersignConfig } from '../lib/config.js';
 import { matchesPattern } from './event-pattern.js';
 import { type RunningFakeAws, startFakeAws } from './fake-aws.js';
@@ -80,6 +81,77 @@ export interface LoopOptions {
   retryPauseMs?: number;
 }
 
+/** One wake-up the local scheduler holds. */
+export interface LocalSchedule {
+  at: Date;
+  payload: ReminderPayload;
+  /** Set once the reminder handler ran for it (with its answer or error). */
+  fired?: { at: Date; outcome?: unknown; error?: string };
+}
+
+/**
+ * The sandbox's stand-in for EventBridge Scheduler (no emulator exists): each
+ * one-off schedule is a timer that invokes the real reminder handler module at
+ * its time, then is done (as `ActionAfterCompletion: DELETE`). Tests fire
+ * schedules early with {@link LocalScheduler.fire} instead of waiting minutes.
+ */
+export class LocalScheduler implements ReminderScheduler {
+  readonly schedules: LocalSchedule[] = [];
+  private readonly timers = new Map<LocalSchedule, NodeJS.Timeout>();
+
+  constructor(private readonly invoke: (payload: ReminderPayload) => Promise<unknown>) {}
+
+  async schedule(at: Date, payload: ReminderPayload): Promise<void> {
+    const name = `${payload.requestId}/${payload.kind}/${payload.beforeSeconds}`;
+    if (
+      this.schedules.some(
+        (s) => `${s.payload.requestId}/${s.payload.kind}/${s.payload.beforeSeconds}` === name,
+      )
+    )
+      return; // a retried Review: the schedule already exists
+    const entry: LocalSchedule = { at, payload };
+    this.schedules.push(entry);
+    // Node timers hold at most ~24.8 days; longer reviews' wake-ups wait for fire().
+    const delay = Math.max(0, at.getTime() - Date.now());
+    if (delay < 2 ** 31 - 1) {
+      const timer = setTimeout(() => void this.run(entry), delay);
+      timer.unref();
+      this.timers.set(entry, timer);
+    }
+  }
+
+  /** The schedules of one request, in time order. */
+  for(requestId: string): LocalSchedule[] {
+    return this.schedules
+      .filter((s) => s.payload.requestId === requestId)
+      .sort((a, b) => a.at.getTime() - b.at.getTime());
+  }
+
+  /** Runs a schedule now, as if its time had come; returns the handler's answer. */
+  async fire(entry: LocalSchedule): Promise<unknown> {
+    return this.run(entry);
+  }
+
+  private async run(entry: LocalSchedule): Promise<unknown> {
+    clearTimeout(this.timers.get(entry));
+    this.timers.delete(entry);
+    try {
+      const outcome = await this.invoke(entry.payload);
+      entry.fired = { at: new Date(), outcome };
+      return outcome;
+    } catch (error) {
+      entry.fired = { at: new Date(), error: (error as Error).message };
+      throw error;
+    }
+  }
+
+  /** Cancels every pending timer. */
+  close(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
+
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 let started = false;
@@ -101,6 +173,8 @@ export class CountersignLoop {
     readonly fakeAws: RunningFakeAws,
     readonly synthesized: SynthesizedLoop,
     readonly signingSecret: string,
+    /** The reminder scheduler (timers standing in for EventBridge Scheduler). */
+    readonly scheduler: LocalScheduler,
     private readonly workflow: LocalWorkflow,
     private readonly interaction: (
       event: APIGatewayProxyEventV2,
@@ -158,12 +232,15 @@ export class CountersignLoop {
       POWERTOOLS_METRICS_DISABLED: 'true',
     });
 
-    const [evaluate, review, record, interaction] = await Promise.all([
+    const [evaluate, review, record, interaction, reminder] = await Promise.all([
       import('../lambdas/evaluate/handler.js'),
       import('../lambdas/review/handler.js'),
       import('../lambdas/record/handler.js'),
       import('../lambdas/interaction/handler.js'),
+      import('../lambdas/reminder/handler.js'),
     ]);
+    const scheduler = new LocalScheduler((payload) => reminder.handler(payload));
+    review.useReminderScheduler(scheduler);
     let loop: CountersignLoop | undefined;
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
@@ -186,6 +263,7 @@ export class CountersignLoop {
       fakeAws,
       synthesized,
       signingSecret,
+      scheduler,
       workflow,
       interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
     );
@@ -284,6 +362,7 @@ export class CountersignLoop {
 
   /** Stops every server. Handler modules stay loaded: start no second loop in this process. */
   async close(): Promise<void> {
+    this.scheduler.close();
     await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close()]);
   }
 }

@@ -9,12 +9,21 @@
 import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
-import { getRequest, updatePending } from '../shared/store.js';
+import { type ReminderScheduler, wakeUps } from '../shared/reminders.js';
+import { getRequest, type RequestItem, updatePending } from '../shared/store.js';
+import { REVIEW_ERROR } from '../shared/workflow.js';
 
 /** Dependencies of {@link review}. */
 export interface ReviewDeps extends AuditDeps {
   slack: () => Promise<Pick<WebClient, 'chat'>>;
   channel: string;
+  /**
+   * Schedules the reminder and escalation wake-ups (EventBridge Scheduler in
+   * AWS, timers in the sandbox). Without one no reminders are sent; expiry
+   * still happens (it is the workflow's task timeout).
+   */
+  scheduler?: ReminderScheduler;
+  warn?: (message: string, extra?: Record<string, unknown>) => void;
 }
 
 /** Input of the review task. */
@@ -40,6 +49,13 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
 
   // The token is stored before the card exists, so no click can find a request without one.
   if (!(await updatePending(deps, request.intentId, { taskToken: input.taskToken }))) {
+    const now = await getRequest(deps, request.intentId);
+    if (now?.status === 'CANCELLED') {
+      // The agent cancelled before the review started: end the task the way a cancellation does.
+      const cancelled = new Error(now.decision?.reason ?? 'cancelled by the agent');
+      cancelled.name = REVIEW_ERROR.cancelled;
+      throw cancelled;
+    }
     throw new ReviewError(`request ${input.requestId} is no longer pending`);
   }
 
@@ -67,6 +83,8 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
     }
   }
 
+  const scheduled = request.card ? [] : await scheduleWakeUps(deps, request);
+
   await appendAudit(
     deps,
     { requestId: request.intentId, createdAt: request.createdAt },
@@ -82,8 +100,39 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
         quorum: request.review?.quorum ?? 1,
         expiresAt: request.expiresAt ?? null,
         repost: Boolean(request.card),
+        wakeUps: scheduled,
       },
     },
   );
   return location;
+}
+
+/** Schedules the plan's reminders and escalation; a failure is logged, never fails the review. */
+async function scheduleWakeUps(
+  deps: ReviewDeps,
+  request: RequestItem,
+): Promise<{ kind: string; at: string; beforeSeconds: number }[]> {
+  if (!request.review || !request.expiresAt) return [];
+  const planned = wakeUps(request.review, new Date(request.expiresAt), deps.now());
+  if (planned.length === 0) return [];
+  if (!deps.scheduler) {
+    deps.warn?.('no reminder scheduler configured; reminders and escalation are skipped', {
+      requestId: request.intentId,
+    });
+    return [];
+  }
+  const done: { kind: string; at: string; beforeSeconds: number }[] = [];
+  for (const { at, payload } of planned) {
+    try {
+      await deps.scheduler.schedule(at, { ...payload, requestId: request.intentId });
+      done.push({ kind: payload.kind, at: at.toISOString(), beforeSeconds: payload.beforeSeconds });
+    } catch (error) {
+      deps.warn?.('could not schedule a reminder', {
+        requestId: request.intentId,
+        kind: payload.kind,
+        error: (error as Error).message,
+      });
+    }
+  }
+  return done;
 }

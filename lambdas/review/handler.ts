@@ -1,11 +1,14 @@
 /** Review task (`.waitForTaskToken`) of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
 import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
+import type { ReminderScheduler } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { type ReviewDeps, type ReviewInput, review } from './core.js';
+import { eventBridgeScheduler } from './scheduler.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 const loadSecret = slackSecretLoader(
@@ -14,6 +17,7 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
+const scheduleGroup = optionalEnv('COUNTERSIGN_SCHEDULE_GROUP');
 
 const deps: ReviewDeps = {
   ddb: createDocumentClient(),
@@ -27,7 +31,26 @@ const deps: ReviewDeps = {
     slack ??= createSlackClient((await loadSecret()).botToken, slackApiUrl);
     return slack;
   },
+  ...(scheduleGroup
+    ? {
+        scheduler: eventBridgeScheduler(new SchedulerClient(lambdaClientConfig), {
+          group: scheduleGroup,
+          functionArn: requireEnv('COUNTERSIGN_REMINDER_FUNCTION_ARN'),
+          roleArn: requireEnv('COUNTERSIGN_SCHEDULER_ROLE_ARN'),
+        }),
+      }
+    : {}),
+  warn: (message, extra) => logger.warn(message, extra ?? {}),
 };
+
+/**
+ * Replaces the reminder scheduler. The sandbox has no EventBridge Scheduler
+ * emulator: it supplies a timer-based scheduler that invokes the reminder
+ * handler module at the time (sandbox/loop.ts).
+ */
+export function useReminderScheduler(scheduler: ReminderScheduler): void {
+  deps.scheduler = scheduler;
+}
 
 export const handler = async (input: ReviewInput): Promise<void> => {
   const card = await review(deps, input);

@@ -262,7 +262,7 @@ describe('functions', () => {
   it('run nodejs24.x on arm64 with active tracing, JSON logs to their own log group, 512 MB by default', () => {
     const { template } = synth();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(7); // evaluate, review, record, interaction, digest, status, grant
+    expect(Object.keys(functions)).toHaveLength(8); // evaluate, review, record, interaction, digest, status, grant, reminder
     for (const [id, fn] of Object.entries(functions)) {
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -278,7 +278,7 @@ describe('functions', () => {
       Description: Match.stringLikeRegexp('Evaluate'),
       MemorySize: 512,
     });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 9); // 7 functions, workflow, status API access log
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 10); // 8 functions, workflow, status API access log
   });
 
   it('get exactly the environment the architecture names, each with its binding', () => {
@@ -294,7 +294,18 @@ describe('functions', () => {
       ].sort(),
     );
     expect(keys('ApprovalWorkflowReviewFunction')).toEqual(
-      [...POWERTOOLS_ENV, ...AUDIT_ENV, 'COUNTERSIGN_SLACK_SECRET_ARN', 'COUNTERSIGN_SLACK_CHANNEL'].sort(),
+      [
+        ...POWERTOOLS_ENV,
+        ...AUDIT_ENV,
+        'COUNTERSIGN_SLACK_SECRET_ARN',
+        'COUNTERSIGN_SLACK_CHANNEL',
+        'COUNTERSIGN_SCHEDULE_GROUP',
+        'COUNTERSIGN_REMINDER_FUNCTION_ARN',
+        'COUNTERSIGN_SCHEDULER_ROLE_ARN',
+      ].sort(),
+    );
+    expect(keys('ApprovalWorkflowRemindersReminderFunction')).toEqual(
+      [...POWERTOOLS_ENV, ...AUDIT_ENV, 'COUNTERSIGN_SLACK_SECRET_ARN'].sort(),
     );
     expect(keys('ApprovalWorkflowRecordFunction')).toEqual(
       [...POWERTOOLS_ENV, ...AUDIT_ENV, 'COUNTERSIGN_SLACK_SECRET_ARN', 'COUNTERSIGN_SLACK_CHANNEL'].sort(),
@@ -320,6 +331,65 @@ describe('functions', () => {
     expect(functionEnv(template, 'ApprovalWorkflowReviewFunction').COUNTERSIGN_SLACK_CHANNEL).toBe(
       'C0COUNTERSIGN',
     );
+  });
+});
+
+describe('review reminders (EventBridge Scheduler one-off schedules)', () => {
+  it('has one dedicated schedule group; the scheduler role may invoke only the reminder function', () => {
+    const { template } = synth();
+    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    const group = logicalId(
+      template,
+      'AWS::Scheduler::ScheduleGroup',
+      'ApprovalWorkflowRemindersScheduleGroup',
+    );
+    const reminderFn = logicalId(
+      template,
+      'AWS::Lambda::Function',
+      'ApprovalWorkflowRemindersReminderFunction',
+    );
+    const schedulerRole = logicalId(template, 'AWS::IAM::Role', 'ApprovalWorkflowRemindersSchedulerRole');
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': '123456789012' } }),
+          }),
+        ],
+      },
+    });
+    expect(statementsByRole(template).get(schedulerRole)).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [reminderFn, 'Arn'] } },
+    ]);
+    expect(group).toBeTruthy();
+  });
+
+  it('only the review role may create schedules, only in that group, and pass only the scheduler role, only to Scheduler', () => {
+    const { template } = synth();
+    const reviewRole = functionRole(template, 'ApprovalWorkflowReviewFunction');
+    const schedulerRole = logicalId(template, 'AWS::IAM::Role', 'ApprovalWorkflowRemindersSchedulerRole');
+    const creators: string[] = [];
+    const passers: string[] = [];
+    for (const [role, statements] of statementsByRole(template)) {
+      for (const s of statements.filter((st) => st.Effect === 'Allow')) {
+        const actions = actionsOf(s);
+        if (actions.some((a) => a.startsWith('scheduler:'))) {
+          creators.push(role);
+          expect(actions).toEqual(['scheduler:CreateSchedule']);
+          expect(JSON.stringify(s.Resource)).toMatch(/:schedule\/.*ScheduleGroup.*\/\*"/);
+        }
+        if (actions.includes('iam:PassRole')) {
+          passers.push(role);
+          expect(s.Resource).toEqual({ 'Fn::GetAtt': [schedulerRole, 'Arn'] });
+          expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+        }
+      }
+    }
+    expect(creators).toEqual([reviewRole]);
+    expect(passers).toEqual([reviewRole]);
+    const env = functionEnv(template, 'ApprovalWorkflowReviewFunction');
+    expect(env.COUNTERSIGN_SCHEDULER_ROLE_ARN).toEqual({ 'Fn::GetAtt': [schedulerRole, 'Arn'] });
   });
 });
 

@@ -1,0 +1,126 @@
+/**
+ * Reminders and escalation without polling: the reminder handler, a dedicated
+ * EventBridge Scheduler schedule group for the one-off `at(...)` schedules the
+ * Review step creates, and the role Scheduler assumes to invoke the handler.
+ *
+ * Least privilege, both ways:
+ * - the scheduler role may invoke the reminder function and nothing else;
+ * - a function bound with {@link ReviewReminders.scheduling} may
+ *   `scheduler:CreateSchedule` only in this group, and `iam:PassRole` only for
+ *   the scheduler role, only to scheduler.amazonaws.com.
+ */
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { Construct } from 'constructs';
+import { type Binding, HandlerFunction } from './handler-function.js';
+
+/** Properties of {@link ReviewReminders}. */
+export interface ReviewRemindersProps {
+  /** Table and audit-bucket access for the reminder handler (it reads requests, audits escalations). */
+  readonly auditWriter: Binding;
+  /** Slack secret access for the reminder handler. */
+  readonly slackSecretReader: Binding;
+}
+
+/** The reminder handler, its schedule group and the scheduler role. */
+export class ReviewReminders extends Construct {
+  /** Posts reminders and escalations (`lambdas/reminder/handler.ts`). */
+  public readonly reminderFunction: HandlerFunction;
+  /** The group every review wake-up schedule is created in. */
+  public readonly scheduleGroup: scheduler.ScheduleGroup;
+  /** The role EventBridge Scheduler assumes to invoke {@link reminderFunction}. */
+  public readonly schedulerRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: ReviewRemindersProps) {
+    super(scope, id);
+    this.reminderFunction = new HandlerFunction(this, 'ReminderFunction', {
+      name: 'reminder',
+      description: 'Countersign reminder: remind approvers or escalate a review that is still pending',
+    })
+      .bind(props.auditWriter)
+      .bind(props.slackSecretReader);
+
+    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', {});
+
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': this.scheduleArns() },
+        },
+      }),
+      description: 'EventBridge Scheduler: invoke the Countersign reminder handler (review wake-ups)',
+    });
+    this.schedulerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.reminderFunction.functionArn],
+      }),
+    );
+  }
+
+  /** ARN pattern of the schedules in this group. */
+  private scheduleArns(): string {
+    const stack = Stack.of(this);
+    return stack.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${this.scheduleGroup.scheduleGroupName}/*`,
+    });
+  }
+
+  /**
+   * Binding for the function that schedules wake-ups (the Review task):
+   * `COUNTERSIGN_SCHEDULE_GROUP`, `COUNTERSIGN_REMINDER_FUNCTION_ARN`,
+   * `COUNTERSIGN_SCHEDULER_ROLE_ARN`, plus `scheduler:CreateSchedule` in this
+   * group only and `iam:PassRole` for the scheduler role only.
+   */
+  public scheduling(): Binding {
+    return {
+      environment: {
+        COUNTERSIGN_SCHEDULE_GROUP: this.scheduleGroup.scheduleGroupName,
+        COUNTERSIGN_REMINDER_FUNCTION_ARN: this.reminderFunction.functionArn,
+        COUNTERSIGN_SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
+      },
+      grant: (grantee) => {
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['scheduler:CreateSchedule'],
+            resources: [this.scheduleArns()],
+          }),
+        );
+        if (grantee.grantPrincipal instanceof iam.Role) {
+          Validations.of(grantee.grantPrincipal).acknowledge({
+            id: `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this), this.scheduleArns())}]`,
+            reason:
+              'scheduler:CreateSchedule on schedules of the dedicated Countersign review-reminder group only: each review creates its one-off schedules at run time, so their names cannot be known in advance.',
+          });
+        }
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['iam:PassRole'],
+            resources: [this.schedulerRole.roleArn],
+            conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+          }),
+        );
+      },
+    };
+  }
+}
+
+/** A resource as cdk-nag prints it in a finding id: intrinsics become `<Ref>` / `<Id.Attr>`. */
+function nagResource(stack: Stack, value: string): string {
+  const render = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const v = part as Record<string, unknown>;
+    if ('Fn::Join' in v) {
+      const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+      return parts.map(render).join(sep);
+    }
+    if ('Ref' in v) return `<${String(v.Ref)}>`;
+    if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+    return JSON.stringify(v);
+  };
+  return render(stack.resolve(value));
+}
