@@ -23,6 +23,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { signSlackRequest } from '../lambdas/interaction/signature.js';
 import { readChain } from '../lambdas/shared/audit.js';
 import { renderCard } from '../lambdas/shared/card.js';
+import { consumeGrant } from '../lambdas/shared/grants.js';
 import { getRequest, type RequestItem } from '../lambdas/shared/store.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
@@ -359,6 +360,41 @@ export async function createSandboxServer(
     }
     if (method === 'POST' && path === '/api/click') {
       sendJson(res, 200, await click(await readBody(req)));
+      return;
+    }
+    const grant = /^\/grants\/([^/]+)\/consume$/.exec(path);
+    if (grant && req.method === 'POST') {
+      // The status API's grant endpoint, without SigV4: the sandbox has one trust domain.
+      const result = await consumeGrant(
+        {
+          ...deps,
+          s3: loop.aws.s3,
+          bucket: loop.aws.bucket,
+          retentionDays: loop.config.auditRetentionDays,
+          now: () => new Date(),
+        },
+        decodeURIComponent(grant[1]!),
+        { actor: { type: 'system', component: 'sandbox' } },
+      );
+      if (result.ok) {
+        const g = result.grant;
+        sendJson(res, 200, {
+          consumed: true,
+          grant: {
+            grantId: g.grantId,
+            intentId: g.intentId,
+            intentHash: g.intentHash,
+            expiresAt: g.expiresAt,
+            consumedAt: g.consumedAt,
+          },
+        });
+      } else {
+        const status = { 'not-found': 404, 'not-yours': 404, 'already-consumed': 409, expired: 410 }[
+          result.reason
+        ];
+        const error = result.reason === 'not-yours' ? 'not_found' : result.reason.replace('-', '_');
+        sendJson(res, status, { error, message: result.message });
+      }
       return;
     }
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed');
