@@ -12,7 +12,7 @@ import { AuditDigest } from './audit-digest.js';
 import { AuditStore } from './audit-store.js';
 import type { CountersignConfig } from './config.js';
 import { REPO_ROOT } from './handler-function.js';
-import { IntentBus, IntentRoute } from './intent-bus.js';
+import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
@@ -34,6 +34,8 @@ export class CountersignStack extends Stack {
   public readonly intentBus: IntentBus;
   /** Intent rule with retries, dead-letter queue and alarm. */
   public readonly intentRoute: IntentRoute;
+  /** Cancellation rule and its handler. */
+  public readonly cancelRoute: CancelRoute;
   /** DynamoDB table and Object Lock bucket. */
   public readonly auditStore: AuditStore;
   /** Slack secret and interaction handler. */
@@ -86,6 +88,12 @@ export class CountersignStack extends Stack {
     this.intentRoute = new IntentRoute(this, 'IntentRoute', {
       eventBus: this.intentBus.eventBus,
       stateMachine: this.workflow.stateMachine,
+      alarmActions,
+    });
+    this.cancelRoute = new CancelRoute(this, 'CancelRoute', {
+      eventBus: this.intentBus.eventBus,
+      stateMachine: this.workflow.stateMachine,
+      auditWriter: this.auditStore.auditWriter(),
       alarmActions,
     });
     this.auditDigest = new AuditDigest(this, 'AuditDigest', {

@@ -112,6 +112,11 @@ export interface Binding {
  * exporting `handler`.
  */
 export class HandlerFunction extends NodejsFunction {
+  /** The handler directory under `lambdas/` (`evaluate`, `cancel`, ...). */
+  public readonly handlerName: string;
+  /** Absolute path of the entry (`lambdas/<name>/handler.ts`); local runners import it. */
+  public readonly entry: string;
+
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
@@ -179,6 +184,8 @@ export class HandlerFunction extends NodejsFunction {
           : {},
       },
     });
+    this.handlerName = props.name;
+    this.entry = path.join(projectRoot, 'lambdas', props.name, 'handler.ts');
     logGroup.grantWrite(role);
     // Active tracing adds xray:PutTraceSegments/PutTelemetryRecords on "*".
     Validations.of(role).acknowledge({

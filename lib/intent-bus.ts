@@ -19,6 +19,7 @@ import {
   DECISION_SOURCE,
   INTENT_DETAIL_TYPE,
 } from '../lambdas/shared/intent.js';
+import { type Binding, HandlerFunction } from './handler-function.js';
 
 /** Properties of an {@link IntentBus}. */
 export interface IntentBusProps {
@@ -250,6 +251,89 @@ export class IntentRoute extends Construct {
     });
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
       alarmDescription: 'Countersign intents could not start a workflow and are in the dead-letter queue',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const action of props.alarmActions ?? []) this.deadLetterAlarm.addAlarmAction(action);
+  }
+}
+
+/** Properties of a {@link CancelRoute}. */
+export interface CancelRouteProps {
+  /** The bus cancellations arrive on. */
+  readonly eventBus: events.IEventBus;
+  /** The workflow whose waiting Review task a cancellation ends (`states:SendTaskFailure` only). */
+  readonly stateMachine: sfn.IStateMachine;
+  /** Table and audit-bucket access for the cancel handler. */
+  readonly auditWriter: Binding;
+  /**
+   * Actions of the dead-letter alarm.
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+/**
+ * The cancellation rule: detail-type `Privileged Action Cancelled` from any
+ * `countersign.agent.` source invokes the cancel handler
+ * (`lambdas/cancel/handler.ts`), which ends the agent's own pending review as
+ * CANCELLED. The same IAM source binding as for intents applies
+ * ({@link IntentBus.grantPublish}), and the handler refuses a cancellation
+ * whose source agent is not the intent's. Undeliverable events go to an
+ * alarmed dead-letter queue.
+ */
+export class CancelRoute extends Construct {
+  /** The rule matching cancellations. */
+  public readonly rule: events.Rule;
+  /** The cancel handler. */
+  public readonly handler: HandlerFunction;
+  /** Cancellations EventBridge could not deliver. */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** In alarm while the dead-letter queue holds anything. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: CancelRouteProps) {
+    super(scope, id);
+    this.handler = new HandlerFunction(this, 'CancelFunction', {
+      name: 'cancel',
+      description:
+        'Countersign cancel: an agent withdraws its own pending intent (ends the review CANCELLED)',
+    }).bind(props.auditWriter);
+    props.stateMachine.grant(this.handler, 'states:SendTaskFailure');
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the cancellation rule target (EventBridge DeadLetterConfig), which cdk-nag cannot see; its depth is alarmed.',
+    });
+    this.rule = new events.Rule(this, 'Rule', {
+      eventBus: props.eventBus,
+      description: 'Ends an agent’s own pending Countersign review as CANCELLED',
+      eventPattern: {
+        detailType: [CANCEL_DETAIL_TYPE],
+        source: events.Match.prefix(AGENT_SOURCE_PREFIX),
+      },
+      targets: [
+        new targets.LambdaFunction(this.handler, {
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: 'Countersign cancellations could not be delivered and are in the dead-letter queue',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.MAXIMUM,

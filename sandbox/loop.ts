@@ -301,9 +301,29 @@ export class CountersignLoop {
       this.decisions.push(event);
     for (const listener of this.listeners) listener(event);
     for (const rule of this.synthesized.rules) {
-      if (!rule.targetsWorkflow || !matchesPattern(rule.eventPattern, event)) continue;
-      this.startWorkflow(event);
+      if (!matchesPattern(rule.eventPattern, event)) continue;
+      if (rule.targetsWorkflow) this.startWorkflow(event);
+      for (const entry of rule.targetHandlers) this.invokeTarget(entry, event);
     }
+  }
+
+  /** Lambda invocations by rule targets (e.g. the cancel handler), in order, with their answers. */
+  readonly targetInvocations: { entry: string; event: BusEvent; result?: unknown; error?: string }[] = [];
+
+  /** Invokes a rule's Lambda target asynchronously, as EventBridge does (the real handler module). */
+  private invokeTarget(entry: string, event: BusEvent): void {
+    const record: (typeof this.targetInvocations)[number] = { entry, event };
+    this.targetInvocations.push(record);
+    const run = (async () => {
+      const module = (await import(entry)) as { handler: (e: unknown) => Promise<unknown> };
+      try {
+        record.result = await module.handler(event);
+      } catch (error) {
+        record.error = (error as Error).message;
+      }
+    })();
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
   }
 
   /** Starts a workflow execution for an event directly, as the rule target would. */

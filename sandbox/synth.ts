@@ -11,6 +11,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { AslDefinition } from '../lib/approval-workflow.js';
 import { CONFIG_CONTEXT_KEY, type CountersignConfig, loadConfig } from '../lib/config.js';
 import { CountersignStack } from '../lib/countersign-stack.js';
+import { HandlerFunction } from '../lib/handler-function.js';
 
 /** A rule of the bus as synthesized: its pattern and what it targets. */
 export interface SynthesizedRule {
@@ -19,6 +20,8 @@ export interface SynthesizedRule {
   eventPattern: Record<string, unknown>;
   /** True when the rule starts the approval workflow. */
   targetsWorkflow: boolean;
+  /** Handler entries (`lambdas/<name>/handler.ts`) of the Lambda functions the rule targets. */
+  targetHandlers: string[];
 }
 
 /** What a local run takes from the synthesized stack. */
@@ -45,6 +48,13 @@ export function synthesizeLoop(overrides: Partial<CountersignConfig> = {}): Synt
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   };
   const machineId = stack.getLogicalId(stack.workflow.stateMachine.node.defaultChild as never);
+  // Rule targets reference functions by logical id; map each to its handler entry.
+  const entries = new Map(
+    stack.node
+      .findAll()
+      .filter((c): c is HandlerFunction => c instanceof HandlerFunction)
+      .map((fn) => [stack.getLogicalId(fn.node.defaultChild as never), fn.entry]),
+  );
   const rules: SynthesizedRule[] = Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern)
     .map(([logicalId, r]) => ({
@@ -52,6 +62,9 @@ export function synthesizeLoop(overrides: Partial<CountersignConfig> = {}): Synt
       eventBusName: config.eventBusName,
       eventPattern: r.Properties.EventPattern as Record<string, unknown>,
       targetsWorkflow: JSON.stringify(r.Properties.Targets ?? []).includes(machineId),
+      targetHandlers: ((r.Properties.Targets ?? []) as { Arn?: { 'Fn::GetAtt'?: [string, string] } }[])
+        .map((t) => entries.get(t.Arn?.['Fn::GetAtt']?.[0] ?? ''))
+        .filter((e): e is string => e !== undefined),
     }));
   return { config, definition: stack.workflow.renderDefinition(), rules };
 }

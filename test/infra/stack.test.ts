@@ -262,7 +262,7 @@ describe('functions', () => {
   it('run nodejs24.x on arm64 with active tracing, JSON logs to their own log group, 512 MB by default', () => {
     const { template } = synth();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(8); // evaluate, review, record, interaction, digest, status, grant, reminder
+    expect(Object.keys(functions)).toHaveLength(9); // evaluate, review, record, interaction, digest, status, grant, reminder, cancel
     for (const [id, fn] of Object.entries(functions)) {
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -278,7 +278,7 @@ describe('functions', () => {
       Description: Match.stringLikeRegexp('Evaluate'),
       MemorySize: 512,
     });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 10); // 8 functions, workflow, status API access log
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 11); // 9 functions, workflow, status API access log
   });
 
   it('get exactly the environment the architecture names, each with its binding', () => {
@@ -440,24 +440,47 @@ describe('slack endpoint', () => {
 });
 
 describe('least privilege', () => {
-  it('only the interaction role may SendTaskSuccess/Failure/Heartbeat, on the state machine only', () => {
+  it('only the interaction role may SendTaskSuccess; the cancel role may only SendTaskFailure; on the state machine only', () => {
     const { template } = synth();
     const interactionRole = functionRole(template, 'SlackEndpointInteractionFunction');
+    const cancelRole = functionRole(template, 'CancelRouteCancelFunction');
     const sm = logicalId(template, 'AWS::StepFunctions::StateMachine', 'ApprovalWorkflowStateMachine');
     const holders: string[] = [];
     for (const [role, statements] of statementsByRole(template)) {
       for (const s of statements) {
         if (s.Effect !== 'Allow' || !actionsOf(s).some((a) => a.startsWith('states:SendTask'))) continue;
         holders.push(role);
-        expect(actionsOf(s).sort()).toEqual([
-          'states:SendTaskFailure',
-          'states:SendTaskHeartbeat',
-          'states:SendTaskSuccess',
-        ]);
+        expect(actionsOf(s).sort()).toEqual(
+          role === cancelRole
+            ? ['states:SendTaskFailure']
+            : ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
+        );
         expect(s.Resource).toEqual({ Ref: sm });
       }
     }
-    expect(holders).toEqual([interactionRole]);
+    expect(holders.sort()).toEqual([interactionRole, cancelRole].sort());
+  });
+
+  it('cancellations from agent sources go to the cancel handler (retries, alarmed dead-letter queue)', () => {
+    const { template } = synth();
+    const fn = logicalId(template, 'AWS::Lambda::Function', 'CancelRouteCancelFunction');
+    const dlq = logicalId(template, 'AWS::SQS::Queue', 'CancelRouteDeadLetterQueue');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'detail-type': ['Privileged Action Cancelled'],
+        source: [{ prefix: 'countersign.agent.' }],
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [fn, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+          RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 8 }),
+        }),
+      ],
+    });
+    expect(Object.keys(functionEnv(template, 'CancelRouteCancelFunction')).sort()).toEqual(
+      [...POWERTOOLS_ENV, ...AUDIT_ENV].sort(),
+    );
   });
 
   it('no role may delete objects, bypass retention, change the lock configuration or use s3:*', () => {
