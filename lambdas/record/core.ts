@@ -293,6 +293,7 @@ export function toDetail(request: RequestItem, decision: RequestDecision): Decis
     policies: decision.policies,
     decidedAt: decision.decidedAt,
     ...(decision.parameters ? { parameters: decision.parameters } : {}),
+    ...(decision.breakGlass ? { breakGlass: true as const } : {}),
     ...(decision.grant ? { grant: decision.grant } : {}),
   };
 }

@@ -116,6 +116,8 @@ export interface DecisionDetail {
   decidedAt: string;
   /** Present when an approver modified the parameters before approving. */
   parameters?: Record<string, unknown>;
+  /** Present when the responder approved their own urgent request on the break-glass path (reviewed afterwards). */
+  breakGlass?: true;
   /** Present when approved: a single-use permission to execute exactly this intent. */
   grant?: { grantId: string; expiresAt: string; singleUse: true };
 }

@@ -1,0 +1,208 @@
+/**
+ * Break-glass, end to end through the workflow: only where policy allows it
+ * (review-prod-key-rotation, urgent), only the responder the agent acts for,
+ * only with a reason; broadcast, a post-hoc review item another approver must
+ * acknowledge, and all of it audited.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkBreakGlass } from '../../lambdas/interaction/eligibility.js';
+import type { RequestItem } from '../../lambdas/shared/store.js';
+import type { CountersignLoop } from '../../sandbox/loop.js';
+import { makeIntent, makeReviewPlan } from '../support/fixtures.js';
+import {
+  cardFor,
+  click,
+  currentCard,
+  decisionFor,
+  denyWithReason,
+  eventually,
+  newIntentId,
+  openedView,
+  publish,
+  request,
+  sharedLoop,
+  submitView,
+  USER,
+  verifiedChain,
+} from '../support/loop.js';
+
+let loop: CountersignLoop;
+beforeAll(async () => {
+  loop = await sharedLoop();
+});
+
+const rotation = (urgency: 'urgent' | 'normal') =>
+  makeIntent({
+    intentId: newIntentId(),
+    action: 'secretsmanager:RotateSecret',
+    resource: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-db',
+    parameters: { secretId: 'payments-db' },
+    justification: 'INC-5120: the payments DB password leaked in a build log; rotate it now.',
+    context: { urgency, impact: 'payments API reconnects within 30 s' },
+  });
+const lastEphemeral = (user: string) => loop.slack!.sent('chat.postEphemeral', user).at(-1)?.text ?? '';
+const json = (body: unknown) => JSON.parse(String(body)) as { errors: Record<string, string> };
+
+async function openBreakGlass(userId: string, intentId: string) {
+  const before = loop.slack!.views.size;
+  await click(loop, userId, 'breakglass', intentId);
+  return loop.slack!.views.size > before ? openedView(loop, 'countersign.breakglass') : undefined;
+}
+
+describe('break-glass', () => {
+  it('the responder approves their own urgent request only with a reason; broadcast, post-hoc review acknowledged by another approver; all audited', async () => {
+    // Prepare
+    const intent = rotation('urgent');
+    publish(loop, intent);
+    const card = await eventually(() => cardFor(loop, intent.intentId));
+    expect((await request(loop, intent.intentId))?.review?.breakGlass).toBe(true);
+    expect(JSON.stringify(card.blocks)).toContain('"action_id":"breakglass"');
+
+    // The responder's plain Approve is refused, with a pointer to break-glass.
+    await click(loop, USER.carol, 'approve', intent.intentId);
+    expect(lastEphemeral(USER.carol)).toMatch(/on your behalf.*Break glass/s);
+    // Anyone else gets no break-glass form.
+    expect(await openBreakGlass(USER.alice, intent.intentId)).toBeUndefined();
+    expect(lastEphemeral(USER.alice)).toMatch(/only the responder/);
+    expect(await openBreakGlass(USER.erin, intent.intentId)).toBeUndefined(); // the owner, never
+    expect(lastEphemeral(USER.erin)).toMatch(/owners never approve/);
+
+    // Without a reason: refused by the form, nothing changes.
+    const view = (await openBreakGlass(USER.carol, intent.intentId))!;
+    const empty = await submitView(loop, USER.carol, view, { reason: '' });
+    expect(json(empty.body).errors.reason).toBe('A reason is required.');
+    expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
+
+    // With a reason: approved on the break-glass path.
+    const answer = await submitView(loop, USER.carol, view, {
+      reason: 'Leaked password; on-call security unreachable.',
+    });
+    expect(answer.body).toBe('');
+    const decision = await eventually(() => decisionFor(loop, intent.intentId));
+    expect(decision.detail).toMatchObject({
+      status: 'APPROVED',
+      automatic: false,
+      breakGlass: true,
+      approvers: [expect.objectContaining({ slackUserId: USER.carol })],
+      grant: expect.objectContaining({ singleUse: true }),
+    });
+    expect(String(decision.detail.reason)).toContain('Leaked password; on-call security unreachable.');
+    const decided = (await verifiedChain(loop, intent.intentId)).find((r) => r.kind === 'decided');
+    expect(decided).toMatchObject({
+      actor: { type: 'human', slackUserId: USER.carol },
+      data: expect.objectContaining({ status: 'APPROVED', via: 'break-glass', breakGlass: true }),
+    });
+    // Broadcast to the approver channel, and the post-hoc review item.
+    const broadcast = loop
+      .slack!.sent('chat.postMessage')
+      .find(
+        (m) =>
+          m.channel === card.channel &&
+          m.text?.includes('Break-glass approval') &&
+          m.text.includes(intent.resource),
+      );
+    expect(broadcast?.text).toContain('Leaked password');
+    const stored = await eventually(async () => {
+      const r = await request(loop, intent.intentId);
+      return r?.postHoc ? r : undefined;
+    });
+    const item = loop.slack!.message(stored.postHoc!.channel, stored.postHoc!.ts);
+    expect(JSON.stringify(item?.blocks)).toContain('"action_id":"acknowledge"');
+    expect(JSON.stringify(item?.blocks)).toContain('<!subteam^S0SECAPPR|@security-approvers>');
+    const final = JSON.stringify(currentCard(loop, card)?.blocks);
+    expect(final).toContain('break-glass');
+    expect(final).not.toContain('"action_id":"breakglass"');
+
+    // Acknowledgement: not by the responder, not by the owner; an approver does it, once.
+    await click(loop, USER.carol, 'acknowledge', intent.intentId);
+    await click(loop, USER.erin, 'acknowledge', intent.intentId);
+    expect((await request(loop, intent.intentId))?.postHoc?.acknowledgedBy).toBeUndefined();
+    const ack = await click(loop, USER.alice, 'acknowledge', intent.intentId);
+    expect(ack.statusCode).toBe(200);
+    await click(loop, USER.bob, 'acknowledge', intent.intentId);
+    expect(lastEphemeral(USER.bob)).toMatch(/Already acknowledged by <@U0ALICE01>/);
+    expect((await request(loop, intent.intentId))?.postHoc?.acknowledgedBy).toMatchObject({
+      slackUserId: USER.alice,
+    });
+    expect(
+      JSON.stringify(loop.slack!.message(stored.postHoc!.channel, stored.postHoc!.ts)?.blocks),
+    ).toContain('Post-hoc review acknowledged');
+    const chain = await verifiedChain(loop, intent.intentId);
+    expect(chain.filter((r) => r.kind === 'refused').map((r) => r.actor)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ slackUserId: USER.carol }),
+        expect.objectContaining({ slackUserId: USER.alice }),
+        expect.objectContaining({ slackUserId: USER.erin }),
+      ]),
+    );
+    expect(chain.find((r) => r.kind === 'acknowledged')).toMatchObject({
+      actor: { type: 'human', slackUserId: USER.alice },
+      data: expect.objectContaining({ breakGlass: true }),
+    });
+  });
+
+  it('not urgent: no break-glass button, and a forged break-glass click is refused', async () => {
+    const intent = rotation('normal');
+    publish(loop, intent);
+    const card = await eventually(() => cardFor(loop, intent.intentId));
+    expect(JSON.stringify(card.blocks)).not.toContain('"action_id":"breakglass"');
+    expect(await openBreakGlass(USER.carol, intent.intentId)).toBeUndefined();
+    // Not urgent, the catch-all review-prod-default matches too, and it does not allow break-glass.
+    expect(lastEphemeral(USER.carol)).toMatch(/policy does not allow break-glass/);
+    expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
+    await denyWithReason(loop, USER.bob, intent.intentId);
+    await eventually(() => decisionFor(loop, intent.intentId));
+  });
+
+  it('where policy does not allow it (a prod IAM change), an urgent request has no break-glass path', async () => {
+    const intent = makeIntent({ intentId: newIntentId(), context: { urgency: 'urgent' } });
+    publish(loop, intent);
+    const card = await eventually(() => cardFor(loop, intent.intentId));
+    expect(JSON.stringify(card.blocks)).not.toContain('"action_id":"breakglass"');
+    expect(await openBreakGlass(USER.carol, intent.intentId)).toBeUndefined();
+    expect(lastEphemeral(USER.carol)).toMatch(/policy does not allow break-glass/);
+    await denyWithReason(loop, USER.bob, intent.intentId);
+    await eventually(() => decisionFor(loop, intent.intentId));
+  });
+});
+
+describe('break-glass eligibility (pure)', () => {
+  const human = (email: string) => ({
+    kind: 'human' as const,
+    slackUserId: 'U1',
+    email,
+    name: 'x',
+    displayName: 'X',
+    groups: [],
+  });
+  const requestWith = (urgency: 'urgent' | 'normal', breakGlass: boolean) =>
+    ({
+      intent: makeIntent({ context: { urgency } }),
+      review: makeReviewPlan({ breakGlass }),
+    }) as unknown as RequestItem;
+
+  it.each([
+    ['the responder, urgent, policy allows', 'carol@example.com', 'urgent', true, true, 'break-glass'],
+    ['the responder, not urgent', 'carol@example.com', 'normal', true, false, 'urgent'],
+    [
+      'the responder, policy does not allow',
+      'carol@example.com',
+      'urgent',
+      false,
+      false,
+      'policy does not allow',
+    ],
+    ['the owner, always refused', 'erin@example.com', 'urgent', true, false, 'owners never approve'],
+    ['an approver (not the responder)', 'alice@example.com', 'urgent', true, false, 'only the responder'],
+  ] as const)('%s', (_name, email, urgency, allows, ok, text) => {
+    const verdict = checkBreakGlass(requestWith(urgency, allows), human(email));
+    expect(verdict.ok).toBe(ok);
+    expect(verdict.ok ? verdict.via : verdict.reason).toContain(text);
+  });
+
+  it('agents and unresolved identities are refused', () => {
+    const r = requestWith('urgent', true);
+    expect(checkBreakGlass(r, { kind: 'bot', slackUserId: 'B1', name: 'bot' }).ok).toBe(false);
+    expect(checkBreakGlass(r, { kind: 'unresolved', slackUserId: 'U9', reason: 'no email' }).ok).toBe(false);
+  });
+});
