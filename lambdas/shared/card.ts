@@ -82,7 +82,7 @@ export function renderCard(
   const parameters = maskParameters(intent.parameters, plan?.masked ?? []);
   const fullParameters = JSON.stringify(parameters, null, 2);
   const parametersText = truncate(fullParameters, SECTION_LIMIT - 10);
-  let truncated =
+  const truncated =
     fullParameters.length > SECTION_LIMIT - 10 ||
     intent.justification.length > SECTION_LIMIT - 20 ||
     intent.resource.length > SECTION_LIMIT - 20 ||
@@ -218,18 +218,25 @@ export function renderCard(
   });
   if (options.note)
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(options.note, 2000) }] });
-  // Never more than Slack's 50 blocks: the middle gives way, the status and the buttons stay.
   const actions = cardButtons(request, truncated || blocks.length + 1 > MAX_BLOCKS);
+  return { text, blocks: fitBlocks(blocks, actions) };
+}
+
+/**
+ * Never more than Slack's 50 blocks: the middle gives way (replaced by a
+ * pointer to the full request), the leading status blocks and the buttons stay.
+ */
+export function fitBlocks(blocks: KnownBlock[], actions: KnownBlock | undefined): KnownBlock[] {
   const room = MAX_BLOCKS - (actions ? 1 : 0);
-  if (blocks.length > room) {
-    truncated = true;
-    blocks.splice(room - 1, blocks.length - room + 1, {
+  const out = [...blocks];
+  if (out.length > room) {
+    out.splice(room - 1, out.length - room + 1, {
       type: 'context',
       elements: [{ type: 'mrkdwn', text: '… more in *View full request*' }],
     });
   }
-  if (actions) blocks.push(actions);
-  return { text, blocks };
+  if (actions) out.push(actions);
+  return out;
 }
 
 function button(
