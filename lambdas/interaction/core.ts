@@ -30,6 +30,7 @@ import {
   currentHash,
   currentIntent,
   decide,
+  finalize,
   getRequest,
   type Modification,
   type RequestDecision,
@@ -475,12 +476,15 @@ async function approve(
   };
   const counted = await recordApproval(deps, request.intentId, vote);
   if (counted.kind === 'already-voted') {
+    // Concurrent votes can all be counted before one of them decides, so the count may exceed the quorum.
     const missing = plan.quorum - (counted.request?.approvals.length ?? 0);
     await ephemeral(
       deps,
       actor,
       request,
-      `You already approved this request; it needs ${missing} more approval${missing === 1 ? '' : 's'} from someone else.`,
+      missing > 0
+        ? `You already approved this request; it needs ${missing} more approval${missing === 1 ? '' : 's'} from someone else.`
+        : 'You already approved this request; it has the approvals it needs and is being decided.',
     );
     return 'already-voted';
   }
@@ -825,6 +829,32 @@ async function settle(
       requestId: decided.intentId,
       error: name,
     });
+    // Nobody waits for this decision any more. Record ends a timed-out review as
+    // EXPIRED; when the execution itself is gone (TaskDoesNotExist) nothing would,
+    // and the request would read as decided forever. End it here, fail closed.
+    const expiredDecision: RequestDecision = {
+      status: 'EXPIRED',
+      automatic: true,
+      reason: `the workflow was no longer waiting for a decision (${name}); an ended review is a denial`,
+      decidedAt: deps.now().toISOString(),
+      approvers: decided.approvals ?? [],
+      policies: decided.review?.policies ?? [],
+      intentHash: decided.intentHash,
+    };
+    if (await finalize(deps, decided.intentId, expiredDecision)) {
+      await appendAudit(
+        deps,
+        { requestId: decided.intentId, createdAt: decided.createdAt },
+        {
+          kind: 'expired',
+          actor: { type: 'system', component: 'interaction' },
+          intentHash: decided.intentHash,
+          data: { final: true, decision: expiredDecision, lateDecision: decision.status, error: name },
+        },
+      );
+      decided.status = 'EXPIRED';
+      decided.decision = expiredDecision;
+    }
     const note = approved
       ? ':warning: The review had already expired when this approval arrived; the action was not approved.'
       : ':warning: The review had already ended when this denial arrived.';

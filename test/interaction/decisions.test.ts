@@ -223,6 +223,14 @@ describe('late and unknown', () => {
     ]);
     expect(ephemeralsTo(USERS.alice)).toEqual([expect.stringContaining('already expired')]);
     expect(JSON.stringify(updatesOf(request.card!.ts)[0]!.blocks)).toContain('not approved');
+    // Fail closed: the late approval does not stand; the request ends EXPIRED and says so in the trail.
+    const stored = await h.request(request.intentId);
+    expect(stored).toMatchObject({ status: 'EXPIRED', decision: { status: 'EXPIRED', automatic: true } });
+    expect(stored?.finalizedAt).toBeTruthy();
+    expect((await h.verifiedChain(request.intentId)).at(-1)).toMatchObject({
+      kind: 'expired',
+      data: { final: true, lateDecision: 'APPROVED', error: 'TaskTimedOut' },
+    });
   });
 
   it('reports an ended review when Step Functions no longer knows the token', async () => {
@@ -236,6 +244,12 @@ describe('late and unknown', () => {
     // Assess
     expect(result.outcome).toBe('expired');
     expect(h.fakeAws.tasks.calls[0]?.result).toBe('TaskDoesNotExist');
+    // The workflow is gone, so nothing else would end the request: it ends here as EXPIRED.
+    expect(await h.request(request.intentId)).toMatchObject({
+      status: 'EXPIRED',
+      decision: { status: 'EXPIRED' },
+    });
+    expect((await h.verifiedChain(request.intentId)).at(-1)).toMatchObject({ kind: 'expired' });
   });
 
   it('refuses to decide a review past its expiry without writing anything', async () => {
