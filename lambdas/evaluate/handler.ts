@@ -1,6 +1,6 @@
 /** Evaluate task of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, createS3Client } from '../shared/aws.js';
+import { auditDepsFromEnv } from '../shared/aws.js';
 import { requireEnv, requireIntEnv } from '../shared/env.js';
 import { evaluateIntent } from '../shared/policy.js';
 import type { Evaluation, WorkflowState } from '../shared/workflow.js';
@@ -9,12 +9,7 @@ import { type EvaluateDeps, evaluate } from './core.js';
 const logger = new Logger({ serviceName: 'countersign' });
 
 const deps: EvaluateDeps = {
-  ddb: createDocumentClient(),
-  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-  s3: createS3Client(),
-  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
-  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-  now: () => new Date(),
+  ...auditDepsFromEnv(),
   policy: evaluateIntent,
   defaults: {
     approverGroup: requireEnv('COUNTERSIGN_APPROVER_GROUP'),

@@ -5,8 +5,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { WebClient } from '@slack/web-api';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
-import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
+import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { optionalEnv, requireEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import {
@@ -26,13 +26,8 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const base = {
-  ddb: createDocumentClient(),
-  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-  s3: createS3Client(),
-  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
-  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+  ...auditDepsFromEnv(),
   sfn: new SFNClient(lambdaClientConfig),
-  now: () => new Date(),
   logger,
   approverGroup: optionalEnv('COUNTERSIGN_APPROVER_GROUP'),
   ...cedarRule(),

@@ -1,7 +1,7 @@
 /** Record task of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
+import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import type { DecisionDetail } from '../shared/intent.js';
 import { createSlackClient } from '../shared/slack.js';
@@ -18,12 +18,7 @@ const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
 
 const deps: RecordDeps = {
-  ddb: createDocumentClient(),
-  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-  s3: createS3Client(),
-  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
-  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-  now: () => new Date(),
+  ...auditDepsFromEnv(),
   grantTtlSeconds: optionalEnv('COUNTERSIGN_GRANT_TTL_SECONDS')
     ? requireIntEnv('COUNTERSIGN_GRANT_TTL_SECONDS')
     : 900,

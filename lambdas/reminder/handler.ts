@@ -1,8 +1,8 @@
 /** Reminder handler: the target of the Review step's one-off EventBridge Scheduler schedules. Logic: ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
-import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
+import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { optionalEnv, requireEnv } from '../shared/env.js';
 import type { ReminderPayload } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
@@ -17,12 +17,7 @@ const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
 
 const deps: ReminderDeps = {
-  ddb: createDocumentClient(),
-  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-  s3: createS3Client(),
-  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
-  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-  now: () => new Date(),
+  ...auditDepsFromEnv(),
   slack: async () => {
     slack ??= createSlackClient((await loadSecret()).botToken, slackApiUrl);
     return slack;

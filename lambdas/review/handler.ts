@@ -2,8 +2,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
-import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
+import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { optionalEnv, requireEnv } from '../shared/env.js';
 import type { ReminderScheduler } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
@@ -20,12 +20,7 @@ let slack: ReturnType<typeof createSlackClient> | undefined;
 const scheduleGroup = optionalEnv('COUNTERSIGN_SCHEDULE_GROUP');
 
 const deps: ReviewDeps = {
-  ddb: createDocumentClient(),
-  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-  s3: createS3Client(),
-  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
-  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-  now: () => new Date(),
+  ...auditDepsFromEnv(),
   channel: requireEnv('COUNTERSIGN_SLACK_CHANNEL'),
   slack: async () => {
     slack ??= createSlackClient((await loadSecret()).botToken, slackApiUrl);
