@@ -10,7 +10,12 @@ import { copyFileSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import { CEDAR_WASM, LAMBDA_ALIASES, POLICY_BUNDLE_CONSTANT } from '../lib/handler-function.js';
+import {
+  CEDAR_WASM,
+  LAMBDA_ALIASES,
+  LAMBDA_MODULE_URL,
+  POLICY_BUNDLE_CONSTANT,
+} from '../lib/handler-function.js';
 import { buildPolicyBundle } from '../lib/policy-bundle.js';
 import { median } from './stats.js';
 
@@ -44,6 +49,7 @@ export interface ColdStartRow {
 
 /** The policy bundle embedded the way the stack embeds it. */
 const policyDefine = {
+  'import.meta.url': JSON.stringify(LAMBDA_MODULE_URL),
   [POLICY_BUNDLE_CONSTANT]: JSON.stringify(JSON.stringify(buildPolicyBundle(join(root, 'policies')))),
 };
 

@@ -32,6 +32,9 @@ export const LAMBDA_ALIASES: Record<string, string> = {
   '@aws-sdk/credential-provider-node': path.join(REPO_ROOT, 'lambdas', 'shared', 'lambda-credentials.ts'),
 };
 
+/** Where a Lambda bundle lives in the Node.js runtime (`/var/task/index.js`), as a file URL. */
+export const LAMBDA_MODULE_URL = 'file:///var/task/index.js';
+
 /** Name of the esbuild `define` constant that carries the policy bundle into the code. */
 export const POLICY_BUNDLE_CONSTANT = 'COUNTERSIGN_POLICY_BUNDLE';
 
@@ -175,13 +178,18 @@ export class HandlerFunction extends NodejsFunction {
               },
             }
           : {}),
-        define: bundle
-          ? {
-              // A JS string literal whose value is the bundle's JSON: code reads
-              // `declare const COUNTERSIGN_POLICY_BUNDLE: string` and parses it.
-              [POLICY_BUNDLE_CONSTANT]: JSON.stringify(JSON.stringify(bundle)),
-            }
-          : {},
+        define: {
+          // CJS has no import.meta; modules that locate files next to themselves
+          // (only when nothing is embedded) see the bundle's own location instead.
+          'import.meta.url': JSON.stringify(LAMBDA_MODULE_URL),
+          ...(bundle
+            ? {
+                // A JS string literal whose value is the bundle's JSON: code reads
+                // `declare const COUNTERSIGN_POLICY_BUNDLE: string` and parses it.
+                [POLICY_BUNDLE_CONSTANT]: JSON.stringify(JSON.stringify(bundle)),
+              }
+            : {}),
+        },
       },
     });
     this.handlerName = props.name;
