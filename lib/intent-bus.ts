@@ -224,16 +224,12 @@ export class IntentRoute extends Construct {
 
   constructor(scope: Construct, id: string, props: IntentRouteProps) {
     super(scope, id);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the intent rule target (EventBridge DeadLetterConfig), which cdk-nag cannot see; its depth is alarmed.',
-    });
+    ({ queue: this.deadLetterQueue, alarm: this.deadLetterAlarm } = alarmedDeadLetterQueue(
+      this,
+      'the intent rule target',
+      'Countersign intents could not start a workflow and are in the dead-letter queue',
+      props.alarmActions,
+    ));
     this.rule = new events.Rule(this, 'Rule', {
       eventBus: props.eventBus,
       description: 'Starts one Countersign approval workflow per privileged-action intent',
@@ -249,18 +245,6 @@ export class IntentRoute extends Construct {
         }),
       ],
     });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'Countersign intents could not start a workflow and are in the dead-letter queue',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    for (const action of props.alarmActions ?? []) this.deadLetterAlarm.addAlarmAction(action);
   }
 }
 
@@ -307,16 +291,12 @@ export class CancelRoute extends Construct {
     }).bind(props.auditWriter);
     props.stateMachine.grant(this.handler, 'states:SendTaskFailure');
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the cancellation rule target (EventBridge DeadLetterConfig), which cdk-nag cannot see; its depth is alarmed.',
-    });
+    ({ queue: this.deadLetterQueue, alarm: this.deadLetterAlarm } = alarmedDeadLetterQueue(
+      this,
+      'the cancellation rule target',
+      'Countersign cancellations could not be delivered and are in the dead-letter queue',
+      props.alarmActions,
+    ));
     this.rule = new events.Rule(this, 'Rule', {
       eventBus: props.eventBus,
       description: 'Ends an agent’s own pending Countersign review as CANCELLED',
@@ -332,17 +312,40 @@ export class CancelRoute extends Construct {
         }),
       ],
     });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'Countersign cancellations could not be delivered and are in the dead-letter queue',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    for (const action of props.alarmActions ?? []) this.deadLetterAlarm.addAlarmAction(action);
   }
+}
+
+/**
+ * An encrypted, TLS-only dead-letter queue for a rule target, and an alarm
+ * that fires as soon as it holds anything: nothing the bus could not deliver
+ * is lost silently.
+ */
+function alarmedDeadLetterQueue(
+  scope: Construct,
+  target: string,
+  alarmDescription: string,
+  alarmActions: cloudwatch.IAlarmAction[] = [],
+): { queue: sqs.Queue; alarm: cloudwatch.Alarm } {
+  const queue = new sqs.Queue(scope, 'DeadLetterQueue', {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(queue).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason: `This queue is itself the dead-letter queue of ${target} (EventBridge DeadLetterConfig), which cdk-nag cannot see; its depth is alarmed.`,
+  });
+  const alarm = new cloudwatch.Alarm(scope, 'DeadLetterAlarm', {
+    alarmDescription,
+    metric: queue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: cloudwatch.Stats.MAXIMUM,
+    }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  for (const action of alarmActions) alarm.addAlarmAction(action);
+  return { queue, alarm };
 }

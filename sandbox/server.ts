@@ -20,14 +20,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { signSlackRequest } from '../lambdas/interaction/signature.js';
 import { readChain } from '../lambdas/shared/audit.js';
 import { renderCard } from '../lambdas/shared/card.js';
 import { consumeGrant } from '../lambdas/shared/grants.js';
 import { getRequest, type RequestItem } from '../lambdas/shared/store.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
-import { signedClick } from './slack-click.js';
+import { signedClick, signedViewSubmission } from './slack-click.js';
 
 /** Options of {@link createSandboxServer}. */
 export interface SandboxServerOptions {
@@ -282,7 +281,7 @@ export async function createSandboxServer(
     }
     const opened = loop.slack.views.get(viewId);
     if (!opened) throw new HttpError(404, `no open view ${viewId}`);
-    const signed = signedViewSubmission(loop.signingSecret, userId, opened, inputs);
+    const signed = signedViewSubmission(loop.signingSecret, { userId, view: opened, inputs });
     const result = await postInteraction(userId, signed);
     let answer: unknown = result.body;
     try {
@@ -514,56 +513,5 @@ export async function createSandboxServer(
         server.closeAllConnections();
         server.close(() => resolveClose());
       }),
-  };
-}
-
-/**
- * The signed `view_submission` Slack POSTs when a user submits a modal: the
- * view's input blocks with the typed values (text inputs: `value`, selects:
- * `selected_option`), its `callback_id` and `private_metadata` echoed back.
- */
-export function signedViewSubmission(
-  signingSecret: string,
-  userId: string,
-  opened: { id: string; view: Record<string, unknown> },
-  inputs: Record<string, unknown>,
-  now: Date = new Date(),
-): { headers: Record<string, string>; body: string } {
-  type InputBlock = { type?: string; block_id?: string; element?: { action_id?: string; type?: string } };
-  const values: Record<string, Record<string, Record<string, unknown>>> = {};
-  for (const block of (opened.view.blocks ?? []) as InputBlock[]) {
-    if (block.type !== 'input' || !block.block_id || !block.element?.action_id) continue;
-    const raw = inputs[block.block_id];
-    const typed = raw === undefined || raw === null || raw === '' ? null : String(raw);
-    const type = block.element.type ?? 'plain_text_input';
-    values[block.block_id] = {
-      [block.element.action_id]: type.endsWith('_select')
-        ? { type, selected_option: typed === null ? null : { value: typed } }
-        : { type, value: typed },
-    };
-  }
-  const payload = {
-    type: 'view_submission',
-    team: { id: 'T0COUNTER' },
-    user: { id: userId },
-    api_app_id: 'A0COUNTERSIGN',
-    trigger_id: `trigger-${randomUUID()}`,
-    view: {
-      id: opened.id,
-      type: 'modal',
-      callback_id: opened.view.callback_id,
-      private_metadata: opened.view.private_metadata ?? '',
-      state: { values },
-    },
-  };
-  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  const timestamp = String(Math.floor(now.getTime() / 1000));
-  return {
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-slack-request-timestamp': timestamp,
-      'x-slack-signature': signSlackRequest(signingSecret, timestamp, body),
-    },
-    body,
   };
 }

@@ -37,16 +37,7 @@ export function signedClick(
     },
     actions: [{ type: 'button', block_id: 'review', action_id: click.actionId, value: click.requestId }],
   };
-  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  const timestamp = String(Math.floor(now.getTime() / 1000));
-  return {
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-slack-request-timestamp': timestamp,
-      'x-slack-signature': signSlackRequest(signingSecret, timestamp, body),
-    },
-    body,
-  };
+  return signed(signingSecret, `payload=${encodeURIComponent(JSON.stringify(payload))}`, now);
 }
 
 /** A modal as `views.open` received it (what the fake Slack records). */
@@ -66,26 +57,25 @@ export function signedViewSubmission(
   submission: {
     userId: string;
     view: OpenedView;
-    inputs?: Record<string, string>;
+    /** Typed values by block id: text inputs take the string, selects the option value. */
+    inputs?: Record<string, unknown>;
     privateMetadata?: string;
     callbackId?: string;
   },
   now: Date = new Date(),
 ): { headers: Record<string, string>; body: string } {
   const { view } = submission.view;
-  const values: Record<string, Record<string, { type: string; value: string | null }>> = {};
-  for (const block of (view.blocks ?? []) as {
-    type?: string;
-    block_id?: string;
-    element?: { action_id?: string; type?: string };
-  }[]) {
+  type InputBlock = { type?: string; block_id?: string; element?: { action_id?: string; type?: string } };
+  const values: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const block of (view.blocks ?? []) as InputBlock[]) {
     if (block.type !== 'input' || !block.block_id || !block.element?.action_id) continue;
-    const typed = submission.inputs?.[block.block_id];
+    const raw = submission.inputs?.[block.block_id];
+    const typed = raw === undefined || raw === null || raw === '' ? null : String(raw);
+    const type = block.element.type ?? 'plain_text_input';
     values[block.block_id] = {
-      [block.element.action_id]: {
-        type: block.element.type ?? 'plain_text_input',
-        value: typed === undefined || typed === '' ? null : typed,
-      },
+      [block.element.action_id]: type.endsWith('_select')
+        ? { type, selected_option: typed === null ? null : { value: typed } }
+        : { type, value: typed },
     };
   }
   const payload = {
@@ -102,7 +92,15 @@ export function signedViewSubmission(
       state: { values },
     },
   };
-  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return signed(signingSecret, `payload=${encodeURIComponent(JSON.stringify(payload))}`, now);
+}
+
+/** Headers Slack sends with a form-encoded interaction body, signed with the app's signing secret. */
+function signed(
+  signingSecret: string,
+  body: string,
+  now: Date,
+): { headers: Record<string, string>; body: string } {
   const timestamp = String(Math.floor(now.getTime() / 1000));
   return {
     headers: {
