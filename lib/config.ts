@@ -30,6 +30,8 @@ export interface CountersignConfig {
   readonly digestSchedule: string;
   /** Email address subscribed to the operational alarms; none when undefined. */
   readonly alarmEmail?: string;
+  /** Directory of the Cedar schema and policies, relative to the project root or absolute. */
+  readonly policyDir: string;
 }
 
 /** Step Functions Standard executions live at most one year. */
@@ -92,6 +94,10 @@ export const configSchema = z
       .refine(isScheduleExpression, 'must be a schedule expression like rate(1 hour) or cron(0 * * * ? *)')
       .default('rate(1 hour)'),
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+    policyDir: z
+      .string({ error: 'must be a directory path' })
+      .min(1, 'must be a directory path')
+      .default('policies'),
   })
   .strict();
 

@@ -23,7 +23,7 @@ export interface CountersignStackProps extends StackProps {
   readonly config: CountersignConfig;
   /**
    * The policy bundle compiled into the Evaluate and Interaction handlers.
-   * @default - buildPolicyBundle() of the repository's `policies/` directory
+   * @default - buildPolicyBundle() of `config.policyDir`
    */
   readonly policyBundle?: PolicyBundle;
 }
@@ -58,7 +58,8 @@ export class CountersignStack extends Stack {
       );
     }
     const { config } = props;
-    this.policyBundle = props.policyBundle ?? buildPolicyBundle(path.join(REPO_ROOT, 'policies'));
+    // Validated here, at synth: a policy that does not parse or validate fails the synth, naming file:line.
+    this.policyBundle = props.policyBundle ?? buildPolicyBundle(path.resolve(REPO_ROOT, config.policyDir));
     const alarmActions = config.alarmEmail
       ? [new AlarmNotifications(this, 'Alarms', { email: config.alarmEmail }).action]
       : [];

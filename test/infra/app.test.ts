@@ -3,7 +3,7 @@
  * (cdk.json plus -c flags), the template in CDK_OUTDIR. Bundling is skipped.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,30 @@ describe('bin/countersign-app.ts', () => {
       .filter((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.ObjectLockEnabled)
       .map((r) => r.Properties.ObjectLockConfiguration?.Rule.DefaultRetention);
     expect(retention).toEqual([{ Mode: 'COMPLIANCE', Days: 30 }]);
+  });
+
+  it('fails the synth on a policy that does not validate, naming the file and the line', () => {
+    // Prepare: the real schema and policies, plus one policy that reads an attribute the schema lacks.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'countersign-policies-'));
+    outdirs.push(dir);
+    cpSync(path.join(REPO_ROOT, 'policies'), dir, { recursive: true });
+    writeFileSync(
+      path.join(dir, '60-broken.cedar'),
+      [
+        '// A typo the validator must catch: resource.enviroment does not exist.',
+        '@id("review-broken")',
+        '@outcome("review")',
+        'permit (principal, action == Countersign::Action::"request", resource)',
+        'when { resource.enviroment == "prod" };',
+        '',
+      ].join('\n'),
+    );
+    // Act
+    const run = runApp({ 'countersign:policyDir': dir });
+    // Assess
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/60-broken\.cedar:\d+/);
+    expect(run.stderr).toContain('enviroment');
   });
 
   it('fails with a message naming the missing key', () => {

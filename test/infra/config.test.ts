@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       auditRetentionDays: 365,
       auditLegalHold: false,
       digestSchedule: 'rate(1 hour)',
+      policyDir: 'policies',
     });
   });
 
