@@ -10,6 +10,7 @@
  * environment once, so one process runs one loop.
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ReminderPayload, ReminderScheduler } from '../lambdas/shared/reminders.js';
 import type { CountersignConfig } from '../lib/config.js';
@@ -230,6 +231,8 @@ export class CountersignLoop {
       COUNTERSIGN_SLACK_API_URL: options.slack ? (options.slack.apiUrl ?? '') : slack!.url,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
+      // The same policy set the synth validated (config policyDir), not a bundle embedded at build time.
+      COUNTERSIGN_POLICY_DIR: resolve(import.meta.dirname, '..', config.policyDir),
     });
 
     const [evaluate, review, record, interaction, reminder] = await Promise.all([
