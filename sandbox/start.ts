@@ -96,6 +96,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       ? `  Fake Slack Web API    ${server.url}/slack/api/<method>`
       : `  Slack                 real workspace, channel ${slack?.channel} (point the app's interactivity URL at a public tunnel to /slack/interactions)`,
     `  Status API            ${server.url}/requests/<intentId>   ${server.url}/events   ${server.url}/slack/messages`,
+    `  Audit store           AWS_ENDPOINT_URL_S3=${loop.aws.endpoints.s3} (bucket ${loop.aws.bucket})   AWS_ENDPOINT_URL_DYNAMODB=${loop.aws.endpoints.dynamodb} (table ${loop.aws.table})`,
     '',
     `  Signing secret        ${signingSecret} ${secretNote}`,
     `  Data                  ${dataDir}   (wipe: npm run sandbox:reset)`,
