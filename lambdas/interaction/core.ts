@@ -90,6 +90,16 @@ export interface InteractionDeps extends AuditDeps {
   /** Further group handles whose membership the approval rule reads (the policies' `groups.contains`). */
   policyGroups?: () => Promise<readonly string[]>;
   /**
+   * The approve policies' forbids for a break-glass responder (Cedar's
+   * `approvePoliciesForbid`): break-glass replaces the self-approval invariant,
+   * never the policies that keep someone from approving at all.
+   */
+  breakGlassForbids?: (input: {
+    intent: Intent;
+    agentId: string;
+    approver: { slackUserId: string; email: string; groups: string[] };
+  }) => Promise<{ reason: string; policies: string[] } | undefined>;
+  /**
    * Policy evaluation of a modified intent (Cedar's `evaluateIntent`). Without
    * it every modification is refused (fail closed).
    */
@@ -268,10 +278,22 @@ async function checkActor(
   const identity = await (deps.identity ?? identityResolverFor(deps.slack)).resolve(actor.userId, groups);
   const rule = deps.canApprove ?? reviewPlanRule;
   const forPolicy = request.modification ? { ...request, intent: currentIntent(request) } : request;
-  const verdict: VoterCheck =
+  let verdict: VoterCheck =
     actor.verb === 'break-glass'
       ? checkBreakGlass(request, identity)
       : await checkVoter(forPolicy, identity, actor.verb === 'deny' ? 'deny' : 'approve', rule);
+  if (verdict.ok && actor.verb === 'break-glass' && deps.breakGlassForbids) {
+    const forbidden = await deps.breakGlassForbids({
+      intent: forPolicy.intent,
+      agentId: request.agentId,
+      approver: {
+        slackUserId: verdict.approver.slackUserId,
+        email: verdict.approver.email,
+        groups: verdict.approver.groups,
+      },
+    });
+    if (forbidden) verdict = { ok: false, code: 'not-eligible', reason: forbidden.reason };
+  }
   if (!verdict.ok) {
     const message = await refuse(deps, request, actor, identity, verdict.code, verdict.reason);
     return { outcome: 'refused', message, code: verdict.code };

@@ -39,7 +39,10 @@ let slack: WebClient | undefined;
  * engine is imported on the first vote, so its WebAssembly module is compiled
  * then, not on every cold start of an endpoint that must answer within 3 s.
  */
-function cedarRule(): Pick<InteractionDeps, 'canApprove' | 'policyGroups' | 'evaluateIntent'> {
+function cedarRule(): Pick<
+  InteractionDeps,
+  'canApprove' | 'policyGroups' | 'evaluateIntent' | 'breakGlassForbids'
+> {
   let engine: Promise<typeof import('../shared/policy.js')> | undefined;
   const load = () => {
     engine ??= import('../shared/policy.js');
@@ -48,6 +51,7 @@ function cedarRule(): Pick<InteractionDeps, 'canApprove' | 'policyGroups' | 'eva
   return {
     canApprove: async (input) => policyRule((await load()).canApprove)(input),
     policyGroups: async () => (await load()).policyEngine().referencedGroups,
+    breakGlassForbids: async (input) => (await load()).policyEngine().approvePoliciesForbid(input),
     // A modification is evaluated again, by the same policies, before it can count.
     evaluateIntent: async (input, defaults) => (await load()).evaluateIntent(input, defaults),
   };

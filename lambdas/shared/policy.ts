@@ -99,6 +99,14 @@ export interface PolicyEngine {
   readonly referencedGroups: readonly string[];
   evaluateIntent(input: { intent: Intent; agentId: string }, defaults: PolicyDefaults): IntentVerdict;
   canApprove(input: ApprovalQuestion): ApprovalAnswer;
+  /**
+   * Only the `approve` policies' forbids (no invariants, no plan): for the
+   * break-glass path, whose own checks replace the invariants it is the
+   * documented exception to, but which no approve policy may be bypassed by.
+   */
+  approvePoliciesForbid(
+    input: Omit<ApprovalQuestion, 'plan'>,
+  ): { reason: string; policies: string[] } | undefined;
 }
 
 type ParamType = 'String' | 'Long' | 'Bool';
@@ -395,6 +403,45 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     return review([], 'no policy decides this intent; the default review applies');
   }
 
+  /**
+   * The `approve` policies alone (no invariants, no plan): undefined when none
+   * forbids this person, else why. Fails closed on evaluation errors.
+   */
+  function approvePoliciesForbid({
+    intent,
+    agentId,
+    approver,
+  }: Omit<ApprovalQuestion, 'plan'>): { reason: string; policies: string[] } | undefined {
+    const { entity, context } = intentEntity(intent, agentId);
+    const principal = {
+      uid: uid('Approver', approver.slackUserId),
+      attrs: {
+        slackUserId: approver.slackUserId,
+        email: lower(approver.email),
+        groups: unique(approver.groups.map(normalizeHandle)),
+      },
+      parents: [],
+    };
+    const answer = authorize(principal, ACTION_APPROVE, entity, context);
+    if (answer.type === 'failure') {
+      return {
+        reason: `approval policy could not be evaluated: ${answer.errors.map((e) => e.message).join('; ')}`,
+        policies: [],
+      };
+    }
+    const { decision, diagnostics } = answer.response;
+    const errored = unique(diagnostics.errors.map((e) => e.policyId)).filter(
+      (id) => meta.get(id)?.effect === 'forbid',
+    );
+    if (errored.length > 0)
+      return { reason: `approval policy ${errored.join(', ')} could not be evaluated`, policies: errored };
+    const forbids =
+      decision === 'deny' ? diagnostics.reason.filter((id) => meta.get(id)?.effect === 'forbid') : [];
+    return forbids.length > 0
+      ? { reason: `forbidden by policy ${describe(forbids)}`, policies: forbids }
+      : undefined;
+  }
+
   function canApprove({ intent, agentId, plan, approver }: ApprovalQuestion): ApprovalAnswer {
     const refuse = (reason: string, policies: string[] = []) => ({ allowed: false, reason, policies });
     // Invariants, in code, before any policy runs: no policy can turn them off.
@@ -425,27 +472,8 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       return refuse(`not an eligible approver for this request (asked: ${asked})`);
     }
     // Approve policies may only take eligibility away.
-    const { entity, context } = intentEntity(intent, agentId);
-    const principal = {
-      uid: uid('Approver', approver.slackUserId),
-      attrs: { slackUserId: approver.slackUserId, email, groups: unique(groups) },
-      parents: [],
-    };
-    const answer = authorize(principal, ACTION_APPROVE, entity, context);
-    if (answer.type === 'failure') {
-      return refuse(
-        `approval policy could not be evaluated: ${answer.errors.map((e) => e.message).join('; ')}`,
-      );
-    }
-    const { decision, diagnostics } = answer.response;
-    const errored = unique(diagnostics.errors.map((e) => e.policyId)).filter(
-      (id) => meta.get(id)?.effect === 'forbid',
-    );
-    if (errored.length > 0)
-      return refuse(`approval policy ${errored.join(', ')} could not be evaluated`, errored);
-    const forbids =
-      decision === 'deny' ? diagnostics.reason.filter((id) => meta.get(id)?.effect === 'forbid') : [];
-    if (forbids.length > 0) return refuse(`forbidden by policy ${describe(forbids)}`, forbids);
+    const forbidden = approvePoliciesForbid({ intent, agentId, approver });
+    if (forbidden) return refuse(forbidden.reason, forbidden.policies);
     return {
       allowed: true,
       reason: viaGroup ? `member of @${viaGroup}` : 'named approver of this request',
@@ -453,7 +481,14 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     };
   }
 
-  return { bundle, meta, evaluateIntent, canApprove, referencedGroups: referencedGroups(bundle) };
+  return {
+    bundle,
+    meta,
+    evaluateIntent,
+    canApprove,
+    approvePoliciesForbid,
+    referencedGroups: referencedGroups(bundle),
+  };
 }
 
 /** Group handles named in `groups.contains("…")` / `groups.containsAny([…])` anywhere in the policies. */

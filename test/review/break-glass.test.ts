@@ -141,6 +141,27 @@ describe('break-glass', () => {
     });
   });
 
+  it('break-glass bypasses the self-approval invariant, never an approve policy: a contractor responder is refused on prod', async () => {
+    // Prepare: heidi (a contractor) is the human the agent acts for, on an urgent prod rotation.
+    const intent = {
+      ...rotation('urgent'),
+      agent: { ...rotation('urgent').agent, onBehalfOf: 'heidi@contractor.example.com' },
+    };
+    publish(loop, intent);
+    await eventually(() => cardFor(loop, intent.intentId));
+    expect((await request(loop, intent.intentId))?.review?.breakGlass).toBe(true);
+    // Act
+    const view = await openBreakGlass(USER.heidi, intent.intentId);
+    // Assess: refused before any form opens, by the policy, audited; nothing changes.
+    expect(view).toBeUndefined();
+    expect(lastEphemeral(USER.heidi)).toMatch(/approve-no-contractors-in-prod/);
+    expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
+    const refusal = (await verifiedChain(loop, intent.intentId)).at(-1);
+    expect(refusal).toMatchObject({ kind: 'refused', actor: { slackUserId: USER.heidi } });
+    await denyWithReason(loop, USER.bob, intent.intentId, 'cleanup');
+    await eventually(() => decisionFor(loop, intent.intentId));
+  });
+
   it('not urgent: no break-glass button, and a forged break-glass click is refused', async () => {
     const intent = rotation('normal');
     publish(loop, intent);
