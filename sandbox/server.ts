@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { readChain } from '../lambdas/shared/audit.js';
-import { renderCard } from '../lambdas/shared/card.js';
+import { parseButtonValue, renderCard } from '../lambdas/shared/card.js';
 import { consumeGrant } from '../lambdas/shared/grants.js';
 import { getRequest, type RequestItem } from '../lambdas/shared/store.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
@@ -229,7 +229,8 @@ export async function createSandboxServer(
     if (typeof userId !== 'string' || typeof actionId !== 'string' || typeof requestId !== 'string') {
       throw new HttpError(400, 'userId, actionId and requestId are required strings');
     }
-    const request = await getRequest(deps, requestId);
+    // The button's value is sent as is (Approve binds the intent hash it shows: `<requestId>@<hash>`).
+    const request = await getRequest(deps, parseButtonValue(requestId).requestId);
     const signed = signedClick(loop.signingSecret, {
       userId,
       actionId,

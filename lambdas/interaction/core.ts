@@ -19,7 +19,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '
 import type { View } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
-import { renderCard } from '../shared/card.js';
+import { renderCard, showsCurrentIntent } from '../shared/card.js';
 import { approvedIntentHash } from '../shared/grants.js';
 import { type IdentityResolver, identityResolverFor, type ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
@@ -155,6 +155,8 @@ interface Actor {
   channel?: string;
   /** What they tried, for messages and audit: approve, deny, modify, break-glass, acknowledge. */
   verb: 'approve' | 'deny' | 'modify' | 'break-glass' | 'acknowledge';
+  /** For Approve: the start of the intent hash the clicked card showed. */
+  seenHash?: string;
 }
 
 /** A refusal or late answer, for an ephemeral (clicks) or a form error (submissions). */
@@ -198,6 +200,7 @@ export async function handleInteraction(
       requestId: interaction.requestId,
       channel: interaction.channel,
       verb: verbOf(interaction),
+      ...(interaction.kind === 'vote' && interaction.seenHash ? { seenHash: interaction.seenHash } : {}),
     };
     const outcome = await click(deps, interaction, actor);
     deps.logger.info('interaction handled', { outcome, requestId: actor.requestId, user: actor.userId });
@@ -308,6 +311,21 @@ async function processApprove(deps: InteractionDeps, actor: Actor): Promise<Inte
     return open.outcome;
   }
   const request = open.request;
+  if (actor.seenHash !== undefined && !showsCurrentIntent(request, actor.seenHash)) {
+    // The card this click came from showed another version of the intent (it was modified since).
+    const message = await refuse(
+      deps,
+      request,
+      actor,
+      undefined,
+      'stale-form',
+      'This request changed after your card was drawn (it was modified). Review the updated card before approving.',
+      { data: { seenHash: actor.seenHash, currentHash: currentHash(request) } },
+    );
+    await ephemeral(deps, actor, request, message);
+    await updateCard(deps, request);
+    return 'refused';
+  }
   const checked = await checkActor(deps, request, actor);
   if (!('ok' in checked)) {
     // The responder's own Approve click on a break-glass request: point them at the right path.

@@ -11,6 +11,7 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { parseButtonValue } from '../shared/card.js';
 import { intentSchema } from '../shared/intent.js';
 
 /** The HTTP request as the core sees it. */
@@ -37,6 +38,8 @@ export interface VoteAction {
   vote: 'approve' | 'deny';
   /** The request (intent) id carried by the button: never a task token. */
   requestId: string;
+  /** For Approve: the start of the intent hash the clicked card showed. */
+  seenHash?: string;
   actionId: string;
   /** The clicking Slack user id. */
   userId: string;
@@ -174,12 +177,17 @@ export function parseInteraction(rawBody: string): Interaction {
     action.action_id.startsWith(prefix),
   )?.[0];
   if (!vote && !button) return { kind: 'ignored', reason: `action ${action.action_id}` };
-  if (!action.value || !intentSchema.shape.intentId.safeParse(action.value).success) {
+  const { requestId, seenHash } = parseButtonValue(action.value ?? '');
+  if (
+    !intentSchema.shape.intentId.safeParse(requestId).success ||
+    (seenHash !== undefined && !/^[0-9a-f]+$/.test(seenHash))
+  ) {
     return { kind: 'invalid', reason: 'button value is not a request id' };
   }
   return {
     ...(vote ? { kind: 'vote' as const, vote } : { kind: 'button' as const, button: button! }),
-    requestId: action.value,
+    requestId,
+    ...(vote === 'approve' && seenHash ? { seenHash } : {}),
     actionId: action.action_id,
     userId: payload.user.id,
     channel: payload.channel?.id ?? payload.container?.channel_id,

@@ -239,6 +239,42 @@ export function fitBlocks(blocks: KnownBlock[], actions: KnownBlock | undefined)
   return out;
 }
 
+/** Hex characters of the intent hash an Approve button carries. */
+const SEEN_HASH_LENGTH = 16;
+
+/**
+ * The Approve button's value: the request id and the start of the hash of the
+ * intent the card shows (`<requestId>@<hash prefix>`). A click approves only
+ * what its card showed: after a modification, an Approve on an old rendering
+ * is refused. Still no token: the task token never leaves AWS.
+ */
+export function approveButtonValue(
+  request: Pick<RequestItem, 'intentId' | 'intentHash' | 'modification'>,
+): string {
+  return `${request.intentId}@${currentHash(request)
+    .replace(/^sha256:/, '')
+    .slice(0, SEEN_HASH_LENGTH)}`;
+}
+
+/** Splits a button value into the request id and, for Approve, the hash prefix the card showed. */
+export function parseButtonValue(value: string): { requestId: string; seenHash?: string } {
+  const at = value.indexOf('@');
+  return at < 0 ? { requestId: value } : { requestId: value.slice(0, at), seenHash: value.slice(at + 1) };
+}
+
+/** Whether a hash prefix from an Approve button names the request's current intent. */
+export function showsCurrentIntent(
+  request: Pick<RequestItem, 'intentHash' | 'modification'>,
+  seenHash: string,
+): boolean {
+  return (
+    seenHash.length === SEEN_HASH_LENGTH &&
+    currentHash(request)
+      .replace(/^sha256:/, '')
+      .startsWith(seenHash)
+  );
+}
+
 function button(
   actionId: string,
   label: string,
@@ -260,7 +296,7 @@ function cardButtons(request: RequestItem, truncated: boolean): KnownBlock | und
   const elements: Record<string, unknown>[] = [];
   if (request.status === 'PENDING') {
     const plan = request.review;
-    elements.push(button(ACTION.approve, 'Approve', request.intentId, 'primary'));
+    elements.push(button(ACTION.approve, 'Approve', approveButtonValue(request), 'primary'));
     if (plan?.editable.length) elements.push(button(ACTION.modify, 'Modify…', request.intentId));
     elements.push(button(ACTION.deny, 'Deny…', request.intentId, 'danger'));
     if (plan?.breakGlass && request.intent.context?.urgency === 'urgent')

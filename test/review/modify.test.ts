@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { modifyModal, readModification } from '../../lambdas/interaction/modals.js';
 import { approvedIntentHash } from '../../lambdas/shared/grants.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
+import { signedClick } from '../../sandbox/slack-click.js';
 import { makeIntent, makeReviewPlan } from '../support/fixtures.js';
 import {
   cardFor,
@@ -55,6 +56,48 @@ async function openModify(userId: string, intentId: string) {
 }
 
 describe('modify before approve', () => {
+  it('an Approve click approves only the version its card showed: after a modification the old card is refused', async () => {
+    // Prepare: a large export (quorum 2); alice lowers the row limit, which counts as her approval.
+    const intent = exportIntent(200_000);
+    publish(loop, intent);
+    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const approveValue = (blocks: unknown) =>
+      ((blocks ?? []) as { elements?: { action_id?: string; value?: string }[] }[])
+        .flatMap((b) => b.elements ?? [])
+        .find((e) => e.action_id === 'approve')?.value;
+    const before = approveValue(card.blocks)!;
+    expect(before).toMatch(new RegExp(`^${intent.intentId}@[0-9a-f]{16}$`));
+    const view = (await openModify(USER.alice, intent.intentId))!;
+    await submitView(loop, USER.alice, view, { [ROW_LIMIT]: '150000' });
+    expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
+    const after = approveValue(currentCard(loop, card)?.blocks)!;
+    expect(after).not.toBe(before);
+    const clickWith = (value: string) =>
+      loop.interact(
+        signedClick(loop.signingSecret, { userId: USER.bob, actionId: 'approve', requestId: value }),
+      );
+
+    // Act: bob approves from the card as it was before the modification.
+    await clickWith(before);
+
+    // Assess: refused, audited, nothing approved; from the current card it goes through.
+    expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
+    expect((await verifiedChain(loop, intent.intentId)).at(-1)).toMatchObject({
+      kind: 'refused',
+      actor: { slackUserId: USER.bob },
+      data: expect.objectContaining({ code: 'stale-form' }),
+    });
+    expect(loop.slack!.sent('chat.postEphemeral', USER.bob).at(-1)?.text).toMatch(
+      /changed after your card was drawn/,
+    );
+    await clickWith(after);
+    const decision = await eventually(() => decisionFor(loop, intent.intentId));
+    expect(decision.detail).toMatchObject({
+      status: 'APPROVED',
+      parameters: { ...intent.parameters, rowLimit: 150_000 },
+    });
+  });
+
   it('an accepted modification is re-evaluated, audited with old/new hash and diff, and approves with the parameters', async () => {
     // Prepare
     const intent = exportIntent(50_000);
