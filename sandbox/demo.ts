@@ -4,7 +4,7 @@
  * one on the status API until it is decided (or `--timeout` seconds pass).
  *
  * Flags: `--no-wait` (publish and exit), `--timeout=<seconds>` (default 900),
- * `--endpoint=<url>` (default env COUNTERSIGN_ENDPOINT or http://127.0.0.1:4010).
+ * `--endpoint=<url>` (default env COUNTERSIGN_ENDPOINT, else http://127.0.0.1:<COUNTERSIGN_PORT or 4010>).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -144,7 +144,10 @@ function describe(view: StatusView): string {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const endpoint = option(argv, 'endpoint') ?? process.env.COUNTERSIGN_ENDPOINT ?? 'http://127.0.0.1:4010';
+  const endpoint =
+    option(argv, 'endpoint') ??
+    process.env.COUNTERSIGN_ENDPOINT ??
+    `http://127.0.0.1:${process.env.COUNTERSIGN_PORT ?? 4010}`;
   const timeoutSeconds = Number(option(argv, 'timeout') ?? 900);
   const wait = !argv.includes('--no-wait');
   const client = new EventBridgeClient({
