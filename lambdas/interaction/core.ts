@@ -840,7 +840,7 @@ async function settle(
     await ephemeral(deps, actor, request, lateMessage(result.request));
     return 'late';
   }
-  const decided = result.request;
+  let decided = result.request;
   const approved = decision.status === 'APPROVED';
   await audit(deps, decided, voter, 'decided', {
     status: decision.status,
@@ -881,7 +881,8 @@ async function settle(
       policies: decided.review?.policies ?? [],
       intentHash: decided.intentHash,
     };
-    if (await finalize(deps, decided.intentId, expiredDecision)) {
+    const finalized = await finalize(deps, decided.intentId, expiredDecision);
+    if (finalized.won) {
       await appendAudit(
         deps,
         { requestId: decided.intentId, createdAt: decided.createdAt },
@@ -892,8 +893,7 @@ async function settle(
           data: { final: true, decision: expiredDecision, lateDecision: decision.status, error: name },
         },
       );
-      decided.status = 'EXPIRED';
-      decided.decision = expiredDecision;
+      decided = finalized.request;
     }
     const note = approved
       ? ':warning: The review had already expired when this approval arrived; the action was not approved.'

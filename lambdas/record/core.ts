@@ -176,13 +176,11 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
     };
   }
 
-  const won = await finalize(deps, requestId, decision);
-  if (!won) {
-    const stored = await getRequest(deps, requestId);
-    if (!stored?.decision) throw new Error(`request ${requestId} is finalized without a decision`);
-    decision = stored.decision;
-  }
-  request = (await getRequest(deps, requestId)) ?? request;
+  const finalized = await finalize(deps, requestId, decision);
+  const won = finalized.won;
+  if (!finalized.request?.decision) throw new Error(`request ${requestId} is finalized without a decision`);
+  request = finalized.request;
+  decision = finalized.request.decision;
   if (decision.status === 'APPROVED') await createGrant(deps, request, decision); // idempotent conditional put
 
   // A human decision was audited by the interaction handler when it was made; every other

@@ -289,9 +289,9 @@ export async function finalize(
   deps: StoreDeps,
   intentId: string,
   decision: RequestDecision,
-): Promise<boolean> {
+): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
   try {
-    await deps.ddb.send(
+    const out = await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.table,
         Key: requestKey(intentId),
@@ -303,12 +303,13 @@ export async function finalize(
           ':decision': decision,
           ':at': decision.decidedAt,
         },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return true;
+    return { won: true, request: out.Attributes as RequestItem };
   } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
+    if (!isConditionFailure(error)) throw error;
+    return { won: false, request: await getRequest(deps, intentId) };
   }
 }
 

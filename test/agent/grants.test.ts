@@ -55,7 +55,7 @@ async function approvedWithGrant(ttlSeconds = 900): Promise<{ request: RequestIt
       singleUse: true,
     },
   };
-  expect(await finalize(deps, request.intentId, decision)).toBe(true);
+  expect((await finalize(deps, request.intentId, decision)).won).toBe(true);
   expect(await createGrant(deps, request, decision)).toBe('created');
   return { request, grantId };
 }
