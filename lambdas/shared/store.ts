@@ -10,7 +10,13 @@
  * - replay guard: pk `SLACKSIG#<sha256>`   sk `SLACKSIG`                (see interaction)
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { ApproverRef, FinalStatus, Intent, RequestStatus } from './intent.js';
 
 /** What policy decided a review needs. Produced by evaluate, stored on the request. */
@@ -247,28 +253,30 @@ export async function recordApproval(
   }
 }
 
+/** The outcome of a conditional write: the winner gets the item it wrote, a loser the current one. */
+export type WriteOutcome =
+  | { won: true; request: RequestItem }
+  | { won: false; request: RequestItem | undefined };
+
 /**
- * Writes the final decision exactly once: the condition `status = PENDING`
- * lets one writer win; everyone else gets the winner's decision back.
+ * One conditional UpdateItem on a request. Of any number of concurrent
+ * writers, one whose condition holds wins and gets the item it wrote; the
+ * others get the item as it is now, to tell who won.
  */
-export async function decide(
+async function conditionalUpdate(
   deps: StoreDeps,
   intentId: string,
-  decision: RequestDecision,
-): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
+  update: Pick<
+    UpdateCommandInput,
+    'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+  >,
+): Promise<WriteOutcome> {
   try {
     const out = await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.table,
         Key: requestKey(intentId),
-        UpdateExpression: 'SET #status = :status, decision = :decision',
-        ConditionExpression: 'attribute_exists(pk) AND #status = :pending',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':status': decision.status,
-          ':decision': decision,
-          ':pending': 'PENDING',
-        },
+        ...update,
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -280,37 +288,44 @@ export async function decide(
 }
 
 /**
+ * Writes the final decision exactly once: the condition `status = PENDING`
+ * lets one writer win; everyone else gets the winner's decision back.
+ */
+export async function decide(
+  deps: StoreDeps,
+  intentId: string,
+  decision: RequestDecision,
+): Promise<WriteOutcome> {
+  return conditionalUpdate(deps, intentId, {
+    UpdateExpression: 'SET #status = :status, decision = :decision',
+    ConditionExpression: 'attribute_exists(pk) AND #status = :pending',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':status': decision.status, ':decision': decision, ':pending': 'PENDING' },
+  });
+}
+
+/**
  * Marks the request final as the workflow sees it. The workflow is the
  * authority: when a click raced an expiry the workflow already acted on, the
- * workflow's outcome overwrites the click's (fail closed). Returns false when
- * the request was already finalized (a replayed record step).
+ * workflow's outcome overwrites the click's (fail closed). When the request
+ * was already finalized (a replayed Record step), `won` is false and `request`
+ * is the stored one.
  */
 export async function finalize(
   deps: StoreDeps,
   intentId: string,
   decision: RequestDecision,
-): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
-  try {
-    const out = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.table,
-        Key: requestKey(intentId),
-        UpdateExpression: 'SET #status = :status, decision = :decision, finalizedAt = :at REMOVE taskToken',
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finalizedAt)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':status': decision.status,
-          ':decision': decision,
-          ':at': decision.decidedAt,
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return { won: true, request: out.Attributes as RequestItem };
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    return { won: false, request: await getRequest(deps, intentId) };
-  }
+): Promise<WriteOutcome> {
+  return conditionalUpdate(deps, intentId, {
+    UpdateExpression: 'SET #status = :status, decision = :decision, finalizedAt = :at REMOVE taskToken',
+    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finalizedAt)',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':status': decision.status,
+      ':decision': decision,
+      ':at': decision.decidedAt,
+    },
+  });
 }
 
 export { isConditionFailure };
@@ -325,31 +340,20 @@ export async function recordModification(
   deps: StoreDeps,
   intentId: string,
   modification: Modification,
-): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
-  const fromOriginal = { ':pending': 'PENDING', ':from': modification.fromHash };
-  try {
-    const out = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.table,
-        Key: requestKey(intentId),
-        UpdateExpression: 'SET modification = :modification, approvals = :votes, voterIds = :voters',
-        ConditionExpression:
-          'attribute_exists(pk) AND #status = :pending AND ((attribute_not_exists(modification) AND intentHash = :from) OR modification.intentHash = :from)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ...fromOriginal,
-          ':modification': modification,
-          ':votes': [modification.by],
-          ':voters': [modification.by.slackUserId],
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return { won: true, request: out.Attributes as RequestItem };
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    return { won: false, request: await getRequest(deps, intentId) };
-  }
+): Promise<WriteOutcome> {
+  return conditionalUpdate(deps, intentId, {
+    UpdateExpression: 'SET modification = :modification, approvals = :votes, voterIds = :voters',
+    ConditionExpression:
+      'attribute_exists(pk) AND #status = :pending AND ((attribute_not_exists(modification) AND intentHash = :from) OR modification.intentHash = :from)',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':pending': 'PENDING',
+      ':from': modification.fromHash,
+      ':modification': modification,
+      ':votes': [modification.by],
+      ':voters': [modification.by.slackUserId],
+    },
+  });
 }
 
 /** Stores where a break-glass approval's post-hoc review item was posted. */
@@ -370,22 +374,11 @@ export async function acknowledgePostHoc(
   deps: StoreDeps,
   intentId: string,
   by: ApproverRef,
-): Promise<{ won: true; request: RequestItem } | { won: false; request: RequestItem | undefined }> {
-  try {
-    const out = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.table,
-        Key: requestKey(intentId),
-        UpdateExpression: 'SET postHoc.acknowledgedBy = :by',
-        ConditionExpression:
-          'attribute_exists(postHoc) AND attribute_not_exists(postHoc.acknowledgedBy) AND decision.breakGlass = :true',
-        ExpressionAttributeValues: { ':by': by, ':true': true },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return { won: true, request: out.Attributes as RequestItem };
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    return { won: false, request: await getRequest(deps, intentId) };
-  }
+): Promise<WriteOutcome> {
+  return conditionalUpdate(deps, intentId, {
+    UpdateExpression: 'SET postHoc.acknowledgedBy = :by',
+    ConditionExpression:
+      'attribute_exists(postHoc) AND attribute_not_exists(postHoc.acknowledgedBy) AND decision.breakGlass = :true',
+    ExpressionAttributeValues: { ':by': by, ':true': true },
+  });
 }
