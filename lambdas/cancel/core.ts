@@ -83,7 +83,8 @@ export async function cancel(
     kind: 'cancelled',
     actor,
     intentHash: decision.intentHash,
-    data: { decision, reason: reason ?? null, eventId: event.id ?? null },
+    // Final: Record will reconcile to this same CANCELLED decision (and grants nothing).
+    data: { final: true, decision, reason: reason ?? null, eventId: event.id ?? null },
   });
   const token = result.request.taskToken;
   if (token) {

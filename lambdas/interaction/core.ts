@@ -842,14 +842,18 @@ async function settle(
   }
   let decided = result.request;
   const approved = decision.status === 'APPROVED';
-  await audit(deps, decided, voter, 'decided', {
-    status: decision.status,
-    reason: decision.reason,
-    via: voter.via,
-    approvers: decision.approvers.map((a) => ({ slackUserId: a.slackUserId, email: a.email, at: a.at })),
-    ...(decision.parameters ? { parameters: decision.parameters, modified: true } : {}),
-    ...extra,
-  });
+  // The human act that decided is audited here as a vote (an approval's vote or
+  // modification is already in the chain); the final `decided` record, with the
+  // grant, is Record's, the single writer of final records.
+  if (!approved || decision.breakGlass) {
+    await audit(deps, decided, voter, 'vote', {
+      vote: approved ? 'approve' : 'deny',
+      reason: decision.reason,
+      via: voter.via,
+      deciding: true,
+      ...extra,
+    });
+  }
   // The token is read from the decided item: it never left DynamoDB.
   const token = decided.taskToken ?? request.taskToken!;
   try {
@@ -960,7 +964,7 @@ function audit(
   deps: InteractionDeps,
   request: RequestItem,
   voter: Voter,
-  kind: 'vote' | 'decided' | 'acknowledged',
+  kind: 'vote' | 'acknowledged',
   data: Record<string, unknown>,
 ) {
   return appendAudit(

@@ -129,6 +129,10 @@ export function reconcile(
       reason: `denied: the workflow saw ${verdict.status} but the request records ${human?.status ?? 'no decision'}`,
     };
   }
+  if (human && human.status !== 'APPROVED' && verdict.status === 'APPROVED') {
+    // A cancellation or denial that landed before Record (e.g. a cancel racing a policy allow) stands: fail closed.
+    return { ...human, policies: human.policies.length ? human.policies : policies };
+  }
   if (human && human.status !== verdict.status && verdict.status === 'EXPIRED') {
     // A click that lost the race with expiry: the workflow already expired, so expiry stands.
     return {
@@ -183,14 +187,13 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
   decision = finalized.request.decision;
   if (decision.status === 'APPROVED') await createGrant(deps, request, decision); // idempotent conditional put
 
-  // A human decision was audited by the interaction handler when it was made; every other
-  // outcome (policy, expiry, cancellation, failure) is audited here, exactly once.
+  // Every outcome ends in exactly one final record (`final: true`, the decision
+  // with its grant). Record writes it unless an earlier attempt, or the handler
+  // that ended the review early (a cancellation, a click on an ended review), did.
   const chain = await readChain(deps, requestId);
   const status = decision.status;
   const audited = chain.some(
-    (r) =>
-      r.kind === FINAL_KIND[status] &&
-      (r.data.status === status || (r.data.decision as { status?: string } | undefined)?.status === status),
+    (r) => r.data.final === true && (r.data.decision as { status?: string } | undefined)?.status === status,
   );
   if (!audited) {
     await appendAudit(

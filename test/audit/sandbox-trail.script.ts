@@ -88,17 +88,32 @@ for (let t = first.getTime(); t <= last.getTime(); t += DIGEST_PERIOD_MS) {
 }
 
 // Asynchronously: the S3 server the CLI talks to runs in this process.
-const verify = () =>
+const cli = (args: string[]) =>
   new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
     execFile(
       join(root, 'node_modules/.bin/tsx'),
-      ['bin/countersign.ts', 'audit', 'verify', '--bucket', loop.aws.bucket, '--public-key', keyFile],
+      ['bin/countersign.ts', ...args],
       { cwd: root, encoding: 'utf8', env: { ...process.env, ...loop.aws.env() } },
       (error, stdout, stderr) =>
         done({ status: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
   });
+const verify = () => cli(['audit', 'verify', '--bucket', loop.aws.bucket, '--public-key', keyFile]);
 const clean = await verify();
+const exported = await cli([
+  'audit',
+  'export',
+  '--bucket',
+  loop.aws.bucket,
+  '--public-key',
+  keyFile,
+  '--from',
+  first.toISOString(),
+  '--to',
+  new Date(last.getTime() + DIGEST_PERIOD_MS).toISOString(),
+  '--format',
+  'jsonl',
+]);
 
 // One flipped byte in one record object: the verifier must name it.
 const listed = await loop.aws.s3.send(
@@ -120,6 +135,14 @@ process.stdout.write(
     digests,
     victim,
     verify: { code: clean.status, stdout: clean.stdout, stderr: clean.stderr },
+    exported: {
+      code: exported.status,
+      rows: exported.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    },
     tampered: { code: tampered.status, stdout: tampered.stdout, stderr: tampered.stderr },
   })}\n`,
 );

@@ -14,6 +14,10 @@ interface Outcome {
   digests: number;
   victim: string;
   verify: { code: number; stdout: string };
+  exported: {
+    code: number;
+    rows: { requestId: string; outcome: string; automatic: boolean; approvers: unknown }[];
+  };
   tampered: { code: number; stdout: string };
 }
 
@@ -31,6 +35,19 @@ describe('audit verify on a workflow-produced trail', () => {
     expect(outcome.digests).toBeGreaterThan(0);
     expect(outcome.verify.code).toBe(0);
     expect(outcome.verify.stdout).toMatch(/^OK: \d+ digests?, \d+ records, 5 requests verified/m);
+    // Evidence export reads each request's final record: human and policy decisions alike.
+    expect(outcome.exported.code).toBe(0);
+    const outcomes = Object.fromEntries(
+      outcome.exported.rows.map((r) => [r.requestId, [r.outcome, r.automatic]]),
+    );
+    const [allow, deny, approve, denied, expire] = outcome.intents;
+    expect(outcomes).toEqual({
+      [allow!]: ['APPROVED', true],
+      [deny!]: ['DENIED', true],
+      [approve!]: ['APPROVED', false],
+      [denied!]: ['DENIED', false],
+      [expire!]: ['EXPIRED', true],
+    });
     expect(outcome.tampered.code).toBe(1);
     expect(outcome.tampered.stdout).toContain(`modified: record ${outcome.victim}`);
   }, 150_000);

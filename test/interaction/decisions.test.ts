@@ -55,9 +55,10 @@ describe('approve', () => {
     expect(JSON.stringify(updates[0]!.blocks)).toContain('Approved');
     expect(JSON.stringify(updates[0]!.blocks)).not.toContain('"action_id":"approve"');
     const chain = await h.verifiedChain(request.intentId);
-    expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote', 'decided']);
+    // The handler audits the vote; the final `decided` record (with the grant) is Record's.
+    expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote']);
     expect(chain[2]!.actor).toEqual({ type: 'human', slackUserId: USERS.alice, email: 'alice@example.com' });
-    expect(chain[3]!.data).toMatchObject({ status: 'APPROVED', via: 'group:security-approvers' });
+    expect(chain[2]!.data).toMatchObject({ vote: 'approve', via: 'group:security-approvers', quorum: 1 });
     // The token never reaches Slack.
     expect(JSON.stringify(h.slack.calls)).not.toContain(request.taskToken!);
   });
@@ -124,9 +125,11 @@ describe('deny', () => {
     expect(JSON.stringify(updatesOf(request.card!.ts)[0]!.blocks)).toContain('No change ticket.');
     const chain = await h.verifiedChain(request.intentId);
     expect(chain.at(-1)).toMatchObject({
-      kind: 'decided',
+      kind: 'vote',
+      actor: { type: 'human', slackUserId: USERS.bob },
       data: {
-        status: 'DENIED',
+        vote: 'deny',
+        deciding: true,
         reason: 'Denied by Bob Brown: No change ticket.',
         denyReason: 'No change ticket.',
       },
@@ -203,7 +206,8 @@ describe('quorum 2', () => {
     expect(stored?.decision?.approvers.map((a) => a.slackUserId)).toEqual([USERS.alice, USERS.bob]);
     expect(h.fakeAws.tasks.callsOf('SendTaskSuccess')).toHaveLength(1);
     const chain = await h.verifiedChain(request.intentId);
-    expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote', 'vote', 'decided']);
+    expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote', 'vote']);
+    expect(chain.slice(-2).map((r) => r.actor)).toMatchObject([{ slackUserId: USERS.alice }, { slackUserId: USERS.bob }]);
   });
 });
 

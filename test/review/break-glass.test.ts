@@ -87,10 +87,18 @@ describe('break-glass', () => {
       grant: expect.objectContaining({ singleUse: true }),
     });
     expect(String(decision.detail.reason)).toContain('Leaked password; on-call security unreachable.');
-    const decided = (await verifiedChain(loop, intent.intentId)).find((r) => r.kind === 'decided');
-    expect(decided).toMatchObject({
+    const finalChain = await verifiedChain(loop, intent.intentId);
+    expect(finalChain.find((r) => r.kind === 'vote')).toMatchObject({
       actor: { type: 'human', slackUserId: USER.carol },
-      data: expect.objectContaining({ status: 'APPROVED', via: 'break-glass', breakGlass: true }),
+      data: expect.objectContaining({ vote: 'approve', via: 'break-glass', deciding: true }),
+    });
+    // The final record carries the break-glass decision and the grant it issued.
+    expect(finalChain.find((r) => r.kind === 'decided')).toMatchObject({
+      actor: { type: 'human', slackUserId: USER.carol },
+      data: expect.objectContaining({
+        final: true,
+        decision: expect.objectContaining({ breakGlass: true, grant: decision.detail.grant }),
+      }),
     });
     // Broadcast to the approver channel, and the post-hoc review item.
     const broadcast = loop

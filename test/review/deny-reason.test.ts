@@ -98,8 +98,8 @@ describe('deny opens a reason form', () => {
     const stored = await h.request(request.intentId);
     expect(stored?.decision?.reason).toBe('Denied by Bob Brown: Wrong role: use the staging deployer.');
     expect((await h.verifiedChain(request.intentId)).at(-1)).toMatchObject({
-      kind: 'decided',
-      data: { status: 'DENIED', denyReason: 'Wrong role: use the staging deployer.' },
+      kind: 'vote',
+      data: { vote: 'deny', deciding: true, denyReason: 'Wrong role: use the staging deployer.' },
     });
     const card = h.slack.message(request.card!.channel, request.card!.ts);
     expect(JSON.stringify(card?.blocks)).toContain('Wrong role: use the staging deployer.');

@@ -95,10 +95,16 @@ describe('approval workflow', () => {
     expect(String(decision.detail.reason)).toMatch(/bob/i);
     expect(String(decision.detail.reason)).toContain('Not now: no change ticket.');
     const chain = await verifiedChain(loop, intent.intentId);
+    // Bob's deciding vote carries his reason; Record's final record carries the decision.
+    expect(chain.at(-2)).toMatchObject({
+      kind: 'vote',
+      actor: { type: 'human', slackUserId: USER.bob },
+      data: expect.objectContaining({ vote: 'deny', denyReason: 'Not now: no change ticket.' }),
+    });
     expect(chain.at(-1)).toMatchObject({
       kind: 'decided',
       actor: { type: 'human', slackUserId: USER.bob },
-      data: expect.objectContaining({ denyReason: 'Not now: no change ticket.' }),
+      data: expect.objectContaining({ final: true, decision: expect.objectContaining({ status: 'DENIED' }) }),
     });
   });
 
