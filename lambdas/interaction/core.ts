@@ -19,7 +19,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '
 import type { View } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
-import { renderCard, showsCurrentIntent } from '../shared/card.js';
+import { escapeMrkdwn, renderCard, showsCurrentIntent } from '../shared/card.js';
 import { approvedIntentHash } from '../shared/grants.js';
 import { type IdentityResolver, identityResolverFor, type ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
@@ -241,6 +241,12 @@ async function click(
   return openForm(deps, action, actor, form);
 }
 
+/** Without the approve policies to ask, break-glass is refused (fail closed). */
+const refuseUnchecked = async () => ({
+  reason: 'the approve policies could not be consulted, so break-glass is unavailable',
+  policies: [],
+});
+
 /** Loads a request that is open for decisions, or says why it is not. */
 async function openRequest(
   deps: InteractionDeps,
@@ -285,8 +291,8 @@ async function checkActor(
     actor.verb === 'break-glass'
       ? checkBreakGlass(request, identity)
       : await checkVoter(forPolicy, identity, actor.verb === 'deny' ? 'deny' : 'approve', rule);
-  if (verdict.ok && actor.verb === 'break-glass' && deps.breakGlassForbids) {
-    const forbidden = await deps.breakGlassForbids({
+  if (verdict.ok && actor.verb === 'break-glass') {
+    const forbidden = await (deps.breakGlassForbids ?? refuseUnchecked)({
       intent: forPolicy.intent,
       agentId: request.agentId,
       approver: {
@@ -514,7 +520,21 @@ async function approve(
     email: voter.email,
     at: deps.now().toISOString(),
   };
-  const counted = await recordApproval(deps, request.intentId, vote);
+  // The vote counts only for the version that was checked (and that the card showed).
+  const counted = await recordApproval(deps, request.intentId, vote, currentHash(request));
+  if (counted.kind === 'changed') {
+    const message = await refuse(
+      deps,
+      counted.request,
+      actor,
+      undefined,
+      'stale-form',
+      'This request changed while your approval was being checked (it was modified). Review the updated card before approving.',
+    );
+    await ephemeral(deps, actor, counted.request, message);
+    await updateCard(deps, counted.request);
+    return 'refused';
+  }
   if (counted.kind === 'already-voted') {
     // Concurrent votes can all be counted before one of them decides, so the count may exceed the quorum.
     const missing = plan.quorum - (counted.request?.approvals.length ?? 0);
@@ -718,7 +738,7 @@ async function breakGlass(
       ...request.review!.approverGroups.map((g) => `group:${g}`),
       ...request.review!.approverEmails.map((e) => `email:${e}`),
     ]);
-    const text = `:rotating_light: *Break-glass approval* of \`${request.intent.action}\` on \`${request.intent.resource}\` (${request.intent.environment}) by ${mention(voter.slackUserId)}, the responder the agent acts for. Reason: ${reason}`;
+    const text = `:rotating_light: *Break-glass approval* of \`${escapeMrkdwn(request.intent.action)}\` on \`${escapeMrkdwn(request.intent.resource)}\` (${escapeMrkdwn(request.intent.environment)}) by ${mention(voter.slackUserId)}, the responder the agent acts for. Reason: ${escapeMrkdwn(reason.replace(/\s+/g, ' '))}`;
     await deps.slack.chat.postMessage({ channel, text, reply_broadcast: true, thread_ts: request.card!.ts });
     const item = await deps.slack.chat.postMessage({
       channel,
@@ -728,7 +748,7 @@ async function breakGlass(
           type: 'section',
           text: {
             type: 'mrkdwn',
-            text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(voter.slackUserId)} approved their own urgent request \`${request.intentId}\` (\`${request.intent.action}\`) on the break-glass path.\n>${reason.slice(0, 500)}\nAn approver other than the responder must acknowledge it.`,
+            text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(voter.slackUserId)} approved their own urgent request \`${request.intentId}\` (\`${escapeMrkdwn(request.intent.action)}\`) on the break-glass path.\n>${escapeMrkdwn(reason.slice(0, 500).replace(/\s+/g, ' '))}\nAn approver other than the responder must acknowledge it.`,
           },
         },
         {
@@ -823,6 +843,7 @@ async function acknowledge(deps: InteractionDeps, actor: Actor): Promise<Interac
   } catch (error) {
     deps.logger.warn('post-hoc review item update failed', { error: (error as Error).message });
   }
+  await updateCard(deps, won.request);
   return 'acknowledged';
 }
 
@@ -883,7 +904,7 @@ async function settle(
       decidedAt: deps.now().toISOString(),
       approvers: decided.approvals ?? [],
       policies: decided.review?.policies ?? [],
-      intentHash: decided.intentHash,
+      intentHash: currentHash(decided),
     };
     const finalized = await finalize(deps, decided.intentId, expiredDecision);
     if (finalized.won) {
@@ -893,12 +914,13 @@ async function settle(
         {
           kind: 'expired',
           actor: { type: 'system', component: 'interaction' },
-          intentHash: decided.intentHash,
+          intentHash: expiredDecision.intentHash,
           data: { final: true, decision: expiredDecision, lateDecision: decision.status, error: name },
         },
       );
-      decided = finalized.request;
     }
+    // Whoever finalized (this handler or Record), the card shows what is stored now.
+    decided = finalized.request ?? decided;
     const note = approved
       ? ':warning: The review had already expired when this approval arrived; the action was not approved.'
       : ':warning: The review had already ended when this denial arrived.';

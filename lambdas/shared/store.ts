@@ -211,7 +211,13 @@ export async function updatePending(
 export type VoteResult =
   | { kind: 'counted'; request: RequestItem }
   | { kind: 'already-voted'; request: RequestItem | undefined }
-  | { kind: 'not-pending'; request: RequestItem | undefined };
+  | { kind: 'not-pending'; request: RequestItem | undefined }
+  /** The intent changed (a modification) since the voter's check: the vote would approve something unseen. */
+  | { kind: 'changed'; request: RequestItem };
+
+/** DynamoDB condition: the request's current intent (modified or not) has hash `:seen`. */
+const AT_VERSION =
+  '((attribute_not_exists(modification) AND intentHash = :seen) OR modification.intentHash = :seen)';
 
 /**
  * Records one approval by a distinct person. The condition (still PENDING and
@@ -222,6 +228,8 @@ export async function recordApproval(
   deps: StoreDeps,
   intentId: string,
   vote: ApproverRef,
+  /** Hash of the intent version the voter was checked against ({@link currentHash}). */
+  seenHash: string,
 ): Promise<VoteResult> {
   try {
     const out = await deps.ddb.send(
@@ -230,14 +238,14 @@ export async function recordApproval(
         Key: requestKey(intentId),
         UpdateExpression:
           'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter)',
-        ConditionExpression:
-          'attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId)',
+        ConditionExpression: `attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId) AND ${AT_VERSION}`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':vote': [vote],
           ':voter': [vote.slackUserId],
           ':voterId': vote.slackUserId,
           ':pending': 'PENDING',
+          ':seen': seenHash,
         },
         ReturnValues: 'ALL_NEW',
       }),
@@ -249,6 +257,8 @@ export async function recordApproval(
     if (current?.status === 'PENDING' && current.voterIds.includes(vote.slackUserId)) {
       return { kind: 'already-voted', request: current };
     }
+    if (current?.status === 'PENDING' && currentHash(current) !== seenHash)
+      return { kind: 'changed', request: current };
     return { kind: 'not-pending', request: current };
   }
 }
@@ -343,12 +353,11 @@ export async function recordModification(
 ): Promise<WriteOutcome> {
   return conditionalUpdate(deps, intentId, {
     UpdateExpression: 'SET modification = :modification, approvals = :votes, voterIds = :voters',
-    ConditionExpression:
-      'attribute_exists(pk) AND #status = :pending AND ((attribute_not_exists(modification) AND intentHash = :from) OR modification.intentHash = :from)',
+    ConditionExpression: `attribute_exists(pk) AND #status = :pending AND ${AT_VERSION}`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: {
       ':pending': 'PENDING',
-      ':from': modification.fromHash,
+      ':seen': modification.fromHash,
       ':modification': modification,
       ':votes': [modification.by],
       ':voters': [modification.by.slackUserId],

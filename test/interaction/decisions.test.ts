@@ -207,7 +207,10 @@ describe('quorum 2', () => {
     expect(h.fakeAws.tasks.callsOf('SendTaskSuccess')).toHaveLength(1);
     const chain = await h.verifiedChain(request.intentId);
     expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote', 'vote']);
-    expect(chain.slice(-2).map((r) => r.actor)).toMatchObject([{ slackUserId: USERS.alice }, { slackUserId: USERS.bob }]);
+    expect(chain.slice(-2).map((r) => r.actor)).toMatchObject([
+      { slackUserId: USERS.alice },
+      { slackUserId: USERS.bob },
+    ]);
   });
 });
 
