@@ -98,13 +98,13 @@ export class AuditDigest extends Construct {
 
   /**
    * Binding for a digest signer: `COUNTERSIGN_DIGEST_KEY_ID` (the key ARN) and
-   * kms:Sign + kms:GetPublicKey only (no Decrypt, no key administration).
+   * kms:Sign only (no Decrypt, no key administration; auditors fetch the public key themselves).
    */
   public signer(): Binding {
     return {
       environment: { COUNTERSIGN_DIGEST_KEY_ID: this.signingKey.keyArn },
       grant: (grantee) => {
-        this.signingKey.grant(grantee, 'kms:Sign', 'kms:GetPublicKey');
+        this.signingKey.grant(grantee, 'kms:Sign');
       },
     };
   }

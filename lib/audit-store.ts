@@ -193,6 +193,12 @@ export class AuditStore extends Construct {
     this.grantTableKey(grantee);
   }
 
+  /** GetItem only, on the table (no index, no Query): for readers of single requests and grants. */
+  public grantItemRead(grantee: iam.IGrantable): void {
+    this.addToPolicy(grantee, ['dynamodb:GetItem'], [this.table.tableArn]);
+    this.grantTableKey(grantee);
+  }
+
   /** Item reads plus conditional single-item writes on the table (no deletes). */
   public grantTableReadWrite(grantee: iam.IGrantable): void {
     this.grantTableRead(grantee);
@@ -242,12 +248,16 @@ export class AuditStore extends Construct {
   }
 
   /**
-   * Grants the digest signer: table read/write (its chain head lives in the
-   * table), listing records through `byAuditHour`, reading earlier digests and
-   * appending new ones under `digests/`. It never reads or writes `records/`.
+   * Grants the digest signer: listing records through `byAuditHour` (Query on
+   * that index only: the witness cannot write the rows it signs), reading
+   * earlier digests and appending new ones under `digests/`. It never reads or
+   * writes `records/`.
    */
   public grantDigestWrite(grantee: iam.IGrantable): void {
-    this.grantTableReadWrite(grantee);
+    this.addToPolicy(grantee, ['dynamodb:Query'], [`${this.table.tableArn}/index/${AUDIT_HOUR_INDEX}`]);
+    this.addToPolicy(grantee, ['kms:Decrypt', 'kms:DescribeKey'], [this.tableKey.keyArn], {
+      StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` },
+    });
     this.grantObjectWrite(grantee, DIGESTS_PREFIX);
     this.grantObjectRead(grantee, DIGESTS_PREFIX);
   }

@@ -106,7 +106,8 @@ export class CountersignStack extends Stack {
     this.statusApi = new StatusApi(this, 'StatusApi', {
       tableReader: {
         environment: { COUNTERSIGN_TABLE_NAME: this.auditStore.table.tableName },
-        grant: (g) => this.auditStore.grantTableRead(g),
+        // The status core reads one request or grant by key: GetItem only.
+        grant: (g) => this.auditStore.grantItemRead(g),
       },
       auditWriter: this.auditStore.auditWriter(),
     });

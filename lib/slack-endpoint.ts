@@ -114,6 +114,7 @@ export class SlackEndpoint extends Construct {
    * states:SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat on `stateMachine`.
    */
   public allowReviewCallbacks(stateMachine: sfn.IStateMachine): void {
-    stateMachine.grantTaskResponse(this.handler);
+    // Success and failure only: the handler sends no heartbeats.
+    stateMachine.grant(this.handler, 'states:SendTaskSuccess', 'states:SendTaskFailure');
   }
 }

@@ -453,7 +453,7 @@ describe('least privilege', () => {
         expect(actionsOf(s).sort()).toEqual(
           role === cancelRole
             ? ['states:SendTaskFailure']
-            : ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
+            : ['states:SendTaskFailure', 'states:SendTaskSuccess'],
         );
         expect(s.Resource).toEqual({ Ref: sm });
       }
@@ -588,14 +588,14 @@ describe('audit digests', () => {
     });
   });
 
-  it('the digest role may Sign and GetPublicKey, but not decrypt with or administer the signing key', () => {
+  it('the digest role may only Sign with the signing key, and only Query the table index', () => {
     const { template } = synth();
     const key = logicalId(template, 'AWS::KMS::Key', 'AuditDigestSigningKey');
     const role = functionRole(template, 'AuditDigestDigestFunction');
     const onKey = statementsByRole(template)
       .get(role)!
       .filter((s) => JSON.stringify(s.Resource).includes(key));
-    expect(onKey.flatMap(actionsOf).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
+    expect(onKey.flatMap(actionsOf).sort()).toEqual(['kms:Sign']);
     for (const [other, statements] of statementsByRole(template)) {
       if (other === role) continue;
       for (const s of statements) expect(JSON.stringify(s.Resource), other).not.toContain(key);
@@ -610,6 +610,15 @@ describe('audit digests', () => {
     ]) {
       expect(everything).not.toContain(admin);
     }
+    // The witness cannot write the rows it signs: DynamoDB access is Query on the audit-hour index only.
+    const dynamo = everything.filter((a) => a.startsWith('dynamodb:'));
+    expect(dynamo).toEqual(['dynamodb:Query']);
+    const queryOn = statementsByRole(template)
+      .get(role)!
+      .filter((s) => actionsOf(s).includes('dynamodb:Query'))
+      .map((s) => JSON.stringify(s.Resource));
+    expect(queryOn).toHaveLength(1);
+    expect(queryOn[0]).toContain('/index/byAuditHour');
   });
 
   it('the digest role writes and reads digests/ only, never records/', () => {
