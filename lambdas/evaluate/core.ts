@@ -4,7 +4,7 @@
  * write so a duplicate or replayed event starts no second review. An invalid
  * intent is recorded and denied here, before anything reaches Slack.
  */
-import { type AuditActor, type AuditDeps, appendAudit, readChain } from '../shared/audit.js';
+import { type AuditActor, type AuditDeps, type AuditEntry, appendAudit, readChain } from '../shared/audit.js';
 import { intentHash } from '../shared/canonical.js';
 import { agentIdFromSource, INTENT_DETAIL_TYPE, type Intent, parseIntent } from '../shared/intent.js';
 import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
@@ -60,27 +60,22 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
   if (problem || !parsed.ok || !agentId) {
     const reason = problem ?? 'invalid intent';
     const hash = hashOfRaw(state.detail);
-    const created = await createRequest(deps, {
+    const item = {
       intentId: requestId,
       agentId: agentId ?? 'unknown',
       source,
-      status: 'PENDING',
+      status: 'PENDING' as const,
       intentHash: hash,
       createdAt: now,
       executionId: state.executionId,
       rejected: { reason },
-    });
-    if (created === 'duplicate') return duplicate(requestId, agentId ?? 'unknown', hash);
-    await appendAudit(
-      deps,
-      { requestId, createdAt: now },
-      {
-        kind: 'rejected',
-        actor,
-        intentHash: hash,
-        data: { reason, eventId: state.id ?? null },
-      },
-    );
+    };
+    const entries = () => [
+      { kind: 'rejected' as const, actor, intentHash: hash, data: { reason, eventId: state.id ?? null } },
+    ];
+    if ((await createOrResume(deps, state, item, entries)) === 'duplicate') {
+      return duplicate(requestId, agentId ?? 'unknown', hash);
+    }
     return {
       requestId,
       outcome: 'deny',
@@ -99,45 +94,43 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
     verdict.outcome === 'review' && verdict.review
       ? new Date(deps.now().getTime() + verdict.review.timeoutSeconds * 1000).toISOString()
       : undefined;
-
-  const created = await createRequest(deps, {
+  const item = {
     intentId: intent.intentId,
     agentId,
     source,
-    status: 'PENDING',
+    status: 'PENDING' as const,
     intent,
     intentHash: hash,
     createdAt: now,
     executionId: state.executionId,
     review: verdict.review,
     expiresAt,
-  });
-  if (created === 'duplicate') {
-    // A retried Evaluate of the same execution finds its own request: carry on with it.
-    const own = await resumeOwnRequest(deps, requestId, state.executionId, verdict);
-    if (own) return own;
+  };
+  const entries = (stored: { expiresAt?: string }): AuditEntry[] => [
+    {
+      kind: 'requested',
+      actor,
+      intentHash: hash,
+      data: { intent, eventId: state.id ?? null, executionId: state.executionId ?? null },
+    },
+    {
+      kind: 'policy-evaluated',
+      actor: { type: 'policy', policies: verdict.policies },
+      intentHash: hash,
+      data: {
+        outcome: verdict.outcome,
+        reason: verdict.reason,
+        warnings: verdict.warnings,
+        review: verdict.review ?? null,
+        expiresAt: stored.expiresAt ?? null,
+        // Which policy set decided: the digest of the bundle validated at synth.
+        policyDigest: verdict.policyDigest,
+      },
+    },
+  ];
+  if ((await createOrResume(deps, state, item, entries)) === 'duplicate') {
     return duplicate(requestId, agentId, hash);
   }
-
-  const chain = { requestId, createdAt: now };
-  await appendAudit(deps, chain, {
-    kind: 'requested',
-    actor,
-    intentHash: hash,
-    data: { intent, eventId: state.id ?? null, executionId: state.executionId ?? null },
-  });
-  await appendAudit(deps, chain, {
-    kind: 'policy-evaluated',
-    actor: { type: 'policy', policies: verdict.policies },
-    intentHash: hash,
-    data: {
-      outcome: verdict.outcome,
-      reason: verdict.reason,
-      warnings: verdict.warnings,
-      review: verdict.review ?? null,
-      expiresAt: expiresAt ?? null,
-    },
-  });
   return {
     requestId,
     outcome: verdict.outcome,
@@ -150,52 +143,31 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
 }
 
 /**
- * When Step Functions retries Evaluate (a Lambda service error after the
- * request was written), the request already exists with this execution's id.
- * That is not a duplicate: return the evaluation the first attempt made,
- * completing its audit records if the first attempt died before writing them.
+ * Creates the request and writes its first audit records. A request that
+ * already exists is a duplicate — unless it is this execution's own: Step
+ * Functions retried Evaluate after a Lambda service error that came after the
+ * write. Then the first attempt's request stands, and any of its audit records
+ * that attempt did not get to write are written now.
  */
-async function resumeOwnRequest(
+async function createOrResume(
   deps: EvaluateDeps,
-  requestId: string,
-  executionId: string | undefined,
-  verdict: IntentVerdict,
-): Promise<Evaluation | undefined> {
-  if (!executionId) return undefined;
-  const request = await getRequest(deps, requestId);
-  if (!request || request.executionId !== executionId || request.status !== 'PENDING') return undefined;
-  const kinds = new Set((await readChain(deps, requestId)).map((r) => r.kind));
-  const chain = { requestId, createdAt: request.createdAt };
-  if (!kinds.has('requested')) {
-    await appendAudit(deps, chain, {
-      kind: 'requested',
-      actor: { type: 'agent', source: request.source, agentId: request.agentId },
-      intentHash: request.intentHash,
-      data: { intent: request.intent, executionId },
-    });
+  state: WorkflowState,
+  item: Parameters<typeof createRequest>[1],
+  entries: (stored: { expiresAt?: string }) => AuditEntry[],
+): Promise<'created' | 'resumed' | 'duplicate'> {
+  let stored: { createdAt: string; expiresAt?: string } = item;
+  let written = new Set<string>();
+  if ((await createRequest(deps, item)) === 'duplicate') {
+    const own = state.executionId ? await getRequest(deps, item.intentId) : undefined;
+    if (!own || own.executionId !== state.executionId || own.status !== 'PENDING') return 'duplicate';
+    stored = own;
+    written = new Set((await readChain(deps, item.intentId)).map((r) => r.kind));
   }
-  if (!kinds.has('policy-evaluated')) {
-    await appendAudit(deps, chain, {
-      kind: 'policy-evaluated',
-      actor: { type: 'policy', policies: verdict.policies },
-      intentHash: request.intentHash,
-      data: {
-        outcome: verdict.outcome,
-        reason: verdict.reason,
-        warnings: verdict.warnings,
-        review: request.review ?? null,
-      },
-    });
+  const chain = { requestId: item.intentId, createdAt: stored.createdAt };
+  for (const entry of entries(stored)) {
+    if (!written.has(entry.kind)) await appendAudit(deps, chain, entry);
   }
-  return {
-    requestId,
-    outcome: verdict.outcome,
-    agentId: request.agentId,
-    intentHash: request.intentHash,
-    reason: verdict.reason,
-    policies: verdict.policies,
-    ...(request.review ? { review: request.review } : {}),
-  };
+  return written.size > 0 || stored !== item ? 'resumed' : 'created';
 }
 
 function duplicate(requestId: string, agentId: string, hash: string): Evaluation {

@@ -43,6 +43,22 @@ describe('evaluate', () => {
     expect(kinds).toEqual(['requested', 'policy-evaluated']);
   });
 
+  it('a retry of the same execution with an invalid intent still ends in its audited denial', async () => {
+    const detail = { ...makeIntent({ intentId: newIntentId() }), parameters: 'not-an-object' };
+    const first = await evaluate(deps, event(detail, 'exec-r'));
+    const retry = await evaluate(deps, event(detail, 'exec-r'));
+    expect(first.outcome).toBe('deny');
+    expect(retry).toEqual(first);
+    expect((await readChain(deps, detail.intentId)).map((r) => r.kind)).toEqual(['rejected']);
+  });
+
+  it('the policy evaluation names the policy set that decided (its digest)', async () => {
+    const intent = makeIntent({ intentId: newIntentId() });
+    await evaluate(deps, event(intent, 'exec-d'));
+    const evaluated = (await readChain(deps, intent.intentId)).find((r) => r.kind === 'policy-evaluated');
+    expect(evaluated?.data.policyDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
   it('the same intent in another execution is a duplicate and writes nothing', async () => {
     const intent = makeIntent({ intentId: newIntentId() });
     await evaluate(deps, event(intent, 'exec-a'));
