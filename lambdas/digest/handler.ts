@@ -5,23 +5,16 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { legalHoldFromEnv } from '../shared/audit.js';
-import { createDocumentClient, createS3Client, lambdaClientConfig } from '../shared/aws.js';
+import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { kmsSigner } from '../shared/digest.js';
-import { requireEnv, requireIntEnv } from '../shared/env.js';
+import { requireEnv } from '../shared/env.js';
 import { type DigestDeps, writeDigest, writeDueDigests } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 
 const deps: DigestDeps = {
-  ddb: createDocumentClient(),
-  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-  s3: createS3Client(),
-  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
-  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-  legalHold: legalHoldFromEnv(),
+  ...auditDepsFromEnv(),
   signer: kmsSigner(new KMSClient(lambdaClientConfig), requireEnv('COUNTERSIGN_DIGEST_KEY_ID')),
-  now: () => new Date(),
 };
 
 export const handler = async (event: { period?: unknown } | null | undefined) => {

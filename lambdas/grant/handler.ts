@@ -1,21 +1,13 @@
 /** Grant API `POST /grants/{grantId}/consume` (API Gateway REST, IAM auth). Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { legalHoldFromEnv } from '../shared/audit.js';
-import { createDocumentClient, createS3Client } from '../shared/aws.js';
-import { requireEnv, requireIntEnv } from '../shared/env.js';
+import { auditDepsFromEnv } from '../shared/aws.js';
 import { parseAgentRoles } from '../status/caller.js';
 import { consumeForCaller, type GrantDeps } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 const deps: GrantDeps = {
-  ddb: createDocumentClient(),
-  table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-  s3: createS3Client(),
-  bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
-  retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-  legalHold: legalHoldFromEnv(),
-  now: () => new Date(),
+  ...auditDepsFromEnv(),
   agentRoles: parseAgentRoles(process.env.COUNTERSIGN_AGENT_ROLES),
 };
 

@@ -22,6 +22,7 @@ import {
   getRequest,
   type RequestDecision,
   type RequestItem,
+  toDetail,
 } from '../shared/store.js';
 import { REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
 
@@ -279,22 +280,4 @@ async function refreshCard(deps: RecordDeps, request: RequestItem): Promise<void
     // The decision is durable and audited; a stale card must not turn it into a failure.
     deps.warn?.('could not refresh the review card', { requestId: request.intentId, error: String(error) });
   }
-}
-
-/** The `Privileged Action Decided` detail for a decision. */
-export function toDetail(request: RequestItem, decision: RequestDecision): DecisionDetail {
-  return {
-    intentId: request.intentId,
-    agentId: request.agentId,
-    status: decision.status,
-    automatic: decision.automatic,
-    approvers: decision.approvers,
-    reason: decision.reason,
-    intentHash: decision.intentHash,
-    policies: decision.policies,
-    decidedAt: decision.decidedAt,
-    ...(decision.parameters ? { parameters: decision.parameters } : {}),
-    ...(decision.breakGlass ? { breakGlass: true as const } : {}),
-    ...(decision.grant ? { grant: decision.grant } : {}),
-  };
 }

@@ -17,7 +17,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { ApproverRef, FinalStatus, Intent, RequestStatus } from './intent.js';
+import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
 
 /** What policy decided a review needs. Produced by evaluate, stored on the request. */
 export interface ReviewPlan {
@@ -390,4 +390,22 @@ export async function acknowledgePostHoc(
       'attribute_exists(postHoc) AND attribute_not_exists(postHoc.acknowledgedBy) AND decision.breakGlass = :true',
     ExpressionAttributeValues: { ':by': by, ':true': true },
   });
+}
+
+/** The `Privileged Action Decided` detail for a decision. */
+export function toDetail(request: RequestItem, decision: RequestDecision): DecisionDetail {
+  return {
+    intentId: request.intentId,
+    agentId: request.agentId,
+    status: decision.status,
+    automatic: decision.automatic,
+    approvers: decision.approvers,
+    reason: decision.reason,
+    intentHash: decision.intentHash,
+    policies: decision.policies,
+    decidedAt: decision.decidedAt,
+    ...(decision.parameters ? { parameters: decision.parameters } : {}),
+    ...(decision.breakGlass ? { breakGlass: true as const } : {}),
+    ...(decision.grant ? { grant: decision.grant } : {}),
+  };
 }

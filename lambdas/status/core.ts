@@ -6,7 +6,7 @@
  */
 import { getGrant } from '../shared/grants.js';
 import type { DecisionDetail } from '../shared/intent.js';
-import { getRequest, type RequestItem, type StoreDeps } from '../shared/store.js';
+import { getRequest, type RequestItem, type StoreDeps, toDetail } from '../shared/store.js';
 import { type AgentRoles, type ApiAnswer, agentForCaller, notAnAgent } from './caller.js';
 
 /** Dependencies of {@link requestStatus}. */
@@ -61,25 +61,10 @@ export async function requestStatus(
     ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
     ...(request.intent ? { action: request.intent.action, environment: request.intent.environment } : {}),
     intentHash: request.intentHash,
-    decision: decision
-      ? {
-          intentId: request.intentId,
-          agentId: request.agentId,
-          status: decision.status,
-          automatic: decision.automatic,
-          approvers: decision.approvers,
-          reason: decision.reason,
-          intentHash: decision.intentHash,
-          policies: decision.policies,
-          decidedAt: decision.decidedAt,
-          ...(decision.parameters ? { parameters: decision.parameters } : {}),
-          ...(decision.grant ? { grant: decision.grant } : {}),
-        }
+    decision: decision ? toDetail(request, decision) : null,
+    grant: decision?.grant
+      ? { ...decision.grant, ...(grant?.consumedAt ? { consumedAt: grant.consumedAt } : {}) }
       : null,
-    grant:
-      decision?.grant && decision.status === 'APPROVED'
-        ? { ...decision.grant, ...(grant?.consumedAt ? { consumedAt: grant.consumedAt } : {}) }
-        : null,
   };
   return { statusCode: 200, body: body as unknown as Record<string, unknown> };
 }

@@ -99,6 +99,7 @@ describe('GET /requests/{intentId}', () => {
       approvers: [{ slackUserId: 'U0ALICE01', email: 'alice@example.com', at: now.toISOString() }],
       policies: ['default-review'],
       intentHash: request.intentHash,
+      breakGlass: true,
       grant: { grantId, expiresAt: '2026-03-01T12:15:00.000Z', singleUse: true },
     };
     await finalize(deps, request.intentId, decision);
@@ -118,6 +119,9 @@ describe('GET /requests/{intentId}', () => {
           agentId: 'deploy-bot',
           status: 'APPROVED',
           intentHash: request.intentHash,
+          // The same detail the decision event carried, break-glass flag included.
+          breakGlass: true,
+          grant: { grantId, expiresAt: '2026-03-01T12:15:00.000Z', singleUse: true },
         },
         grant: { grantId, expiresAt: '2026-03-01T12:15:00.000Z', singleUse: true },
       },
