@@ -108,13 +108,21 @@ export class LocalWorkflow {
             },
           });
         });
+        // The task's own timeout ends the token too, as on AWS: a SendTask* after it answers TaskTimedOut.
+        const seconds = Number((input as Json | undefined)?.[TIMEOUT_FIELD]);
+        const timer =
+          Number.isFinite(seconds) && seconds > 0
+            ? setTimeout(() => this.closeTask(token), seconds * 1000)
+            : undefined;
+        timer?.unref();
         try {
           await handler(lambdaPayload(input));
         } catch (error) {
+          clearTimeout(timer);
           this.closeTask(token);
           throw asLambdaError(error);
         }
-        return wait;
+        return wait.finally(() => clearTimeout(timer));
       };
     }
     const wrapped = resource.includes(':states:::lambda:invoke');
