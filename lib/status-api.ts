@@ -168,7 +168,15 @@ export class StatusApi extends Construct {
     if (!agentIdSchema.safeParse(agentId).success) {
       throw new Error(`grantAgent: agent id "${agentId}" must be 1-64 of [a-z0-9._-], starting alphanumeric`);
     }
-    this.agents.push({ roleArn: principalArnOf(grantee), agentId });
+    const roleArn = principalArnOf(grantee);
+    const other = this.agents.find((a) => a.roleArn === roleArn && a.agentId !== agentId);
+    if (other) {
+      // The handlers refuse an ambiguous map at cold start; fail the synth instead of the deployed API.
+      throw new Error(
+        `grantAgent: one role cannot speak for two agents ("${other.agentId}" and "${agentId}")`,
+      );
+    }
+    if (!this.agents.some((a) => a.roleArn === roleArn)) this.agents.push({ roleArn, agentId });
     const stage = this.api.deploymentStage.stageName;
     const resourceArns = [
       this.api.arnForExecuteApi('GET', '/requests/*', stage),

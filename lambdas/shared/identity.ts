@@ -151,10 +151,14 @@ export function createIdentityResolver(
         // Without membership no eligibility can be decided: a failed lookup leaves the user unresolved.
         try {
           const ids = await handles();
-          for (const handle of groupHandles) {
-            const id = ids.get(handle);
-            if (id && (await groupMembers(id)).has(slackUserId)) groups.push(handle);
-          }
+          // One lookup per group, concurrently: the click path answers Slack within 3 s.
+          const members = await Promise.all(
+            groupHandles.map(async (handle) => {
+              const id = ids.get(handle);
+              return id !== undefined && (await groupMembers(id)).has(slackUserId);
+            }),
+          );
+          groups.push(...groupHandles.filter((_, i) => members[i]));
         } catch (error) {
           return {
             kind: 'unresolved',

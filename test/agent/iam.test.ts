@@ -216,6 +216,10 @@ describe('status API', () => {
   it('refuses a bad agent id and a grantee without an ARN', () => {
     const role = new iam.Role(stack, 'Other', { assumedBy: new iam.AccountRootPrincipal() });
     expect(() => stack.statusApi.grantAgent(role, 'Bad Id')).toThrow(/agent id/);
+    // One role speaking for two agents would make the status handlers refuse every cold start: fail the synth.
+    stack.statusApi.grantAgent(role, 'other-bot');
+    expect(() => stack.statusApi.grantAgent(role, 'other-bot')).not.toThrow();
+    expect(() => stack.statusApi.grantAgent(role, 'deploy-bot')).toThrow(/two agents/);
     expect(() =>
       stack.intentBus.grantPublish(new iam.ServicePrincipal('lambda.amazonaws.com'), 'svc'),
     ).toThrow(/IAM role or user/);
