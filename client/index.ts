@@ -28,7 +28,7 @@ import {
 import type { CredentialsProvider, FetchLike } from './signed-fetch.js';
 import { waitForDecision } from './status.js';
 
-export { approvedIntentHash } from '../lambdas/shared/grants.js';
+export { approvedIntentHash } from '../lambdas/shared/canonical.js';
 export type { DecisionDetail, Intent } from '../lambdas/shared/intent.js';
 export * from './errors.js';
 export {

@@ -2,7 +2,7 @@
  * The last check before an agent runs an approved action: is this decision an
  * approval of exactly the intent about to run, and is its grant still valid?
  */
-import { approvedIntentHash } from '../lambdas/shared/grants.js';
+import { approvedIntentHash } from '../lambdas/shared/canonical.js';
 import type { DecisionDetail, Intent } from '../lambdas/shared/intent.js';
 import { describeIssues, intentSchema } from '../lambdas/shared/intent.js';
 

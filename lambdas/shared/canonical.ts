@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import type { Intent } from './intent.js';
 
 /** RFC 8785 canonical JSON of a value; throws on values JSON cannot represent. */
 export function canonicalJson(value: unknown): string {
@@ -31,4 +32,14 @@ export function sha256Base64(data: string | Uint8Array): string {
  */
 export function intentHash(intent: unknown): string {
   return `sha256:${sha256Hex(canonicalJson(intent))}`;
+}
+
+/**
+ * The hash an approval is bound to: {@link intentHash} of the intent with its
+ * `parameters` replaced by the approved ones when an approver modified them.
+ * This is what `decision.intentHash` holds, and what an agent must recompute
+ * over the intent it is about to execute.
+ */
+export function approvedIntentHash(intent: Intent, approvedParameters?: Record<string, unknown>): string {
+  return intentHash(approvedParameters ? { ...intent, parameters: approvedParameters } : intent);
 }

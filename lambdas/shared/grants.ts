@@ -10,8 +10,7 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type AuditActor, type AuditDeps, appendAudit } from './audit.js';
-import { intentHash } from './canonical.js';
-import type { Intent } from './intent.js';
+import { approvedIntentHash } from './canonical.js';
 import { getRequest, isConditionFailure, type RequestDecision, type StoreDeps } from './store.js';
 
 /** How long a grant item stays in the table after it expires (TTL), so late consumes get a precise error. */
@@ -42,16 +41,6 @@ export const grantKey = (grantId: string) => ({ pk: `GRANT#${grantId}`, sk: 'GRA
 
 /** Shape of a grant id (Record issues UUIDs); anything else is refused before touching the table. */
 export const GRANT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{7,127}$/;
-
-/**
- * The hash an approval is bound to: {@link intentHash} of the intent with its
- * `parameters` replaced by the approved ones when an approver modified them.
- * This is what `decision.intentHash` holds, and what an agent must recompute
- * over the intent it is about to execute.
- */
-export function approvedIntentHash(intent: Intent, approvedParameters?: Record<string, unknown>): string {
-  return intentHash(approvedParameters ? { ...intent, parameters: approvedParameters } : intent);
-}
 
 /**
  * Creates the grant item of an approval. Idempotent: a retried Record finds
@@ -202,3 +191,5 @@ function refusal(
   // The condition failed but the item now looks consumable: a concurrent change we cannot explain. Refuse.
   return { ok: false, reason: 'already-consumed', message: `grant ${grantId} could not be consumed`, grant };
 }
+
+export { approvedIntentHash };
