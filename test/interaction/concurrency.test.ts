@@ -77,15 +77,22 @@ describe('20 concurrent approve clicks', () => {
     expect(h.fakeAws.tasks.callsOf('SendTaskSuccess')).toHaveLength(1);
   });
 
-  it('approve and deny racing: exactly one decision and one task callback', async () => {
-    // Prepare
+  it('approve clicks and deny submissions racing: exactly one decision and one task callback', async () => {
+    // Prepare: half the approvers open the deny form first (a deny decides only on submission).
     const request = await h.seed();
-    const clicks = approvers.map((user, i) =>
-      h.click(user, i % 2 === 0 ? 'approve' : 'deny', request.intentId),
-    );
+    const deniers = approvers.filter((_, i) => i % 2 === 1);
+    const forms = [];
+    for (const user of deniers) {
+      await h.send(h.click(user, 'deny', request.intentId));
+      forms.push(h.submission(user, h.lastView('countersign.deny')!, { reason: `no (${user})` }));
+    }
+    expect(forms).toHaveLength(deniers.length);
+    const clicks = approvers
+      .filter((_, i) => i % 2 === 0)
+      .map((user) => h.click(user, 'approve', request.intentId));
 
-    // Act
-    const results = await Promise.all(clicks.map((click) => h.send(click)));
+    // Act: every approval and every denial at once.
+    const results = await Promise.all([...clicks, ...forms].map((r) => h.send(r)));
 
     // Assess
     const decided = results.filter((r) => r.outcome === 'approved' || r.outcome === 'denied');
@@ -93,5 +100,8 @@ describe('20 concurrent approve clicks', () => {
     expect(h.fakeAws.tasks.calls).toHaveLength(1);
     const stored = await h.request(request.intentId);
     expect(stored?.status).toBe(decided[0]!.outcome === 'approved' ? 'APPROVED' : 'DENIED');
+    expect(h.fakeAws.tasks.calls[0]!.operation).toBe(
+      stored?.status === 'APPROVED' ? 'SendTaskSuccess' : 'SendTaskFailure',
+    );
   });
 });

@@ -362,8 +362,13 @@ describe('fail closed', () => {
     );
     unreachable.destroy();
 
-    // Assess
+    // Assess: the workflow never heard an approval, so nothing is final and no grant exists (the
+    // waiting review ends EXPIRED at its timeout); the clicker is told nothing was approved.
     expect(result).toMatchObject({ statusCode: 500, outcome: 'error' });
-    expect(h.fakeAws.tasks.state(request.taskToken!)).toBe('pending');
+    const stored = await h.request(request.intentId);
+    expect(stored?.finalizedAt).toBeUndefined();
+    expect(stored?.decision?.grant).toBeUndefined();
+    expect(ephemeralsTo(USERS.alice)).toEqual([expect.stringContaining('approved nothing')]);
+    expect(h.logger.entries.some((e) => e.level === 'error')).toBe(true);
   });
 });

@@ -50,6 +50,8 @@ export const USERS = {
   agent: 'U0AGENT08',
   noEmail: 'U0NOMAIL9',
   unknown: 'U0NOBODY0',
+  /** A contractor who is also in security-approvers. */
+  heidi: 'U0HEIDI10',
 } as const;
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';

@@ -15,11 +15,13 @@ afterAll(async () => {
 
 describe('policyRule(canApprove)', () => {
   it.each([
-    ['a member of the plan group', USERS.alice, 'approved'],
-    ['someone outside the plan group', USERS.dave, 'refused'],
-    ['the agent owner', USERS.erin, 'refused'],
-  ])('gives %s (%s) the outcome %s', async (_who, user, outcome) => {
+    ['a member of the plan group', USERS.alice, 'approved', undefined],
+    ['someone outside the plan group', USERS.dave, 'refused', /not an eligible approver/],
+    // Only Cedar refuses her: she is in the plan's group, and no invariant applies to her.
+    ['a contractor on a prod request', USERS.heidi, 'refused', /approve-no-contractors-in-prod/],
+  ])('gives %s (%s) the outcome %s', async (_who, user, outcome, why) => {
     // Prepare
+    h.deps.policyGroups = async () => ['contractors'];
     const request = await h.seed();
 
     // Act
@@ -27,5 +29,10 @@ describe('policyRule(canApprove)', () => {
 
     // Assess
     expect(result.outcome).toBe(outcome);
+    if (why) {
+      const refusal = (await h.verifiedChain(request.intentId)).at(-1);
+      expect(refusal).toMatchObject({ kind: 'refused', data: { code: 'not-eligible' } });
+      expect(String(refusal?.data.reason)).toMatch(why);
+    }
   });
 });

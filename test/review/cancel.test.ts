@@ -68,10 +68,11 @@ describe('cancellation', () => {
     );
     expect(decision.detail.grant).toBeUndefined();
     expect((await request(loop, intent.intentId))?.status).toBe('CANCELLED');
+    // This request's own review task was failed as cancelled (matched by the cancellation's exact cause).
     const failures = loop.fakeAws.tasks
       .callsOf('SendTaskFailure')
-      .filter((c) => c.cause?.includes('deploy-bot'));
-    expect(failures.some((c) => c.error === 'Countersign.Cancelled' && c.result === 'ok')).toBe(true);
+      .filter((c) => c.cause === 'Cancelled by agent deploy-bot: the incident resolved itself');
+    expect(failures).toEqual([expect.objectContaining({ error: 'Countersign.Cancelled', result: 'ok' })]);
     const text = JSON.stringify(currentCard(loop, card)?.blocks);
     expect(text).toContain('Cancelled');
     expect(text).toContain('the incident resolved itself');
