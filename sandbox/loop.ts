@@ -12,7 +12,9 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
 import type { ReminderPayload, ReminderScheduler } from '../lambdas/shared/reminders.js';
+import { STATE } from '../lambdas/shared/workflow.js';
 import type { CountersignConfig } from '../lib/config.js';
 import { matchesPattern } from './event-pattern.js';
 import { type RunningFakeAws, startFakeAws } from './fake-aws.js';
@@ -213,14 +215,9 @@ export class CountersignLoop {
     );
 
     Object.assign(process.env, {
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: 'countersign-local',
-      AWS_SECRET_ACCESS_KEY: 'countersign-local',
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      // Region, local credentials, endpoints, table and bucket.
       ...aws.env(),
       ...fakeAws.env(),
-      COUNTERSIGN_TABLE_NAME: aws.table,
-      COUNTERSIGN_AUDIT_BUCKET: aws.bucket,
       COUNTERSIGN_AUDIT_RETENTION_DAYS: String(config.auditRetentionDays),
       COUNTERSIGN_SLACK_SECRET_ARN: secretArn,
       COUNTERSIGN_SLACK_CHANNEL: channel,
@@ -248,9 +245,9 @@ export class CountersignLoop {
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
       handlers: {
-        Evaluate: evaluate.handler as (p: unknown) => Promise<unknown>,
-        Review: review.handler as (p: unknown) => Promise<unknown>,
-        Record: record.handler as (p: unknown) => Promise<unknown>,
+        [STATE.evaluate]: evaluate.handler as (p: unknown) => Promise<unknown>,
+        [STATE.review]: review.handler as (p: unknown) => Promise<unknown>,
+        [STATE.record]: record.handler as (p: unknown) => Promise<unknown>,
       },
       putEvents: async (entries) => {
         const results = loop!.putEvents(entries as PutEventsEntry[]);
@@ -300,7 +297,7 @@ export class CountersignLoop {
 
   private deliver(event: BusEvent): void {
     this.busEvents.push(event);
-    if (event.source === 'countersign' && event['detail-type'] === 'Privileged Action Decided')
+    if (event.source === DECISION_SOURCE && event['detail-type'] === DECISION_DETAIL_TYPE)
       this.decisions.push(event);
     for (const listener of this.listeners) listener(event);
     for (const rule of this.synthesized.rules) {

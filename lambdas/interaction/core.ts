@@ -19,7 +19,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '
 import type { View } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
-import { escapeMrkdwn, renderCard, showsCurrentIntent } from '../shared/card.js';
+import { escapeMrkdwn, mention, renderCard, showsCurrentIntent, slackTime } from '../shared/card.js';
 import { approvedIntentHash } from '../shared/grants.js';
 import { type IdentityResolver, identityResolverFor, type ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
@@ -142,10 +142,6 @@ export interface InteractionResult {
 
 /** Errors from SendTask* meaning the workflow is no longer waiting (it timed out or ended). */
 const TASK_ENDED = new Set(['TaskTimedOut', 'TaskDoesNotExist']);
-
-const mention = (id: string) => `<@${id}>`;
-const slackTime = (iso: string) =>
-  `<!date^${Math.floor(new Date(iso).getTime() / 1000)}^{date_short_pretty} {time}|${iso}>`;
 
 /** Who is acting, on which request, from where. */
 interface Actor {

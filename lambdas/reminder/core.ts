@@ -9,7 +9,7 @@
  */
 import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
-import { quorumProgress } from '../shared/card.js';
+import { quorumProgress, slackTime } from '../shared/card.js';
 import { mentionTargets, userIdByEmail } from '../shared/mentions.js';
 import type { ReminderPayload } from '../shared/reminders.js';
 import { currentHash, getRequest } from '../shared/store.js';
@@ -22,9 +22,6 @@ export interface ReminderDeps extends AuditDeps {
 
 /** What a wake-up did. */
 export type ReminderOutcome = 'reminded' | 'escalated' | 'skipped';
-
-const slackTime = (iso: string) =>
-  `<!date^${Math.floor(Date.parse(iso) / 1000)}^{date_short_pretty} {time}|${iso}>`;
 
 /** Handles one wake-up. Throws only when Slack or the store fail (the scheduler retries). */
 export async function remind(deps: ReminderDeps, payload: ReminderPayload): Promise<ReminderOutcome> {

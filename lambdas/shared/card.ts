@@ -42,12 +42,14 @@ export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 20)}\n… (truncated)`;
 }
 
-const slackTime = (iso: string) => {
+/** A time Slack renders in each reader's time zone, with the ISO time as fallback. */
+export const slackTime = (iso: string) => {
   const epoch = Math.floor(new Date(iso).getTime() / 1000);
   return `<!date^${epoch}^{date_short_pretty} {time}|${iso}>`;
 };
 
-const mention = (slackUserId: string) => `<@${slackUserId}>`;
+/** A Slack user mention. */
+export const mention = (slackUserId: string) => `<@${slackUserId}>`;
 
 /** Quorum progress, e.g. "1 of 2 approvals: <@U1> (date)". */
 export function quorumProgress(request: Pick<RequestItem, 'approvals' | 'review'>): string {

@@ -283,7 +283,8 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
     const answers = await Promise.all(clickers.map((user) => clickHttp(user, 'approve', intent.intentId)));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     const decision = await waitForDecision(intent.intentId);
-    await new Promise((r) => setTimeout(r, 300)); // room for a (wrong) second decision to show up
+    // Every execution of this intent has ended: a (wrong) second decision would be on the bus by now.
+    await Promise.all((await sharedLoop()).executionsFor(intent.intentId).map((e) => e.result));
     expect(await decisionsFor(intent.intentId)).toHaveLength(1);
     expect(decision.detail.status).toBe('APPROVED');
     expect(decision.detail.approvers).toHaveLength(1);
@@ -298,7 +299,10 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
     await publish(intent, intent);
     await waitForCard(intent.intentId);
     await publish({ ...intent, justification: 'same intent id, different content' });
-    await new Promise((r) => setTimeout(r, 1000)); // the replays run through evaluate and stop there
+    // The replays run through Evaluate and stop there (the first execution still waits for review).
+    const [, ...replays] = (await sharedLoop()).executionsFor(intent.intentId);
+    expect(replays).toHaveLength(2);
+    await Promise.all(replays.map((e) => e.result));
     expect(await cardsFor(intent.intentId)).toHaveLength(1);
     await clickHttp(USER.alice, 'approve', intent.intentId);
     await waitForDecision(intent.intentId);
