@@ -496,7 +496,7 @@ async function submit(deps: InteractionDeps, submission: ViewSubmission): Promis
   if (metadata.action === 'deny') return closeForm(await deny(deps, request, actor, who.voter, reason));
   if (metadata.action === 'breakglass')
     return closeForm(await breakGlass(deps, request, actor, who.voter, reason));
-  return modify(deps, request, actor, who.voter, submission);
+  return modify(deps, request, actor, who.voter, who.identity, submission);
 }
 
 const stripMrkdwn = (text: string) =>
@@ -629,6 +629,7 @@ async function modify(
   request: RequestItem,
   actor: Actor,
   voter: Voter,
+  identity: ResolvedIdentity,
   submission: ViewSubmission,
 ): Promise<InteractionResult> {
   const plan = request.review!;
@@ -657,6 +658,16 @@ async function modify(
   const judged = judgeReevaluation(plan, verdict);
   if (!judged.ok)
     return refuseModification(judged.reason, { outcome: verdict.outcome, policies: verdict.policies });
+  // The modification counts as the modifier's approval, so they must be allowed to approve the
+  // modified parameters too (approve policies may read them).
+  const asModified = await checkVoter(
+    { ...request, intent: modifiedIntent },
+    identity,
+    'approve',
+    deps.canApprove ?? reviewPlanRule,
+  );
+  if (!asModified.ok)
+    return refuseModification(`you could not approve the modified request: ${asModified.reason}`);
 
   const modification: Modification = {
     parameters: read.parameters,
