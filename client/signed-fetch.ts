@@ -75,11 +75,19 @@ export function regionFor(url: URL, explicit?: string): string {
   return m?.[1] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
 }
 
-/** The default credential chain, resolved through an SDK client's config (no extra dependency). */
-export async function defaultCredentials(): Promise<CredentialsProvider> {
-  const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
-  const client = new EventBridgeClient({});
-  return () => client.config.credentials();
+let defaultProvider: Promise<CredentialsProvider> | undefined;
+
+/**
+ * The default credential chain, resolved through an SDK client's config (no
+ * extra dependency). Built once per process: the SDK provider caches and
+ * refreshes credentials itself, so polling does not resolve the chain again.
+ */
+export function defaultCredentials(): Promise<CredentialsProvider> {
+  defaultProvider ??= import('@aws-sdk/client-eventbridge').then(({ EventBridgeClient }) => {
+    const client = new EventBridgeClient({});
+    return () => client.config.credentials();
+  });
+  return defaultProvider;
 }
 
 /** Calls `method path` on the status API; signs the request unless it goes to a loopback host without credentials. */

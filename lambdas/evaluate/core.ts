@@ -6,7 +6,13 @@
  */
 import { type AuditActor, type AuditDeps, type AuditEntry, appendAudit, readChain } from '../shared/audit.js';
 import { intentHash } from '../shared/canonical.js';
-import { agentIdFromSource, INTENT_DETAIL_TYPE, type Intent, parseIntent } from '../shared/intent.js';
+import {
+  agentIdFromSource,
+  INTENT_DETAIL_TYPE,
+  INTENT_ID,
+  type Intent,
+  parseIntent,
+} from '../shared/intent.js';
 import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
 import { createRequest, getRequest } from '../shared/store.js';
 import type { Evaluation, WorkflowState } from '../shared/workflow.js';
@@ -17,8 +23,6 @@ export interface EvaluateDeps extends AuditDeps {
   defaults: PolicyDefaults;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
 }
-
-const INTENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/;
 
 /**
  * The request id for an event: the intent's own id when it is well formed,

@@ -20,7 +20,8 @@ export const AGENT_SOURCE_PREFIX = 'countersign.agent.';
 export const MAX_INTENT_BYTES = 256 * 1024;
 
 const AGENT_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const INTENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/;
+/** Shape of an intent id (the idempotency key agents choose). */
+export const INTENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/;
 
 // zod/mini: the same validation as zod's classic API at a twentieth of the
 // bundle size, which every handler pays on every cold start.
