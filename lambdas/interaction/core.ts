@@ -456,7 +456,7 @@ async function submit(deps: InteractionDeps, submission: ViewSubmission): Promis
     const verb =
       claimedAction === 'breakglass' ? 'break-glass' : claimedAction === 'modify' ? 'modify' : 'deny';
     const actor: Actor = { userId: submission.userId, requestId: claimed ?? '(unknown)', verb };
-    if (request) await refuse(deps, request, actor, undefined, 'bad-metadata', problem!, { silent: true });
+    if (request) await refuse(deps, request, actor, undefined, 'bad-metadata', problem!);
     else deps.logger.warn('form submission refused', { reason: problem, claimed });
     return formErrors(submission, `Countersign refused this form: ${problem}. Nothing changed.`, 'refused');
   }
@@ -477,7 +477,6 @@ async function submit(deps: InteractionDeps, submission: ViewSubmission): Promis
       undefined,
       'stale-form',
       'the request changed since this form was opened (it was modified); close it and look at the card again',
-      { silent: true },
     );
     return formErrors(submission, message, 'refused');
   }
@@ -640,7 +639,6 @@ async function modify(
   const newHash = approvedIntentHash(request.intent, read.parameters);
   const refuseModification = async (reason: string, data: Record<string, unknown> = {}) => {
     await refuse(deps, request, actor, undefined, 'modification-refused', reason, {
-      silent: true,
       data: { diff: read.diff, proposedHash: newHash, ...data },
     });
     // Shown on the first changed input: that is what policy objected to.
@@ -954,7 +952,7 @@ async function refuse(
   identity: ResolvedIdentity | undefined,
   code: RefusalCode | 'bad-metadata' | 'stale-form' | 'modification-refused',
   reason: string,
-  options: { silent?: boolean; data?: Record<string, unknown> } = {},
+  options: { data?: Record<string, unknown> } = {},
 ): Promise<string> {
   await appendAudit(
     deps,

@@ -83,7 +83,9 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
     }
   }
 
-  const scheduled = request.card ? [] : await scheduleWakeUps(deps, request);
+  // Also on a retried Review: scheduling is idempotent (named schedules), and a retry may follow a
+  // first attempt that died before scheduling.
+  const scheduled = await scheduleWakeUps(deps, request);
 
   await appendAudit(
     deps,
