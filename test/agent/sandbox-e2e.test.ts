@@ -12,7 +12,7 @@ import { getGrant } from '../../lambdas/shared/grants.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { createSandboxServer, type SandboxServer } from '../../sandbox/server.js';
 import { makeIntent } from '../support/fixtures.js';
-import { cardFor, click, eventually, sharedLoop, USER } from '../support/loop.js';
+import { click, eventually, reviewOpen, sharedLoop, USER } from '../support/loop.js';
 
 let loop: CountersignLoop;
 let server: SandboxServer;
@@ -34,7 +34,7 @@ describe('agent client against the sandbox', () => {
     });
     // Act
     const requested = await requestApproval(intent, { agentId: 'deploy-bot', eventBridge });
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     await click(loop, USER.alice, 'approve', intent.intentId);
     const decision = await waitForDecision(intent.intentId, {
       statusUrl: server.url,

@@ -10,7 +10,6 @@ import type { RequestItem } from '../../lambdas/shared/store.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent, makeReviewPlan } from '../support/fixtures.js';
 import {
-  cardFor,
   click,
   currentCard,
   decisionFor,
@@ -20,6 +19,7 @@ import {
   openedView,
   publish,
   request,
+  reviewOpen,
   sharedLoop,
   submitView,
   USER,
@@ -54,7 +54,7 @@ describe('break-glass', () => {
     // Prepare
     const intent = rotation('urgent');
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     expect((await request(loop, intent.intentId))?.review?.breakGlass).toBe(true);
     expect(JSON.stringify(card.blocks)).toContain('"action_id":"breakglass"');
 
@@ -156,7 +156,7 @@ describe('break-glass', () => {
       agent: { ...rotation('urgent').agent, onBehalfOf: 'heidi@contractor.example.com' },
     };
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     expect((await request(loop, intent.intentId))?.review?.breakGlass).toBe(true);
     // Act
     const view = await openBreakGlass(USER.heidi, intent.intentId);
@@ -173,7 +173,7 @@ describe('break-glass', () => {
   it('not urgent: no break-glass button, and a forged break-glass click is refused', async () => {
     const intent = rotation('normal');
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     expect(JSON.stringify(card.blocks)).not.toContain('"action_id":"breakglass"');
     expect(await openBreakGlass(USER.carol, intent.intentId)).toBeUndefined();
     // Not urgent, the catch-all review-prod-default matches too, and it does not allow break-glass.
@@ -186,7 +186,7 @@ describe('break-glass', () => {
   it('where policy does not allow it (a prod IAM change), an urgent request has no break-glass path', async () => {
     const intent = makeIntent({ intentId: newIntentId(), context: { urgency: 'urgent' } });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     expect(JSON.stringify(card.blocks)).not.toContain('"action_id":"breakglass"');
     expect(await openBreakGlass(USER.carol, intent.intentId)).toBeUndefined();
     expect(lastEphemeral(USER.carol)).toMatch(/policy does not allow break-glass/);

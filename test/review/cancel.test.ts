@@ -9,7 +9,6 @@ import { AGENT_SOURCE_PREFIX, CANCEL_DETAIL_TYPE } from '../../lambdas/shared/in
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent } from '../support/fixtures.js';
 import {
-  cardFor,
   currentCard,
   decisionFor,
   denyWithReason,
@@ -17,6 +16,7 @@ import {
   newIntentId,
   publish,
   request,
+  reviewOpen,
   sharedLoop,
   USER,
   verifiedChain,
@@ -54,7 +54,7 @@ describe('cancellation', () => {
     // Prepare
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
 
     // Act
     publishCancel(intent.intentId, 'deploy-bot', 'the incident resolved itself');
@@ -94,7 +94,7 @@ describe('cancellation', () => {
     // Prepare
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
 
     // Act
     publishCancel(intent.intentId, 'rogue-bot', 'let me stop that');
@@ -115,7 +115,7 @@ describe('cancellation', () => {
   it('a cancellation of a decided request is late and changes nothing', async () => {
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     await denyWithReason(loop, USER.bob, intent.intentId);
     await eventually(() => decisionFor(loop, intent.intentId));
     publishCancel(intent.intentId, 'deploy-bot');

@@ -11,7 +11,6 @@ import type { CountersignLoop } from '../../sandbox/loop.js';
 import { signedClick } from '../../sandbox/slack-click.js';
 import { makeIntent, makeReviewPlan } from '../support/fixtures.js';
 import {
-  cardFor,
   click,
   currentCard,
   decisionFor,
@@ -21,6 +20,7 @@ import {
   openedView,
   publish,
   request,
+  reviewOpen,
   sharedLoop,
   submitView,
   USER,
@@ -60,7 +60,7 @@ describe('modify before approve', () => {
     // Prepare: a large export (quorum 2); alice lowers the row limit, which counts as her approval.
     const intent = exportIntent(200_000);
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     const approveValue = (blocks: unknown) =>
       ((blocks ?? []) as { elements?: { action_id?: string; value?: string }[] }[])
         .flatMap((b) => b.elements ?? [])
@@ -102,7 +102,7 @@ describe('modify before approve', () => {
     // Prepare
     const intent = exportIntent(50_000);
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     expect(cardText(card)).toContain('"action_id":"modify"');
 
     // Act
@@ -154,7 +154,7 @@ describe('modify before approve', () => {
     // Prepare
     const intent = exportIntent(50_000);
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     const view = (await openModify(USER.alice, intent.intentId))!;
 
     // Act
@@ -185,7 +185,7 @@ describe('modify before approve', () => {
   it('nobody modifies their own request: the on-behalf-of human gets no form', async () => {
     const intent = exportIntent(50_000);
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     expect(await openModify(USER.carol, intent.intentId)).toBeUndefined();
     expect((await verifiedChain(loop, intent.intentId)).at(-1)).toMatchObject({
       kind: 'refused',
@@ -199,7 +199,7 @@ describe('modify before approve', () => {
     // Prepare: 250,000 rows -> review-prod-large-export, two approvals.
     const intent = exportIntent(250_000);
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
 
     // Act + Assess, vote by vote
     await click(loop, USER.alice, 'approve', intent.intentId);

@@ -8,7 +8,6 @@ import { dmChannelOf } from '../../sandbox/fake-slack.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent } from '../support/fixtures.js';
 import {
-  cardFor,
   currentCard,
   decisionFor,
   denyWithReason,
@@ -16,6 +15,7 @@ import {
   newIntentId,
   publish,
   request,
+  reviewOpen,
   sharedLoop,
   USER,
 } from '../support/loop.js';
@@ -32,7 +32,7 @@ describe('outcome on one card, and a DM to the on-behalf-of human', () => {
   it('a denial updates the same card (who, when, reason) and DMs carol, found by email', async () => {
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     const callsBefore = loop.slack!.calls.length;
     await denyWithReason(loop, USER.bob, intent.intentId, 'Use the read-only role instead.');
     await eventually(() => decisionFor(loop, intent.intentId));
@@ -63,7 +63,7 @@ describe('outcome on one card, and a DM to the on-behalf-of human', () => {
       action: 'ec2:RebootInstances',
     });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId), 15_000);
     expect(decision.detail.status).toBe('EXPIRED');
     expect((await request(loop, intent.intentId))?.status).toBe('EXPIRED');
@@ -74,7 +74,7 @@ describe('outcome on one card, and a DM to the on-behalf-of human', () => {
   it('a failed DM is logged and never fails the decision', async () => {
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     loop.slack!.setFailure('users.lookupByEmail', 'users_not_found', 1);
     await denyWithReason(loop, USER.bob, intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId));

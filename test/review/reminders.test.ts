@@ -13,13 +13,13 @@ import type { CountersignLoop } from '../../sandbox/loop.js';
 import { type Harness, startHarness } from '../interaction/harness.js';
 import { makeIntent } from '../support/fixtures.js';
 import {
-  cardFor,
   decisionFor,
   denyWithReason,
   eventually,
   newIntentId,
   publish,
   request,
+  reviewOpen,
   sharedLoop,
   USER,
   verifiedChain,
@@ -69,7 +69,7 @@ describe('reminders and escalation through the workflow', () => {
       parameters: { keyId: '1234abcd-12ab-34cd-56ef-1234567890ab' },
     });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     const stored = (await request(loop, intent.intentId))!;
     const expiresAt = Date.parse(stored.expiresAt!);
 

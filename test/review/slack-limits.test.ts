@@ -19,7 +19,6 @@ import {
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent, makeReviewPlan } from '../support/fixtures.js';
 import {
-  cardFor,
   click,
   decisionFor,
   denyWithReason,
@@ -27,6 +26,7 @@ import {
   newIntentId,
   openedView,
   publish,
+  reviewOpen,
   sharedLoop,
   USER,
 } from '../support/loop.js';
@@ -129,7 +129,7 @@ describe('View full request through the workflow', () => {
       },
     });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     expect(buttonsOf(card.blocks ?? []).map((b) => b.action_id)).toContain('view_full');
     await click(loop, USER.dave, 'view_full', intent.intentId);
     const view = openedView(loop, 'countersign.full')!;

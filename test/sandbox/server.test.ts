@@ -92,7 +92,14 @@ async function cardsFor(intentId: string): Promise<Message[]> {
   );
 }
 
-const waitForCard = (intentId: string) => eventually(async () => (await cardsFor(intentId))[0], 10_000);
+/** Waits for the card and for Review to have finished (its `reviewers-notified` record is in the trail). */
+async function waitForCard(intentId: string): Promise<Message> {
+  const card = await eventually(async () => (await cardsFor(intentId))[0], 10_000);
+  await eventually(async () =>
+    (await requestView(intentId)).audit.some((r) => r.kind === 'reviewers-notified') ? true : undefined,
+  );
+  return card;
+}
 
 async function decisionsFor(intentId: string): Promise<DecisionEvent[]> {
   return (await getJson<DecisionEvent[]>(`/events?intentId=${encodeURIComponent(intentId)}`)).body;
@@ -237,11 +244,7 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
     const intent = iamChange();
     await publish(intent);
     await waitForCard(intent.intentId);
-    // The review step audits `reviewers-notified` just after posting the card: count from there.
-    const before = await eventually(async () => {
-      const { audit } = await requestView(intent.intentId);
-      return audit.some((r) => r.kind === 'reviewers-notified') ? audit.length : undefined;
-    });
+    const before = (await requestView(intent.intentId)).audit.length;
     const forged = await clickHttp(USER.alice, 'approve', intent.intentId, 'not-the-signing-secret');
     expect(forged.status).toBe(401);
     const view = await requestView(intent.intentId);

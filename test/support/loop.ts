@@ -75,6 +75,21 @@ export function cardFor(loop: CountersignLoop, requestId: string): SlackRecorded
     .find((m) => JSON.stringify(m.blocks ?? []).includes(`"value":"${requestId}"`));
 }
 
+/**
+ * Waits until Review has finished for a request: its card is posted and the
+ * `reviewers-notified` record is in the chain. A card alone is not enough:
+ * Review posts it before it schedules wake-ups and appends that record, so a
+ * click or cancellation right after the card could interleave with both.
+ */
+export async function reviewOpen(loop: CountersignLoop, requestId: string): Promise<SlackRecordedMessage> {
+  const card = await eventually(() => cardFor(loop, requestId));
+  await eventually(async () => {
+    const chain = await readChain({ ddb: loop.aws.ddb, table: loop.aws.table }, requestId);
+    return chain.some((r) => r.kind === 'reviewers-notified') ? true : undefined;
+  });
+  return card;
+}
+
 /** The card's current content, after updates. */
 export function currentCard(loop: CountersignLoop, card: SlackRecordedMessage) {
   return loop.slack!.message(card.channel, card.ts);

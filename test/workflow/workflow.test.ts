@@ -18,6 +18,7 @@ import {
   newIntentId,
   publish,
   request,
+  reviewOpen,
   sharedLoop,
   USER,
   verifiedChain,
@@ -39,7 +40,7 @@ describe('approval workflow', () => {
     const intent = iamChange();
     // Act
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     const answer = await click(loop, USER.alice, 'approve', intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId));
     // Assess
@@ -76,7 +77,7 @@ describe('approval workflow', () => {
   it('the card carries the request id, never the task token', async () => {
     const intent = iamChange();
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     const stored = await request(loop, intent.intentId);
     expect(stored?.taskToken).toBeTruthy();
     expect(JSON.stringify(card)).not.toContain(stored!.taskToken!);
@@ -87,7 +88,7 @@ describe('approval workflow', () => {
   it('deny: one deny ends the review as DENIED, announced and audited', async () => {
     const intent = iamChange();
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     await denyWithReason(loop, USER.bob, intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId));
     expect(decision.detail).toMatchObject({ status: 'DENIED', automatic: false });
@@ -116,7 +117,7 @@ describe('approval workflow', () => {
       action: 'ec2:RebootInstances',
     });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId), 15_000);
     expect(decision.detail).toMatchObject({ status: 'EXPIRED', automatic: true });
     expect(decision.detail.grant).toBeUndefined();
@@ -132,7 +133,7 @@ describe('approval workflow', () => {
   it('duplicate intent: a replayed event starts no second review', async () => {
     const intent = iamChange();
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     publish(loop, intent);
     publish(loop, { ...intent, justification: 'same id, different content' });
     const [, ...replays] = loop.executionsFor(intent.intentId);
@@ -166,7 +167,7 @@ describe('approval workflow', () => {
       parameters: { policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess', roleName: 'payments-deployer' },
     });
     publish(loop, intent);
-    const card = await eventually(() => cardFor(loop, intent.intentId));
+    const card = await reviewOpen(loop, intent.intentId);
     expect((await request(loop, intent.intentId))?.review?.quorum).toBe(2);
     await click(loop, USER.alice, 'approve', intent.intentId);
     await click(loop, USER.alice, 'approve', intent.intentId); // the same person twice counts once
@@ -184,7 +185,7 @@ describe('approval workflow', () => {
   it('self-approval is refused in the workflow too: the on-behalf-of human cannot approve', async () => {
     const intent = iamChange();
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     await click(loop, USER.carol, 'approve', intent.intentId);
     expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
     const chain = await verifiedChain(loop, intent.intentId);
@@ -199,7 +200,7 @@ describe('approval workflow', () => {
   it('Cedar decides who may approve: a contractor in the approver group is refused on a prod request', async () => {
     const intent = iamChange();
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     await click(loop, USER.heidi, 'approve', intent.intentId);
     expect((await request(loop, intent.intentId))?.status).toBe('PENDING');
     const refusal = (await verifiedChain(loop, intent.intentId)).at(-1);
@@ -313,7 +314,7 @@ describe('audit objects', () => {
   it('every record is in S3 as its canonical JSON under the request prefix', async () => {
     const intent = iamChange();
     publish(loop, intent);
-    await eventually(() => cardFor(loop, intent.intentId));
+    await reviewOpen(loop, intent.intentId);
     await click(loop, USER.alice, 'approve', intent.intentId);
     await eventually(() => decisionFor(loop, intent.intentId));
     const chain = await verifiedChain(loop, intent.intentId);
