@@ -251,8 +251,8 @@ export const grant: CommandModule = {
 Spends a single-use grant, right before running the approved action. One conditional write:
 a second consume fails, and so does a consume after expiry. Audited on the request's trail.
 Through the status API (POST /grants/<id>/consume, SigV4) by default; directly against
-DynamoDB when COUNTERSIGN_TABLE_NAME is set (sandbox and tests: also COUNTERSIGN_AUDIT_BUCKET,
-AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3, and --agent or COUNTERSIGN_AGENT_ID).
+DynamoDB when COUNTERSIGN_TABLE_NAME is set (sandbox and tests: also AWS_ENDPOINT_URL_DYNAMODB,
+and --agent or COUNTERSIGN_AGENT_ID).
 Exit: 0 consumed, 1 refused (already consumed, expired, unknown) or an error, 2 usage.`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({
@@ -281,21 +281,6 @@ async function consumeVia(grantId: string, c: Common): Promise<ConsumeGrantResul
   if (!table) return consumeGrant(grantId, { statusUrl: needStatusUrl(c) });
   if (!c.agentId)
     throw new UsageError('direct consume (COUNTERSIGN_TABLE_NAME set) needs --agent or COUNTERSIGN_AGENT_ID');
-  const bucket = process.env.COUNTERSIGN_AUDIT_BUCKET?.trim();
-  if (!bucket)
-    throw new UsageError(
-      'direct consume needs COUNTERSIGN_AUDIT_BUCKET (the audit trail records the consume)',
-    );
-  const { createDocumentClient, createS3Client } = await import('../lambdas/shared/aws.js');
-  const retention = Number(process.env.COUNTERSIGN_AUDIT_RETENTION_DAYS ?? 365);
-  return consumeGrant(grantId, {
-    agentId: c.agentId,
-    direct: {
-      ddb: createDocumentClient(),
-      s3: createS3Client(),
-      table,
-      bucket,
-      retentionDays: Number.isInteger(retention) && retention > 0 ? retention : 365,
-    },
-  });
+  const { createDocumentClient } = await import('../lambdas/shared/aws.js');
+  return consumeGrant(grantId, { agentId: c.agentId, direct: { ddb: createDocumentClient(), table } });
 }

@@ -4,7 +4,6 @@
  * agent's), or — in the sandbox and tests — directly against the table with the
  * same single conditional write the API uses.
  */
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AGENT_SOURCE_PREFIX } from '../lambdas/shared/intent.js';
 import { StatusApiError } from './errors.js';
@@ -27,14 +26,13 @@ export type ConsumeGrantResult =
   | { ok: true; grant: ConsumedGrant }
   | { ok: false; reason: ConsumeFailure; message: string };
 
-/** Direct table access (sandbox and tests): the same conditional write and audit as the API. */
+/**
+ * Direct table access (sandbox and tests): the same conditional write and
+ * audit record as the API (the table's stream archives the record to S3).
+ */
 export interface DirectGrantStore {
   ddb: DynamoDBDocumentClient;
-  s3: S3Client;
   table: string;
-  bucket: string;
-  /** @default 365 */
-  retentionDays?: number;
   /** @default () => new Date() */
   now?: () => Date;
 }
@@ -65,10 +63,7 @@ export async function consumeGrant(
     const result = await consume(
       {
         ddb: d.ddb,
-        s3: d.s3,
         table: d.table,
-        bucket: d.bucket,
-        retentionDays: d.retentionDays ?? 365,
         now: d.now ?? (() => new Date()),
       },
       grantId,

@@ -4,10 +4,13 @@
  * Object Lock COMPLIANCE retention (for proof). Each has its own
  * customer-managed KMS key.
  *
- * Writers may put objects and set their retention (COMPLIANCE retention can
- * only ever be extended); no role is granted a delete, and the bucket policy
- * denies deletes and retention bypass to every principal, so even an
- * administrator must first change the bucket policy, which is itself logged.
+ * Handlers append audit records to the table only; the table's stream (new
+ * images) feeds the archiver (audit-archiver.ts), the one role that puts
+ * record objects. Object writers may put objects and set their retention
+ * (COMPLIANCE retention can only ever be extended); no role is granted a
+ * delete, and the bucket policy denies deletes and retention bypass to every
+ * principal, so even an administrator must first change the bucket policy,
+ * which is itself logged.
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -104,6 +107,8 @@ export class AuditStore extends Construct {
       deletionProtection: true,
       encryption: dynamodb.TableEncryptionV2.customerManagedKey(this.tableKey),
       timeToLiveAttribute: 'ttl',
+      // New images feed the audit archiver.
+      dynamoStream: dynamodb.StreamViewType.NEW_IMAGE,
       globalSecondaryIndexes: [
         {
           indexName: AUDIT_HOUR_INDEX,
@@ -174,10 +179,14 @@ export class AuditStore extends Construct {
     );
   }
 
-  /** Environment variables every audit writer and reader gets. */
-  public get environment(): Record<string, string> {
+  /** Environment of a table user: `COUNTERSIGN_TABLE_NAME`. */
+  public get tableEnvironment(): Record<string, string> {
+    return { COUNTERSIGN_TABLE_NAME: this.table.tableName };
+  }
+
+  /** Environment of an object writer: the bucket, its retention days and the legal-hold switch. */
+  public get objectLockEnvironment(): Record<string, string> {
     return {
-      COUNTERSIGN_TABLE_NAME: this.table.tableName,
       COUNTERSIGN_AUDIT_BUCKET: this.bucket.bucketName,
       COUNTERSIGN_AUDIT_RETENTION_DAYS: String(this.retentionDays),
       ...(this.legalHold ? { COUNTERSIGN_AUDIT_LEGAL_HOLD: 'ON' } : {}),
@@ -239,12 +248,23 @@ export class AuditStore extends Construct {
   }
 
   /**
-   * Grants an audit writer (the workflow tasks and the interaction handler):
-   * table read/write and appending record objects under `records/`.
+   * Grants an audit writer (the workflow tasks, the interaction, cancel,
+   * reminder and grant handlers): table read/write. Records reach S3 through
+   * the archiver, so writers hold no S3 permission at all.
    */
   public grantAuditWrite(grantee: iam.IGrantable): void {
     this.grantTableReadWrite(grantee);
+  }
+
+  /**
+   * Grants the archiver: putting record objects under `records/`, and reading
+   * them back (HeadObject, to confirm a redelivered record's checksum). It
+   * holds no table permission beyond reading the stream, which its event
+   * source grants.
+   */
+  public grantArchiveWrite(grantee: iam.IGrantable): void {
     this.grantObjectWrite(grantee, RECORDS_PREFIX);
+    this.grantObjectRead(grantee, RECORDS_PREFIX);
   }
 
   /**
@@ -262,14 +282,22 @@ export class AuditStore extends Construct {
     this.grantObjectRead(grantee, DIGESTS_PREFIX);
   }
 
-  /** Binding for an audit writer: the store's environment plus {@link grantAuditWrite}. */
+  /** Binding for an audit writer: the table's name plus {@link grantAuditWrite}. */
   public auditWriter(): Binding {
-    return { environment: this.environment, grant: (g) => this.grantAuditWrite(g) };
+    return { environment: this.tableEnvironment, grant: (g) => this.grantAuditWrite(g) };
   }
 
-  /** Binding for the digest signer: the store's environment plus {@link grantDigestWrite}. */
+  /** Binding for the archiver: the bucket and its lock settings plus {@link grantArchiveWrite}. */
+  public archiveWriter(): Binding {
+    return { environment: this.objectLockEnvironment, grant: (g) => this.grantArchiveWrite(g) };
+  }
+
+  /** Binding for the digest signer: table name, bucket and lock settings plus {@link grantDigestWrite}. */
   public digestWriter(): Binding {
-    return { environment: this.environment, grant: (g) => this.grantDigestWrite(g) };
+    return {
+      environment: { ...this.tableEnvironment, ...this.objectLockEnvironment },
+      grant: (g) => this.grantDigestWrite(g),
+    };
   }
 
   /** DynamoDB calls the table key on the caller's behalf; only through DynamoDB. */

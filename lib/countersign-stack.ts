@@ -8,6 +8,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { AlarmNotifications } from './alarm-notifications.js';
 import { ApprovalWorkflow } from './approval-workflow.js';
+import { AuditArchiver } from './audit-archiver.js';
 import { AuditDigest } from './audit-digest.js';
 import { AuditStore } from './audit-store.js';
 import type { CountersignConfig } from './config.js';
@@ -38,6 +39,8 @@ export class CountersignStack extends Stack {
   public readonly cancelRoute: CancelRoute;
   /** DynamoDB table and Object Lock bucket. */
   public readonly auditStore: AuditStore;
+  /** Archives every audit record from the table's stream into the Object Lock bucket. */
+  public readonly auditArchiver: AuditArchiver;
   /** Slack secret and interaction handler. */
   public readonly slackEndpoint: SlackEndpoint;
   /** The Step Functions workflow. */
@@ -68,6 +71,7 @@ export class CountersignStack extends Stack {
       retentionDays: config.auditRetentionDays,
       legalHold: config.auditLegalHold,
     });
+    this.auditArchiver = new AuditArchiver(this, 'AuditArchiver', { store: this.auditStore, alarmActions });
     this.intentBus = new IntentBus(this, 'IntentBus', { eventBusName: config.eventBusName });
     this.slackEndpoint = new SlackEndpoint(this, 'SlackEndpoint', {
       auditWriter: this.auditStore.auditWriter(),
@@ -105,7 +109,7 @@ export class CountersignStack extends Stack {
 
     this.statusApi = new StatusApi(this, 'StatusApi', {
       tableReader: {
-        environment: { COUNTERSIGN_TABLE_NAME: this.auditStore.table.tableName },
+        environment: this.auditStore.tableEnvironment,
         // The status core reads one request or grant by key: GetItem only.
         grant: (g) => this.auditStore.grantItemRead(g),
       },

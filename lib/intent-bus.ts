@@ -3,12 +3,12 @@
  * publish grant that binds an agent to its own source, and the rule that
  * starts one workflow execution per intent.
  */
-import { Duration, Lazy, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, Lazy } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
@@ -19,6 +19,7 @@ import {
   DECISION_SOURCE,
   INTENT_DETAIL_TYPE,
 } from '../lambdas/shared/intent.js';
+import { alarmedDeadLetterQueue } from './dead-letter-queue.js';
 import { type Binding, HandlerFunction } from './handler-function.js';
 
 /** Properties of an {@link IntentBus}. */
@@ -313,39 +314,4 @@ export class CancelRoute extends Construct {
       ],
     });
   }
-}
-
-/**
- * An encrypted, TLS-only dead-letter queue for a rule target, and an alarm
- * that fires as soon as it holds anything: nothing the bus could not deliver
- * is lost silently.
- */
-function alarmedDeadLetterQueue(
-  scope: Construct,
-  target: string,
-  alarmDescription: string,
-  alarmActions: cloudwatch.IAlarmAction[] = [],
-): { queue: sqs.Queue; alarm: cloudwatch.Alarm } {
-  const queue = new sqs.Queue(scope, 'DeadLetterQueue', {
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
-    enforceSSL: true,
-    retentionPeriod: Duration.days(14),
-  });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason: `This queue is itself the dead-letter queue of ${target} (EventBridge DeadLetterConfig), which cdk-nag cannot see; its depth is alarmed.`,
-  });
-  const alarm = new cloudwatch.Alarm(scope, 'DeadLetterAlarm', {
-    alarmDescription,
-    metric: queue.metricApproximateNumberOfMessagesVisible({
-      period: Duration.minutes(1),
-      statistic: cloudwatch.Stats.MAXIMUM,
-    }),
-    threshold: 1,
-    evaluationPeriods: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-  });
-  for (const action of alarmActions) alarm.addAlarmAction(action);
-  return { queue, alarm };
 }

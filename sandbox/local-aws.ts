@@ -1,7 +1,10 @@
 /**
  * Local AWS for tests and the sandbox: dynalite (DynamoDB, in-process) and s3rver (S3, temp
  * directory), both on 127.0.0.1 with random ports, with the Countersign table
- * and audit bucket created exactly as docs/architecture.md describes.
+ * and audit bucket created exactly as docs/architecture.md describes. DynamoDB
+ * is reached through {@link LocalTableStream}, which gives the table the
+ * stream dynalite lacks; {@link archiveAuditRecords} subscribes the archive
+ * core to it, so audit records reach the bucket as they do on AWS.
  *
  * S3 addressing: handlers build their S3 clients from the SDK's standard
  * variables (`AWS_ENDPOINT_URL_S3`), and SDK v3 has no environment variable for
@@ -22,6 +25,8 @@ import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { archiveBatch } from '../lambdas/archive/core.js';
+import { LocalTableStream } from './local-stream.js';
 
 // dynalite and s3rver ship no types; these are the few members used here.
 type DynaliteFactory = (options: {
@@ -56,6 +61,8 @@ export interface LocalAws {
   s3: S3Client;
   table: string;
   bucket: string;
+  /** The table's stream (every PutItem), for consumers such as the archive handler. */
+  stream: LocalTableStream;
   endpoints: { dynamodb: string; s3: string };
   /** Environment for code that builds its own SDK clients (handlers). */
   env(): Record<string, string>;
@@ -126,6 +133,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     ...(persistent ? { path: join(options.dataDir!, 'dynamodb') } : {}),
   });
   const dynamoPort = await listen(dynamoServer);
+  const stream = await LocalTableStream.start(`http://127.0.0.1:${dynamoPort}`, table, LOCAL_REGION);
   const directory = persistent
     ? join(options.dataDir!, 's3')
     : await mkdtemp(join(tmpdir(), 'countersign-s3rver-'));
@@ -139,7 +147,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const s3Address = await s3rver.run();
 
   const endpoints = {
-    dynamodb: `http://127.0.0.1:${dynamoPort}`,
+    dynamodb: stream.url,
     s3: `http://127.0.0.1:${s3Address.port}`,
   };
   const rawDdb = new DynamoDBClient({
@@ -173,6 +181,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     s3,
     table,
     bucket,
+    stream,
     endpoints,
     env: () => ({
       AWS_REGION: LOCAL_REGION,
@@ -186,6 +195,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       COUNTERSIGN_AUDIT_BUCKET: bucket,
     }),
     close: async () => {
+      await stream.close();
       ddb.destroy();
       s3.destroy();
       await s3rver.close();
@@ -193,4 +203,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       if (!persistent) await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Archives every audit record appended from now on to the local bucket, with
+ * the archive handler's core, as the stack's stream subscription does. Wait
+ * for `aws.stream.drained()` before reading objects.
+ */
+export function archiveAuditRecords(aws: LocalAws, retentionDays = 1): void {
+  aws.stream.subscribe((event) => archiveBatch({ s3: aws.s3, bucket: aws.bucket, retentionDays }, event));
 }

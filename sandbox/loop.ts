@@ -26,6 +26,7 @@ import {
   startFakeSlack,
 } from './fake-slack.js';
 import { type LocalAws, startLocalAws } from './local-aws.js';
+import type { StreamConsumer } from './local-stream.js';
 import { type LocalExecution, LocalWorkflow } from './local-workflow.js';
 import { type SynthesizedLoop, synthesizeLoop } from './synth.js';
 
@@ -239,6 +240,11 @@ export class CountersignLoop {
       import('../lambdas/interaction/handler.js'),
       import('../lambdas/reminder/handler.js'),
     ]);
+    // The table's stream feeds what the stack subscribes to it (the archive handler), filters included.
+    for (const subscription of synthesized.streams) {
+      const module = (await import(subscription.handler)) as { handler: StreamConsumer };
+      aws.stream.subscribe((event) => module.handler(event), subscription);
+    }
     const scheduler = new LocalScheduler((payload) => reminder.handler(payload));
     review.useReminderScheduler(scheduler);
     let loop: CountersignLoop | undefined;
@@ -375,9 +381,10 @@ export class CountersignLoop {
     return this.interaction(event);
   }
 
-  /** Resolves when no execution is running. */
+  /** Resolves when no execution is running and every audit record so far is archived. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);
+    await this.aws.stream.drained();
   }
 
   /** Stops every server. Handler modules stay loaded: start no second loop in this process. */

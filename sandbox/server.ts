@@ -368,9 +368,6 @@ export async function createSandboxServer(
       const result = await consumeGrant(
         {
           ...deps,
-          s3: loop.aws.s3,
-          bucket: loop.aws.bucket,
-          retentionDays: loop.config.auditRetentionDays,
           now: () => new Date(),
         },
         decodeURIComponent(grant[1]!),

@@ -1,8 +1,8 @@
 /**
  * Synthesizes the Countersign stack in-process, exactly as `cdk synth` does
  * (same cdk.json context, same config validation), without bundling, and
- * returns what a local run needs: the state machine's ASL and the event
- * patterns of the bus rules.
+ * returns what a local run needs: the state machine's ASL, the event
+ * patterns of the bus rules and the table's stream subscriptions.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,11 +24,24 @@ export interface SynthesizedRule {
   targetHandlers: string[];
 }
 
+/** A stream event source mapping as synthesized: the handler it feeds and how. */
+export interface SynthesizedStreamSubscription {
+  logicalId: string;
+  /** Handler entry (`lambdas/<name>/handler.ts`) of the function fed. */
+  handler: string;
+  /** Lambda event filter patterns (`FilterCriteria`). */
+  filters: Record<string, unknown>[];
+  batchSize: number;
+  retryAttempts: number;
+}
+
 /** What a local run takes from the synthesized stack. */
 export interface SynthesizedLoop {
   config: CountersignConfig;
   definition: AslDefinition;
   rules: SynthesizedRule[];
+  /** Event source mappings on the table's stream. */
+  streams: SynthesizedStreamSubscription[];
 }
 
 const root = resolve(import.meta.dirname, '..');
@@ -66,5 +79,26 @@ export function synthesizeLoop(overrides: Partial<CountersignConfig> = {}): Synt
         .map((t) => entries.get(t.Arn?.['Fn::GetAtt']?.[0] ?? ''))
         .filter((e): e is string => e !== undefined),
     }));
-  return { config, definition: stack.workflow.renderDefinition(), rules };
+  const streams: SynthesizedStreamSubscription[] = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.StartingPosition)
+    .map(([logicalId, r]) => {
+      const p = r.Properties as {
+        FunctionName?: { Ref?: string };
+        FilterCriteria?: { Filters?: { Pattern: string }[] };
+        BatchSize?: number;
+        MaximumRetryAttempts?: number;
+      };
+      const handler = entries.get(p.FunctionName?.Ref ?? '');
+      if (!handler) throw new Error(`event source mapping ${logicalId} feeds no known handler`);
+      return {
+        logicalId,
+        handler,
+        filters: (p.FilterCriteria?.Filters ?? []).map(
+          (f) => JSON.parse(f.Pattern) as Record<string, unknown>,
+        ),
+        batchSize: p.BatchSize ?? 100,
+        retryAttempts: p.MaximumRetryAttempts ?? 3,
+      };
+    });
+  return { config, definition: stack.workflow.renderDefinition(), rules, streams };
 }

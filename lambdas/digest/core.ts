@@ -14,7 +14,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { AuditRecord } from '../shared/audit.js';
+import type { AuditRecord, ObjectLockSettings } from '../shared/audit.js';
 import { AUDIT_HOUR_INDEX, auditHour, auditObjectInput, hashRecord } from '../shared/audit.js';
 import {
   compareRecordRefs,
@@ -35,15 +35,10 @@ import {
 } from '../shared/digest.js';
 
 /** Dependencies of the digest writer. */
-export interface DigestDeps {
+export interface DigestDeps extends ObjectLockSettings {
   ddb: DynamoDBDocumentClient;
   table: string;
   s3: S3Client;
-  bucket: string;
-  /** Days of COMPLIANCE retention on each digest object. */
-  retentionDays: number;
-  /** Also place an Object Lock legal hold on each digest. @default false */
-  legalHold?: boolean;
   signer: DigestSigner;
   now: () => Date;
 }
@@ -229,7 +224,10 @@ export async function writeDigest(
   const digest = await signDigest(body, deps.signer);
   try {
     await deps.s3.send(
-      new PutObjectCommand({ ...auditObjectInput(deps, key, serializeDigest(digest)), IfNoneMatch: '*' }),
+      new PutObjectCommand({
+        ...auditObjectInput(deps, key, serializeDigest(digest), deps.now()),
+        IfNoneMatch: '*',
+      }),
     );
   } catch (error) {
     if (!isPreconditionFailed(error)) throw error;

@@ -5,7 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { auditDepsFromEnv, createS3Client, lambdaClientConfig, objectLockFromEnv } from '../shared/aws.js';
 import { kmsSigner } from '../shared/digest.js';
 import { requireEnv } from '../shared/env.js';
 import { type DigestDeps, writeDigest, writeDueDigests } from './core.js';
@@ -14,6 +14,8 @@ const logger = new Logger({ serviceName: 'countersign' });
 
 const deps: DigestDeps = {
   ...auditDepsFromEnv(),
+  ...objectLockFromEnv(),
+  s3: createS3Client(),
   signer: kmsSigner(new KMSClient(lambdaClientConfig), requireEnv('COUNTERSIGN_DIGEST_KEY_ID')),
 };
 

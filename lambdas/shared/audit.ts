@@ -1,15 +1,18 @@
 /**
  * The audit trail: every state change of a request is one record, hash-chained
- * to the record before it in the same request, written to DynamoDB (for
- * queries) and to S3 under Object Lock COMPLIANCE retention (for proof).
+ * to the record before it in the same request. Writers append it to DynamoDB
+ * (for queries), in one conditional write; the table's stream hands every new
+ * record to the archive handler, which puts it in S3 under Object Lock
+ * COMPLIANCE retention (for proof). So a record can never exist in S3 without
+ * DynamoDB, nor stay only in DynamoDB when S3 fails for a while: the stream
+ * retries until it is archived, and dead-letters (alarmed) if it never can be.
  *
  * A record's `hash` is SHA-256 over the RFC 8785 canonical JSON of the record
  * without its `hash` field. `prevHash` of the first record is {@link GENESIS_HASH}.
  * Sequence numbers are claimed with a conditional put, so two writers can never
  * both append record n: the loser re-reads the head and retries.
  */
-import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { canonicalJson, sha256Base64, sha256Hex } from './canonical.js';
 import { isConditionFailure, type StoreDeps } from './store.js';
@@ -60,7 +63,11 @@ export type AuditEntry = Pick<AuditRecord, 'kind' | 'actor' | 'intentHash' | 'da
 
 /** Dependencies for appending audit records. */
 export interface AuditDeps extends StoreDeps {
-  s3: S3Client;
+  now: () => Date;
+}
+
+/** Where and how audit objects are locked in S3. */
+export interface ObjectLockSettings {
   bucket: string;
   /** Days of COMPLIANCE retention set on each object. */
   retentionDays: number;
@@ -69,7 +76,6 @@ export interface AuditDeps extends StoreDeps {
    * @default false
    */
   legalHold?: boolean;
-  now: () => Date;
 }
 
 /** Name of the table's GSI that lists audit records by the hour they were written. */
@@ -168,9 +174,10 @@ async function readHead(
 }
 
 /**
- * Appends one record to a request's chain: claims the next sequence number in
- * DynamoDB, then writes the object to S3 with COMPLIANCE retention and a
- * SHA-256 checksum. Throws when either write fails (callers fail closed).
+ * Appends one record to a request's chain: claims the next sequence number
+ * with one conditional put of the record (its canonical text, hash and S3
+ * key). The archive handler writes the S3 object from the table's stream.
+ * Throws when the write fails (callers fail closed).
  */
 export async function appendAudit(
   deps: AuditDeps,
@@ -217,27 +224,31 @@ export async function appendAudit(
       if (isConditionFailure(error)) continue; // another writer took this seq; re-read the head
       throw error;
     }
-    await deps.s3.send(new PutObjectCommand(auditObjectInput(deps, key, text)));
     return record;
   }
   throw new Error(`audit chain of ${request.requestId} is too contended to append`);
 }
 
-/** The PutObject input for an audit object: COMPLIANCE retention and a checksum S3 verifies. */
+/**
+ * The PutObject input for an audit or digest object: COMPLIANCE retention
+ * counted from `writtenAt`, a legal hold when configured, and a SHA-256
+ * checksum that S3 verifies on receipt.
+ */
 export function auditObjectInput(
-  deps: Pick<AuditDeps, 'bucket' | 'retentionDays' | 'now' | 'legalHold'>,
+  settings: ObjectLockSettings,
   key: string,
   text: string,
+  writtenAt: Date,
 ): PutObjectCommandInput {
-  const retainUntil = new Date(deps.now().getTime() + deps.retentionDays * 86_400_000);
+  const retainUntil = new Date(writtenAt.getTime() + settings.retentionDays * 86_400_000);
   return {
-    Bucket: deps.bucket,
+    Bucket: settings.bucket,
     Key: key,
     Body: text,
     ContentType: 'application/json',
     ChecksumSHA256: sha256Base64(text),
     ObjectLockMode: 'COMPLIANCE',
     ObjectLockRetainUntilDate: retainUntil,
-    ...(deps.legalHold ? { ObjectLockLegalHoldStatus: 'ON' as const } : {}),
+    ...(settings.legalHold ? { ObjectLockLegalHoldStatus: 'ON' as const } : {}),
   };
 }

@@ -7,7 +7,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type AuditDeps, legalHoldFromEnv } from './audit.js';
+import { type AuditDeps, legalHoldFromEnv, type ObjectLockSettings } from './audit.js';
 import { requireEnv, requireIntEnv } from './env.js';
 
 /**
@@ -41,19 +41,22 @@ export function createS3Client(): S3Client {
 }
 
 /**
- * The audit writer every handler needs, from its environment:
- * `COUNTERSIGN_TABLE_NAME`, `COUNTERSIGN_AUDIT_BUCKET`,
- * `COUNTERSIGN_AUDIT_RETENTION_DAYS` and `COUNTERSIGN_AUDIT_LEGAL_HOLD`. Read at
+ * The audit writer every handler needs, from `COUNTERSIGN_TABLE_NAME`. Read at
  * module load, so a missing variable fails the cold start.
  */
 export function auditDepsFromEnv(): AuditDeps {
+  return { ddb: createDocumentClient(), table: requireEnv('COUNTERSIGN_TABLE_NAME'), now: () => new Date() };
+}
+
+/**
+ * Where audit objects go and how they are locked, for the functions that write
+ * them (the archive and digest handlers): `COUNTERSIGN_AUDIT_BUCKET`,
+ * `COUNTERSIGN_AUDIT_RETENTION_DAYS` and `COUNTERSIGN_AUDIT_LEGAL_HOLD`.
+ */
+export function objectLockFromEnv(): ObjectLockSettings {
   return {
-    ddb: createDocumentClient(),
-    table: requireEnv('COUNTERSIGN_TABLE_NAME'),
-    s3: createS3Client(),
     bucket: requireEnv('COUNTERSIGN_AUDIT_BUCKET'),
     retentionDays: requireIntEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
     legalHold: legalHoldFromEnv(),
-    now: () => new Date(),
   };
 }

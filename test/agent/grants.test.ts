@@ -1,5 +1,5 @@
 /**
- * Single-use grants on dynalite + s3rver: one conditional write decides, so
+ * Single-use grants on dynalite: one conditional write decides, so
  * of 20 concurrent consumes exactly one wins; expired and foreign grants are
  * refused without a change; every consume is on the request's audit chain.
  */
@@ -28,10 +28,7 @@ beforeAll(async () => {
   aws = await startLocalAws({ table: 'countersign-grants', bucket: 'countersign-grants-audit' });
   deps = {
     ddb: aws.ddb,
-    s3: aws.s3,
     table: aws.table,
-    bucket: aws.bucket,
-    retentionDays: 1,
     now: () => clock,
   };
 });
@@ -213,7 +210,7 @@ describe('client consumeGrant', () => {
 
   it('direct (sandbox/tests): the same single write; a second consume fails', async () => {
     const { grantId, request } = await approvedWithGrant();
-    const direct = { ddb: aws.ddb, s3: aws.s3, table: aws.table, bucket: aws.bucket, now: () => clock };
+    const direct = { ddb: aws.ddb, table: aws.table, now: () => clock };
     const first = await clientConsume(grantId, { agentId: 'deploy-bot', direct });
     expect(first).toMatchObject({
       ok: true,

@@ -25,7 +25,7 @@ const now = new Date('2026-03-01T12:00:00.000Z');
 
 beforeAll(async () => {
   aws = await startLocalAws({ table: 'countersign-status', bucket: 'countersign-status-audit' });
-  deps = { ddb: aws.ddb, s3: aws.s3, table: aws.table, bucket: aws.bucket, retentionDays: 1, now: () => now };
+  deps = { ddb: aws.ddb, table: aws.table, now: () => now };
 });
 afterAll(() => aws.close());
 

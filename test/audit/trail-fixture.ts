@@ -11,7 +11,7 @@ import { intentHash } from '../../lambdas/shared/canonical.js';
 import { type DigestSigner, localSigner } from '../../lambdas/shared/digest.js';
 import type { Intent } from '../../lambdas/shared/intent.js';
 import type { RequestDecision } from '../../lambdas/shared/store.js';
-import type { LocalAws } from '../support/local-aws.js';
+import { archiveAuditRecords, type LocalAws } from '../support/local-aws.js';
 
 /** A settable clock. */
 export function testClock(iso: string) {
@@ -263,6 +263,8 @@ export function trailScript(): Array<{
 /** Number of records the fixture writes. */
 export const TRAIL_RECORDS = 18;
 
+const archiving = new WeakSet<LocalAws>();
+
 /** Writes the fixture's records (in time order, interleaved as they would be) and the digest of every hour. */
 export async function writeTrail(
   aws: LocalAws,
@@ -270,14 +272,11 @@ export async function writeTrail(
   options: { digests?: boolean } = {},
 ): Promise<{ deps: DigestDeps; clock: ReturnType<typeof testClock> }> {
   const clock = testClock(TRAIL_HOURS[0]!);
-  const auditDeps: AuditDeps = {
-    ddb: aws.ddb,
-    table: aws.table,
-    s3: aws.s3,
-    bucket: aws.bucket,
-    retentionDays: 1,
-    now: clock.now,
-  };
+  if (!archiving.has(aws)) {
+    archiveAuditRecords(aws);
+    archiving.add(aws);
+  }
+  const auditDeps: AuditDeps = { ddb: aws.ddb, table: aws.table, now: clock.now };
   const steps = trailScript()
     .flatMap((r) => r.steps.map((step) => ({ ...step, request: r })))
     .sort((a, b) => (a.at < b.at ? -1 : 1));
@@ -290,7 +289,8 @@ export async function writeTrail(
       data: step.data,
     });
   }
-  const deps: DigestDeps = { ...auditDeps, signer };
+  await aws.stream.drained();
+  const deps: DigestDeps = { ...auditDeps, s3: aws.s3, bucket: aws.bucket, retentionDays: 1, signer };
   if (options.digests === false) return { deps, clock };
   for (const hour of TRAIL_HOURS) {
     clock.set(new Date(Date.parse(hour) + 3_900_000).toISOString());

@@ -15,7 +15,10 @@ import {
   TEST_POLICY_BUNDLE,
 } from './support.js';
 
-const AUDIT_ENV = ['COUNTERSIGN_TABLE_NAME', 'COUNTERSIGN_AUDIT_BUCKET', 'COUNTERSIGN_AUDIT_RETENTION_DAYS'];
+/** What an audit writer gets: the table only (records reach S3 through the archiver). */
+const AUDIT_ENV = ['COUNTERSIGN_TABLE_NAME'];
+/** What an object writer gets: the Object Lock bucket and its retention. */
+const OBJECT_LOCK_ENV = ['COUNTERSIGN_AUDIT_BUCKET', 'COUNTERSIGN_AUDIT_RETENTION_DAYS'];
 const POWERTOOLS_ENV = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
 
 describe('audit bucket', () => {
@@ -32,14 +35,14 @@ describe('audit bucket', () => {
     });
   });
 
-  it('takes a custom retention from config, in the bucket and in the writers’ environment', () => {
+  it('takes a custom retention from config, in the bucket and in the object writers’ environment', () => {
     const { template } = synth({ auditRetentionDays: '30' });
     template.hasResourceProperties('AWS::S3::Bucket', {
       ObjectLockConfiguration: { Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 30 } } },
     });
-    expect(functionEnv(template, 'ApprovalWorkflowRecordFunction').COUNTERSIGN_AUDIT_RETENTION_DAYS).toBe(
-      '30',
-    );
+    for (const fn of ['AuditArchiverArchiveFunction', 'AuditDigestDigestFunction']) {
+      expect(functionEnv(template, fn).COUNTERSIGN_AUDIT_RETENTION_DAYS, fn).toBe('30');
+    }
   });
 
   it('is versioned, blocks all public access, is KMS-encrypted with its own key and bucket keys, retained', () => {
@@ -262,7 +265,7 @@ describe('functions', () => {
   it('run nodejs24.x on arm64 with active tracing, JSON logs to their own log group, 512 MB by default', () => {
     const { template } = synth();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(9); // evaluate, review, record, interaction, digest, status, grant, reminder, cancel
+    expect(Object.keys(functions)).toHaveLength(10); // evaluate, review, record, interaction, archive, digest, status, grant, reminder, cancel
     for (const [id, fn] of Object.entries(functions)) {
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -278,7 +281,7 @@ describe('functions', () => {
       Description: Match.stringLikeRegexp('Evaluate'),
       MemorySize: 512,
     });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 11); // 9 functions, workflow, status API access log
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 12); // 10 functions, workflow, status API access log
   });
 
   it('get exactly the environment the architecture names, each with its binding', () => {
@@ -320,8 +323,9 @@ describe('functions', () => {
       ].sort(),
     );
     expect(keys('AuditDigestDigestFunction')).toEqual(
-      [...POWERTOOLS_ENV, ...AUDIT_ENV, 'COUNTERSIGN_DIGEST_KEY_ID'].sort(),
+      [...POWERTOOLS_ENV, ...AUDIT_ENV, ...OBJECT_LOCK_ENV, 'COUNTERSIGN_DIGEST_KEY_ID'].sort(),
     );
+    expect(keys('AuditArchiverArchiveFunction')).toEqual([...POWERTOOLS_ENV, ...OBJECT_LOCK_ENV].sort());
     const evaluate = functionEnv(template, 'ApprovalWorkflowEvaluateFunction');
     expect(evaluate).toMatchObject({
       COUNTERSIGN_APPROVER_GROUP: 'security-approvers',
@@ -494,28 +498,83 @@ describe('least privilege', () => {
     }
   });
 
-  it('audit writers may put objects and set retention under records/ only', () => {
+  it('audit writers append to the table only: no S3 permission, no deletes, no scans', () => {
     const { template } = synth();
-    const bucket = logicalId(template, 'AWS::S3::Bucket', 'AuditStoreBucket');
     for (const fn of [
       'ApprovalWorkflowEvaluateFunction',
       'ApprovalWorkflowReviewFunction',
       'ApprovalWorkflowRecordFunction',
+      'ApprovalWorkflowRemindersReminderFunction',
       'SlackEndpointInteractionFunction',
+      'CancelRouteCancelFunction',
+      'StatusApiGrantFunction',
     ]) {
-      const statements = statementsByRole(template).get(functionRole(template, fn))!;
-      const s3 = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-      expect(s3, fn).toEqual([
-        expect.objectContaining({
-          Effect: 'Allow',
-          Action: ['s3:PutObject', 's3:PutObjectRetention'],
-          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/records/*']] },
-        }),
-      ]);
-      const dynamo = statements.flatMap((s) => actionsOf(s)).filter((a) => a.startsWith('dynamodb:'));
-      expect(dynamo, fn).not.toContain('dynamodb:DeleteItem');
-      expect(dynamo, fn).not.toContain('dynamodb:Scan');
+      const actions = statementsByRole(template).get(functionRole(template, fn))!.flatMap(actionsOf);
+      expect(actions, fn).toContain('dynamodb:PutItem');
+      expect(
+        actions.filter((a) => a.startsWith('s3:')),
+        fn,
+      ).toEqual([]);
+      expect(actions, fn).not.toContain('dynamodb:DeleteItem');
+      expect(actions, fn).not.toContain('dynamodb:Scan');
     }
+  });
+
+  it('only the archiver puts record objects (and sets their retention), under records/ only; it cannot write the table', () => {
+    const { template } = synth();
+    const bucket = logicalId(template, 'AWS::S3::Bucket', 'AuditStoreBucket');
+    const records = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/records/*']] };
+    const archiver = functionRole(template, 'AuditArchiverArchiveFunction');
+    const statements = statementsByRole(template).get(archiver)!;
+    const onRecords = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify(records));
+    expect(onRecords.flatMap(actionsOf).sort()).toEqual([
+      's3:GetObject',
+      's3:PutObject',
+      's3:PutObjectRetention',
+    ]);
+    const actions = statements.flatMap(actionsOf);
+    expect(
+      actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite|Query|Scan|GetItem)/.test(a)),
+    ).toEqual([]);
+    for (const [role, roleStatements] of statementsByRole(template)) {
+      if (role === archiver) continue;
+      for (const s of roleStatements.filter((st) => actionsOf(st).includes('s3:PutObject'))) {
+        expect(JSON.stringify(s.Resource), role).not.toContain('/records/');
+      }
+    }
+  });
+
+  it('the archiver is fed new audit rows from the table stream: filtered, bisected, retried, dead-lettered with an alarm', () => {
+    const { template } = synth();
+    const fn = logicalId(template, 'AWS::Lambda::Function', 'AuditArchiverArchiveFunction');
+    const dlq = logicalId(template, 'AWS::SQS::Queue', 'AuditArchiverDeadLetterQueue');
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fn },
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 100,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+      FilterCriteria: {
+        Filters: [
+          {
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { sk: { S: [{ prefix: 'AUDIT#' }] } } },
+            }),
+          },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('could not be archived'),
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+      Threshold: 1,
+    });
   });
 
   it('legal hold off: nobody may place holds and no handler is told to', () => {
@@ -528,13 +587,13 @@ describe('least privilege', () => {
     }
   });
 
-  it('legal hold on: audit writers may place holds and get COUNTERSIGN_AUDIT_LEGAL_HOLD=ON; lifting is denied', () => {
+  it('legal hold on: object writers may place holds and get COUNTERSIGN_AUDIT_LEGAL_HOLD=ON; lifting is denied', () => {
     const { template } = synth({ auditLegalHold: true });
-    const record = functionRole(template, 'ApprovalWorkflowRecordFunction');
-    const actions = statementsByRole(template).get(record)!.flatMap(actionsOf);
-    expect(actions).toContain('s3:PutObjectLegalHold');
-    expect(functionEnv(template, 'ApprovalWorkflowRecordFunction').COUNTERSIGN_AUDIT_LEGAL_HOLD).toBe('ON');
-    expect(functionEnv(template, 'AuditDigestDigestFunction').COUNTERSIGN_AUDIT_LEGAL_HOLD).toBe('ON');
+    for (const fn of ['AuditArchiverArchiveFunction', 'AuditDigestDigestFunction']) {
+      const actions = statementsByRole(template).get(functionRole(template, fn))!.flatMap(actionsOf);
+      expect(actions, fn).toContain('s3:PutObjectLegalHold');
+      expect(functionEnv(template, fn).COUNTERSIGN_AUDIT_LEGAL_HOLD, fn).toBe('ON');
+    }
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -562,17 +621,24 @@ describe('least privilege', () => {
     }
   });
 
-  it('KMS data-key use by handlers goes through S3 or DynamoDB only', () => {
+  it('KMS data-key use by handlers goes through S3 or DynamoDB only; only the stream reader decrypts directly', () => {
     const { template } = synth();
     const symmetric = ['AuditStoreTableKey', 'AuditStoreBucketKey'].map((p) =>
       logicalId(template, 'AWS::KMS::Key', p),
     );
+    const archiver = functionRole(template, 'AuditArchiverArchiveFunction');
     for (const [role, statements] of statementsByRole(template)) {
       for (const s of statements) {
         const onSymmetricKey = symmetric.some(
           (k) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [k, 'Arn'] }),
         );
         if (!onSymmetricKey) continue;
+        if (role === archiver && s.Condition === undefined) {
+          // Reading the encrypted table stream (the event source's grant): decrypt only.
+          expect(actionsOf(s)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+          expect(s.Resource).toEqual({ 'Fn::GetAtt': [symmetric[0], 'Arn'] });
+          continue;
+        }
         expect(s.Condition?.StringEquals?.['kms:ViaService'], role).toMatch(/^(s3|dynamodb)\./);
       }
     }

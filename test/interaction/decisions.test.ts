@@ -332,7 +332,21 @@ describe('fail closed', () => {
   it('never approves when the audit write fails: 500, no SendTaskSuccess, the clicker is told', async () => {
     // Prepare
     const request = await h.seed();
-    const broken = { ...h.deps, bucket: 'no-such-audit-bucket' };
+    // DynamoDB refuses the audit append (a throttle, an outage): every other call goes through.
+    const ddb = new Proxy(h.deps.ddb, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return (command: { input?: { Item?: { sk?: string } } }) =>
+          String(command.input?.Item?.sk ?? '').startsWith('AUDIT#')
+            ? Promise.reject(
+                Object.assign(new Error('Throughput exceeds the current capacity'), {
+                  name: 'ProvisionedThroughputExceededException',
+                }),
+              )
+            : target.send(command as never);
+      },
+    });
+    const broken = { ...h.deps, ddb };
 
     // Act
     const result = await handleInteraction(broken, h.click(USERS.alice, 'approve', request.intentId));

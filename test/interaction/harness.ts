@@ -36,7 +36,13 @@ import {
 } from '../../sandbox/fake-slack.js';
 import { type OpenedView, signedViewSubmission } from '../../sandbox/slack-click.js';
 import { DEMO, type SeedOptions, seedPendingRequest } from '../support/fixtures.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalAws, startLocalAws } from '../support/local-aws.js';
+import {
+  archiveAuditRecords,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalAws,
+  startLocalAws,
+} from '../support/local-aws.js';
 
 /** Slack user ids of the sandbox directory. */
 export const USERS = {
@@ -127,6 +133,7 @@ export interface Harness {
 /** Starts everything the interaction core talks to. */
 export async function startHarness(options: { directory?: SlackDirectory } = {}): Promise<Harness> {
   const aws = await startLocalAws();
+  archiveAuditRecords(aws);
   const slack = await startFakeSlack({ directory: options.directory ?? loadDirectory() });
   const fakeAws = await startFakeAws();
   const sfn = new SFNClient({ endpoint: fakeAws.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -137,9 +144,6 @@ export async function startHarness(options: { directory?: SlackDirectory } = {})
   const deps: InteractionDeps = {
     ddb: aws.ddb,
     table: aws.table,
-    s3: aws.s3,
-    bucket: aws.bucket,
-    retentionDays: 1,
     sfn,
     slack: slackClient,
     signingSecret: SIGNING_SECRET,
@@ -219,7 +223,8 @@ export async function startHarness(options: { directory?: SlackDirectory } = {})
       });
       const last = chain.at(-1);
       if (last) {
-        // The newest record is also in S3, byte for byte the canonical JSON that was hashed.
+        // The newest record is also archived in S3, byte for byte the canonical JSON that was hashed.
+        await aws.stream.drained();
         const { createdAt } = (await getRequest(deps, requestId))!;
         const object = await aws.s3.send(
           new GetObjectCommand({ Bucket: aws.bucket, Key: auditObjectKey(createdAt, requestId, last.seq) }),

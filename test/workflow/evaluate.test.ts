@@ -1,4 +1,4 @@
-/** Evaluate's core against dynalite/s3rver: retries of one execution versus replayed events. */
+/** Evaluate's core against dynalite: retries of one execution versus replayed events. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvaluateDeps, evaluate } from '../../lambdas/evaluate/core.js';
 import { readChain } from '../../lambdas/shared/audit.js';
@@ -14,9 +14,6 @@ beforeAll(async () => {
   deps = {
     ddb: aws.ddb,
     table: aws.table,
-    s3: aws.s3,
-    bucket: aws.bucket,
-    retentionDays: 1,
     now: () => new Date(),
     policy: evaluateIntent,
     defaults: { approverGroup: 'security-approvers', timeoutSeconds: 3600 },

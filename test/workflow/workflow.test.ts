@@ -5,6 +5,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { auditObjectKey } from '../../lambdas/shared/audit.js';
 import { canonicalJson } from '../../lambdas/shared/canonical.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent } from '../support/fixtures.js';
@@ -311,21 +312,25 @@ describe('bad input ends DENIED with a reason, and nothing reaches Slack', () =>
 });
 
 describe('audit objects', () => {
-  it('every record is in S3 as its canonical JSON under the request prefix', async () => {
+  it('every record is archived to S3 from the table stream, as its canonical JSON under the request prefix', async () => {
     const intent = iamChange();
     publish(loop, intent);
     await reviewOpen(loop, intent.intentId);
     await click(loop, USER.alice, 'approve', intent.intentId);
     await eventually(() => decisionFor(loop, intent.intentId));
+    await loop.executionsFor(intent.intentId)[0]!.result; // Record and Announce have run
+    await loop.aws.stream.drained(); // and the stream has delivered every record
     const chain = await verifiedChain(loop, intent.intentId);
+    const { createdAt } = (await request(loop, intent.intentId))!;
+    const prefix = auditObjectKey(createdAt, intent.intentId, 1).replace(/[^/]+$/, '');
     const listed = await loop.aws.s3.send(
-      new ListObjectsV2Command({ Bucket: loop.aws.bucket, Prefix: 'records/' }),
+      new ListObjectsV2Command({ Bucket: loop.aws.bucket, Prefix: prefix }),
     );
-    const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes(`/${intent.intentId}/`));
-    expect(keys).toHaveLength(chain.length);
-    const last = await loop.aws.s3.send(
-      new GetObjectCommand({ Bucket: loop.aws.bucket, Key: keys.sort().at(-1)! }),
-    );
-    expect(await last.Body!.transformToString()).toBe(canonicalJson(chain.at(-1)));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!).sort();
+    expect(keys).toEqual(chain.map((r) => auditObjectKey(createdAt, intent.intentId, r.seq)));
+    for (const [i, key] of keys.entries()) {
+      const object = await loop.aws.s3.send(new GetObjectCommand({ Bucket: loop.aws.bucket, Key: key }));
+      expect(await object.Body!.transformToString()).toBe(canonicalJson(chain[i]));
+    }
   });
 });

@@ -1,0 +1,19 @@
+/**
+ * Archive handler, fed by the table's stream (new audit rows only, by an event
+ * filter). Logic lives in ./core.ts.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { createS3Client, objectLockFromEnv } from '../shared/aws.js';
+import { type ArchiveDeps, archiveBatch } from './core.js';
+
+const logger = new Logger({ serviceName: 'countersign' });
+
+const deps: ArchiveDeps = {
+  ...objectLockFromEnv(),
+  s3: createS3Client(),
+  error: (message, details) => logger.error(message, details),
+};
+
+export const handler = (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> =>
+  archiveBatch(deps, event);
