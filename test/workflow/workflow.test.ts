@@ -146,7 +146,7 @@ describe('approval workflow', () => {
     expect(cards).toHaveLength(1);
     await click(loop, USER.alice, 'approve', intent.intentId);
     await eventually(() => decisionFor(loop, intent.intentId));
-    await loop.idle();
+    await Promise.all(loop.executionsFor(intent.intentId).map((e) => e.result));
     expect(loop.decisions.filter((e) => e.detail.intentId === intent.intentId)).toHaveLength(1);
   });
 
