@@ -20,7 +20,7 @@ import {
   hashRecord,
   type ObjectLockSettings,
   parseAuditObjectKey,
-} from '../shared/audit.js';
+} from '../shared/audit-record.js';
 import { canonicalJson, sha256Base64 } from '../shared/canonical.js';
 
 /** Dependencies of the archive handler. */

@@ -4,7 +4,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { createS3Client, objectLockFromEnv } from '../shared/aws.js';
+import { createS3Client, objectLockFromEnv } from '../shared/s3.js';
 import { type ArchiveDeps, archiveBatch } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
