@@ -34,7 +34,7 @@ export interface TaskCall {
   error?: string;
   cause?: string;
   /** `ok`, or the AWS error code answered. */
-  result: 'ok' | 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidOutput' | 'InvalidToken';
+  result: 'ok' | 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidOutput' | 'InvalidToken' | 'ThrottlingException';
 }
 
 /**
@@ -50,6 +50,17 @@ export class FakeTaskRegistry implements TaskCallbacks {
   autoRegister = false;
   /** Default callbacks for tasks registered without their own. */
   callbacks: TaskCallbacks = {};
+  /** Calls still to be throttled, by operation (see {@link throttle}). */
+  private readonly throttled = new Map<TaskCall['operation'], number>();
+
+  /**
+   * Answers the next `times` calls of `operation` with `ThrottlingException`
+   * (a 400 the SDK retries), changing nothing: what a throttled or briefly
+   * unavailable Step Functions does to a caller.
+   */
+  throttle(operation: TaskCall['operation'], times: number): void {
+    this.throttled.set(operation, times);
+  }
 
   /** Registers a pending task. */
   register(token: string, callbacks: TaskCallbacks = {}): void {
@@ -76,6 +87,7 @@ export class FakeTaskRegistry implements TaskCallbacks {
   reset(): void {
     this.tasks.clear();
     this.calls.length = 0;
+    this.throttled.clear();
   }
 
   private claim(token: string): TaskCall['result'] | { callbacks: TaskCallbacks } {
@@ -127,6 +139,12 @@ export class FakeTaskRegistry implements TaskCallbacks {
       call.cause = input.cause as string | undefined;
     }
     this.calls.push(call);
+    const throttled = this.throttled.get(operation) ?? 0;
+    if (throttled > 0) {
+      this.throttled.set(operation, throttled - 1);
+      call.result = 'ThrottlingException';
+      return call.result;
+    }
     let output: unknown;
     if (operation === 'SendTaskSuccess') {
       try {
@@ -214,6 +232,7 @@ const MESSAGES: Record<string, string> = {
   TaskTimedOut: 'Task Timed Out',
   InvalidOutput: 'Invalid State Machine Execution Output',
   InvalidToken: 'Invalid Token',
+  ThrottlingException: 'Rate exceeded',
 };
 
 /** Creates the fake's state and handler; see {@link startFakeAws} for a server. */

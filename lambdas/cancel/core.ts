@@ -7,16 +7,21 @@
  * decision, whatever races it), the cancellation is audited, and the waiting
  * Review task fails with `Countersign.Cancelled` using the stored token;
  * Record then finalizes CANCELLED and repaints the card.
+ *
+ * A retried event (EventBridge retries when the handler failed after its
+ * decision won, say on a throttled SendTaskFailure) finishes the same
+ * cancellation instead of calling it late: the audit record is appended if it
+ * is missing and the review task is failed again.
  */
 import { SendTaskFailureCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { type AuditDeps, appendAudit } from '../shared/audit.js';
+import { type AuditActor, type AuditDeps, appendAudit, readChain } from '../shared/audit.js';
 import {
   agentIdFromSource,
   CANCEL_DETAIL_TYPE,
   cancellationSchema,
   describeIssues,
 } from '../shared/intent.js';
-import { currentHash, decide, getRequest, type RequestDecision } from '../shared/store.js';
+import { currentHash, decide, getRequest, type RequestDecision, type RequestItem } from '../shared/store.js';
 import { type BusEvent, REVIEW_ERROR } from '../shared/workflow.js';
 
 /** Dependencies of {@link cancel}. */
@@ -63,6 +68,15 @@ export async function cancel(
     return { outcome: 'refused', reason: why };
   }
   if (request.status !== 'PENDING') {
+    // Only the owning agent can cancel, so a CANCELLED decision is this agent's. Not yet
+    // finalized means it won earlier but did not finish (this is a retry): finish it.
+    if (request.decision?.status === 'CANCELLED' && !request.finalizedAt) {
+      await finish(deps, request, request.decision!, actor, {
+        reason: reason ?? null,
+        eventId: event.id ?? null,
+      });
+      return { outcome: 'cancelled', reason: request.decision!.reason };
+    }
     return { outcome: 'late', reason: `request ${intentId} is already ${request.status}` };
   }
 
@@ -79,14 +93,33 @@ export async function cancel(
   if (!result.won) {
     return { outcome: 'late', reason: `request ${intentId} was decided first (${result.request?.status})` };
   }
-  await appendAudit(deps, chain, {
-    kind: 'cancelled',
-    actor,
-    intentHash: decision.intentHash,
-    // Final: Record will reconcile to this same CANCELLED decision (and grants nothing).
-    data: { final: true, decision, reason: reason ?? null, eventId: event.id ?? null },
-  });
-  const token = result.request.taskToken;
+  await finish(deps, result.request, decision, actor, { reason: reason ?? null, eventId: event.id ?? null });
+  // Without a token the Review step has not started: it finds the request CANCELLED and ends the same way.
+  return { outcome: 'cancelled', reason: decision.reason };
+}
+
+/**
+ * Audits a won cancellation (once: a retry finds the record already there)
+ * and fails the waiting review task with `Countersign.Cancelled`.
+ */
+async function finish(
+  deps: CancelDeps,
+  request: RequestItem,
+  decision: RequestDecision,
+  actor: AuditActor,
+  data: { reason: string | null; eventId: string | null },
+): Promise<void> {
+  const chain = { requestId: request.intentId, createdAt: request.createdAt };
+  if (!(await readChain(deps, request.intentId)).some((r) => r.kind === 'cancelled')) {
+    await appendAudit(deps, chain, {
+      kind: 'cancelled',
+      actor,
+      intentHash: decision.intentHash,
+      // Final: Record will reconcile to this same CANCELLED decision (and grants nothing).
+      data: { final: true, decision, ...data },
+    });
+  }
+  const token = request.taskToken;
   if (token) {
     try {
       await deps.sfn.send(
@@ -99,9 +132,9 @@ export async function cancel(
     } catch (error) {
       const name = (error as { name?: string }).name ?? '';
       if (!TASK_ENDED.has(name)) throw error;
-      deps.warn?.('workflow had already ended when the cancellation arrived', { requestId: intentId });
+      deps.warn?.('workflow had already ended when the cancellation arrived', {
+        requestId: request.intentId,
+      });
     }
   }
-  // Without a token the Review step has not started: it finds the request CANCELLED and ends the same way.
-  return { outcome: 'cancelled', reason: decision.reason };
 }

@@ -112,6 +112,39 @@ describe('cancellation', () => {
     expect((await eventually(() => decisionFor(loop, intent.intentId))).detail.status).toBe('DENIED');
   });
 
+  it('a retried cancellation finishes the one that won but could not fail the task: CANCELLED, audited once', async () => {
+    // Prepare: Step Functions throttles every attempt of the first delivery.
+    const intent = makeIntent({ intentId: newIntentId() });
+    publish(loop, intent);
+    await reviewOpen(loop, intent.intentId);
+    loop.fakeAws.tasks.throttle('SendTaskFailure', 3);
+
+    // Act: the first delivery fails after its decision won; EventBridge delivers it again.
+    publishCancel(intent.intentId, 'deploy-bot', 'rolled back');
+    expect((await cancelAnswer(intent.intentId)).error).toMatch(/rate exceeded/i);
+    publishCancel(intent.intentId, 'deploy-bot', 'rolled back');
+    const retried = await eventually(
+      () =>
+        loop.targetInvocations.filter(
+          (i) =>
+            (i.event.detail as { intentId?: string }).intentId === intent.intentId && (i.result || i.error),
+        )[1],
+    );
+    const decision = await eventually(() => decisionFor(loop, intent.intentId));
+
+    // Assess
+    expect(retried.result).toMatchObject({ outcome: 'cancelled' });
+    expect(decision.detail).toMatchObject({
+      status: 'CANCELLED',
+      reason: 'Cancelled by agent deploy-bot: rolled back',
+    });
+    await loop.executionsFor(intent.intentId)[0]!.result;
+    expect((await request(loop, intent.intentId))?.status).toBe('CANCELLED');
+    const chain = await verifiedChain(loop, intent.intentId);
+    expect(chain.filter((r) => r.kind === 'cancelled')).toHaveLength(1);
+    expect(chain.map((r) => r.kind)).not.toContain('expired');
+  });
+
   it('a cancellation of a decided request is late and changes nothing', async () => {
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
