@@ -23,6 +23,7 @@ import {
   INTENT_DETAIL_TYPE,
   type Intent,
 } from '../lambdas/shared/intent.js';
+import { parseButtonValue } from '../lambdas/shared/card.js';
 import { getRequest } from '../lambdas/shared/store.js';
 import { CountersignLoop } from '../sandbox/loop.js';
 import { createSandboxServer } from '../sandbox/server.js';
@@ -85,7 +86,9 @@ export async function benchE2E(): Promise<Record<string, unknown>> {
     for (; scanned < messages.length; scanned++) {
       const m = messages[scanned]!;
       if (m.method !== 'chat.postMessage') continue;
-      const id = /"value":"([^"]+)"/.exec(JSON.stringify(m.blocks ?? []))?.[1];
+      // Buttons carry the request id (Approve adds the version it shows: parseButtonValue reads both).
+      const value = /"value":"([^"]+)"/.exec(JSON.stringify(m.blocks ?? []))?.[1];
+      const id = value === undefined ? undefined : parseButtonValue(value).requestId;
       if (id) cards.set(id, (cards.get(id) ?? 0) + 1);
     }
   };
