@@ -17,13 +17,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { parseButtonValue } from '../lambdas/shared/card.js';
 import {
   AGENT_SOURCE_PREFIX,
   FINAL_STATUSES,
   INTENT_DETAIL_TYPE,
   type Intent,
 } from '../lambdas/shared/intent.js';
-import { parseButtonValue } from '../lambdas/shared/card.js';
 import { getRequest } from '../lambdas/shared/store.js';
 import { CountersignLoop } from '../sandbox/loop.js';
 import { createSandboxServer } from '../sandbox/server.js';

@@ -34,7 +34,13 @@ export interface TaskCall {
   error?: string;
   cause?: string;
   /** `ok`, or the AWS error code answered. */
-  result: 'ok' | 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidOutput' | 'InvalidToken' | 'ThrottlingException';
+  result:
+    | 'ok'
+    | 'TaskDoesNotExist'
+    | 'TaskTimedOut'
+    | 'InvalidOutput'
+    | 'InvalidToken'
+    | 'ThrottlingException';
 }
 
 /**
