@@ -9,6 +9,7 @@ import { join, relative, sep } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { RECORDS_PREFIX } from '../lambdas/shared/audit.js';
 import { DIGESTS_PREFIX, hourStart, parseDigestObjectKey } from '../lambdas/shared/digest.js';
+import { isNotFound } from '../lambdas/shared/s3.js';
 
 /** Read access to a bucket-shaped store of audit objects. */
 export interface TrailSource {
@@ -66,8 +67,7 @@ export function s3TrailSource(s3: S3Client, bucket: string): TrailSource {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         return await out.Body!.transformToString('utf8');
       } catch (error) {
-        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     },

@@ -13,7 +13,7 @@ import { directoryTrailSource, s3TrailSource, type TrailSource } from '../audit/
 import { formatReport, verifySource } from '../audit/verify.js';
 import { type DigestResult, writeDigest, writeDueDigests } from '../lambdas/digest/core.js';
 import { legalHoldFromEnv } from '../lambdas/shared/audit.js';
-import { createDocumentClient, createS3Client } from '../lambdas/shared/aws.js';
+import { createDocumentClient } from '../lambdas/shared/aws.js';
 import {
   DIGEST_PERIOD_MS,
   type DigestSigner,
@@ -23,6 +23,7 @@ import {
   localSigner,
 } from '../lambdas/shared/digest.js';
 import { optionalEnv } from '../lambdas/shared/env.js';
+import { createS3Client } from '../lambdas/shared/s3.js';
 import type { CliIo } from './main.js';
 import { UsageError } from './main.js';
 

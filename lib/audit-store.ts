@@ -18,12 +18,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { AUDIT_HOUR_INDEX, RECORDS_PREFIX } from '../lambdas/shared/audit-record.js';
 import type { Binding } from './handler-function.js';
 
-/** Name of the GSI that lists audit records by hour (used by the digest). */
-export const AUDIT_HOUR_INDEX = 'byAuditHour';
-/** Key prefix of audit record objects. */
-export const RECORDS_PREFIX = 'records/';
+/** The GSI that lists audit records by hour, and the key prefix of record objects: the handlers' own names. */
+export { AUDIT_HOUR_INDEX, RECORDS_PREFIX };
 /** Key prefix of signed digest objects. */
 export const DIGESTS_PREFIX = 'digests/';
 

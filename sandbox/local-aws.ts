@@ -26,6 +26,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { archiveBatch } from '../lambdas/archive/core.js';
+import { AUDIT_HOUR_INDEX } from '../lambdas/shared/audit-record.js';
 import { LocalTableStream } from './local-stream.js';
 
 // dynalite and s3rver ship no types; these are the few members used here.
@@ -100,7 +101,7 @@ export async function createCountersignTable(client: DynamoDBClient, table: stri
       ],
       GlobalSecondaryIndexes: [
         {
-          IndexName: 'byAuditHour',
+          IndexName: AUDIT_HOUR_INDEX,
           KeySchema: [
             { AttributeName: 'auditHour', KeyType: 'HASH' },
             { AttributeName: 'auditSort', KeyType: 'RANGE' },

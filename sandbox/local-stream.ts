@@ -69,6 +69,10 @@ export class LocalTableStream {
 
   private constructor(
     private readonly server: Server,
+    /** dynalite's URL, where requests go on to. */
+    private readonly target: string,
+    /** The table whose writes are streamed. */
+    private readonly table: string,
     /** Endpoint to give DynamoDB clients instead of dynalite's. */
     readonly url: string,
     readonly streamArn: string,
@@ -83,13 +87,13 @@ export class LocalTableStream {
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const streamArn = `arn:aws:dynamodb:${region}:000000000000:table/${table}/stream/local`;
-    const stream = new LocalTableStream(server, url, streamArn);
+    const stream = new LocalTableStream(server, target, table, url, streamArn);
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         stream
-          .forward(target, table, req.method ?? 'POST', req.url ?? '/', req.headers, Buffer.concat(chunks))
+          .forward(req.method ?? 'POST', req.url ?? '/', req.headers, Buffer.concat(chunks))
           .then(({ status, headers, body }) => {
             res.writeHead(status, headers);
             res.end(body);
@@ -129,21 +133,17 @@ export class LocalTableStream {
   }
 
   private async forward(
-    target: string,
-    table: string,
     method: string,
     path: string,
     headers: IncomingHttpHeaders,
     body: Buffer,
   ): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
-    const put = headers['x-amz-target'] === PUT_ITEM ? parsePut(body, table) : undefined;
+    const put = headers['x-amz-target'] === PUT_ITEM ? parsePut(body, this.table) : undefined;
     // Ask for the replaced item (to tell INSERT from MODIFY) when the caller did not.
     const send =
-      put && !put.request.ReturnValues
-        ? Buffer.from(JSON.stringify({ ...put.request, ReturnValues: 'ALL_OLD' }))
-        : body;
+      put && !put.ReturnValues ? Buffer.from(JSON.stringify({ ...put, ReturnValues: 'ALL_OLD' })) : body;
     const response = await relay(
-      target,
+      this.target,
       method,
       path,
       { ...headers, 'content-length': String(send.length) },
@@ -151,8 +151,8 @@ export class LocalTableStream {
     );
     if (!put || response.status !== 200) return response;
     const answer = JSON.parse(response.body.toString('utf8')) as { Attributes?: unknown };
-    this.publish(put.request.Item, answer.Attributes === undefined ? 'INSERT' : 'MODIFY');
-    if (put.request.ReturnValues) return response;
+    this.publish(put.Item, answer.Attributes === undefined ? 'INSERT' : 'MODIFY');
+    if (put.ReturnValues) return response;
     const { Attributes: _replaced, ...rest } = answer;
     const rewritten = Buffer.from(JSON.stringify(rest));
     return {
@@ -220,20 +220,20 @@ export class LocalTableStream {
   }
 }
 
+/** A PutItem request on `table`, or undefined for anything else. */
 function parsePut(
   body: Buffer,
   table: string,
-):
-  | { request: { TableName?: string; Item: Record<string, AttributeValue>; ReturnValues?: string } }
-  | undefined {
+): { TableName: string; Item: Record<string, AttributeValue>; ReturnValues?: string } | undefined {
   try {
     const request = JSON.parse(body.toString('utf8')) as {
       TableName?: string;
       Item?: Record<string, AttributeValue>;
       ReturnValues?: string;
     };
-    if (request.TableName !== table || !request.Item) return undefined;
-    return { request: { ...request, Item: request.Item } };
+    return request.TableName === table && request.Item
+      ? { ...request, TableName: table, Item: request.Item }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -22,6 +22,7 @@ import {
   parseAuditObjectKey,
 } from '../shared/audit-record.js';
 import { canonicalJson, sha256Base64 } from '../shared/canonical.js';
+import { isPreconditionFailed } from '../shared/s3.js';
 
 /** Dependencies of the archive handler. */
 export interface ArchiveDeps extends ObjectLockSettings {
@@ -62,11 +63,6 @@ export function archivableRecord(streamRecord: DynamoDBRecord): ArchivableRecord
     throw new Error(`audit row object key ${key} is not the key of ${record.requestId}#${record.seq}`);
   return { key, text: body, record };
 }
-
-const isPreconditionFailed = (error: unknown) => {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412;
-};
 
 /** Puts one record's object unless it is there; an existing object must have the same checksum. */
 export async function archiveOne(deps: ArchiveDeps, item: ArchivableRecord): Promise<ArchiveOutcome> {

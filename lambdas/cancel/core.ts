@@ -67,15 +67,16 @@ export async function cancel(
     deps.warn?.('cancellation refused', { requestId: intentId, agentId, owner: request.agentId });
     return { outcome: 'refused', reason: why };
   }
+  const data = { reason: reason ?? null, eventId: event.id ?? null };
   if (request.status !== 'PENDING') {
     // Only the owning agent can cancel, so a CANCELLED decision is this agent's. Not yet
-    // finalized means it won earlier but did not finish (this is a retry): finish it.
-    if (request.decision?.status === 'CANCELLED' && !request.finalizedAt) {
-      await finish(deps, request, request.decision!, actor, {
-        reason: reason ?? null,
-        eventId: event.id ?? null,
-      });
-      return { outcome: 'cancelled', reason: request.decision!.reason };
+    // finalized means it won earlier but did not finish (this is a retry): finish it,
+    // auditing it only if the first attempt did not get that far.
+    const earlier = request.decision;
+    if (earlier?.status === 'CANCELLED' && !request.finalizedAt) {
+      const audited = (await readChain(deps, intentId)).some((r) => r.kind === 'cancelled');
+      await finish(deps, request, earlier, actor, audited ? undefined : data);
+      return { outcome: 'cancelled', reason: earlier.reason };
     }
     return { outcome: 'late', reason: `request ${intentId} is already ${request.status}` };
   }
@@ -93,13 +94,13 @@ export async function cancel(
   if (!result.won) {
     return { outcome: 'late', reason: `request ${intentId} was decided first (${result.request?.status})` };
   }
-  await finish(deps, result.request, decision, actor, { reason: reason ?? null, eventId: event.id ?? null });
+  await finish(deps, result.request, decision, actor, data);
   // Without a token the Review step has not started: it finds the request CANCELLED and ends the same way.
   return { outcome: 'cancelled', reason: decision.reason };
 }
 
 /**
- * Audits a won cancellation (once: a retry finds the record already there)
+ * Audits a won cancellation (unless `audit` is undefined: already audited)
  * and fails the waiting review task with `Countersign.Cancelled`.
  */
 async function finish(
@@ -107,16 +108,16 @@ async function finish(
   request: RequestItem,
   decision: RequestDecision,
   actor: AuditActor,
-  data: { reason: string | null; eventId: string | null },
+  audit: { reason: string | null; eventId: string | null } | undefined,
 ): Promise<void> {
-  const chain = { requestId: request.intentId, createdAt: request.createdAt };
-  if (!(await readChain(deps, request.intentId)).some((r) => r.kind === 'cancelled')) {
+  if (audit) {
+    const chain = { requestId: request.intentId, createdAt: request.createdAt };
     await appendAudit(deps, chain, {
       kind: 'cancelled',
       actor,
       intentHash: decision.intentHash,
       // Final: Record will reconcile to this same CANCELLED decision (and grants nothing).
-      data: { final: true, decision, ...data },
+      data: { final: true, decision, ...audit },
     });
   }
   const token = request.taskToken;

@@ -33,6 +33,7 @@ import {
   serializeDigest,
   signDigest,
 } from '../shared/digest.js';
+import { isNotFound, isPreconditionFailed } from '../shared/s3.js';
 
 /** Dependencies of the digest writer. */
 export interface DigestDeps extends ObjectLockSettings {
@@ -118,16 +119,6 @@ function hashOf(text: string): string | undefined {
     return undefined;
   }
 }
-
-const isNotFound = (error: unknown) => {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-};
-
-const isPreconditionFailed = (error: unknown) => {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
-};
 
 /** Reads a stored digest, or undefined when there is none at `key`. */
 export async function readDigest(

@@ -5,9 +5,10 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { auditDepsFromEnv, createS3Client, lambdaClientConfig, objectLockFromEnv } from '../shared/aws.js';
+import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { kmsSigner } from '../shared/digest.js';
 import { requireEnv } from '../shared/env.js';
+import { createS3Client, objectLockFromEnv } from '../shared/s3.js';
 import { type DigestDeps, writeDigest, writeDueDigests } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });

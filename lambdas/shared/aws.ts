@@ -26,5 +26,3 @@ export function createDocumentClient(): DynamoDBDocumentClient {
 export function auditDepsFromEnv(): AuditDeps {
   return { ddb: createDocumentClient(), table: requireEnv('COUNTERSIGN_TABLE_NAME'), now: () => new Date() };
 }
-
-export { createS3Client, objectLockFromEnv } from './s3.js';

@@ -24,6 +24,20 @@ export function createS3Client(): S3Client {
   });
 }
 
+type S3Failure = { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+
+/** A conditional write (`If-None-Match: *`) found the object already there. */
+export function isPreconditionFailed(error: unknown): boolean {
+  const e = error as S3Failure;
+  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
+}
+
+/** A read found no object at the key. */
+export function isNotFound(error: unknown): boolean {
+  const e = error as S3Failure;
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
 /**
  * Where audit objects go and how they are locked: `COUNTERSIGN_AUDIT_BUCKET`,
  * `COUNTERSIGN_AUDIT_RETENTION_DAYS` and `COUNTERSIGN_AUDIT_LEGAL_HOLD`. Read at

@@ -1,7 +1,8 @@
 /** Every audit writer builds its dependencies from the same environment, legal hold included. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditObjectInput } from '../../lambdas/shared/audit.js';
-import { auditDepsFromEnv, objectLockFromEnv } from '../../lambdas/shared/aws.js';
+import { auditDepsFromEnv } from '../../lambdas/shared/aws.js';
+import { objectLockFromEnv } from '../../lambdas/shared/s3.js';
 
 const saved = { ...process.env };
 afterEach(() => {
