@@ -77,7 +77,8 @@ export async function run(argv: string[], io: CliIo, clients?: DoctorClients): P
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const stackName = values.stack!;
-  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) throw new UsageError(`--stack ${stackName} is not a stack name`);
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName))
+    throw new UsageError(`--stack ${stackName} is not a stack name`);
   const doctor = clients ?? createDoctorClients(values.region);
 
   const results = await runDoctor(doctor, stackName);

@@ -149,7 +149,9 @@ export async function checkStack(
     if (isAccessDenied(error)) {
       return { result: problem(name, errorText(error), permissionFix('cloudformation:DescribeStacks')) };
     }
-    return { result: problem(name, `DescribeStacks failed: ${errorText(error)}`, 'check credentials and region') };
+    return {
+      result: problem(name, `DescribeStacks failed: ${errorText(error)}`, 'check credentials and region'),
+    };
   }
   const found = described.Stacks?.[0];
   if (!found?.StackId) {
@@ -235,10 +237,16 @@ export async function checkSlackSecret(
   } catch (error) {
     if (isAccessDenied(error)) {
       return {
-        result: problem(name, errorText(error), permissionFix('secretsmanager:GetSecretValue on the Slack secret')),
+        result: problem(
+          name,
+          errorText(error),
+          permissionFix('secretsmanager:GetSecretValue on the Slack secret'),
+        ),
       };
     }
-    return { result: problem(name, `cannot read ${secretName}: ${errorText(error)}`, 'deploy the stack again') };
+    return {
+      result: problem(name, `cannot read ${secretName}: ${errorText(error)}`, 'deploy the stack again'),
+    };
   }
   let value: { botToken?: unknown; signingSecret?: unknown };
   try {
@@ -328,7 +336,11 @@ export async function checkSlackChannel(slack: WebClient, stack: DeployedStack):
       return problem(name, `review channel ${label} is archived`, `unarchive it, or ${invite}`);
     }
     if (!info.channel?.is_member) {
-      return problem(name, `the bot is not a member of review channel ${label}: review cards cannot be posted`, invite);
+      return problem(
+        name,
+        `the bot is not a member of review channel ${label}: review cards cannot be posted`,
+        invite,
+      );
     }
     return ok(name, `the bot is a member of review channel ${label}`);
   } catch (error) {
@@ -361,7 +373,8 @@ export async function checkBusPolicy(events: EventBridgeClient, stack: DeployedS
     const bus = await events.send(new DescribeEventBusCommand({ Name: busName }));
     deployed = bus.Policy ? statementsOf(bus.Policy) : [];
   } catch (error) {
-    if (isAccessDenied(error)) return problem(name, errorText(error), permissionFix('events:DescribeEventBus'));
+    if (isAccessDenied(error))
+      return problem(name, errorText(error), permissionFix('events:DescribeEventBus'));
     return problem(name, `cannot describe bus ${busName}: ${errorText(error)}`, 'deploy the stack again');
   }
   const diff = diffPolicies(intended, deployed);
@@ -381,11 +394,15 @@ export async function checkBusPolicy(events: EventBridgeClient, stack: DeployedS
 }
 
 /** The template's Object Lock default retention of the bucket named `bucket`, if it sets one. */
-function intendedRetention(stack: DeployedStack, bucket: string): { Days?: number; Years?: number } | undefined {
+function intendedRetention(
+  stack: DeployedStack,
+  bucket: string,
+): { Days?: number; Years?: number } | undefined {
   for (const [id, props] of stack.resolver.resourcesOfType('AWS::S3::Bucket')) {
     if (stack.resolver.ref(id) !== bucket) continue;
-    const rule = (props.ObjectLockConfiguration as { Rule?: { DefaultRetention?: { Days?: number; Years?: number } } })
-      ?.Rule;
+    const rule = (
+      props.ObjectLockConfiguration as { Rule?: { DefaultRetention?: { Days?: number; Years?: number } } }
+    )?.Rule;
     return rule?.DefaultRetention;
   }
   return undefined;
@@ -409,7 +426,10 @@ export async function checkAuditBucket(s3: S3Client, stack: DeployedStack): Prom
     } else if (retention?.Mode !== 'COMPLIANCE') {
       found.push(`default retention is ${retention?.Mode ?? 'not set'}, not COMPLIANCE`);
       fixes.push(lockFix);
-    } else if ((retention.Days ?? undefined) !== wanted.Days || (retention.Years ?? undefined) !== wanted.Years) {
+    } else if (
+      (retention.Days ?? undefined) !== wanted.Days ||
+      (retention.Years ?? undefined) !== wanted.Years
+    ) {
       const has = retention.Years ? `${retention.Years} years` : `${retention.Days} days`;
       found.push(`default COMPLIANCE retention is ${has}, the template says ${period.replace(/"/g, '')}`);
       fixes.push(lockFix);
@@ -428,16 +448,26 @@ export async function checkAuditBucket(s3: S3Client, stack: DeployedStack): Prom
     const versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: bucket }));
     if (versioning.Status !== 'Enabled') {
       found.push(`versioning is ${versioning.Status ?? 'off'}`);
-      fixes.push(`aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`);
+      fixes.push(
+        `aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`,
+      );
     }
   } catch (error) {
-    if (isAccessDenied(error)) return problem(name, errorText(error), permissionFix('s3:GetBucketVersioning'));
-    return problem(name, `cannot read versioning of ${bucket}: ${errorText(error)}`, 'deploy the stack again');
+    if (isAccessDenied(error))
+      return problem(name, errorText(error), permissionFix('s3:GetBucketVersioning'));
+    return problem(
+      name,
+      `cannot read versioning of ${bucket}: ${errorText(error)}`,
+      'deploy the stack again',
+    );
   }
   if (found.length > 0) {
     return problem(name, `audit bucket ${bucket}: ${found.join('; ')}`, fixes.join('; then '));
   }
-  return ok(name, `audit bucket ${bucket} has Object Lock COMPLIANCE (${period.replace(/"/g, '')}) and versioning`);
+  return ok(
+    name,
+    `audit bucket ${bucket} has Object Lock COMPLIANCE (${period.replace(/"/g, '')}) and versioning`,
+  );
 }
 
 /** The digest key is an enabled ECC_NIST_P256 SIGN_VERIFY key. */
@@ -448,7 +478,8 @@ export async function checkDigestKey(kms: KMSClient, stack: DeployedStack): Prom
   try {
     key = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
   } catch (error) {
-    if (isAccessDenied(error)) return problem(name, errorText(error), permissionFix('kms:DescribeKey on the digest key'));
+    if (isAccessDenied(error))
+      return problem(name, errorText(error), permissionFix('kms:DescribeKey on the digest key'));
     return problem(name, `cannot describe ${keyId}: ${errorText(error)}`, 'deploy the stack again');
   }
   const meta: NonNullable<DescribeKeyCommandOutput['KeyMetadata']> = key.KeyMetadata ?? { KeyId: keyId };
@@ -520,7 +551,9 @@ export async function checkSchedulerRole(iam: IAMClient, stack: DeployedStack): 
   const roleName = roleArn.split('/').pop()!;
   let trust: PolicyStatement[];
   try {
-    trust = trustStatements((await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role?.AssumeRolePolicyDocument);
+    trust = trustStatements(
+      (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role?.AssumeRolePolicyDocument,
+    );
   } catch (error) {
     if (/^NoSuchEntity/.test(errorName(error))) {
       return problem(name, `scheduler role ${roleName} does not exist`, 'deploy the stack again');
@@ -545,7 +578,11 @@ export async function checkSchedulerRole(iam: IAMClient, stack: DeployedStack): 
   const fix = `deploy the stack from this checkout, or aws iam update-assume-role-policy --role-name ${roleName} --policy-document '${JSON.stringify(expected)}'`;
   const schedulerStatements = trust.filter((s) => trustsService(s, 'scheduler.amazonaws.com'));
   if (schedulerStatements.length === 0) {
-    return problem(name, `role ${roleName} does not trust scheduler.amazonaws.com: no reminder can fire`, fix);
+    return problem(
+      name,
+      `role ${roleName} does not trust scheduler.amazonaws.com: no reminder can fire`,
+      fix,
+    );
   }
   const fits = schedulerStatements.some((s) => {
     const accounts = conditionValues(s, ['StringEquals', 'StringLike'], 'aws:SourceAccount');
@@ -554,7 +591,9 @@ export async function checkSchedulerRole(iam: IAMClient, stack: DeployedStack): 
   });
   if (!fits) {
     const trusted = schedulerStatements
-      .flatMap((s) => conditionValues(s, ['ArnEquals', 'ArnLike', 'StringEquals', 'StringLike'], 'aws:SourceArn'))
+      .flatMap((s) =>
+        conditionValues(s, ['ArnEquals', 'ArnLike', 'StringEquals', 'StringLike'], 'aws:SourceArn'),
+      )
       .join(', ');
     return problem(
       name,
@@ -574,11 +613,10 @@ export function needsApiGatewayAccountRole(template: CfnTemplate): boolean {
   return Object.values(template.Resources).some((r) => {
     const p = r.Properties ?? {};
     const logs = (settings: unknown) =>
-      values(settings as unknown[]).some((s) => {
-        const level = (s as unknown as { LoggingLevel?: string })?.LoggingLevel;
-        return level !== undefined && level !== 'OFF';
-      });
-    if (r.Type === 'AWS::ApiGateway::Stage') return p.AccessLogSetting !== undefined || logs(p.MethodSettings);
+      Array.isArray(settings) &&
+      settings.some((s: { LoggingLevel?: string }) => (s?.LoggingLevel ?? 'OFF') !== 'OFF');
+    if (r.Type === 'AWS::ApiGateway::Stage')
+      return p.AccessLogSetting !== undefined || logs(p.MethodSettings);
     if (r.Type === 'AWS::ApiGateway::Deployment') {
       const stage = p.StageDescription as Record<string, unknown> | undefined;
       return stage?.AccessLogSetting !== undefined || (stage?.LoggingLevel ?? 'OFF') !== 'OFF';
@@ -605,8 +643,13 @@ export async function checkApiGatewayAccount(
   try {
     roleArn = (await apiGateway.getAccount()).cloudwatchRoleArn;
   } catch (error) {
-    if (isAccessDenied(error)) return problem(name, errorText(error), permissionFix('apigateway:GET on /account'));
-    return problem(name, `cannot read the API Gateway account settings: ${errorText(error)}`, 'check credentials');
+    if (isAccessDenied(error))
+      return problem(name, errorText(error), permissionFix('apigateway:GET on /account'));
+    return problem(
+      name,
+      `cannot read the API Gateway account settings: ${errorText(error)}`,
+      'check credentials',
+    );
   }
   if (!roleArn) {
     return problem(
@@ -618,8 +661,16 @@ export async function checkApiGatewayAccount(
   const roleName = roleArn.split('/').pop()!;
   try {
     const role = await iam.send(new GetRoleCommand({ RoleName: roleName }));
-    if (!trustStatements(role.Role?.AssumeRolePolicyDocument).some((s) => trustsService(s, 'apigateway.amazonaws.com'))) {
-      return problem(name, `the API Gateway CloudWatch role ${roleName} does not trust apigateway.amazonaws.com`, setupFix);
+    if (
+      !trustStatements(role.Role?.AssumeRolePolicyDocument).some((s) =>
+        trustsService(s, 'apigateway.amazonaws.com'),
+      )
+    ) {
+      return problem(
+        name,
+        `the API Gateway CloudWatch role ${roleName} does not trust apigateway.amazonaws.com`,
+        setupFix,
+      );
     }
   } catch (error) {
     if (/^NoSuchEntity/.test(errorName(error))) {
@@ -649,20 +700,30 @@ async function guarded(name: string, check: () => Promise<CheckResult>): Promise
   try {
     return await check();
   } catch (error) {
-    return problem(name, `the check could not run: ${errorText(error)}`, 'run doctor again; if it persists, report it with this line');
+    return problem(
+      name,
+      `the check could not run: ${errorText(error)}`,
+      'run doctor again; if it persists, report it with this line',
+    );
   }
 }
 
 /** Runs every check against the stack named `stackName`. */
 export async function runDoctor(clients: DoctorClients, stackName: string): Promise<CheckResult[]> {
   const { result, stack } = await checkStack(clients.cloudformation, stackName).catch((error: unknown) => ({
-    result: problem('stack', `cannot read stack ${stackName}: ${errorText(error)}`, 'check credentials and region'),
+    result: problem(
+      'stack',
+      `cannot read stack ${stackName}: ${errorText(error)}`,
+      'check credentials and region',
+    ),
     stack: undefined,
   }));
   if (!stack) return [result, ...CHECK_NAMES.slice(1).map((n) => skipped(n, 'needs the stack (see stack)'))];
   const needs = (name: string, keys: string[], check: () => Promise<CheckResult>) => {
     const absent = keys.filter((k) => !stack.outputs[k]);
-    return absent.length > 0 ? Promise.resolve(skipped(name, `needs stack output ${absent.join(', ')}`)) : guarded(name, check);
+    return absent.length > 0
+      ? Promise.resolve(skipped(name, `needs stack output ${absent.join(', ')}`))
+      : guarded(name, check);
   };
 
   let botToken: string | undefined;

@@ -78,7 +78,9 @@ export function diffPolicies(intended: PolicyStatement[], deployed: PolicyStatem
     else unmatched.push(statement);
   }
   for (const statement of unmatched) {
-    const sameSid = remaining.findIndex((d) => statement.Sid !== undefined && d.statement.Sid === statement.Sid);
+    const sameSid = remaining.findIndex(
+      (d) => statement.Sid !== undefined && d.statement.Sid === statement.Sid,
+    );
     if (sameSid >= 0) {
       remaining.splice(sameSid, 1);
       diff.changed.push(label(statement));

@@ -162,7 +162,8 @@ export class TemplateResolver {
   /** Resolves a value that must be a string. */
   resolveString(value: unknown): string {
     const resolved = this.resolve(value);
-    if (typeof resolved !== 'string') throw new UnresolvableError(`expected a string, got ${typeof resolved}`);
+    if (typeof resolved !== 'string')
+      throw new UnresolvableError(`expected a string, got ${typeof resolved}`);
     return resolved;
   }
 
@@ -192,7 +193,10 @@ export class TemplateResolver {
         return this.resolveString(source).split(separator);
       }
       case 'Fn::Sub': {
-        const [text, variables = {}] = (Array.isArray(arg) ? arg : [arg]) as [string, Record<string, unknown>];
+        const [text, variables = {}] = (Array.isArray(arg) ? arg : [arg]) as [
+          string,
+          Record<string, unknown>,
+        ];
         return text.replace(/\$\{([^}!][^}]*)\}/g, (_all, ref: string) => {
           if (Object.hasOwn(variables, ref)) return this.resolveString(variables[ref]);
           const [id, attribute] = ref.split(/\.(.*)/s);
@@ -221,8 +225,9 @@ export class TemplateResolver {
 export function functionVariable(template: CfnTemplate, name: string): unknown {
   for (const resource of Object.values(template.Resources)) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
-    const variables = (resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
-      ?.Variables;
+    const variables = (
+      resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined
+    )?.Variables;
     if (variables && Object.hasOwn(variables, name)) return variables[name];
   }
   return undefined;

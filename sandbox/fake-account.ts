@@ -209,8 +209,13 @@ export function createFakeAccount(options: {
         const nameValue = nameProperty ? resource.Properties?.[nameProperty] : undefined;
         try {
           const named =
-            nameValue === undefined ? undefined : new TemplateResolver(template, env).resolveString(nameValue);
-          resources.set(id, { type: resource.Type, physicalId: physicalName(stackName, id, resource.Type, named) });
+            nameValue === undefined
+              ? undefined
+              : new TemplateResolver(template, env).resolveString(nameValue);
+          resources.set(id, {
+            type: resource.Type,
+            physicalId: physicalName(stackName, id, resource.Type, named),
+          });
         } catch (error) {
           if (!(error instanceof UnresolvableError)) throw error;
           deferred.push([id, resource]);
@@ -234,7 +239,8 @@ export function createFakeAccount(options: {
       if (Array.isArray(getAtt)) {
         const [id, attribute] = getAtt.map(String) as [string, string];
         const type = resources.get(id)?.type ?? '';
-        const known = ATTRIBUTE_FORMATS[type]?.[attribute] || (type === 'AWS::IAM::Role' && attribute === 'Arn');
+        const known =
+          ATTRIBUTE_FORMATS[type]?.[attribute] || (type === 'AWS::IAM::Role' && attribute === 'Arn');
         if (!known) {
           extra.set(
             `${id}.${attribute}`,
@@ -269,13 +275,15 @@ export function createFakeAccount(options: {
         case 'AWS::Events::EventBus': {
           const policy = props.Policy === undefined ? undefined : resolver.resolve(props.Policy);
           const statements = policy
-            ? ((typeof policy === 'string' ? JSON.parse(policy) : policy) as { Statement: unknown[] }).Statement
+            ? ((typeof policy === 'string' ? JSON.parse(policy) : policy) as { Statement: unknown[] })
+                .Statement
             : [];
           statementsByBus.set(physicalId, [...(statementsByBus.get(physicalId) ?? []), ...statements]);
           break;
         }
         case 'AWS::Events::EventBusPolicy': {
-          const bus = props.EventBusName === undefined ? 'default' : resolver.resolveString(props.EventBusName);
+          const bus =
+            props.EventBusName === undefined ? 'default' : resolver.resolveString(props.EventBusName);
           const statement = resolver.resolve(props.Statement) as Record<string, unknown>;
           statementsByBus.set(bus, [
             ...(statementsByBus.get(bus) ?? []),
@@ -286,8 +294,11 @@ export function createFakeAccount(options: {
         case 'AWS::S3::Bucket': {
           const lock = props.ObjectLockConfiguration as FakeObjectLock | undefined;
           state.buckets.set(physicalId, {
-            ...(props.ObjectLockEnabled ? { objectLock: structuredClone(lock ?? { ObjectLockEnabled: 'Enabled' }) } : {}),
-            ...((props.VersioningConfiguration as { Status?: string })?.Status === 'Enabled' || props.ObjectLockEnabled
+            ...(props.ObjectLockEnabled
+              ? { objectLock: structuredClone(lock ?? { ObjectLockEnabled: 'Enabled' }) }
+              : {}),
+            ...((props.VersioningConfiguration as { Status?: string })?.Status === 'Enabled' ||
+            props.ObjectLockEnabled
               ? { versioning: 'Enabled' as const }
               : {}),
           });
@@ -328,10 +339,10 @@ export function createFakeAccount(options: {
         ([, r]) => r.type === 'AWS::Events::EventBus' && r.physicalId === bus,
       )?.[0];
       state.buses.set(bus, {
-        arn: busId
-          ? resolver.getAtt(busId, 'Arn')
-          : `arn:aws:events:${region}:${account}:event-bus/${bus}`,
-        ...(statements.length > 0 ? { policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) } : {}),
+        arn: busId ? resolver.getAtt(busId, 'Arn') : `arn:aws:events:${region}:${account}:event-bus/${bus}`,
+        ...(statements.length > 0
+          ? { policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }
+          : {}),
       });
     }
     for (const [id, resource] of resources) {
@@ -363,7 +374,9 @@ export function createFakeAccount(options: {
       path: '/',
       trust: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
       }),
     });
     state.apiGateway.cloudwatchRoleArn = arn;
@@ -418,7 +431,8 @@ export function createFakeAccount(options: {
   }
 
   function iam(action: string, params: URLSearchParams): FakeAnswer {
-    if (action !== 'GetRole') return queryError(400, 'InvalidAction', `the fake does not implement ${action}`);
+    if (action !== 'GetRole')
+      return queryError(400, 'InvalidAction', `the fake does not implement ${action}`);
     const name = params.get('RoleName') ?? '';
     const role = state.roles.get(name);
     if (!role) return queryError(404, 'NoSuchEntity', `The role with name ${name} cannot be found.`);
@@ -485,7 +499,11 @@ export function createFakeAccount(options: {
     if (!bucket) return s3Error(404, 'NoSuchBucket', 'The specified bucket does not exist');
     if (url.searchParams.has('object-lock')) {
       if (!bucket.objectLock) {
-        return s3Error(404, 'ObjectLockConfigurationNotFoundError', 'Object Lock configuration does not exist for this bucket');
+        return s3Error(
+          404,
+          'ObjectLockConfigurationNotFoundError',
+          'Object Lock configuration does not exist for this bucket',
+        );
       }
       return {
         status: 200,
@@ -528,7 +546,9 @@ export function createFakeAccount(options: {
         status: 200,
         contentType: 'application/json',
         body: JSON.stringify({
-          ...(state.apiGateway.cloudwatchRoleArn ? { cloudwatchRoleArn: state.apiGateway.cloudwatchRoleArn } : {}),
+          ...(state.apiGateway.cloudwatchRoleArn
+            ? { cloudwatchRoleArn: state.apiGateway.cloudwatchRoleArn }
+            : {}),
           throttleSettings: { burstLimit: 5000, rateLimit: 10000 },
           features: [],
           apiKeyVersion: '4',

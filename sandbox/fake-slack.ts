@@ -246,7 +246,8 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     'conversations.info': (params) => {
       const id = str(params.channel) ?? '';
       const entry = channelEntry(id);
-      if (!channelExists(id) || (entry?.isPrivate && !botMember(id))) throw new SlackApiError('channel_not_found');
+      if (!channelExists(id) || (entry?.isPrivate && !botMember(id)))
+        throw new SlackApiError('channel_not_found');
       return {
         channel: {
           id,

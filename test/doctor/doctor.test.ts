@@ -17,7 +17,12 @@ import { CHECK_NAMES, type CheckResult, runDoctor } from '../../doctor/checks.js
 import type { CfnTemplate } from '../../doctor/template.js';
 import type { FakeStack } from '../../sandbox/fake-account.js';
 import { type RunningFakeAws, startFakeAws } from '../../sandbox/fake-aws.js';
-import { FAKE_SLACK_TOKEN, loadDirectory, type RunningFakeSlack, startFakeSlack } from '../../sandbox/fake-slack.js';
+import {
+  FAKE_SLACK_TOKEN,
+  loadDirectory,
+  type RunningFakeSlack,
+  startFakeSlack,
+} from '../../sandbox/fake-slack.js';
 import { synth, TEST_ENV } from '../infra/support.js';
 
 const STACK = 'Countersign';
@@ -97,7 +102,11 @@ afterAll(() => {
 async function cli(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['doctor', ...argv], { out: (l) => out.push(l), err: (l) => err.push(l), cwd: dir });
+  const code = await main(['doctor', ...argv], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    cwd: dir,
+  });
   return { code, out, err };
 }
 
@@ -148,7 +157,11 @@ describe('countersign doctor finds each broken thing, and only it', () => {
 
   it('a stack whose last update rolled back', async () => {
     stack.status = 'UPDATE_ROLLBACK_COMPLETE';
-    await expectOnly('stack', /is UPDATE_ROLLBACK_COMPLETE/, /describe-stack-events --stack-name Countersign/);
+    await expectOnly(
+      'stack',
+      /is UPDATE_ROLLBACK_COMPLETE/,
+      /describe-stack-events --stack-name Countersign/,
+    );
   });
 
   it('the Slack secret as the stack created it (placeholder token, generated signing secret)', async () => {
@@ -164,15 +177,22 @@ describe('countersign doctor finds each broken thing, and only it', () => {
 
   it('a signing secret pasted wrong (the token still gets tested)', async () => {
     fillSlackSecret({ botToken: FAKE_SLACK_TOKEN, signingSecret: 'not-the-signing-secret' });
-    const failing = await expectOnly('slack-secret', /signingSecret is not a Slack signing secret/, /put-secret-value/);
+    const failing = await expectOnly(
+      'slack-secret',
+      /signingSecret is not a Slack signing secret/,
+      /put-secret-value/,
+    );
     expect(JSON.stringify(failing)).not.toContain('not-the-signing-secret');
   });
 
   it('a revoked bot token', async () => {
     slack.revokeToken();
-    await expectOnly('slack-auth', /Slack refused the bot token \(token_revoked\)/, /reinstall the Slack app/, [
-      'slack-channel',
-    ]);
+    await expectOnly(
+      'slack-auth',
+      /Slack refused the bot token \(token_revoked\)/,
+      /reinstall the Slack app/,
+      ['slack-channel'],
+    );
   });
 
   it('a token Slack does not know (another app’s, or a typo)', async () => {
@@ -183,7 +203,10 @@ describe('countersign doctor finds each broken thing, and only it', () => {
   it('the bot not in the public review channel', async () => {
     await slack.close();
     slack = await startFakeSlack({
-      directory: { ...loadDirectory(), channels: [{ id: CHANNEL, name: 'countersign-reviews', botMember: false }] },
+      directory: {
+        ...loadDirectory(),
+        channels: [{ id: CHANNEL, name: 'countersign-reviews', botMember: false }],
+      },
     });
     process.env.COUNTERSIGN_SLACK_API_URL = slack.url;
     await expectOnly(
@@ -203,7 +226,11 @@ describe('countersign doctor finds each broken thing, and only it', () => {
       },
     });
     process.env.COUNTERSIGN_SLACK_API_URL = slack.url;
-    await expectOnly('slack-channel', /C0COUNTERSIGN was not found: .* private and the bot is not in it/, /\/invite/);
+    await expectOnly(
+      'slack-channel',
+      /C0COUNTERSIGN was not found: .* private and the bot is not in it/,
+      /\/invite/,
+    );
   });
 
   it('a Deny statement lost from the bus policy, and the printed fix puts it back', async () => {
@@ -295,7 +322,11 @@ describe('countersign doctor finds each broken thing, and only it', () => {
   it('a digest key scheduled for deletion', async () => {
     const key = [...aws.account.keys.values()].find((k) => k.arn === output('DigestKeyArn'))!;
     key.keyState = 'PendingDeletion';
-    await expectOnly('digest-key', /scheduled for deletion/, /aws kms cancel-key-deletion --key-id arn:aws:kms:/);
+    await expectOnly(
+      'digest-key',
+      /scheduled for deletion/,
+      /aws kms cancel-key-deletion --key-id arn:aws:kms:/,
+    );
   });
 
   it('a scheduler role trusting the schedules’ ARNs instead of the schedule group’s', async () => {
@@ -330,7 +361,11 @@ describe('countersign doctor finds each broken thing, and only it', () => {
 
   it('an API Gateway CloudWatch role that was deleted', async () => {
     aws.account.roles.delete('APIGatewayCloudWatchLogs');
-    await expectOnly('api-gateway-account', /CloudWatch role .*APIGatewayCloudWatchLogs no longer exists/, /update-account/);
+    await expectOnly(
+      'api-gateway-account',
+      /CloudWatch role .*APIGatewayCloudWatchLogs no longer exists/,
+      /update-account/,
+    );
   });
 });
 
