@@ -408,6 +408,12 @@ function intendedRetention(
   return undefined;
 }
 
+/** Whether two retention periods are the same (templates may carry numbers as strings). */
+function samePeriod(a: { Days?: unknown; Years?: unknown }, b: { Days?: unknown; Years?: unknown }): boolean {
+  const n = (v: unknown) => (v === undefined || v === null ? undefined : Number(v));
+  return n(a.Days) === n(b.Days) && n(a.Years) === n(b.Years);
+}
+
 /** The audit bucket has Object Lock with COMPLIANCE default retention, and versioning on. */
 export async function checkAuditBucket(s3: S3Client, stack: DeployedStack): Promise<CheckResult> {
   const name = 'audit-bucket';
@@ -426,10 +432,7 @@ export async function checkAuditBucket(s3: S3Client, stack: DeployedStack): Prom
     } else if (retention?.Mode !== 'COMPLIANCE') {
       found.push(`default retention is ${retention?.Mode ?? 'not set'}, not COMPLIANCE`);
       fixes.push(lockFix);
-    } else if (
-      (retention.Days ?? undefined) !== wanted.Days ||
-      (retention.Years ?? undefined) !== wanted.Years
-    ) {
+    } else if (!samePeriod(retention, wanted)) {
       const has = retention.Years ? `${retention.Years} years` : `${retention.Days} days`;
       found.push(`default COMPLIANCE retention is ${has}, the template says ${period.replace(/"/g, '')}`);
       fixes.push(lockFix);

@@ -142,6 +142,12 @@ describe('countersign doctor on a fresh, correct deploy', () => {
     expect(code).toBe(1);
   });
 
+  it('is listed in the command table with its usage', async () => {
+    const out: string[] = [];
+    await main(['help', 'doctor'], { out: (l) => out.push(l), err: () => {}, cwd: dir });
+    expect(out.join('\n')).toMatch(/countersign doctor \[--stack NAME\] \[--region REGION\]/);
+  });
+
   it('refuses a malformed stack name as bad usage', async () => {
     const { code, err } = await cli('--stack', 'no such/stack');
     expect(code).toBe(2);
@@ -231,6 +237,11 @@ describe('countersign doctor finds each broken thing, and only it', () => {
       /C0COUNTERSIGN was not found: .* private and the bot is not in it/,
       /\/invite/,
     );
+  });
+
+  it('a Slack app installed before the channel scopes were added', async () => {
+    slack.setFailure('conversations.info', 'missing_scope');
+    await expectOnly('slack-channel', /lacks the scope channels:read,groups:read/, /reinstall it/);
   });
 
   it('a Deny statement lost from the bus policy, and the printed fix puts it back', async () => {
