@@ -48,6 +48,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'show a request’s status, decision and grant',
     load: async () => (await import('./agent.js')).status,
   },
+  doctor: {
+    summary: 'check a deployed stack and its Slack app, one line per check',
+    load: () => import('./doctor.js'),
+  },
   wait: { summary: 'wait for a request’s decision', load: async () => (await import('./agent.js')).wait },
   grant: {
     summary: 'spend a single-use grant (grant consume <id>)',

@@ -47,7 +47,8 @@ export class ReviewReminders extends Construct {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
-          ArnLike: { 'aws:SourceArn': this.scheduleArns() },
+          // Scheduler presents the schedule group's ARN as aws:SourceArn, not the schedule's.
+          ArnEquals: { 'aws:SourceArn': this.scheduleGroup.scheduleGroupArn },
         },
       }),
       description: 'EventBridge Scheduler: invoke the Countersign reminder handler (review wake-ups)',

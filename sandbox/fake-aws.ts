@@ -7,6 +7,10 @@
  *   `X-Amz-Target: secretsmanager.GetSecretValue`), serving configured secrets
  *   by name or ARN.
  *
+ * - the read APIs of a deployed account for `countersign doctor`
+ *   (CloudFormation, IAM, EventBridge, KMS, S3 bucket settings, API Gateway
+ *   account settings), delegated to {@link FakeAccount} (sandbox/fake-account.ts).
+ *
  * Unmodified SDK clients talk to it with `endpoint: url` (or
  * `AWS_ENDPOINT_URL_SFN` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`) and any
  * credentials; signatures are not checked. Errors use AWS's shapes, so the SDK
@@ -15,6 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createFakeAccount, type FakeAccount } from './fake-account.js';
 
 /** Life of a task token as the fake sees it. */
 export type TaskState = 'pending' | 'succeeded' | 'failed' | 'timed-out';
@@ -202,6 +207,8 @@ export interface FakeAws {
   setSecret(id: string, value: string): string;
   /** Every GetSecretValue `SecretId` asked for, in order. */
   readonly secretReads: string[];
+  /** The deployed account `countersign doctor` reads (empty until {@link FakeAccount.deploy}). */
+  account: FakeAccount;
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
@@ -211,17 +218,18 @@ export interface RunningFakeAws extends FakeAws {
   port: number;
   /** Environment pointing SDK clients built from defaults at the fake. */
   env(): Record<string, string>;
+  /** Environment pointing every client `countersign doctor` builds at the fake account. */
+  accountEnv(): Record<string, string>;
   close(): Promise<void>;
 }
 
 const SFN_OPERATIONS = new Set(['SendTaskSuccess', 'SendTaskFailure', 'SendTaskHeartbeat']);
 const ARN_SUFFIX = /-[A-Za-z0-9]{6}$/;
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text.length > 0 ? (JSON.parse(text) as Record<string, unknown>) : {};
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: unknown, errorType?: string) {
@@ -265,12 +273,25 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     return secrets.find((s) => s.arn === id || s.name === id || s.name === name);
   };
 
+  const account = createFakeAccount({ region, setSecret });
+
   async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = String(req.headers['x-amz-target'] ?? '');
     const [service, operation = ''] = target.split('.');
+    const text = await readText(req);
+    const answer = account.handle(req, text);
+    if (answer) {
+      res.writeHead(answer.status, {
+        'content-type': answer.contentType,
+        'x-amzn-requestid': randomUUID(),
+        ...(answer.errorType ? { 'x-amzn-errortype': answer.errorType } : {}),
+      });
+      res.end(answer.body);
+      return;
+    }
     let input: Record<string, unknown>;
     try {
-      input = await readJson(req);
+      input = text.length > 0 ? (JSON.parse(text) as Record<string, unknown>) : {};
     } catch {
       return send(res, 400, 'application/x-amz-json-1.0', {
         __type: 'SerializationException',
@@ -325,7 +346,7 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     );
   }
 
-  return { tasks, setSecret, secretReads, handleRequest };
+  return { tasks, setSecret, secretReads, account, handleRequest };
 }
 
 /** Starts the fake on 127.0.0.1 (a random port unless one is given). */
@@ -348,6 +369,15 @@ export async function startFakeAws(
     url,
     port,
     env: () => ({ AWS_ENDPOINT_URL_SFN: url, AWS_ENDPOINT_URL_SECRETS_MANAGER: url }),
+    accountEnv: () => ({
+      AWS_ENDPOINT_URL_CLOUDFORMATION: url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: url,
+      AWS_ENDPOINT_URL_KMS: url,
+      AWS_ENDPOINT_URL_IAM: url,
+      AWS_ENDPOINT_URL_S3: url,
+      AWS_ENDPOINT_URL_API_GATEWAY: url,
+    }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

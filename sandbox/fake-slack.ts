@@ -38,8 +38,12 @@ export interface SlackDirectory {
   team?: { id: string; name: string };
   users: DirectoryUser[];
   groups: DirectoryGroup[];
-  /** When present, only these channel ids exist; otherwise any `C…`/`G…`/`D…` id does. */
-  channels?: { id: string; name: string }[];
+  /**
+   * When present, only these channel ids exist; otherwise any `C…`/`G…`/`D…` id
+   * does. The bot is a member unless `botMember` is false; a private channel
+   * the bot is not in is invisible to it (`channel_not_found`), as on Slack.
+   */
+  channels?: { id: string; name: string; isPrivate?: boolean; botMember?: boolean; isArchived?: boolean }[];
 }
 
 /** A message call the fake accepted, in arrival order. */
@@ -96,6 +100,8 @@ export interface FakeSlack {
   setRateLimit(method: string, n: number, retryAfterSeconds?: number): void;
   /** Answers the next `n` calls of `method` with `{ ok: false, error }`. */
   setFailure(method: string, error: string, n?: number): void;
+  /** Revokes the bot token: every later call answers `token_revoked`, as after an app is uninstalled. */
+  revokeToken(): void;
   /** Seeds a message as if posted earlier (not recorded as a call); returns its ts. */
   addMessage(message: { channel: string; text?: string; blocks?: unknown[] }): string;
   /** Current content of a posted message, after updates. */
@@ -181,6 +187,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const rateLimits = new Map<string, { n: number; retryAfter: number }>();
   const failures = new Map<string, { n: number; error: string }>();
   let counter = 0;
+  let revoked = false;
 
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++counter).padStart(6, '0')}`;
   const user = (id: unknown) => directory.users.find((u) => u.id === id);
@@ -192,8 +199,13 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     const channel = str(params.channel);
     if (channel && /^U[A-Z0-9]+$/.test(channel) && user(channel)) return dmChannelOf(channel);
     if (!channel || !channelExists(channel)) throw new SlackApiError('channel_not_found');
+    if (!botMember(channel)) {
+      throw new SlackApiError(channelEntry(channel)?.isPrivate ? 'channel_not_found' : 'not_in_channel');
+    }
     return channel;
   };
+  const channelEntry = (id: string) => directory.channels?.find((c) => c.id === id);
+  const botMember = (id: string) => channelEntry(id)?.botMember !== false;
   const dmUser = (channel: string) => (channel.startsWith('D') ? `U${channel.slice(1)}` : undefined);
   const requireContent = (params: Params) => {
     const text = str(params.text);
@@ -231,6 +243,22 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
       bot_id: FAKE_BOT.botId,
       team_id: directory.team?.id ?? 'T0FAKE',
     }),
+    'conversations.info': (params) => {
+      const id = str(params.channel) ?? '';
+      const entry = channelEntry(id);
+      if (!channelExists(id) || (entry?.isPrivate && !botMember(id)))
+        throw new SlackApiError('channel_not_found');
+      return {
+        channel: {
+          id,
+          name: entry?.name ?? id.toLowerCase(),
+          is_channel: !entry?.isPrivate,
+          is_private: entry?.isPrivate ?? false,
+          is_archived: entry?.isArchived ?? false,
+          is_member: botMember(id),
+        },
+      };
+    },
     'chat.postMessage': (params) => {
       const channel = requireChannel(params);
       const content = requireContent(params);
@@ -330,6 +358,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     }
     const presented = authorization?.replace(/^Bearer\s+/i, '') ?? str(params.token);
     if (presented !== token) return { body: { ok: false, error: presented ? 'invalid_auth' : 'not_authed' } };
+    if (revoked) return { body: { ok: false, error: 'token_revoked' } };
     const failure = failures.get(method);
     if (failure && failure.n > 0) {
       failure.n -= 1;
@@ -355,6 +384,9 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     setFailure(method, error, n = 1) {
       failures.set(method, { n, error });
     },
+    revokeToken() {
+      revoked = true;
+    },
     addMessage({ channel, text, blocks }) {
       const ts = nextTs();
       store.set(`${channel}/${ts}`, { text, blocks });
@@ -364,6 +396,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     sent: (method, recipient) =>
       messages.filter((m) => m.method === method && (recipient === undefined || m.user === recipient)),
     reset() {
+      revoked = false;
       messages.length = 0;
       calls.length = 0;
       views.clear();
