@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
 import { CountersignStack } from '../../lib/countersign-stack.js';
-import { CDK_CONTEXT, TEST_ENV, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
+import { busPolicyStatements, CDK_CONTEXT, TEST_ENV, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
 
 let template: Template;
 let stack: CountersignStack;
@@ -82,13 +82,11 @@ describe('agent publish permission', () => {
   });
 });
 
-/** The bus policy statement with this Sid. */
+/** The bus policy statement with this Sid (the bus's own `Policy` property). */
 function busStatement(sid: string): Record<string, unknown> {
-  const found = Object.values(template.findResources('AWS::Events::EventBusPolicy'))
-    .map((p) => p.Properties.Statement as Record<string, unknown>)
-    .filter((st) => st.Sid === `cdk-${sid}`);
-  expect(found, sid).toHaveLength(1);
-  return found[0]!;
+  const found = busPolicyStatements(template).get(sid);
+  expect(found, sid).toBeDefined();
+  return found as unknown as Record<string, unknown>;
 }
 
 /** aws:PrincipalArn values of an ArnNotEquals condition, as a list. */

@@ -6,6 +6,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import {
   actionsOf,
+  busPolicyStatements,
   functionEnv,
   functionRole,
   logicalId,
@@ -205,22 +206,23 @@ describe('intent bus', () => {
   it('bus policy denies unknown sources, and decisions from anyone but the workflow role', () => {
     const { template } = synth();
     const smRole = logicalId(template, 'AWS::IAM::Role', 'ApprovalWorkflowStateMachineRole');
-    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
-      Statement: Match.objectLike({
-        Effect: 'Deny',
-        Action: 'events:PutEvents',
-        Condition: { StringNotLike: { 'events:source': ['countersign.agent.*', 'countersign'] } },
-      }),
+    const statements = busPolicyStatements(template);
+    expect(statements.get('DenyUnknownSources')).toMatchObject({
+      Effect: 'Deny',
+      Action: 'events:PutEvents',
+      Condition: { StringNotLike: { 'events:source': ['countersign.agent.*', 'countersign'] } },
     });
-    for (const key of ['events:source', 'events:detail-type']) {
-      template.hasResourceProperties('AWS::Events::EventBusPolicy', {
-        Statement: Match.objectLike({
-          Effect: 'Deny',
-          Condition: {
-            StringEquals: { [key]: key === 'events:source' ? 'countersign' : 'Privileged Action Decided' },
-            ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [smRole, 'Arn'] } },
-          },
-        }),
+    for (const [sid, key, value] of [
+      ['DenyForgedDecisionSource', 'events:source', 'countersign'],
+      ['DenyForgedDecisionType', 'events:detail-type', 'Privileged Action Decided'],
+    ] as const) {
+      expect(statements.get(sid), sid).toMatchObject({
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Condition: {
+          StringEquals: { [key]: value },
+          ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [smRole, 'Arn'] } },
+        },
       });
     }
   });
