@@ -5,7 +5,7 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { busPolicyStatements, synth } from './support.js';
+import { actionsOf, busPolicyStatements, logicalId, type Statement, synth } from './support.js';
 
 describe('bus policy', () => {
   it('is one document on the bus itself: no separate policy resources that deploy in parallel', () => {
@@ -40,6 +40,58 @@ describe('bus policy', () => {
     });
     template.hasResourceProperties('AWS::Events::EventBus', {
       Policy: Match.objectLike({ Version: '2012-10-17' }),
+    });
+  });
+});
+
+describe('workflow execution logs', () => {
+  it('go to a log group under /aws/vendedlogs/states/ named after the stack instance', () => {
+    const { template } = synth();
+    const group = logicalId(template, 'AWS::Logs::LogGroup', 'ApprovalWorkflowExecutionLogs');
+    const name = template.findResources('AWS::Logs::LogGroup')[group]!.Properties.LogGroupName;
+    // Fn::Join of the prefix, the stack name and the UUID of AWS::StackId: unique per copy and per deploy.
+    expect(name).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          '/aws/vendedlogs/states/',
+          { Ref: 'AWS::StackName' },
+          '-',
+          { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+        ],
+      ],
+    });
+  });
+
+  it('never include execution data (task tokens, unmasked intents), at level ALL', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
+    });
+  });
+
+  it('are encrypted with a rotating customer-managed key that CloudWatch Logs may use for that log group only', () => {
+    const { template } = synth();
+    const key = logicalId(template, 'AWS::KMS::Key', 'ApprovalWorkflowExecutionLogsKey');
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+      KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+    });
+    const statements = template.findResources('AWS::KMS::Key')[key]!.Properties.KeyPolicy
+      .Statement as Statement[];
+    const forLogs = statements.filter((s) =>
+      JSON.stringify(s.Principal).includes('logs.eu-west-1.amazonaws.com'),
+    );
+    expect(forLogs).toHaveLength(1);
+    expect(actionsOf(forLogs[0]!).sort()).toEqual(
+      ['kms:Decrypt*', 'kms:Describe*', 'kms:Encrypt*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].sort(),
+    );
+    const arn = JSON.stringify(forLogs[0]!.Condition?.ArnEquals?.['kms:EncryptionContext:aws:logs:arn']);
+    expect(arn).toContain(':log-group:/aws/vendedlogs/states/');
+    expect(arn).toContain('AWS::StackId');
+    template.hasResourceProperties('AWS::KMS::Key', {
+      Description: 'Countersign approval workflow execution logs',
+      EnableKeyRotation: true,
     });
   });
 });

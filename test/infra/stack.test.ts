@@ -229,13 +229,13 @@ describe('intent bus', () => {
 });
 
 describe('approval workflow', () => {
-  it('is a STANDARD state machine with logging level ALL (with execution data) and tracing', () => {
+  it('is a STANDARD state machine with logging level ALL (without execution data) and tracing', () => {
     const { template } = synth();
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       LoggingConfiguration: {
         Level: 'ALL',
-        IncludeExecutionData: true,
+        IncludeExecutionData: false,
         Destinations: [
           {
             CloudWatchLogsLogGroup: {
