@@ -102,7 +102,7 @@ export interface ApprovalWorkflowProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Actions of the ExecutionsFailed alarm.
+   * Actions of the ExecutionsFailed alarm and the reminder dead-letter alarm.
    * @default - none
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
@@ -149,6 +149,7 @@ export class ApprovalWorkflow extends Construct {
     this.reminders = new ReviewReminders(this, 'Reminders', {
       auditWriter: props.auditWriter,
       slackSecretReader: props.slackSecretReader,
+      ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
     this.reviewFunction = new HandlerFunction(this, 'ReviewFunction', {
       name: 'review',

@@ -28,8 +28,14 @@ export interface CountersignConfig {
   readonly auditLegalHold: boolean;
   /** EventBridge Scheduler expression of the signed audit digest. */
   readonly digestSchedule: string;
-  /** Email address subscribed to the operational alarms; none when undefined. */
+  /** Email address subscribed to the operational alarms' topic; none when undefined. */
   readonly alarmEmail?: string;
+  /**
+   * Reserved concurrency of the public Slack interaction function (a ceiling on
+   * what a flood of requests can run, and a floor the rest of the account cannot
+   * take); unreserved when undefined.
+   */
+  readonly interactionReservedConcurrency?: number;
   /** Directory of the Cedar schema and policies, relative to the project root or absolute. */
   readonly policyDir: string;
 }
@@ -94,6 +100,12 @@ export const configSchema = z
       .refine(isScheduleExpression, 'must be a schedule expression like rate(1 hour) or cron(0 * * * ? *)')
       .default('rate(1 hour)'),
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+    // Off by default: a new account's concurrency quota (often 10) leaves nothing to reserve.
+    interactionReservedConcurrency: integerish(
+      1,
+      10_000,
+      'an integer number of concurrent executions from 1 to 10000',
+    ).optional(),
     policyDir: z
       .string({ error: 'must be a directory path' })
       .min(1, 'must be a directory path')

@@ -42,6 +42,13 @@ export interface SlackEndpointProps {
    */
   readonly memorySize?: number;
   /**
+   * Reserved concurrency of the interaction handler, the one public endpoint: it
+   * caps what a flood of (unsigned, refused) requests can run and keeps that
+   * capacity for Slack. New accounts often cannot reserve any.
+   * @default - unreserved
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Actions for alarms on the interaction handler.
    * @default - none
    */
@@ -85,6 +92,7 @@ export class SlackEndpoint extends Construct {
       description: 'Countersign Slack interaction handler (Function URL; Slack signature authenticates)',
       memorySize: props.memorySize ?? 1024,
       timeout: Duration.seconds(10),
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrency: props.reservedConcurrency } : {}),
       // Cedar decides who may approve; it is loaded on the first vote, not at cold start.
       copyFiles: [CEDAR_WASM],
       ...(props.policyBundle ? { policyBundle: props.policyBundle } : {}),

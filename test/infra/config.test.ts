@@ -28,6 +28,17 @@ describe('loadConfig', () => {
       digestSchedule: 'rate(1 hour)',
     });
     expect(loadConfig(minimal).alarmEmail).toBeUndefined();
+    // Off by default: new accounts cannot reserve concurrency.
+    expect(loadConfig(minimal).interactionReservedConcurrency).toBeUndefined();
+  });
+
+  it('takes the interaction function’s reserved concurrency as a number or a -c string', () => {
+    expect(
+      loadConfig({ ...minimal, interactionReservedConcurrency: 20 }).interactionReservedConcurrency,
+    ).toBe(20);
+    expect(loadConfig(minimal, { interactionReservedConcurrency: '5' }).interactionReservedConcurrency).toBe(
+      5,
+    );
   });
 
   it('lets flat countersign:<key> overrides (strings from -c) win over the object', () => {
@@ -88,6 +99,14 @@ describe('loadConfig', () => {
     [{ ...minimal, eventBusName: 'default' }, /^countersign\.eventBusName: must not be "default"/],
     [{ ...minimal, alarmEmail: 'secops' }, /^countersign\.alarmEmail: must be an email address/],
     [{ ...minimal, slackChanelId: 'C0123ABCD' }, /^countersign: unknown key\(s\) slackChanelId/],
+    [
+      { ...minimal, interactionReservedConcurrency: 0 },
+      /^countersign\.interactionReservedConcurrency: must be an integer number of concurrent executions from 1 to 10000/,
+    ],
+    [
+      { ...minimal, interactionReservedConcurrency: '2.5' },
+      /^countersign\.interactionReservedConcurrency: must be an integer/,
+    ],
   ])('rejects %j naming the key', (context, message) => {
     expect(() => loadConfig(context)).toThrow(message);
   });

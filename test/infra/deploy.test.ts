@@ -5,7 +5,15 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { actionsOf, busPolicyStatements, logicalId, type Statement, synth } from './support.js';
+import {
+  actionsOf,
+  busPolicyStatements,
+  functionEnv,
+  logicalId,
+  type Statement,
+  statementsByRole,
+  synth,
+} from './support.js';
 
 describe('bus policy', () => {
   it('is one document on the bus itself: no separate policy resources that deploy in parallel', () => {
@@ -93,5 +101,90 @@ describe('workflow execution logs', () => {
       Description: 'Countersign approval workflow execution logs',
       EnableKeyRotation: true,
     });
+  });
+});
+
+describe('reminder schedule group', () => {
+  it('is named after the stack instance (no "already exists" after destroy + deploy) and destroyed with the stack', () => {
+    const { template } = synth();
+    const groups = template.findResources('AWS::Scheduler::ScheduleGroup');
+    expect(Object.values(groups)).toHaveLength(1);
+    const group = Object.values(groups)[0]!;
+    expect(group.Properties.Name).toEqual({
+      'Fn::Join': [
+        '-',
+        ['countersign-reminders', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }],
+      ],
+    });
+    // It holds only pending wake-ups of reviews that go with the stack: nothing to keep.
+    expect(group.DeletionPolicy).toBe('Delete');
+    expect(group.UpdateReplacePolicy).toBe('Delete');
+  });
+});
+
+describe('one-off reminder schedules', () => {
+  it('have an alarmed, encrypted dead-letter queue whose ARN reaches the review handler with the permission to use it', () => {
+    const { template } = synth();
+    const dlq = logicalId(template, 'AWS::SQS::Queue', 'ApprovalWorkflowRemindersDeadLetterQueue');
+    const topic = logicalId(template, 'AWS::SNS::Topic', 'AlarmsTopic');
+    expect(functionEnv(template, 'ApprovalWorkflowReviewFunction').COUNTERSIGN_REMINDER_DLQ_ARN).toEqual({
+      'Fn::GetAtt': [dlq, 'Arn'],
+    });
+    const schedulerRole = logicalId(template, 'AWS::IAM::Role', 'ApprovalWorkflowRemindersSchedulerRole');
+    expect(statementsByRole(template).get(schedulerRole)).toContainEqual({
+      Effect: 'Allow',
+      Action: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': [dlq, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('reminder or escalation wake-ups could not invoke'),
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+      AlarmActions: [{ Ref: topic }],
+    });
+  });
+});
+
+describe('alarms', () => {
+  it('always notify an encrypted, TLS-only topic whose ARN is an output, even without alarmEmail', () => {
+    const { template } = synth();
+    const topic = logicalId(template, 'AWS::SNS::Topic', 'AlarmsTopic');
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topic }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    template.hasOutput('AlarmTopicArn', { Value: { Ref: topic } });
+    const alarms = template.findResources('AWS::CloudWatch::Alarm');
+    expect(Object.keys(alarms).length).toBeGreaterThanOrEqual(6);
+    for (const [id, alarm] of Object.entries(alarms)) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: topic }]);
+    }
+  });
+});
+
+describe('interaction function concurrency', () => {
+  it('is unreserved by default (new accounts cannot reserve) and reserved when configured', () => {
+    const interaction = (overrides: Record<string, unknown>) => {
+      const { template } = synth(overrides);
+      const id = logicalId(template, 'AWS::Lambda::Function', 'SlackEndpointInteractionFunction');
+      return template.findResources('AWS::Lambda::Function')[id]!.Properties.ReservedConcurrentExecutions;
+    };
+    expect(interaction({})).toBeUndefined();
+    expect(interaction({ interactionReservedConcurrency: '25' })).toBe(25);
+    // Only the public endpoint is reserved.
+    const { template } = synth({ interactionReservedConcurrency: '25' });
+    const reserved = Object.entries(template.findResources('AWS::Lambda::Function')).filter(
+      ([, fn]) => fn.Properties.ReservedConcurrentExecutions !== undefined,
+    );
+    expect(reserved.map(([id]) => id)).toEqual([
+      logicalId(template, 'AWS::Lambda::Function', 'SlackEndpointInteractionFunction'),
+    ]);
   });
 });
