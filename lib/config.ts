@@ -14,6 +14,12 @@ export const CONFIG_CONTEXT_KEY = 'countersign';
 
 /** A validated Countersign configuration. */
 export interface CountersignConfig {
+  /**
+   * CloudFormation stack name (and construct id) of this copy. Two copies in one
+   * account and region (staging next to prod) need different stack names and
+   * different `eventBusName`s.
+   */
+  readonly stackName: string;
   /** Name of the custom EventBridge bus agents publish intents on. */
   readonly eventBusName: string;
   /** Slack channel id the review cards are posted to. */
@@ -74,6 +80,13 @@ function isScheduleExpression(value: string): boolean {
 /** The schema of the `countersign` context object. */
 export const configSchema = z
   .object({
+    stackName: z
+      .string({ error: 'must be a CloudFormation stack name' })
+      .regex(
+        /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+        'must be a CloudFormation stack name: a letter, then up to 127 letters, digits or hyphens',
+      )
+      .default('Countersign'),
     eventBusName: z
       .string({ error: 'must be an EventBridge bus name' })
       .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be an EventBridge bus name of [A-Za-z0-9._-]')

@@ -3,7 +3,7 @@
  * token and signing secret, and the interaction handler behind a Lambda
  * Function URL that Slack posts button clicks to.
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -58,7 +58,9 @@ export interface SlackEndpointProps {
 /** The Slack secret and the interaction handler with its Function URL. */
 export class SlackEndpoint extends Construct {
   /**
-   * JSON `{ "botToken", "signingSecret" }`. Created with a placeholder bot token
+   * JSON `{ "botToken", "signingSecret" }`, under a name CloudFormation generates
+   * (a literal name would be refused while a deleted copy waits out its
+   * recovery window; the stack outputs the name). Created with a placeholder bot token
    * and a random signing secret (so nothing secret is in the template, and an
    * unfilled secret verifies no Slack request); the operator fills it in.
    */
@@ -71,7 +73,6 @@ export class SlackEndpoint extends Construct {
   constructor(scope: Construct, id: string, props: SlackEndpointProps) {
     super(scope, id);
     this.secret = new secretsmanager.Secret(this, 'SlackSecret', {
-      secretName: `${Stack.of(this).stackName}/slack`,
       description:
         'Countersign Slack app credentials: JSON {"botToken":"xoxb-...","signingSecret":"..."}; fill in after deploying',
       generateSecretString: {

@@ -8,6 +8,7 @@ const minimal = { slackChannelId: 'C0123ABCD', approverGroupHandle: 'security-ap
 describe('loadConfig', () => {
   it('reads cdk.json’s countersign object', () => {
     expect(loadConfig(CDK_CONTEXT.countersign)).toEqual({
+      stackName: 'Countersign',
       eventBusName: 'countersign',
       slackChannelId: 'C0COUNTERSIGN',
       approverGroupHandle: 'security-approvers',
@@ -99,6 +100,15 @@ describe('loadConfig', () => {
     [{ ...minimal, eventBusName: 'default' }, /^countersign\.eventBusName: must not be "default"/],
     [{ ...minimal, alarmEmail: 'secops' }, /^countersign\.alarmEmail: must be an email address/],
     [{ ...minimal, slackChanelId: 'C0123ABCD' }, /^countersign: unknown key\(s\) slackChanelId/],
+    [
+      { ...minimal, stackName: 'countersign staging' },
+      /^countersign\.stackName: must be a CloudFormation stack name/,
+    ],
+    [{ ...minimal, stackName: '1st' }, /^countersign\.stackName: must be a CloudFormation stack name/],
+    [
+      { ...minimal, stackName: 'A'.repeat(129) },
+      /^countersign\.stackName: must be a CloudFormation stack name/,
+    ],
     [
       { ...minimal, interactionReservedConcurrency: 0 },
       /^countersign\.interactionReservedConcurrency: must be an integer number of concurrent executions from 1 to 10000/,

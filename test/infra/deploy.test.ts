@@ -3,16 +3,22 @@
  * each finding of a review of the synthesized template against AWS's
  * documented behaviour, asserted on the template (no AWS account needed).
  */
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config.js';
+import { CountersignStack } from '../../lib/countersign-stack.js';
 import {
   actionsOf,
   busPolicyStatements,
+  CDK_CONTEXT,
   functionEnv,
   logicalId,
   type Statement,
   statementsByRole,
   synth,
+  TEST_ENV,
+  TEST_POLICY_BUNDLE,
+  testApp,
 } from './support.js';
 
 describe('bus policy', () => {
@@ -188,3 +194,152 @@ describe('interaction function concurrency', () => {
     ]);
   });
 });
+
+/**
+ * Top-level properties that give a resource a physical name unique in the
+ * account and region (or, for StatementId, on the bus). Names scoped to a
+ * parent (an inline policy's PolicyName, an API's StageName) are not listed:
+ * they cannot collide across stacks.
+ */
+const PHYSICAL_NAME_PROPERTIES: Record<string, string[]> = {
+  'AWS::ApiGatewayV2::Api': [],
+  'AWS::CloudWatch::Alarm': ['AlarmName'],
+  'AWS::DynamoDB::GlobalTable': ['TableName'],
+  'AWS::DynamoDB::Table': ['TableName'],
+  'AWS::Events::EventBus': ['Name'],
+  'AWS::Events::EventBusPolicy': ['StatementId'],
+  'AWS::Events::Rule': ['Name'],
+  'AWS::IAM::ManagedPolicy': ['ManagedPolicyName'],
+  'AWS::IAM::Role': ['RoleName'],
+  'AWS::KMS::Alias': ['AliasName'],
+  'AWS::Lambda::Function': ['FunctionName'],
+  'AWS::Logs::LogGroup': ['LogGroupName'],
+  'AWS::S3::Bucket': ['BucketName'],
+  'AWS::Scheduler::Schedule': ['Name'],
+  'AWS::Scheduler::ScheduleGroup': ['Name'],
+  'AWS::SecretsManager::Secret': ['Name'],
+  'AWS::SNS::Topic': ['TopicName'],
+  'AWS::SQS::Queue': ['QueueName'],
+  'AWS::StepFunctions::StateMachine': ['StateMachineName'],
+};
+
+/** A name derived from the stack instance's id: unique per copy and per deploy. */
+const perInstance = (value: unknown) => JSON.stringify(value).includes('"Ref":"AWS::StackId"');
+
+/** Every physical name of a template: resource, type, property, value. */
+function physicalNames(template: Template) {
+  const names: { id: string; type: string; property: string; value: unknown; retained: boolean }[] = [];
+  for (const [id, resource] of Object.entries(template.toJSON().Resources as Record<string, CfnResource>)) {
+    if (SCOPED_OR_UNNAMED.has(resource.Type)) continue;
+    const known = PHYSICAL_NAME_PROPERTIES[resource.Type];
+    const properties =
+      known ??
+      Object.keys(resource.Properties ?? {}).filter((p) => /^(Name|[A-Za-z]*Name|StatementId)$/.test(p));
+    for (const property of properties) {
+      const value = resource.Properties?.[property];
+      if (value === undefined) continue;
+      names.push({
+        id,
+        type: resource.Type,
+        property,
+        value,
+        retained: resource.DeletionPolicy === 'Retain',
+      });
+    }
+  }
+  return names;
+}
+
+interface CfnResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  DeletionPolicy?: string;
+}
+
+describe('two copies in one account and region, and a redeploy', () => {
+  // Prepare: production and staging, same account and region, as one app (as `cdk deploy --all` would).
+  const app = testApp();
+  const copies = [
+    { stackName: 'Countersign', eventBusName: 'countersign' },
+    { stackName: 'CountersignStaging', eventBusName: 'countersign-staging' },
+  ].map(
+    ({ stackName, eventBusName }) =>
+      new CountersignStack(app, stackName, {
+        env: TEST_ENV,
+        config: loadConfig({ ...(CDK_CONTEXT.countersign as object), stackName, eventBusName }),
+        policyBundle: TEST_POLICY_BUNDLE,
+      }),
+  );
+  const templates = copies.map((stack) => Template.fromStack(stack));
+
+  it('every resource type in the template is known to have, or not have, an account-unique name', () => {
+    const types = new Set(
+      templates.flatMap((t) =>
+        Object.values(t.toJSON().Resources as Record<string, CfnResource>).map((r) => r.Type),
+      ),
+    );
+    const unclassified = [...types].filter(
+      (type) => !(type in PHYSICAL_NAME_PROPERTIES) && !SCOPED_OR_UNNAMED.has(type),
+    );
+    expect(unclassified).toEqual([]);
+  });
+
+  it('no physical name or account-unique id collides between the copies', () => {
+    // Act
+    const [prod = [], staging = []] = templates.map(physicalNames);
+    // Assess: literal names differ; computed names are per stack instance or references.
+    const literal = (names: typeof prod) =>
+      new Set(names.filter((n) => typeof n.value === 'string').map((n) => `${n.type} ${String(n.value)}`));
+    const shared = [...literal(prod)].filter((n) => literal(staging).has(n));
+    expect(shared).toEqual([]);
+    for (const name of [...prod, ...staging].filter((n) => typeof n.value !== 'string')) {
+      expect(perInstance(name.value), `${name.id}.${name.property}`).toBe(true);
+    }
+    // The only literal name left is the configured bus name.
+    expect([...literal(prod)]).toEqual(['AWS::Events::EventBus countersign']);
+    expect([...literal(staging)]).toEqual(['AWS::Events::EventBus countersign-staging']);
+  });
+
+  it('every resource kept after cdk destroy has a generated or per-instance name (no "already exists" on redeploy)', () => {
+    for (const template of templates) {
+      const resources = Object.entries(template.toJSON().Resources as Record<string, CfnResource>);
+      const retained = resources.filter(([, r]) => r.DeletionPolicy === 'Retain');
+      expect(retained.length).toBeGreaterThan(5);
+      for (const name of physicalNames(template).filter((n) => n.retained)) {
+        expect(perInstance(name.value), `${name.id}.${name.property} = ${JSON.stringify(name.value)}`).toBe(
+          true,
+        );
+      }
+    }
+  });
+
+  it('the bus policies are separate documents with no shared statement resources', () => {
+    for (const template of templates) template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
+    expect([...busPolicyStatements(templates[1]!).values()].map((s) => s.Resource)).toEqual(
+      Array(4).fill('arn:aws:events:eu-west-1:123456789012:event-bus/countersign-staging'),
+    );
+  });
+});
+
+/** Resource types with no physical name of their own, or one scoped to a parent resource. */
+const SCOPED_OR_UNNAMED = new Set([
+  'AWS::ApiGatewayV2::Integration',
+  'AWS::ApiGatewayV2::Route',
+  'AWS::ApiGatewayV2::Stage',
+  'AWS::ApiGateway::Account',
+  'AWS::ApiGateway::Deployment',
+  'AWS::ApiGateway::Method',
+  'AWS::ApiGateway::RequestValidator',
+  'AWS::ApiGateway::Resource',
+  'AWS::ApiGateway::RestApi',
+  'AWS::ApiGateway::Stage',
+  'AWS::IAM::Policy',
+  'AWS::KMS::Key',
+  'AWS::Lambda::EventSourceMapping',
+  'AWS::Lambda::Permission',
+  'AWS::Lambda::Url',
+  'AWS::S3::BucketPolicy',
+  'AWS::SNS::Subscription',
+  'AWS::SNS::TopicPolicy',
+  'AWS::SQS::QueuePolicy',
+]);
