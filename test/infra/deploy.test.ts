@@ -343,3 +343,32 @@ const SCOPED_OR_UNNAMED = new Set([
   'AWS::SNS::TopicPolicy',
   'AWS::SQS::QueuePolicy',
 ]);
+
+describe('status API access logs', () => {
+  it('need no account-level API Gateway setting: an HTTP API, no REST stage, no AWS::ApiGateway::Account', () => {
+    const { template } = synth();
+    template.resourceCountIs('AWS::ApiGateway::Stage', 0);
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    const group = logicalId(template, 'AWS::Logs::LogGroup', 'StatusApiAccessLogs');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [group, 'Arn'] }, Format: Match.anyValue() },
+    });
+    // Delivered as vended logs: under /aws/vendedlogs/, named after the stack instance.
+    const name = template.findResources('AWS::Logs::LogGroup')[group]!.Properties.LogGroupName;
+    expect(JSON.stringify(name)).toContain('"/aws/vendedlogs/apigateway/"');
+    expect(JSON.stringify(name)).toContain('AWS::StackId');
+  });
+
+  it('the status URL output is the v1 stage URL with a trailing slash', () => {
+    const { template } = synth();
+    const api = logicalId(template, 'AWS::ApiGatewayV2::Api', 'StatusApi');
+    template.hasOutput('StatusApiUrl', {
+      Value: {
+        'Fn::Join': [
+          '',
+          ['https://', { Ref: api }, '.execute-api.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/v1/'],
+        ],
+      },
+    });
+  });
+});
