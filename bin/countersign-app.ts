@@ -18,7 +18,8 @@ for (const key of CONFIG_KEYS) {
 }
 const config = loadConfig(app.node.tryGetContext(CONFIG_CONTEXT_KEY), overrides);
 
-new CountersignStack(app, 'Countersign', {
+// `countersign:stackName` names this copy: deploy staging next to prod with another name and bus.
+new CountersignStack(app, config.stackName, {
   description: 'Countersign: human countersignatures on privileged AI-agent actions',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   config,

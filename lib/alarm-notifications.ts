@@ -1,6 +1,8 @@
 /**
- * Where operational alarms go: an encrypted, TLS-only SNS topic with an email
- * subscription, when an alarm email is configured.
+ * Where operational alarms go: an encrypted, TLS-only SNS topic that every
+ * Countersign alarm notifies, always created, so an alarm never fires into
+ * nothing. An alarm email only subscribes to it; operators can subscribe
+ * anything else (chat, paging) to the topic ARN the stack outputs.
  */
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -12,8 +14,11 @@ import { Construct } from 'constructs';
 
 /** Properties of {@link AlarmNotifications}. */
 export interface AlarmNotificationsProps {
-  /** Email address subscribed to every Countersign alarm. */
-  readonly email: string;
+  /**
+   * Email address subscribed to every Countersign alarm.
+   * @default - no subscription (subscribe to the topic yourself)
+   */
+  readonly email?: string;
 }
 
 /** An SNS topic (customer-managed KMS key, TLS only) that alarms notify. */
@@ -23,7 +28,7 @@ export class AlarmNotifications extends Construct {
   /** Alarm action that publishes to {@link topic}. */
   public readonly action: cloudwatch.IAlarmAction;
 
-  constructor(scope: Construct, id: string, props: AlarmNotificationsProps) {
+  constructor(scope: Construct, id: string, props: AlarmNotificationsProps = {}) {
     super(scope, id);
     const key = new kms.Key(this, 'TopicKey', {
       description: 'Countersign alarm topic',
@@ -42,7 +47,7 @@ export class AlarmNotifications extends Construct {
       masterKey: key,
       enforceSSL: true,
     });
-    this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     this.action = new actions.SnsAction(this.topic);
   }
 }

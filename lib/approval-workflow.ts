@@ -9,11 +9,16 @@
  *
  * Every error of Evaluate or Review goes to Record (which records an audited
  * denial or expiry); if Record itself fails, AnnounceFailClosed publishes a
- * DENIED decision and the execution fails as RecordFailed (fail closed).
+ * DENIED decision and the execution fails as RecordFailed (fail closed). If
+ * Announce fails after its retries, the decision stays as recorded and the
+ * execution fails as AnnounceFailed: the agent still reads the decision from
+ * the status API.
  */
-import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { App, ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -28,6 +33,7 @@ import {
   HandlerFunction,
   settings,
 } from './handler-function.js';
+import { instanceScopedName } from './physical-names.js';
 import { ReviewReminders } from './review-reminders.js';
 
 /** Lambda service errors every Lambda task retries (never function errors: those are decisions). */
@@ -40,6 +46,20 @@ export const LAMBDA_SERVICE_ERRORS = [
 
 /** Reason of the decision published when recording itself failed. */
 export const FAIL_CLOSED_REASON = 'Countersign could not record the decision; denied (fail closed)';
+
+/** Error of the execution when the recorded decision could not be put on the bus. */
+export const ANNOUNCE_FAILED_ERROR = 'Countersign.AnnounceFailed';
+
+/** Cause of {@link ANNOUNCE_FAILED_ERROR}. */
+export const ANNOUNCE_FAILED_CAUSE =
+  'The decision was recorded but could not be announced on the bus; the agent can read it from the status API (GET /requests/{intentId})';
+
+/** Description of the ExecutionsFailed alarm: which failure means what. */
+export const EXECUTIONS_FAILED_ALARM_DESCRIPTION = [
+  'A Countersign approval workflow execution failed; its error says which way.',
+  `${ANNOUNCE_FAILED_ERROR}: the decision was recorded (it may be APPROVED) but not announced on the bus; the agent can still read it from the status API.`,
+  'Countersign.RecordFailed: the decision could not be recorded; the intent was denied and the denial announced (fail closed).',
+].join(' ');
 
 /** Which handler (`lambdas/<name>/handler.ts`) runs each Lambda task state. */
 export const TASK_HANDLERS = {
@@ -82,7 +102,7 @@ export interface ApprovalWorkflowProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Actions of the ExecutionsFailed alarm.
+   * Actions of the ExecutionsFailed alarm and the reminder dead-letter alarm.
    * @default - none
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
@@ -90,10 +110,12 @@ export interface ApprovalWorkflowProps {
 
 /** The Step Functions Standard approval workflow and its three task handlers. */
 export class ApprovalWorkflow extends Construct {
-  /** The state machine (STANDARD, logs ALL, X-Ray). */
+  /** The state machine (STANDARD, logs ALL without execution data, X-Ray). */
   public readonly stateMachine: sfn.StateMachine;
-  /** Execution logs (level ALL, with execution data). */
+  /** Execution logs (level ALL, no execution data), under `/aws/vendedlogs/states/`, KMS-encrypted. */
   public readonly logGroup: logs.LogGroup;
+  /** Customer-managed key of {@link logGroup}. */
+  public readonly logKey: kms.Key;
   /** Evaluate task handler. */
   public readonly evaluateFunction: HandlerFunction;
   /** Review task handler (invoked with `.waitForTaskToken`). */
@@ -127,6 +149,7 @@ export class ApprovalWorkflow extends Construct {
     this.reminders = new ReviewReminders(this, 'Reminders', {
       auditWriter: props.auditWriter,
       slackSecretReader: props.slackSecretReader,
+      ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
     });
     this.reviewFunction = new HandlerFunction(this, 'ReviewFunction', {
       name: 'review',
@@ -168,6 +191,15 @@ export class ApprovalWorkflow extends Construct {
     announceFailClosed.next(recordFailed);
 
     const announce = this.announce(STATE.announce, sfn.TaskInput.fromJsonPathAt('$.decision'));
+    // The decision is already recorded (maybe APPROVED): an announce failure must not turn it into a
+    // denial. The execution fails under its own name, and the alarm says what happened.
+    announce.addCatch(
+      new sfn.Fail(this, STATE.announceFailed, {
+        error: ANNOUNCE_FAILED_ERROR,
+        cause: ANNOUNCE_FAILED_CAUSE,
+      }),
+      { errors: [sfn.Errors.ALL], resultPath: '$.announceFailure' },
+    );
     announce.next(new sfn.Succeed(this, RECORDED_STATE));
 
     // No payload: a direct invoke gets the whole state (with executionId) as its event.
@@ -217,14 +249,42 @@ export class ApprovalWorkflow extends Construct {
     });
     receive.next(evaluate);
 
+    // Under /aws/vendedlogs/states/: CloudWatch Logs then needs no per-log-group entry in the account's
+    // size-limited resource policy. The stack instance's id makes the name unique per copy and per deploy.
+    const logGroupName = instanceScopedName('/aws/vendedlogs/states/');
+    this.logKey = new kms.Key(this, 'ExecutionLogsKey', {
+      description: 'Countersign approval workflow execution logs',
+      enableKeyRotation: true,
+    });
+    this.logKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchLogsForTheExecutionLogGroup',
+        principals: [new iam.ServicePrincipal(`logs.${Stack.of(this).region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnEquals: {
+            'kms:EncryptionContext:aws:logs:arn': Stack.of(this).formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: logGroupName,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName,
+      encryptionKey: this.logKey,
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Countersign approval workflow: one execution per privileged-action intent',
       definitionBody: sfn.DefinitionBody.fromChainable(receive),
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      // Every event, but never execution data: inputs and outputs carry task tokens and unmasked intents.
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
     const role = this.stateMachine.role;
@@ -242,8 +302,7 @@ export class ApprovalWorkflow extends Construct {
     );
 
     this.executionsFailedAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
-      alarmDescription:
-        'A Countersign approval workflow execution failed (the intent was denied, fail closed)',
+      alarmDescription: EXECUTIONS_FAILED_ALARM_DESCRIPTION,
       metric: this.stateMachine.metricFailed({
         period: Duration.minutes(5),
         statistic: cloudwatch.Stats.SUM,

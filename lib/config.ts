@@ -14,6 +14,12 @@ export const CONFIG_CONTEXT_KEY = 'countersign';
 
 /** A validated Countersign configuration. */
 export interface CountersignConfig {
+  /**
+   * CloudFormation stack name (and construct id) of this copy. Two copies in one
+   * account and region (staging next to prod) need different stack names and
+   * different `eventBusName`s.
+   */
+  readonly stackName: string;
   /** Name of the custom EventBridge bus agents publish intents on. */
   readonly eventBusName: string;
   /** Slack channel id the review cards are posted to. */
@@ -28,8 +34,14 @@ export interface CountersignConfig {
   readonly auditLegalHold: boolean;
   /** EventBridge Scheduler expression of the signed audit digest. */
   readonly digestSchedule: string;
-  /** Email address subscribed to the operational alarms; none when undefined. */
+  /** Email address subscribed to the operational alarms' topic; none when undefined. */
   readonly alarmEmail?: string;
+  /**
+   * Reserved concurrency of the public Slack interaction function (a ceiling on
+   * what a flood of requests can run, and a floor the rest of the account cannot
+   * take); unreserved when undefined.
+   */
+  readonly interactionReservedConcurrency?: number;
   /** Directory of the Cedar schema and policies, relative to the project root or absolute. */
   readonly policyDir: string;
 }
@@ -68,6 +80,13 @@ function isScheduleExpression(value: string): boolean {
 /** The schema of the `countersign` context object. */
 export const configSchema = z
   .object({
+    stackName: z
+      .string({ error: 'must be a CloudFormation stack name' })
+      .regex(
+        /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+        'must be a CloudFormation stack name: a letter, then up to 127 letters, digits or hyphens',
+      )
+      .default('Countersign'),
     eventBusName: z
       .string({ error: 'must be an EventBridge bus name' })
       .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be an EventBridge bus name of [A-Za-z0-9._-]')
@@ -94,6 +113,12 @@ export const configSchema = z
       .refine(isScheduleExpression, 'must be a schedule expression like rate(1 hour) or cron(0 * * * ? *)')
       .default('rate(1 hour)'),
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+    // Off by default: a new account's concurrency quota (often 10) leaves nothing to reserve.
+    interactionReservedConcurrency: integerish(
+      1,
+      10_000,
+      'an integer number of concurrent executions from 1 to 10000',
+    ).optional(),
     policyDir: z
       .string({ error: 'must be a directory path' })
       .min(1, 'must be a directory path')

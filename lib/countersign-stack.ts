@@ -51,6 +51,8 @@ export class CountersignStack extends Stack {
   public readonly policyBundle: PolicyBundle;
   /** The agents' status and grant API (IAM auth). */
   public readonly statusApi: StatusApi;
+  /** The topic every alarm notifies. */
+  public readonly alarms: AlarmNotifications;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -63,9 +65,10 @@ export class CountersignStack extends Stack {
     const { config } = props;
     // Validated here, at synth: a policy that does not parse or validate fails the synth, naming file:line.
     this.policyBundle = props.policyBundle ?? buildPolicyBundle(path.resolve(REPO_ROOT, config.policyDir));
-    const alarmActions = config.alarmEmail
-      ? [new AlarmNotifications(this, 'Alarms', { email: config.alarmEmail }).action]
-      : [];
+    this.alarms = new AlarmNotifications(this, 'Alarms', {
+      ...(config.alarmEmail ? { email: config.alarmEmail } : {}),
+    });
+    const alarmActions = [this.alarms.action];
 
     this.auditStore = new AuditStore(this, 'AuditStore', {
       retentionDays: config.auditRetentionDays,
@@ -77,6 +80,9 @@ export class CountersignStack extends Stack {
       auditWriter: this.auditStore.auditWriter(),
       approverGroupHandle: config.approverGroupHandle,
       policyBundle: this.policyBundle,
+      ...(config.interactionReservedConcurrency !== undefined
+        ? { reservedConcurrency: config.interactionReservedConcurrency }
+        : {}),
     });
     this.workflow = new ApprovalWorkflow(this, 'ApprovalWorkflow', {
       eventBus: this.intentBus.eventBus,
@@ -116,6 +122,10 @@ export class CountersignStack extends Stack {
       auditWriter: this.auditStore.auditWriter(),
     });
 
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'SNS topic every Countersign alarm notifies (alarmEmail subscribes to it; add your own)',
+      value: this.alarms.topic.topicArn,
+    });
     new CfnOutput(this, 'StatusApiUrl', {
       description: 'Status API base URL for agents (COUNTERSIGN_STATUS_URL; IAM/SigV4 auth)',
       value: this.statusApi.url,

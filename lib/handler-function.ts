@@ -78,6 +78,11 @@ export interface HandlerFunctionProps {
    */
   readonly timeout?: Duration;
   /**
+   * Reserved concurrent executions.
+   * @default - unreserved
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Retention of the function's log group.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -142,6 +147,9 @@ export class HandlerFunction extends NodejsFunction {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
+      ...(props.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrency }
+        : {}),
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,

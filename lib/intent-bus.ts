@@ -3,7 +3,7 @@
  * publish grant that binds an agent to its own source, and the rule that
  * starts one workflow execution per intent.
  */
-import { Duration, Lazy } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -43,33 +43,93 @@ export interface IntentBusProps {
  * - `DenyForgedDecisionSource` / `DenyForgedDecisionType` (added by
  *   {@link allowDecisionsOnlyFrom}): the `countersign` source or the
  *   `Privileged Action Decided` detail-type from anyone but the workflow's role.
- * - `DenyUnregisteredAgents` and `DenyAgentSource<n>` (added by
- *   {@link grantPublish}): an agent source (`countersign.agent.*`) from any
- *   principal that was not bound to an agent, and `countersign.agent.<id>` from
- *   any principal but the role(s) bound to `<id>`. So even a principal whose own
- *   IAM policy allows `events:PutEvents` broadly cannot speak for an agent.
- * No other account is allowed in. Which agent may use which source is bound per
- * agent role by {@link grantPublish}.
+ * - `DenyUnregisteredAgents`: an agent source (`countersign.agent.*`) from any
+ *   principal that was not bound to an agent with {@link grantPublish}. With no
+ *   agent registered it has no exception at all: nobody may publish as an agent
+ *   (fail closed).
+ * - `DenyAgentSource<n>` (one per agent, added by {@link grantPublish}):
+ *   `countersign.agent.<id>` from any principal but the role(s) bound to `<id>`.
+ *   So even a principal whose own IAM policy allows `events:PutEvents` broadly
+ *   cannot speak for an agent.
+ *
+ * The whole policy is one document, set as the bus's own `Policy` property:
+ * there are no separate `AWS::Events::EventBusPolicy` resources, so no
+ * statement can be lost to concurrent `PutPermission` calls during a deploy,
+ * and no statement id is shared with another copy of the stack. (The document
+ * names the bus by its ARN built from the name, since the bus cannot refer to
+ * its own `Arn` attribute.) No other account is allowed in.
  */
 export class IntentBus extends Construct {
   /** The custom event bus. */
   public readonly eventBus: events.EventBus;
   /** Principal ARNs bound to each agent id by {@link grantPublish}. */
   private readonly agentPrincipals = new Map<string, string[]>();
+  /** The workflow role allowed to publish decisions, once {@link allowDecisionsOnlyFrom} ran. */
+  private decisionPublisherArn?: string;
+  /** The bus ARN as the policy names it (built from the name: no self-reference). */
+  private readonly policyBusArn: string;
 
   constructor(scope: Construct, id: string, props: IntentBusProps = {}) {
     super(scope, id);
-    this.eventBus = new events.EventBus(this, 'Bus', { eventBusName: props.eventBusName ?? 'countersign' });
-    this.eventBus.addToResourcePolicy(
+    const eventBusName = props.eventBusName ?? 'countersign';
+    this.eventBus = new events.EventBus(this, 'Bus', { eventBusName });
+    this.policyBusArn = Stack.of(this).formatArn({
+      service: 'events',
+      resource: 'event-bus',
+      resourceName: eventBusName,
+    });
+    const cfnBus = this.eventBus.node.defaultChild as events.CfnEventBus;
+    cfnBus.policy = Lazy.any({ produce: () => this.policyDocument().toJSON() });
+  }
+
+  /** The bus policy: every statement, rendered at synth from the agents and the decision publisher. */
+  public policyDocument(): iam.PolicyDocument {
+    const deny = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
       new iam.PolicyStatement({
-        sid: 'DenyUnknownSources',
+        sid,
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
         actions: ['events:PutEvents'],
-        resources: [this.eventBus.eventBusArn],
-        conditions: { StringNotLike: { 'events:source': [`${AGENT_SOURCE_PREFIX}*`, DECISION_SOURCE] } },
+        resources: [this.policyBusArn],
+        conditions,
+      });
+    const statements = [
+      deny('DenyUnknownSources', {
+        StringNotLike: { 'events:source': [`${AGENT_SOURCE_PREFIX}*`, DECISION_SOURCE] },
+      }),
+    ];
+    if (this.decisionPublisherArn) {
+      const notThePublisher = { ArnNotEquals: { 'aws:PrincipalArn': this.decisionPublisherArn } };
+      statements.push(
+        deny('DenyForgedDecisionSource', {
+          StringEquals: { 'events:source': DECISION_SOURCE },
+          ...notThePublisher,
+        }),
+        deny('DenyForgedDecisionType', {
+          StringEquals: { 'events:detail-type': DECISION_DETAIL_TYPE },
+          ...notThePublisher,
+        }),
+      );
+    }
+    const bound = [...this.agentPrincipals.values()].flat();
+    statements.push(
+      deny('DenyUnregisteredAgents', {
+        StringLike: { 'events:source': `${AGENT_SOURCE_PREFIX}*` },
+        // No agent registered: no exception, so nobody may publish as an agent.
+        ...(bound.length > 0 ? { ArnNotEquals: { 'aws:PrincipalArn': bound } } : {}),
       }),
     );
+    let n = 0;
+    for (const [agentId, principals] of this.agentPrincipals) {
+      n += 1;
+      statements.push(
+        deny(`DenyAgentSource${n}`, {
+          StringEquals: { 'events:source': `${AGENT_SOURCE_PREFIX}${agentId}` },
+          ArnNotEquals: { 'aws:PrincipalArn': principals },
+        }),
+      );
+    }
+    return new iam.PolicyDocument({ statements });
   }
 
   /**
@@ -87,7 +147,10 @@ export class IntentBus extends Construct {
         `grantPublish: agent id "${agentId}" must be 1-64 of [a-z0-9._-], starting alphanumeric`,
       );
     }
-    this.bindAgentSource(principalArnOf(grantee), agentId);
+    const principalArn = principalArnOf(grantee);
+    const existing = this.agentPrincipals.get(agentId);
+    if (existing) existing.push(principalArn);
+    else this.agentPrincipals.set(agentId, [principalArn]);
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['events:PutEvents'],
@@ -101,73 +164,12 @@ export class IntentBus extends Construct {
     });
   }
 
-  /** Adds the bus-policy denials that reserve `countersign.agent.<agentId>` for `principalArn`. */
-  private bindAgentSource(principalArn: string, agentId: string): void {
-    if (this.agentPrincipals.size === 0) {
-      this.eventBus.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'DenyUnregisteredAgents',
-          effect: iam.Effect.DENY,
-          principals: [new iam.AnyPrincipal()],
-          actions: ['events:PutEvents'],
-          resources: [this.eventBus.eventBusArn],
-          conditions: {
-            StringLike: { 'events:source': `${AGENT_SOURCE_PREFIX}*` },
-            ArnNotEquals: {
-              'aws:PrincipalArn': Lazy.list({ produce: () => [...this.agentPrincipals.values()].flat() }),
-            },
-          },
-        }),
-      );
-    }
-    const existing = this.agentPrincipals.get(agentId);
-    if (existing) {
-      existing.push(principalArn);
-      return;
-    }
-    const principals = [principalArn];
-    this.agentPrincipals.set(agentId, principals);
-    this.eventBus.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: `DenyAgentSource${this.agentPrincipals.size}`,
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['events:PutEvents'],
-        resources: [this.eventBus.eventBusArn],
-        conditions: {
-          StringEquals: { 'events:source': `${AGENT_SOURCE_PREFIX}${agentId}` },
-          ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => principals }) },
-        },
-      }),
-    );
-  }
-
   /**
    * Makes the decision source and detail-type unforgeable: only `role` (the
    * workflow's) may publish `Source: countersign` or `Privileged Action Decided`.
    */
   public allowDecisionsOnlyFrom(role: iam.IRole): void {
-    const notThePublisher = { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } };
-    this.eventBus.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyForgedDecisionSource',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['events:PutEvents'],
-        resources: [this.eventBus.eventBusArn],
-        conditions: { StringEquals: { 'events:source': DECISION_SOURCE }, ...notThePublisher },
-      }),
-    );
-    this.eventBus.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyForgedDecisionType',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['events:PutEvents'],
-        resources: [this.eventBus.eventBusArn],
-        conditions: { StringEquals: { 'events:detail-type': DECISION_DETAIL_TYPE }, ...notThePublisher },
-      }),
-    );
+    this.decisionPublisherArn = role.roleArn;
   }
 }
 

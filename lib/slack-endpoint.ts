@@ -3,7 +3,7 @@
  * token and signing secret, and the interaction handler behind a Lambda
  * Function URL that Slack posts button clicks to.
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -42,6 +42,13 @@ export interface SlackEndpointProps {
    */
   readonly memorySize?: number;
   /**
+   * Reserved concurrency of the interaction handler, the one public endpoint: it
+   * caps what a flood of (unsigned, refused) requests can run and keeps that
+   * capacity for Slack. New accounts often cannot reserve any.
+   * @default - unreserved
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Actions for alarms on the interaction handler.
    * @default - none
    */
@@ -51,7 +58,9 @@ export interface SlackEndpointProps {
 /** The Slack secret and the interaction handler with its Function URL. */
 export class SlackEndpoint extends Construct {
   /**
-   * JSON `{ "botToken", "signingSecret" }`. Created with a placeholder bot token
+   * JSON `{ "botToken", "signingSecret" }`, under a name CloudFormation generates
+   * (a literal name would be refused while a deleted copy waits out its
+   * recovery window; the stack outputs the name). Created with a placeholder bot token
    * and a random signing secret (so nothing secret is in the template, and an
    * unfilled secret verifies no Slack request); the operator fills it in.
    */
@@ -64,7 +73,6 @@ export class SlackEndpoint extends Construct {
   constructor(scope: Construct, id: string, props: SlackEndpointProps) {
     super(scope, id);
     this.secret = new secretsmanager.Secret(this, 'SlackSecret', {
-      secretName: `${Stack.of(this).stackName}/slack`,
       description:
         'Countersign Slack app credentials: JSON {"botToken":"xoxb-...","signingSecret":"..."}; fill in after deploying',
       generateSecretString: {
@@ -85,6 +93,7 @@ export class SlackEndpoint extends Construct {
       description: 'Countersign Slack interaction handler (Function URL; Slack signature authenticates)',
       memorySize: props.memorySize ?? 1024,
       timeout: Duration.seconds(10),
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrency: props.reservedConcurrency } : {}),
       // Cedar decides who may approve; it is loaded on the first vote, not at cold start.
       copyFiles: [CEDAR_WASM],
       ...(props.policyBundle ? { policyBundle: props.policyBundle } : {}),

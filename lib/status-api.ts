@@ -1,29 +1,40 @@
 /**
- * The status API agents call with their own IAM role: a regional API Gateway
- * REST API with IAM (SigV4) authorization on every method.
+ * The status API agents call with their own IAM role: an API Gateway HTTP API
+ * with IAM (SigV4, service `execute-api`) authorization on every route.
  *
  * - `GET /requests/{intentId}`: status, decision and grant of one of the
  *   caller's own requests (status Lambda, table read only).
  * - `POST /grants/{grantId}/consume`: spends one of the caller's own grants
  *   (grant Lambda, table read/write plus audit append).
  *
+ * Why an HTTP API: its access logs need no account-wide setting. A REST API
+ * stage with access logging fails to deploy in an account whose API Gateway
+ * CloudWatch role is not set, and setting that role (`AWS::ApiGateway::Account`)
+ * from this stack would take over every other API's logging in the account and
+ * region, and fight a second copy of the stack.
+ *
  * Authorization has two layers. API Gateway lets a call in only with a valid
  * SigV4 signature from a principal whose IAM policy allows `execute-api:Invoke`
  * on the route ({@link grantAgent} adds exactly that). The Lambdas then map
- * the caller's ARN (`requestContext.identity.userArn`) to the agent id bound to
- * its role (`COUNTERSIGN_AGENT_ROLES`, set by {@link grantAgent} together with
- * the permission) and answer only about that agent's requests and grants. A
- * principal allowed to invoke but not registered gets 403; another agent's
- * request is answered like a missing one (404).
+ * the caller's ARN (`requestContext.authorizer.iam.userArn` of the payload
+ * format 2.0 event) to the agent id bound to its role (`COUNTERSIGN_AGENT_ROLES`,
+ * set by {@link grantAgent} together with the permission) and answer only
+ * about that agent's requests and grants. A principal allowed to invoke but
+ * not registered gets 403; another agent's request is answered like a missing
+ * one (404).
  */
 import { Lazy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { agentIdSchema } from '../lambdas/shared/intent.js';
 import { type Binding, HandlerFunction } from './handler-function.js';
 import { principalArnOf } from './intent-bus.js';
+import { instanceScopedName } from './physical-names.js';
 
 /** Properties of a {@link StatusApi}. */
 export interface StatusApiProps {
@@ -53,10 +64,28 @@ export interface StatusApiProps {
   readonly accessLogRetention?: logs.RetentionDays;
 }
 
+/** The access log line: who called what, and the answer. Never a request or response body. */
+const ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  caller: '$context.identity.userArn',
+  accountId: '$context.identity.accountId',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  protocol: '$context.protocol',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  integrationError: '$context.integrationErrorMessage',
+};
+
 /** The agents' status and grant API. */
 export class StatusApi extends Construct {
-  /** The REST API. */
-  public readonly api: apigateway.RestApi;
+  /** The HTTP API. */
+  public readonly api: apigwv2.HttpApi;
+  /** The stage agents call (`v1`). */
+  public readonly stage: apigwv2.HttpStage;
   /** Serves `GET /requests/{intentId}`. */
   public readonly statusFunction: HandlerFunction;
   /** Serves `POST /grants/{grantId}/consume`. */
@@ -83,80 +112,49 @@ export class StatusApi extends Construct {
       environment: { COUNTERSIGN_AGENT_ROLES: agentRoles },
     }).bind(props.auditWriter);
 
+    // HTTP API access logs are delivered as vended logs: under /aws/vendedlogs/ the account's
+    // CloudWatch Logs resource policy needs no entry per log group (its size is limited).
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      logGroupName: instanceScopedName('/aws/vendedlogs/apigateway/'),
       retention: props.accessLogRetention ?? logs.RetentionDays.ONE_YEAR,
     });
-    this.api = new apigateway.RestApi(this, 'Api', {
+    this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'Countersign status API for agents (IAM authorization)',
-      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
-      // No AWS::ApiGateway::Account here: it is one per account and region, and
-      // setting it from this stack would take over every other API's logging role.
-      cloudWatchRole: false,
-      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
-      deployOptions: {
-        stageName: props.stageName ?? 'v1',
-        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
-        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
-          caller: true,
-          httpMethod: true,
-          ip: true,
-          protocol: true,
-          requestTime: true,
-          resourcePath: true,
-          responseLength: true,
-          status: true,
-          user: true,
-        }),
-        // Execution logs need the account-level role (see cloudWatchRole); access logs and the
-        // handlers' own logs record every call. Never log request or response bodies.
-        dataTraceEnabled: false,
-        metricsEnabled: true,
-        tracingEnabled: true,
-        throttlingRateLimit: props.throttlingRateLimit ?? 50,
-        throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+      createDefaultStage: false,
+      defaultAuthorizer: new HttpIamAuthorizer(),
+    });
+    this.stage = this.api.addStage('Stage', {
+      stageName: props.stageName ?? 'v1',
+      autoDeploy: true,
+      throttle: {
+        rateLimit: props.throttlingRateLimit ?? 50,
+        burstLimit: props.throttlingBurstLimit ?? 100,
+      },
+      detailedMetricsEnabled: true,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: apigateway.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FORMAT)),
       },
     });
-
-    const validator = this.api.addRequestValidator('PathValidator', {
-      requestValidatorName: 'path-parameters',
-      validateRequestParameters: true,
-      validateRequestBody: true,
+    const authorizer = new HttpIamAuthorizer();
+    const payloadFormatVersion = apigwv2.PayloadFormatVersion.VERSION_2_0;
+    this.api.addRoutes({
+      path: '/requests/{intentId}',
+      methods: [apigwv2.HttpMethod.GET],
+      authorizer,
+      integration: new HttpLambdaIntegration('Status', this.statusFunction, { payloadFormatVersion }),
     });
-    const requests = this.api.root.addResource('requests').addResource('{intentId}');
-    requests.addMethod('GET', new apigateway.LambdaIntegration(this.statusFunction), {
-      authorizationType: apigateway.AuthorizationType.IAM,
-      requestParameters: { 'method.request.path.intentId': true },
-      requestValidator: validator,
+    this.api.addRoutes({
+      path: '/grants/{grantId}/consume',
+      methods: [apigwv2.HttpMethod.POST],
+      authorizer,
+      integration: new HttpLambdaIntegration('Grant', this.grantFunction, { payloadFormatVersion }),
     });
-    const consume = this.api.root.addResource('grants').addResource('{grantId}').addResource('consume');
-    consume.addMethod('POST', new apigateway.LambdaIntegration(this.grantFunction), {
-      authorizationType: apigateway.AuthorizationType.IAM,
-      requestParameters: { 'method.request.path.grantId': true },
-      requestValidator: validator,
-    });
-
-    Validations.of(this.api).acknowledge(
-      {
-        id: 'AwsSolutions-APIG3',
-        reason:
-          'Every method requires a SigV4 signature from an IAM principal allowed execute-api:Invoke; the stage is throttled. A WAF web ACL adds cost and no identity check; attach one per deployment if wanted.',
-      },
-      {
-        id: 'AwsSolutions-APIG6',
-        reason:
-          'Execution logging needs the account-wide API Gateway CloudWatch role, which this stack must not take over; every call is in the JSON access log (caller, status) and in the handler logs.',
-      },
-      {
-        id: 'AwsSolutions-COG4',
-        reason:
-          'Callers are AI agents with IAM roles, not Cognito users: every method uses IAM (SigV4) authorization, and the handlers map the caller role to its agent id.',
-      },
-    );
   }
 
   /** Base URL of the API (the stage URL, with a trailing slash). */
   public get url(): string {
-    return this.api.url;
+    return `${this.stage.url}/`;
   }
 
   /**
@@ -177,7 +175,7 @@ export class StatusApi extends Construct {
       );
     }
     if (!this.agents.some((a) => a.roleArn === roleArn)) this.agents.push({ roleArn, agentId });
-    const stage = this.api.deploymentStage.stageName;
+    const stage = this.stage.stageName;
     const resourceArns = [
       this.api.arnForExecuteApi('GET', '/requests/*', stage),
       this.api.arnForExecuteApi('POST', '/grants/*/consume', stage),

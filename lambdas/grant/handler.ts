@@ -1,8 +1,8 @@
-/** Grant API `POST /grants/{grantId}/consume` (API Gateway REST, IAM auth). Logic lives in ./core.ts. */
+/** Grant API `POST /grants/{grantId}/consume` (API Gateway HTTP API, IAM auth, payload format 2.0). Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { auditDepsFromEnv } from '../shared/aws.js';
-import { parseAgentRoles } from '../status/caller.js';
+import { callerArnOf, parseAgentRoles, pathParameter } from '../status/caller.js';
 import { consumeForCaller, type GrantDeps } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
@@ -11,9 +11,11 @@ const deps: GrantDeps = {
   agentRoles: parseAgentRoles(process.env.COUNTERSIGN_AGENT_ROLES),
 };
 
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  const grantId = event.pathParameters?.grantId ?? '';
-  const callerArn = event.requestContext.identity.userArn;
+export const handler = async (
+  event: APIGatewayProxyEventV2WithIAMAuthorizer,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  const grantId = pathParameter(event, 'grantId');
+  const callerArn = callerArnOf(event);
   const answer = await consumeForCaller(deps, { grantId, callerArn });
   logger.info('grant consume', { grantId, callerArn, statusCode: answer.statusCode });
   return {

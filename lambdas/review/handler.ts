@@ -32,6 +32,7 @@ const deps: ReviewDeps = {
           group: scheduleGroup,
           functionArn: requireEnv('COUNTERSIGN_REMINDER_FUNCTION_ARN'),
           roleArn: requireEnv('COUNTERSIGN_SCHEDULER_ROLE_ARN'),
+          deadLetterArn: requireEnv('COUNTERSIGN_REMINDER_DLQ_ARN'),
         }),
       }
     : {}),

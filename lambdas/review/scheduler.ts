@@ -2,7 +2,8 @@
  * The EventBridge Scheduler implementation of the reminder port: one one-off
  * `at(...)` schedule per wake-up, in Countersign's own schedule group, that
  * invokes the reminder function through the scheduler role and deletes itself
- * after running (`ActionAfterCompletion: DELETE`). Creating a schedule that
+ * after running (`ActionAfterCompletion: DELETE`); one Scheduler cannot
+ * deliver goes to the dead-letter queue. Creating a schedule that
  * already exists (a retried Review) is not an error.
  */
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -16,6 +17,8 @@ export interface SchedulerTarget {
   functionArn: string;
   /** Role EventBridge Scheduler assumes to invoke it. */
   roleArn: string;
+  /** SQS queue a wake-up goes to when Scheduler cannot invoke the function (alarmed in the stack). */
+  deadLetterArn: string;
 }
 
 /** `at(yyyy-mm-ddThh:mm:ss)` in UTC, rounded up to the next second. */
@@ -44,6 +47,8 @@ export function eventBridgeScheduler(
               RoleArn: target.roleArn,
               Input: JSON.stringify(payload),
               RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
+              // A wake-up Scheduler could not deliver lands here and raises an alarm, instead of vanishing.
+              DeadLetterConfig: { Arn: target.deadLetterArn },
             },
           }),
         );

@@ -14,6 +14,7 @@ export const STATE = {
   announceFailClosed: 'AnnounceFailClosed',
   duplicate: 'DuplicateIgnored',
   recordFailed: 'RecordFailed',
+  announceFailed: 'AnnounceFailed',
 } as const;
 
 /** Error names the interaction handler uses with SendTaskFailure. */

@@ -1,7 +1,8 @@
 /**
- * Who is calling the status API. API Gateway authenticates the caller with
- * SigV4 (IAM authorization) and hands the Lambda the caller's ARN
- * (`requestContext.identity.userArn`): for a role session
+ * Who is calling the status API. API Gateway (an HTTP API with IAM
+ * authorization) authenticates the caller with SigV4 and hands the Lambda the
+ * caller's ARN (`requestContext.authorizer.iam.userArn` of the payload format
+ * 2.0 event): for a role session
  * `arn:aws:sts::<account>:assumed-role/<RoleName>/<session>`. The stack knows
  * which role belongs to which agent — {@link CountersignStack.addAgent} binds
  * both the publish permission and this mapping — and passes the mapping as
@@ -76,6 +77,26 @@ export function parseAgentRoles(text: string | undefined): AgentRoles {
     roles.set(key, agentId);
   }
   return roles;
+}
+
+/** What the handlers read of an HTTP API event (payload format 2.0, IAM authorization). */
+export interface ApiEvent {
+  pathParameters?: Record<string, string | undefined> | null;
+  requestContext?: { authorizer?: { iam?: { userArn?: string | null } | null } | null } | null;
+}
+
+/**
+ * The caller's ARN as API Gateway authenticated it, or undefined when the event
+ * carries none (then the handlers answer 403: fail closed).
+ */
+export function callerArnOf(event: ApiEvent): string | undefined {
+  const arn = event.requestContext?.authorizer?.iam?.userArn;
+  return typeof arn === 'string' && arn.length > 0 ? arn : undefined;
+}
+
+/** A path parameter of the route (`intentId`, `grantId`), or '' when absent. */
+export function pathParameter(event: ApiEvent, name: string): string {
+  return event.pathParameters?.[name] ?? '';
 }
 
 /** The agent id bound to the caller, or undefined when the caller is not a registered agent principal. */

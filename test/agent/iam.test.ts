@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
 import { CountersignStack } from '../../lib/countersign-stack.js';
-import { CDK_CONTEXT, TEST_ENV, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
+import { busPolicyStatements, CDK_CONTEXT, TEST_ENV, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
 
 let template: Template;
 let stack: CountersignStack;
@@ -82,13 +82,11 @@ describe('agent publish permission', () => {
   });
 });
 
-/** The bus policy statement with this Sid. */
+/** The bus policy statement with this Sid (the bus's own `Policy` property). */
 function busStatement(sid: string): Record<string, unknown> {
-  const found = Object.values(template.findResources('AWS::Events::EventBusPolicy'))
-    .map((p) => p.Properties.Statement as Record<string, unknown>)
-    .filter((st) => st.Sid === `cdk-${sid}`);
-  expect(found, sid).toHaveLength(1);
-  return found[0]!;
+  const found = busPolicyStatements(template).get(sid);
+  expect(found, sid).toBeDefined();
+  return found as unknown as Record<string, unknown>;
 }
 
 /** aws:PrincipalArn values of an ArnNotEquals condition, as a list. */
@@ -140,49 +138,48 @@ describe('bus resource policy', () => {
 });
 
 describe('status API', () => {
-  it('every method requires IAM authorization; path parameters are validated', () => {
-    const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
-    const real = methods.filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
-    expect(real.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
-    for (const m of real) {
-      expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
-      expect(m.Properties.RequestValidatorId).toBeDefined();
+  it('is an HTTP API whose every route requires IAM authorization', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual([
+      'GET /requests/{intentId}',
+      'POST /grants/{grantId}/consume',
+    ]);
+    for (const r of routes) expect(r.Properties.AuthorizationType).toBe('AWS_IAM');
+    for (const integration of Object.values(template.findResources('AWS::ApiGatewayV2::Integration'))) {
+      expect(integration.Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+      });
     }
-    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
-      ValidateRequestParameters: true,
-      ValidateRequestBody: true,
-    });
-    template.hasResourceProperties('AWS::ApiGateway::Method', {
-      HttpMethod: 'GET',
-      RequestParameters: { 'method.request.path.intentId': true },
-    });
-    template.hasResourceProperties('AWS::ApiGateway::Method', {
-      HttpMethod: 'POST',
-      RequestParameters: { 'method.request.path.grantId': true },
-    });
-  });
-
-  it('the stage has JSON access logs, throttling, tracing, and never logs bodies', () => {
-    template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      StageName: 'v1',
-      TracingEnabled: true,
-      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"caller"') },
-      MethodSettings: Match.arrayWith([
-        Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, DataTraceEnabled: false }),
-      ]),
-    });
+    // No REST API and no account-wide API Gateway setting.
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 0);
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 
+  it('the stage has JSON access logs with the caller, throttling, and never logs bodies', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: 'v1',
+      AutoDeploy: true,
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"caller"') },
+      DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 }),
+    });
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]!;
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format as string) as Record<string, string>;
+    expect(format.caller).toBe('$context.identity.userArn');
+    expect(Object.values(format).join(' ')).not.toMatch(/body/i);
+  });
+
   it('an agent role may invoke exactly the two routes of this stage', () => {
-    const api = logicalIdOf('StatusApi', 'AWS::ApiGateway::RestApi');
+    const api = logicalIdOf('StatusApi', 'AWS::ApiGatewayV2::Api');
     const role = logicalIdOf('DeployBotRole', 'AWS::IAM::Role');
     const invoke = statementsOf(role).filter((s) => s.Action === 'execute-api:Invoke');
     expect(invoke).toHaveLength(1);
     const resources = JSON.stringify(invoke[0]!.Resource);
     expect(resources).toContain(api);
-    expect(resources).toContain('/GET/requests/*');
-    expect(resources).toContain('/POST/grants/*/consume');
+    expect(resources).toContain('/v1/GET/requests/*');
+    expect(resources).toContain('/v1/POST/grants/*/consume');
     expect((invoke[0]!.Resource as unknown[]).length).toBe(2);
   });
 

@@ -32,7 +32,8 @@ function runApp(context: Record<string, unknown>) {
   return { ...result, outdir };
 }
 
-describe('bin/countersign-app.ts', () => {
+// Each test runs the app in a child process with cdk-nag: minutes on a loaded machine.
+describe('bin/countersign-app.ts', { timeout: 240_000 }, () => {
   it('applies flat countersign:<key> overrides and passes cdk-nag', () => {
     // Act
     const run = runApp({ 'countersign:auditRetentionDays': '30' });
@@ -74,6 +75,27 @@ describe('bin/countersign-app.ts', () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/60-broken\.cedar:\d+/);
     expect(run.stderr).toContain('enviroment');
+  });
+
+  it('names the stack from countersign:stackName, so a second copy can be deployed beside the first', () => {
+    // Act
+    const run = runApp({
+      'countersign:stackName': 'CountersignStaging',
+      'countersign:eventBusName': 'countersign-staging',
+    });
+    // Assess
+    expect(run.status, run.stderr).toBe(0);
+    const template = JSON.parse(
+      readFileSync(path.join(run.outdir, 'CountersignStaging.template.json'), 'utf8'),
+    ) as { Resources: Record<string, { Type: string; Properties: { Name?: string } }> };
+    const buses = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Events::EventBus');
+    expect(buses.map((b) => b.Properties.Name)).toEqual(['countersign-staging']);
+  });
+
+  it('refuses a stack name CloudFormation would refuse, naming the key', () => {
+    const run = runApp({ 'countersign:stackName': 'countersign_staging' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('countersign.stackName: must be a CloudFormation stack name');
   });
 
   it('fails with a message naming the missing key', () => {

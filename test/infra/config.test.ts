@@ -8,6 +8,7 @@ const minimal = { slackChannelId: 'C0123ABCD', approverGroupHandle: 'security-ap
 describe('loadConfig', () => {
   it('reads cdk.json’s countersign object', () => {
     expect(loadConfig(CDK_CONTEXT.countersign)).toEqual({
+      stackName: 'Countersign',
       eventBusName: 'countersign',
       slackChannelId: 'C0COUNTERSIGN',
       approverGroupHandle: 'security-approvers',
@@ -28,6 +29,17 @@ describe('loadConfig', () => {
       digestSchedule: 'rate(1 hour)',
     });
     expect(loadConfig(minimal).alarmEmail).toBeUndefined();
+    // Off by default: new accounts cannot reserve concurrency.
+    expect(loadConfig(minimal).interactionReservedConcurrency).toBeUndefined();
+  });
+
+  it('takes the interaction function’s reserved concurrency as a number or a -c string', () => {
+    expect(
+      loadConfig({ ...minimal, interactionReservedConcurrency: 20 }).interactionReservedConcurrency,
+    ).toBe(20);
+    expect(loadConfig(minimal, { interactionReservedConcurrency: '5' }).interactionReservedConcurrency).toBe(
+      5,
+    );
   });
 
   it('lets flat countersign:<key> overrides (strings from -c) win over the object', () => {
@@ -88,6 +100,23 @@ describe('loadConfig', () => {
     [{ ...minimal, eventBusName: 'default' }, /^countersign\.eventBusName: must not be "default"/],
     [{ ...minimal, alarmEmail: 'secops' }, /^countersign\.alarmEmail: must be an email address/],
     [{ ...minimal, slackChanelId: 'C0123ABCD' }, /^countersign: unknown key\(s\) slackChanelId/],
+    [
+      { ...minimal, stackName: 'countersign staging' },
+      /^countersign\.stackName: must be a CloudFormation stack name/,
+    ],
+    [{ ...minimal, stackName: '1st' }, /^countersign\.stackName: must be a CloudFormation stack name/],
+    [
+      { ...minimal, stackName: 'A'.repeat(129) },
+      /^countersign\.stackName: must be a CloudFormation stack name/,
+    ],
+    [
+      { ...minimal, interactionReservedConcurrency: 0 },
+      /^countersign\.interactionReservedConcurrency: must be an integer number of concurrent executions from 1 to 10000/,
+    ],
+    [
+      { ...minimal, interactionReservedConcurrency: '2.5' },
+      /^countersign\.interactionReservedConcurrency: must be an integer/,
+    ],
   ])('rejects %j naming the key', (context, message) => {
     expect(() => loadConfig(context)).toThrow(message);
   });

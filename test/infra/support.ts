@@ -123,3 +123,11 @@ export function functionEnv(template: Template, prefix: string): Record<string, 
     template.findResources('AWS::Lambda::Function')[logicalId(template, 'AWS::Lambda::Function', prefix)]!;
   return fn.Properties.Environment.Variables;
 }
+
+/** Statements of the intent bus's policy (the bus's own `Policy` property), by Sid. */
+export function busPolicyStatements(template: Template): Map<string, Statement> {
+  const buses = Object.values(template.findResources('AWS::Events::EventBus'));
+  if (buses.length !== 1) throw new Error(`expected one event bus, found ${buses.length}`);
+  const statements = (buses[0]!.Properties.Policy?.Statement ?? []) as Statement[];
+  return new Map(statements.map((s) => [s.Sid ?? '', s]));
+}

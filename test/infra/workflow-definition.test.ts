@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { STATE } from '../../lambdas/shared/workflow.js';
 import {
+  ANNOUNCE_FAILED_CAUSE,
+  ANNOUNCE_FAILED_ERROR,
   type AslState,
+  EXECUTIONS_FAILED_ALARM_DESCRIPTION,
   FAIL_CLOSED_REASON,
   LAMBDA_SERVICE_ERRORS,
   RECEIVE_STATE,
@@ -119,6 +122,35 @@ describe('workflow definition', () => {
     });
     expect(announce.Retry?.[0]?.ErrorEquals).toEqual(['States.TaskFailed']);
     expect(state('Recorded').Type).toBe('Succeed');
+  });
+
+  it('a failing Announce (after its retries) ends in AnnounceFailed, never in Record or a denial', () => {
+    const announce = state(STATE.announce);
+    expect(announce.Retry).toEqual([
+      expect.objectContaining({ ErrorEquals: ['States.TaskFailed'], MaxAttempts: 6, BackoffRate: 2 }),
+    ]);
+    expect(announce.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.announceFailure', Next: STATE.announceFailed },
+    ]);
+    expect(state(STATE.announceFailed)).toEqual({
+      Type: 'Fail',
+      Error: ANNOUNCE_FAILED_ERROR,
+      Cause: ANNOUNCE_FAILED_CAUSE,
+    });
+    expect(ANNOUNCE_FAILED_ERROR).toBe('Countersign.AnnounceFailed');
+    expect(ANNOUNCE_FAILED_CAUSE).toMatch(/recorded but could not be announced.*status API/);
+  });
+
+  it('the failed-executions alarm says an AnnounceFailed decision was recorded, not denied', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsFailed',
+      AlarmDescription: EXECUTIONS_FAILED_ALARM_DESCRIPTION,
+    });
+    expect(EXECUTIONS_FAILED_ALARM_DESCRIPTION).toMatch(
+      /Countersign\.AnnounceFailed: the decision was recorded \(it may be APPROVED\) but not announced/,
+    );
+    expect(EXECUTIONS_FAILED_ALARM_DESCRIPTION.length).toBeLessThanOrEqual(1024);
   });
 
   it('a failing Record announces a DENIED decision and fails the execution (fail closed)', () => {
