@@ -25,7 +25,13 @@ import type {
   ReviewOutcomeCode,
   ReviewVerb,
 } from '../review-core/contract.js';
-import { APOLOGY, refuseUnverified, reviewState, runReviewCommand } from '../review-core/dispatch.js';
+import {
+  APOLOGY,
+  describeError,
+  refuseUnverified,
+  reviewState,
+  runReviewCommand,
+} from '../review-core/dispatch.js';
 import { type IdentityResolver, identityResolverFor } from '../shared/identity.js';
 import { MODAL_TTL_SECONDS, type ModalAction, signMetadata, verifyMetadata } from './metadata.js';
 import {
@@ -139,12 +145,7 @@ export async function handleInteraction(
       ? { statusCode: 500, body: 'internal error', outcome }
       : { statusCode: 200, body: '', outcome };
   } catch (error) {
-    deps.logger.error('interaction failed; nothing was approved', {
-      error:
-        error instanceof Error
-          ? { name: error.name, message: error.message, stack: error.stack }
-          : String(error),
-    });
+    deps.logger.error('interaction failed; nothing was approved', { error: describeError(error) });
     if (submission) return formErrors(submission, APOLOGY, 'error');
     if (actor) await ephemeral(deps, actor.userId, actor.replyTo, APOLOGY);
     return { statusCode: 500, body: 'internal error', outcome: 'error' };

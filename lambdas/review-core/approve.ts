@@ -3,7 +3,6 @@
  * person (conditional write); once the quorum is met the request is decided
  * once (./settle.ts).
  */
-import { showsCurrentIntent } from '../shared/card.js';
 import type { ApproverRef } from '../shared/intent.js';
 import { currentHash, type RequestItem, recordApproval } from '../shared/store.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
@@ -13,40 +12,30 @@ import {
   lateMessage,
   openRequest,
   refuse,
+  refuseStale,
+  seesCurrentIntent,
   stateOf,
+  stopped,
   styleOf,
   type Voter,
 } from './request.js';
 import { settle } from './settle.js';
 
-/** Whether `seenHash` (a full hash, or a card's hash prefix) names the request's current intent. */
-export const seesCurrentIntent = (request: RequestItem, seenHash: string) =>
-  seenHash === currentHash(request) || showsCurrentIntent(request, seenHash);
-
 /** Checks and counts an approval. */
 export async function processApprove(deps: ReviewCoreDeps, command: ReviewCommand): Promise<ReviewOutcome> {
   const open = await openRequest(deps, command);
-  if ('outcome' in open) {
-    return {
-      outcome: open.outcome,
-      refusal: { code: open.outcome, message: open.message },
-      ...(open.request ? { state: stateOf(open.request) } : {}),
-    };
-  }
+  if ('outcome' in open) return stopped(open, open.request);
   const request = open.request;
   if (command.seenHash !== undefined && !seesCurrentIntent(request, command.seenHash)) {
     // The card this click came from showed another version of the intent (it was modified since).
-    const message = await refuse(
+    const refused = await refuseStale(
       deps,
       request,
       command,
-      undefined,
-      'stale-form',
       'This request changed after your card was drawn (it was modified). Review the updated card before approving.',
-      { data: { seenHash: command.seenHash, currentHash: currentHash(request) } },
     );
     await deps.notifier.requestChanged(request);
-    return { outcome: 'refused', refusal: { code: 'stale-form', message }, state: stateOf(request) };
+    return refused;
   }
   const checked = await checkActor(deps, request, command);
   if (!('ok' in checked)) {
@@ -57,11 +46,7 @@ export async function processApprove(deps: ReviewCoreDeps, command: ReviewComman
       request.intent.context?.urgency === 'urgent'
         ? ' This urgent request allows break-glass: use *Break glass* and give a reason (it is announced to the approvers and reviewed afterwards).'
         : '';
-    return {
-      outcome: checked.outcome,
-      refusal: { code: checked.code ?? checked.outcome, message: `${checked.message}${hint}` },
-      state: stateOf(request),
-    };
+    return stopped({ ...checked, message: `${checked.message}${hint}` }, request);
   }
   return approve(deps, request, command, checked.voter);
 }

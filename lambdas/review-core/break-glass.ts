@@ -5,30 +5,16 @@
  * item another approver must acknowledge (./acknowledge.ts).
  */
 import { appendAudit } from '../shared/audit.js';
-import { currentHash, type RequestItem, setPostHoc } from '../shared/store.js';
+import { currentHash, setPostHoc } from '../shared/store.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
-import { admit } from './prepare.js';
-import type { Voter } from './request.js';
+import type { Admitted } from './prepare.js';
 import { settle } from './settle.js';
-
-/** Checks a filled-in Break glass in full (the break-glass rule, not the self-approval invariant), then acts. */
-export async function processBreakGlass(
-  deps: ReviewCoreDeps,
-  command: ReviewCommand,
-): Promise<ReviewOutcome> {
-  const checked = await admit(deps, command);
-  if ('outcome' in checked) return checked.outcome;
-  const { request, voter, reason } = checked.admitted;
-  return breakGlass(deps, request, command, voter, reason);
-}
 
 /** The break-glass approval: decide, broadcast, open the post-hoc review item. */
 export async function breakGlass(
   deps: ReviewCoreDeps,
-  request: RequestItem,
   command: ReviewCommand,
-  voter: Voter,
-  reason: string,
+  { request, voter, reason }: Admitted,
 ): Promise<ReviewOutcome> {
   const at = deps.now().toISOString();
   const outcome = await settle(

@@ -10,7 +10,7 @@ import { sha256Hex } from '../shared/canonical.js';
 import { getRequest } from '../shared/store.js';
 import { acknowledge } from './acknowledge.js';
 import { processApprove } from './approve.js';
-import { processBreakGlass } from './break-glass.js';
+import { breakGlass } from './break-glass.js';
 import type {
   ChannelActor,
   ReviewCommand,
@@ -19,18 +19,18 @@ import type {
   ReviewState,
   ReviewVerb,
 } from './contract.js';
-import { processDeny } from './deny.js';
-import { processModify } from './modify.js';
-import { prepare } from './prepare.js';
+import { deny } from './deny.js';
+import { modify } from './modify.js';
+import { afterAdmission, prepare } from './prepare.js';
 import { claimOnce } from './replay.js';
 import { refuse, stateOf } from './request.js';
 
-/** Each verb's act. */
+/** Each verb's act; Deny, Modify and Break glass after their filled-in command is checked in full. */
 const VERBS: Record<ReviewVerb, (deps: ReviewCoreDeps, command: ReviewCommand) => Promise<ReviewOutcome>> = {
   approve: processApprove,
-  deny: processDeny,
-  modify: processModify,
-  'break-glass': processBreakGlass,
+  deny: afterAdmission(deny),
+  modify: afterAdmission(modify),
+  'break-glass': afterAdmission(breakGlass),
   acknowledge,
 };
 
@@ -40,6 +40,10 @@ export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /** What the person is told when the core failed: nothing was approved. */
 export const APOLOGY =
   'Countersign could not process this and approved nothing. Try again in a moment; if the card does not change, this review ends as a denial when it expires.';
+
+/** An error as a log line wants it. */
+export const describeError = (error: unknown) =>
+  error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error);
 
 /** Runs one command. Never throws: an error is an `error` outcome, and nothing was approved. */
 export async function runReviewCommand(deps: ReviewCoreDeps, command: ReviewCommand): Promise<ReviewOutcome> {
@@ -80,10 +84,7 @@ export async function runReviewCommand(deps: ReviewCoreDeps, command: ReviewComm
     return outcome;
   } catch (error) {
     deps.logger.error('review command failed; nothing was approved', {
-      error:
-        error instanceof Error
-          ? { name: error.name, message: error.message, stack: error.stack }
-          : String(error),
+      error: describeError(error),
       requestId: command.requestId,
       channel: command.actor.channel,
     });

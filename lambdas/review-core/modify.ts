@@ -5,37 +5,20 @@
  * stays within the same review and they could approve it as modified.
  */
 import { approvedIntentHash } from '../shared/grants.js';
-import type { ResolvedIdentity } from '../shared/identity.js';
 import type { Intent } from '../shared/intent.js';
-import {
-  currentHash,
-  currentIntent,
-  type Modification,
-  type RequestItem,
-  recordModification,
-} from '../shared/store.js';
+import { currentHash, currentIntent, type Modification, recordModification } from '../shared/store.js';
 import { afterApproval } from './approve.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
 import { checkVoter, reviewPlanRule } from './eligibility.js';
 import { diffParameters, judgeReevaluation } from './modification.js';
-import { admit } from './prepare.js';
-import { audit, lateMessage, refuse, stateOf, styleOf, type Voter } from './request.js';
-
-/** Checks a filled-in Modify in full, then acts. */
-export async function processModify(deps: ReviewCoreDeps, command: ReviewCommand): Promise<ReviewOutcome> {
-  const checked = await admit(deps, command);
-  if ('outcome' in checked) return checked.outcome;
-  const { request, voter, identity } = checked.admitted;
-  return modify(deps, request, command, voter, identity);
-}
+import type { Admitted } from './prepare.js';
+import { audit, lateMessage, refuse, stateOf, styleOf } from './request.js';
 
 /** A modification: re-evaluate, then record it as the modifier's approval, or refuse. */
 export async function modify(
   deps: ReviewCoreDeps,
-  request: RequestItem,
   command: ReviewCommand,
-  voter: Voter,
-  identity: ResolvedIdentity,
+  { request, voter, identity }: Admitted,
 ): Promise<ReviewOutcome> {
   const plan = request.review!;
   const before = currentIntent(request);

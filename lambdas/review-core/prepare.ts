@@ -6,20 +6,17 @@
  */
 
 import type { ResolvedIdentity } from '../shared/identity.js';
-import { currentHash, type RequestItem } from '../shared/store.js';
-import { seesCurrentIntent } from './approve.js';
+import type { RequestItem } from '../shared/store.js';
 import { MAX_REASON, type ReviewCommand, type ReviewCoreDeps, type ReviewOutcome } from './contract.js';
-import { checkActor, openRequest, refuse, stateOf, type Voter } from './request.js';
-
-/** Why a checked command may not go on, as an outcome. */
-const stopped = (
-  stop: { outcome: ReviewOutcome['outcome']; message: string; code?: string },
-  request?: RequestItem,
-): ReviewOutcome => ({
-  outcome: stop.outcome,
-  refusal: { code: stop.code ?? stop.outcome, message: stop.message },
-  ...(request ? { state: stateOf(request) } : {}),
-});
+import {
+  checkActor,
+  openRequest,
+  refuseStale,
+  seesCurrentIntent,
+  stateOf,
+  stopped,
+  type Voter,
+} from './request.js';
 
 /** Deny, Modify, Break glass before the form: may this person do it now? `ready` when they may. */
 export async function prepare(deps: ReviewCoreDeps, command: ReviewCommand): Promise<ReviewOutcome> {
@@ -55,18 +52,11 @@ export async function admit(
   const request = open.request;
   const seen = command.seenHash;
   if (seen === undefined ? command.verb !== 'deny' : !seesCurrentIntent(request, seen)) {
-    const message = await refuse(
-      deps,
-      request,
-      command,
-      undefined,
-      'stale-form',
+    const reason =
       seen === undefined
         ? 'the command does not name the version of the request it was made on; look at the card again'
-        : 'the request changed since this form was opened (it was modified); close it and look at the card again',
-      seen === undefined ? {} : { data: { seenHash: seen, currentHash: currentHash(request) } },
-    );
-    return { outcome: stopped({ outcome: 'refused', code: 'stale-form', message }, request) };
+        : 'the request changed since this form was opened (it was modified); close it and look at the card again';
+    return { outcome: await refuseStale(deps, request, command, reason) };
   }
 
   // Validate the input before anything else, so an empty reason changes nothing.
@@ -91,3 +81,18 @@ export async function admit(
   if (!('ok' in who)) return { outcome: stopped(who, request) };
   return { admitted: { request, voter: who.voter, identity: who.identity, reason } };
 }
+
+/** A verb's act on an admitted command. */
+export type AdmittedAct = (
+  deps: ReviewCoreDeps,
+  command: ReviewCommand,
+  admitted: Admitted,
+) => Promise<ReviewOutcome>;
+
+/** The verb that checks a filled-in command in full ({@link admit}), then acts. */
+export const afterAdmission =
+  (act: AdmittedAct) =>
+  async (deps: ReviewCoreDeps, command: ReviewCommand): Promise<ReviewOutcome> => {
+    const checked = await admit(deps, command);
+    return 'outcome' in checked ? checked.outcome : act(deps, command, checked.admitted);
+  };

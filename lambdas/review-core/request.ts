@@ -4,6 +4,7 @@
  * how a refusal or a human act lands in the audit trail.
  */
 import { appendAudit } from '../shared/audit.js';
+import { showsCurrentIntent } from '../shared/card.js';
 import type { ResolvedIdentity } from '../shared/identity.js';
 import { currentHash, currentIntent, getRequest, type RequestItem } from '../shared/store.js';
 import {
@@ -11,6 +12,7 @@ import {
   PLAIN_STYLE,
   type ReviewCommand,
   type ReviewCoreDeps,
+  type ReviewOutcome,
   type ReviewOutcomeCode,
 } from './contract.js';
 import {
@@ -196,3 +198,27 @@ export const stateOf = (request: RequestItem) => ({
   intent: currentIntent(request),
   intentHash: currentHash(request),
 });
+
+/** A stop (a refusal, a late or unknown request) as the outcome a channel shows. */
+export const stopped = (stop: Stop, request?: RequestItem): ReviewOutcome => ({
+  outcome: stop.outcome,
+  refusal: { code: stop.code ?? stop.outcome, message: stop.message },
+  ...(request ? { state: stateOf(request) } : {}),
+});
+
+/** Refuses (and audits) a command made on another version of the intent than the current one. */
+export async function refuseStale(
+  deps: ReviewCoreDeps,
+  request: RequestItem,
+  command: ReviewCommand,
+  reason: string,
+): Promise<ReviewOutcome> {
+  const seen = command.seenHash;
+  const data = seen === undefined ? {} : { data: { seenHash: seen, currentHash: currentHash(request) } };
+  const message = await refuse(deps, request, command, undefined, 'stale-form', reason, data);
+  return stopped({ outcome: 'refused', code: 'stale-form', message }, request);
+}
+
+/** Whether `seenHash` (a full hash, or a card's hash prefix) names the request's current intent. */
+export const seesCurrentIntent = (request: RequestItem, seenHash: string) =>
+  seenHash === currentHash(request) || showsCurrentIntent(request, seenHash);
