@@ -1,9 +1,9 @@
-/** Cancellation handler: target of the bus rule for `Privileged Action Cancelled`. Logic: ./core.ts. */
+/** Cancellation handler: target of the bus rule for `Privileged Action Cancelled`. Logic: ../review-core/cancel.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { type CancelDeps, cancel } from '../review-core/cancel.js';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import type { BusEvent } from '../shared/workflow.js';
-import { type CancelDeps, cancel } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 

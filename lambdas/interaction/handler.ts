@@ -1,21 +1,19 @@
-/** Slack interaction endpoint (Lambda Function URL, auth NONE: the Slack signature authenticates). Logic: ./core.ts. */
+/**
+ * Slack interaction endpoint (Lambda Function URL, auth NONE: the Slack
+ * signature authenticates). The Slack channel: ./core.ts; the review core it
+ * calls: ../review-core/.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { WebClient } from '@slack/web-api';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { reviewCoreFromEnv } from '../review-core/environment.js';
+import { lambdaClientConfig } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
-import {
-  handleInteraction,
-  type InteractionDeps,
-  type InteractionOutcome,
-  type InteractionResult,
-} from './core.js';
-import { policyRule } from './eligibility.js';
+import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
 import { toHttpRequest } from './payload.js';
 
 const logger = new Logger({ serviceName: 'countersign-interaction' });
@@ -25,37 +23,8 @@ const loadSecret = slackSecretLoader(
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
-const base = {
-  ...auditDepsFromEnv(),
-  sfn: new SFNClient(lambdaClientConfig),
-  logger,
-  approverGroup: optionalEnv('COUNTERSIGN_APPROVER_GROUP'),
-  ...cedarRule(),
-};
+const base = { ...reviewCoreFromEnv(), logger };
 let slack: WebClient | undefined;
-
-/**
- * Who may approve is Cedar's answer (with the invariants in code first). The
- * engine is imported on the first vote, so its WebAssembly module is compiled
- * then, not on every cold start of an endpoint that must answer within 3 s.
- */
-function cedarRule(): Pick<
-  InteractionDeps,
-  'canApprove' | 'policyGroups' | 'evaluateIntent' | 'breakGlassForbids'
-> {
-  let engine: Promise<typeof import('../shared/policy.js')> | undefined;
-  const load = () => {
-    engine ??= import('../shared/policy.js');
-    return engine;
-  };
-  return {
-    canApprove: async (input) => policyRule((await load()).canApprove)(input),
-    policyGroups: async () => (await load()).policyEngine().referencedGroups,
-    breakGlassForbids: async (input) => (await load()).policyEngine().approvePoliciesForbid(input),
-    // A modification is evaluated again, by the same policies, before it can count.
-    evaluateIntent: async (input, defaults) => (await load()).evaluateIntent(input, defaults),
-  };
-}
 
 /** Metric name per outcome, e.g. `approved` -> `InteractionApproved`. */
 const metricName = (outcome: InteractionOutcome) =>

@@ -1,19 +1,24 @@
 /**
  * The review modals, as pure functions: the deny-reason form, the
  * modify-before-approve form, the break-glass form and the full-request view;
- * and the pure half of a modification (read the form, build the modified
- * parameters and their diff, judge the re-evaluated review).
+ * and reading the modify form into modified parameters (the core checks them
+ * and judges the re-evaluated review: ../review-core/modification.ts).
  *
  * Block ids are part of the `view_submission` contract (docs/architecture.md,
  * "Slack interactions"): `reason` / action `reason` for the reason forms,
  * `param:<path>` / action `value` for each editable parameter.
  */
 import type { KnownBlock, View } from '@slack/types';
+import {
+  type Intent,
+  MAX_REASON,
+  type Modification,
+  type RequestItem,
+  type ReviewPlan,
+} from '../review-core/contract.js';
+import { diffParameters, getAt, parameterSegments } from '../review-core/modification.js';
 import { escapeMrkdwn, truncate } from '../shared/card.js';
-import type { Intent } from '../shared/intent.js';
-import { MASK, maskParameters } from '../shared/masking.js';
-import type { IntentVerdict } from '../shared/policy.js';
-import type { Modification, RequestItem, ReviewPlan } from '../shared/store.js';
+import { maskParameters } from '../shared/masking.js';
 import type { ModalAction } from './metadata.js';
 
 /** `callback_id` of each modal. */
@@ -26,8 +31,8 @@ export const CALLBACK: Record<ModalAction | 'full', string> = {
 
 /** Block and action id of the reason input. */
 export const REASON_BLOCK = 'reason';
-/** Longest reason accepted. */
-export const MAX_REASON = 2000;
+/** Longest reason accepted (the core's limit). */
+export { MAX_REASON };
 /** Prefix of a parameter input's block id; the rest is the editable path. */
 export const PARAM_BLOCK = 'param:';
 
@@ -100,19 +105,6 @@ export function breakGlassModal(request: RequestItem, privateMetadata: string): 
       reasonInput('Why can this not wait for an approver?', 'Incident, ticket, what breaks if it waits.'),
     ],
   };
-}
-
-/** Dot path of an editable parameter, relative to `parameters`. */
-export const parameterSegments = (path: string) =>
-  (path.startsWith('parameters.') ? path.slice('parameters.'.length) : path).split('.').filter(Boolean);
-
-function getAt(value: unknown, segments: string[]): unknown {
-  let here = value;
-  for (const s of segments) {
-    if (here === null || typeof here !== 'object') return undefined;
-    here = (here as Record<string, unknown>)[s];
-  }
-  return here;
 }
 
 function setAt(target: Record<string, unknown>, segments: string[], value: unknown): Record<string, unknown> {
@@ -272,57 +264,5 @@ export function readModification(
   const firstBlock = plan.editable[0] ? `${PARAM_BLOCK}${plan.editable[0]}` : REASON_BLOCK;
   if (changed.length === 0)
     return { ok: false, errors: { [firstBlock]: 'Nothing was changed: use Approve instead.' } };
-  const before = maskParameters(intent.parameters, plan.masked);
-  const after = maskParameters(parameters, plan.masked);
-  const diff = changed.map((path) => {
-    const segments = parameterSegments(path);
-    const from = getAt(before, segments);
-    const to = getAt(after, segments);
-    return {
-      path,
-      from: from ?? null,
-      to: to === MASK && from === MASK ? `${MASK} (changed)` : (to ?? null),
-    };
-  });
-  return { ok: true, parameters, diff };
-}
-
-/**
- * Whether a re-evaluated (modified) intent stays within the review it is in.
- * Safe behaviour: anything but "allow" or "the same or a lighter review"
- * refuses the modification; a modification never moves a request to another
- * review (the approvers asked may not be the right ones for it).
- */
-export function judgeReevaluation(
-  plan: ReviewPlan,
-  verdict: Pick<IntentVerdict, 'outcome' | 'reason' | 'review' | 'warnings' | 'policies'>,
-): { ok: true } | { ok: false; reason: string } {
-  if (verdict.outcome === 'deny')
-    return { ok: false, reason: `Policy would deny the modified request: ${verdict.reason}` };
-  if (verdict.warnings.length > 0) {
-    return {
-      ok: false,
-      reason: `The modified request could not be fully evaluated (${verdict.warnings[0]}); keep the original or deny.`,
-    };
-  }
-  if (verdict.outcome === 'allow') return { ok: true };
-  const next = verdict.review;
-  if (!next) return { ok: false, reason: 'Policy returned no review plan for the modified request.' };
-  if (next.quorum > plan.quorum) {
-    return {
-      ok: false,
-      reason: `The modified request needs ${next.quorum} approvals (this review has ${plan.quorum}); ask the agent to submit it as a new request.`,
-    };
-  }
-  const newPolicies = next.policies.filter((p) => !plan.policies.includes(p));
-  const newGroups = next.approverGroups.filter((g) => !plan.approverGroups.includes(g));
-  const newEmails = next.approverEmails.filter((e) => !plan.approverEmails.includes(e));
-  if (newPolicies.length + newGroups.length + newEmails.length > 0) {
-    const what = [...newPolicies.map((p) => `policy ${p}`), ...newGroups.map((g) => `@${g}`), ...newEmails];
-    return {
-      ok: false,
-      reason: `The modified request needs a different review (${what.join(', ')}); ask the agent to submit it as a new request.`,
-    };
-  }
-  return { ok: true };
+  return { ok: true, parameters, diff: diffParameters(intent.parameters, parameters, plan).diff };
 }

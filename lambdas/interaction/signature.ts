@@ -9,9 +9,9 @@
  * and the (timestamp, signature) pair has not been seen before.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { ReviewCoreDeps } from '../review-core/contract.js';
+import { claimOnce } from '../review-core/replay.js';
 import { sha256Hex } from '../shared/canonical.js';
-import { isConditionFailure, type StoreDeps } from '../shared/store.js';
 
 /** Largest accepted |now − timestamp|, in seconds. */
 export const MAX_SKEW_SECONDS = 300;
@@ -82,23 +82,12 @@ export const replayGuardKey = (timestamp: number, signature: string) => ({
  * check alone rejects the pair.
  */
 export async function claimSignature(
-  { ddb, table }: StoreDeps,
+  deps: Pick<ReviewCoreDeps, 'ddb' | 'table'>,
   check: { timestamp: number; signature: string },
 ): Promise<boolean> {
-  try {
-    await ddb.send(
-      new PutCommand({
-        TableName: table,
-        Item: {
-          ...replayGuardKey(check.timestamp, check.signature),
-          ttl: check.timestamp + 2 * MAX_SKEW_SECONDS + 60,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return claimOnce(
+    deps,
+    replayGuardKey(check.timestamp, check.signature),
+    check.timestamp + 2 * MAX_SKEW_SECONDS + 60,
+  );
 }

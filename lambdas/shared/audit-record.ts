@@ -29,7 +29,8 @@ export type AuditKind =
 /** Who caused a state change. */
 export type AuditActor =
   | { type: 'agent'; source: string; agentId: string }
-  | { type: 'human'; slackUserId: string; email?: string }
+  /** `channel`: where the person acted (`slack`, ...), on records the review core writes. */
+  | { type: 'human'; slackUserId: string; email?: string; channel?: string }
   | { type: 'policy'; policies: string[] }
   | { type: 'system'; component: string };
 

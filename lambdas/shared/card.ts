@@ -4,8 +4,9 @@
  * place, so the card always shows the request's current state.
  */
 import type { KnownBlock } from '@slack/types';
+import { currentHash, currentIntent } from './current-intent.js';
 import { maskParameters } from './masking.js';
-import { currentHash, currentIntent, type RequestItem } from './store.js';
+import type { RequestItem } from './store.js';
 
 /** Slack's limit on the text of a section block. */
 const SECTION_LIMIT = 3000;

@@ -17,6 +17,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { currentHash, currentIntent } from './current-intent.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
 
 /** What policy decided a review needs. Produced by evaluate, stored on the request. */
@@ -121,16 +122,7 @@ export interface RequestItem {
   postHoc?: PostHocReview;
 }
 
-/** The intent as it stands for approval: the agent's, with the modified parameters when modified. */
-export function currentIntent(request: Pick<RequestItem, 'intent' | 'modification'>): Intent {
-  return request.modification
-    ? { ...request.intent, parameters: request.modification.parameters }
-    : request.intent;
-}
-
-/** Hash of {@link currentIntent}: what approvals, modals and the decision are bound to. */
-export const currentHash = (request: Pick<RequestItem, 'intentHash' | 'modification'>): string =>
-  request.modification?.intentHash ?? request.intentHash;
+export { currentHash, currentIntent };
 
 export const requestKey = (intentId: string) => ({ pk: `REQUEST#${intentId}`, sk: 'REQUEST' as const });
 

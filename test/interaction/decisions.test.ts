@@ -57,7 +57,12 @@ describe('approve', () => {
     const chain = await h.verifiedChain(request.intentId);
     // The handler audits the vote; the final `decided` record (with the grant) is Record's.
     expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'vote']);
-    expect(chain[2]!.actor).toEqual({ type: 'human', slackUserId: USERS.alice, email: 'alice@example.com' });
+    expect(chain[2]!.actor).toEqual({
+      type: 'human',
+      slackUserId: USERS.alice,
+      email: 'alice@example.com',
+      channel: 'slack',
+    });
     expect(chain[2]!.data).toMatchObject({ vote: 'approve', via: 'group:security-approvers', quorum: 1 });
     // The token never reaches Slack.
     expect(JSON.stringify(h.slack.calls)).not.toContain(request.taskToken!);

@@ -1,6 +1,6 @@
 /** A modification counts as the modifier's approval, so approve policies judge the modified parameters. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApprovalRule } from '../../lambdas/interaction/eligibility.js';
+import type { ApprovalRule } from '../../lambdas/review-core/eligibility.js';
 import type { IntentVerdict } from '../../lambdas/shared/policy.js';
 import { type Harness, startHarness, USERS } from './harness.js';
 

@@ -1,6 +1,6 @@
 /** The Cedar policy engine's canApprove as the interaction's eligibility rule. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { policyRule } from '../../lambdas/interaction/eligibility.js';
+import { policyRule } from '../../lambdas/review-core/eligibility.js';
 import { canApprove } from '../../lambdas/shared/policy.js';
 import { type Harness, startHarness, USERS } from './harness.js';
 

@@ -55,7 +55,12 @@ describe('self-approval and identity matrix', () => {
     expect(h.fakeAws.tasks.calls).toEqual([]);
     const chain = await h.verifiedChain(request.intentId);
     expect(chain.map((r) => r.kind)).toEqual(['requested', 'reviewers-notified', 'refused']);
-    expect(chain[2]!.actor).toEqual({ type: 'human', slackUserId: user, ...(email ? { email } : {}) });
+    expect(chain[2]!.actor).toEqual({
+      type: 'human',
+      slackUserId: user,
+      ...(email ? { email } : {}),
+      channel: 'slack',
+    });
     expect(chain[2]!.data).toMatchObject({ vote: 'approve', code });
     expect(String(chain[2]!.data.reason)).toContain(why);
     // Asked of Slack even for a user Slack does not know (Slack then answers user_not_found).

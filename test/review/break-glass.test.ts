@@ -5,7 +5,7 @@
  * acknowledge, and all of it audited.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkBreakGlass } from '../../lambdas/interaction/eligibility.js';
+import { checkBreakGlass } from '../../lambdas/review-core/eligibility.js';
 import type { RequestItem } from '../../lambdas/shared/store.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent, makeReviewPlan } from '../support/fixtures.js';

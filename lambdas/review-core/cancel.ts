@@ -1,6 +1,7 @@
 /**
- * Cancel: an agent withdraws its own pending intent by publishing
- * `Privileged Action Cancelled` (`{ intentId, reason? }`) with its own
+ * Cancel: the agent's own review verb; its channel is the bus. An agent
+ * withdraws its own pending intent by publishing `Privileged Action
+ * Cancelled` (`{ intentId, reason? }`) with its own
  * `countersign.agent.<agentId>` source. IAM binds each agent to its source,
  * so the source names who is cancelling; only the agent that asked may
  * cancel. One conditional write decides CANCELLED (exactly one final
@@ -23,6 +24,7 @@ import {
 } from '../shared/intent.js';
 import { currentHash, decide, getRequest, type RequestDecision, type RequestItem } from '../shared/store.js';
 import { type BusEvent, REVIEW_ERROR } from '../shared/workflow.js';
+import { TASK_ENDED } from './settle.js';
 
 /** Dependencies of {@link cancel}. */
 export interface CancelDeps extends AuditDeps {
@@ -32,9 +34,6 @@ export interface CancelDeps extends AuditDeps {
 
 /** What a cancellation did. */
 export type CancelOutcome = 'cancelled' | 'refused' | 'late' | 'unknown-request' | 'invalid';
-
-/** Errors from SendTask* meaning the workflow is no longer waiting. */
-const TASK_ENDED = new Set(['TaskTimedOut', 'TaskDoesNotExist']);
 
 /** Handles one cancellation event. Bad input is reported, never thrown (EventBridge would retry it). */
 export async function cancel(

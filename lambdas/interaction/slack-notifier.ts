@@ -1,0 +1,122 @@
+/**
+ * The review core's notifier in Slack's words: repaint the review card
+ * (`chat.update`), announce a break-glass approval in the card's thread and
+ * post the post-hoc review item, mark that item acknowledged; and the
+ * ephemeral answer to the one person who acted.
+ */
+import type { WebClient } from '@slack/web-api';
+import type { CoreLogger, MessageStyle, RequestItem, ReviewNotifier } from '../review-core/contract.js';
+import { escapeMrkdwn, mention, renderCard, slackTime } from '../shared/card.js';
+import { mentionTargets } from '../shared/mentions.js';
+
+/** The Slack methods the notifier uses. */
+export type NotifierSlack = Pick<WebClient, 'chat' | 'users' | 'usergroups'>;
+
+/** People as mentions, times as Slack dates (shown in each reader's time zone). */
+export const SLACK_STYLE: MessageStyle = { person: mention, time: slackTime };
+
+/** The core's notifier over Slack. */
+export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }): ReviewNotifier {
+  return {
+    requestChanged: (request, note) => updateCard(deps, request, note),
+    async breakGlassApproved(request, responder, reason) {
+      const channel = request.card?.channel;
+      if (!channel) return undefined;
+      const asked = await mentionTargets(deps.slack, [
+        ...request.review!.approverGroups.map((g) => `group:${g}`),
+        ...request.review!.approverEmails.map((e) => `email:${e}`),
+      ]);
+      const text = `:rotating_light: *Break-glass approval* of \`${escapeMrkdwn(request.intent.action)}\` on \`${escapeMrkdwn(request.intent.resource)}\` (${escapeMrkdwn(request.intent.environment)}) by ${mention(responder.userId)}, the responder the agent acts for. Reason: ${escapeMrkdwn(reason.replace(/\s+/g, ' '))}`;
+      await deps.slack.chat.postMessage({
+        channel,
+        text,
+        reply_broadcast: true,
+        thread_ts: request.card!.ts,
+      });
+      const item = await deps.slack.chat.postMessage({
+        channel,
+        text: `Post-hoc review needed: break-glass approval of ${request.intentId}`,
+        blocks: [
+          {
+            type: 'section',
+            text: {
+              type: 'mrkdwn',
+              text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(responder.userId)} approved their own urgent request \`${request.intentId}\` (\`${escapeMrkdwn(request.intent.action)}\`) on the break-glass path.\n>${escapeMrkdwn(reason.slice(0, 500).replace(/\s+/g, ' '))}\nAn approver other than the responder must acknowledge it.`,
+            },
+          },
+          {
+            type: 'actions',
+            block_id: 'posthoc',
+            elements: [
+              {
+                type: 'button',
+                action_id: 'acknowledge',
+                style: 'primary',
+                text: { type: 'plain_text', text: 'Acknowledge' },
+                value: request.intentId,
+              },
+            ],
+          },
+        ],
+      });
+      return item.ok && item.ts && item.channel ? { channel: item.channel, ts: item.ts } : undefined;
+    },
+    async postHocAcknowledged(request, by) {
+      if (!request.postHoc) return;
+      try {
+        await deps.slack.chat.update({
+          channel: request.postHoc.channel,
+          ts: request.postHoc.ts,
+          text: `Post-hoc review of ${request.intentId} acknowledged`,
+          blocks: [
+            {
+              type: 'section',
+              text: {
+                type: 'mrkdwn',
+                text: `:white_check_mark: *Post-hoc review acknowledged* by ${mention(by.slackUserId)} at ${slackTime(by.at)} — break-glass approval of \`${request.intentId}\` by ${mention(request.decision?.decidedBy?.slackUserId ?? '')}.`,
+              },
+            },
+          ],
+        });
+      } catch (error) {
+        deps.logger.warn('post-hoc review item update failed', { error: (error as Error).message });
+      }
+    },
+  };
+}
+
+/** Repaints the review card from the request's state. */
+async function updateCard(
+  deps: { slack: NotifierSlack; logger: CoreLogger },
+  request: RequestItem,
+  note?: string,
+): Promise<void> {
+  if (!request.card) return;
+  const card = renderCard(request, note ? { note } : {});
+  try {
+    await deps.slack.chat.update({
+      channel: request.card.channel,
+      ts: request.card.ts,
+      text: card.text,
+      blocks: card.blocks,
+    });
+  } catch (error) {
+    // The decision stands; a stale card is cosmetic and the next update repaints it.
+    deps.logger.warn('card update failed', { requestId: request.intentId, error: (error as Error).message });
+  }
+}
+
+/** Tells one person something only they see, in the channel they clicked in (else the card's). */
+export async function ephemeral(
+  deps: { slack: NotifierSlack; logger: CoreLogger },
+  user: string,
+  channel: string | undefined,
+  text: string,
+): Promise<void> {
+  if (!channel) return;
+  try {
+    await deps.slack.chat.postEphemeral({ channel, user, text });
+  } catch (error) {
+    deps.logger.warn('ephemeral message failed', { user, error: (error as Error).message });
+  }
+}

@@ -1,0 +1,30 @@
+/** Deny: any single deny decides the request, with the person's reason (./settle.ts). */
+import { currentHash } from '../shared/store.js';
+import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
+import type { Admitted } from './prepare.js';
+import { settle } from './settle.js';
+
+/** Decides DENIED with the denier's reason. */
+export async function deny(
+  deps: ReviewCoreDeps,
+  command: ReviewCommand,
+  { request, voter, reason }: Admitted,
+): Promise<ReviewOutcome> {
+  return settle(
+    deps,
+    command,
+    voter,
+    request,
+    {
+      status: 'DENIED',
+      automatic: false,
+      reason: `Denied by ${voter.displayName}: ${reason}`,
+      decidedAt: deps.now().toISOString(),
+      approvers: request.approvals,
+      policies: request.review?.policies ?? [],
+      decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
+      intentHash: currentHash(request),
+    },
+    { denyReason: reason },
+  );
+}
