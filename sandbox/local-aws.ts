@@ -28,6 +28,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { archiveBatch } from '../lambdas/archive/core.js';
 import { AUDIT_HOUR_INDEX } from '../lambdas/shared/audit-record.js';
 import { LocalTableStream } from './local-stream.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './sandbox-info.js';
 
 // dynalite and s3rver ship no types; these are the few members used here.
 type DynaliteFactory = (options: {
@@ -52,9 +53,7 @@ const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as DynaliteFactory;
 const S3rver = require('s3rver') as S3rverClass;
 
-/** Region and credentials every local client uses (the local servers accept any). */
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 /** A running local AWS. */
 export interface LocalAws {

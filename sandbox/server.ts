@@ -36,6 +36,8 @@ export interface SandboxServerOptions {
   host?: string;
   /** The directory behind the console's user picker. @default sandbox/directory.json */
   directory?: SlackDirectory;
+  /** Identifies this run to tools that found it through `sandbox.json` (`GET /api/sandbox`). */
+  runId?: string;
 }
 
 /** A running sandbox server. */
@@ -358,6 +360,21 @@ export async function createSandboxServer(
       sendJson(res, 200, await submit(await readBody(req)));
       return;
     }
+    if (method === 'POST' && path === '/api/digests') {
+      // On demand: the digest of every hour that has ended (the open hour's records stay pending).
+      const results = await loop.digests.writeEnded();
+      sendJson(res, 200, {
+        keyId: loop.digests.key.signer.keyId,
+        digests: results.map((r) => ({
+          key: r.key,
+          status: r.status,
+          recordCount: r.digest.recordCount,
+          ...(r.gapBefore ? { gapBefore: r.gapBefore } : {}),
+          anomalies: r.anomalies,
+        })),
+      });
+      return;
+    }
     if (method === 'POST' && path === '/api/click') {
       sendJson(res, 200, await click(await readBody(req)));
       return;
@@ -464,6 +481,17 @@ export async function createSandboxServer(
         demo: (directory as { demo?: unknown }).demo,
         approverGroup: loop.config.approverGroupHandle,
         fakeSlack: loop.slack !== undefined,
+      });
+      return;
+    }
+    if (path === '/api/sandbox') {
+      sendJson(res, 200, {
+        runId: options.runId ?? null,
+        bucket: loop.aws.bucket,
+        table: loop.aws.table,
+        endpoints: loop.aws.endpoints,
+        keyId: loop.digests.key.signer.keyId,
+        publicKey: loop.digests.key.publicKeyPem,
       });
       return;
     }
