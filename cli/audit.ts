@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { archiveMissing } from '../audit/archive-missing.js';
 import { buildEvidence, formatSummary, toCsv, toJsonl } from '../audit/export.js';
 import { directoryTrailSource, s3TrailSource, type TrailSource } from '../audit/sources.js';
 import { formatReport, verifySource } from '../audit/verify.js';
@@ -30,6 +31,7 @@ import {
   findSandbox,
   type SandboxInfo,
   SandboxNotFoundError,
+  sandboxDocumentClient,
   sandboxS3Client,
 } from '../sandbox/sandbox-info.js';
 import type { CliIo } from './main.js';
@@ -59,6 +61,13 @@ export const usage = `usage:
       neither, the due hour and any missed before it, as the hourly Lambda does.
       Signs with --signing-key (a PEM P-256 private key, for the sandbox) or else
       the KMS key in COUNTERSIGN_DIGEST_KEY_ID.
+
+  countersign audit archive --missing (--sandbox [--data-dir DIR] | [--table T] [--bucket B] [--retention-days N])
+                           [--from ISO] [--to ISO]
+      Puts in the bucket every audit row (table) written in [from, to) whose record
+      object is missing, e.g. after the archive dead-letter queue, exactly as the
+      stream would have (same bytes, same lock). Idempotent; reports each key written.
+      Default range: the last 30 days.
 
   --sandbox: the local sandbox running from DIR (default COUNTERSIGN_DATA_DIR, else .countersign/),
   found through DIR/sandbox.json: its S3 endpoint, bucket and digest public key. verify and export
@@ -95,6 +104,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return exportCommand(rest, io);
     case 'digest':
       return digestCommand(rest, io);
+    case 'archive':
+      return archiveCommand(rest, io);
     default:
       throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
   }
@@ -427,4 +438,80 @@ async function digestCommand(argv: string[], io: CliIo): Promise<number> {
     for (const anomaly of r.anomalies) io.err(`warning: ${anomaly}`);
   }
   return 0;
+}
+
+async function archiveCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      missing: { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      bucket: { type: 'string' },
+      table: { type: 'string' },
+      'retention-days': { type: 'string' },
+      ...SANDBOX_OPTIONS,
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.missing)
+    throw new UsageError('archive needs --missing (re-archive rows whose object is absent)');
+  const to = parseTime(values.to, 'to') ?? new Date();
+  const from = parseTime(values.from, 'from') ?? new Date(to.getTime() - 30 * 86_400_000);
+  if (from >= to) throw new UsageError('--from must be before --to');
+  let deps: Parameters<typeof archiveMissing>[0];
+  if (values.sandbox) {
+    const others = ['bucket', 'table', 'retention-days'].filter(
+      (option) => values[option as keyof typeof values] !== undefined,
+    );
+    if (others.length)
+      throw new UsageError(`--sandbox uses the sandbox's own: drop --${others.join(', --')}`);
+    const info = await sandboxFor(values, io);
+    deps = {
+      ddb: sandboxDocumentClient(info),
+      table: info.table,
+      s3: sandboxS3Client(info),
+      bucket: info.bucket,
+      retentionDays: info.retentionDays,
+    };
+  } else {
+    if (values['data-dir']) throw new UsageError('--data-dir goes with --sandbox');
+    const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
+    const table = values.table ?? optionalEnv('COUNTERSIGN_TABLE_NAME');
+    if (!bucket) throw new UsageError('give --bucket (or set COUNTERSIGN_AUDIT_BUCKET), or --sandbox');
+    if (!table) throw new UsageError('give --table (or set COUNTERSIGN_TABLE_NAME), or --sandbox');
+    const retentionDays =
+      positiveInt(values['retention-days'], 'retention-days') ??
+      positiveInt(
+        optionalEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+        'retention-days (COUNTERSIGN_AUDIT_RETENTION_DAYS)',
+      );
+    if (!retentionDays)
+      throw new UsageError(
+        'give --retention-days (or set COUNTERSIGN_AUDIT_RETENTION_DAYS): the stack’s auditRetentionDays',
+      );
+    deps = {
+      ddb: createDocumentClient(),
+      table,
+      s3: createS3Client(),
+      bucket,
+      retentionDays,
+      legalHold: legalHoldFromEnv(),
+    };
+  }
+  const result = await withAws(deps.bucket, () => archiveMissing(deps, { from, to }));
+  for (const key of result.archived) io.out(`archived: ${key}`);
+  for (const failure of result.failed) io.err(`failed: ${failure.key}: ${failure.error}`);
+  const range = `${from.toISOString()} to ${to.toISOString()}`;
+  if (result.archived.length === 0 && result.failed.length === 0) {
+    io.out(
+      `nothing to do: all ${result.rowCount} audit rows written ${range} have their objects in s3://${deps.bucket}`,
+    );
+  } else {
+    io.out(
+      `${result.archived.length} of ${result.rowCount} audit rows written ${range} re-archived to s3://${deps.bucket}${result.failed.length ? `; ${result.failed.length} failed` : ''}`,
+    );
+  }
+  return result.failed.length ? 1 : 0;
 }

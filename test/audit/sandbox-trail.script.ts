@@ -12,6 +12,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { main } from '../../cli/main.js';
 import { writeDigest } from '../../lambdas/digest/core.js';
 import { hourStart } from '../../lambdas/shared/digest.js';
 import { signedClick, signedViewSubmission } from '../../sandbox/slack-click.js';
@@ -74,12 +76,13 @@ const answer = await loop.interact(
 if (answer.statusCode !== 200 || answer.body) throw new Error(`deny reason refused: ${answer.body}`);
 await loop.idle();
 
-// The CLI runs asynchronously (the servers it talks to run in this process), knowing
-// only the data directory: no AWS or Countersign variables.
+// The first check is a child process that knows only the data directory (no AWS or
+// Countersign variables), as a newcomer's shell; the later ones run the same CLI
+// in this process (a child costs seconds on a busy machine), told only --data-dir.
 const childEnv = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => !/^(AWS_|COUNTERSIGN_)/.test(name)),
 );
-const cli = (args: string[]) =>
+const spawned = (args: string[]) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
     execFile(
       join(root, 'node_modules/.bin/tsx'),
@@ -89,6 +92,16 @@ const cli = (args: string[]) =>
         done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
   });
+const cli = async (args: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main([...args, '--data-dir', dataDir], {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    cwd: root,
+  });
+  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
+};
 const verify = () => cli(['audit', 'verify', '--sandbox']);
 
 /** The file s3rver keeps an object's bytes in. */
@@ -119,7 +132,7 @@ async function withOneByteChanged<T>(file: string, action: () => Promise<T>): Pr
 
 // 1. The hour is still open: its records are checked and pending.
 const victim = objectFile(approve.intentId);
-const open = await verify();
+const open = await spawned(['audit', 'verify', '--sandbox']);
 const openTampered = await withOneByteChanged(victim.file, verify);
 
 // 2. The hour has ended (as if an hour passed): the sandbox's own key signs its digest.
@@ -137,6 +150,15 @@ await writeDigest(
 const digested = await verify();
 const exported = await cli(['audit', 'export', '--sandbox', '--format', 'jsonl']);
 const digestedTampered = await withOneByteChanged(victim.file, verify);
+
+// 3. One record object lost (as after the archive dead-letter queue): re-archived from its row.
+const originalBytes = readFileSync(victim.file);
+await loop.aws.s3.send(new DeleteObjectCommand({ Bucket: loop.aws.bucket, Key: victim.key }));
+const lost = await verify();
+const rearchived = await cli(['audit', 'archive', '--missing', '--sandbox']);
+const restoredIdentical = readFileSync(victim.file).equals(originalBytes);
+const rearchivedAgain = await cli(['audit', 'archive', '--missing', '--sandbox']);
+const restored = await verify();
 
 await sandbox.close();
 const afterStop = await verify();
@@ -160,6 +182,11 @@ process.stdout.write(
         .map((l) => JSON.parse(l)),
     },
     digestedTampered,
+    lost,
+    rearchived,
+    restoredIdentical,
+    rearchivedAgain,
+    restored,
     afterStop,
   })}\n`,
 );

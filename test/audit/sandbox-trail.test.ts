@@ -26,6 +26,11 @@ interface Outcome {
   digested: Run;
   exported: Run & { rows: { requestId: string; outcome: string; automatic: boolean }[] };
   digestedTampered: Run;
+  lost: Run;
+  rearchived: Run;
+  restoredIdentical: boolean;
+  rearchivedAgain: Run;
+  restored: Run;
   afterStop: Run;
 }
 
@@ -35,11 +40,11 @@ beforeAll(() => {
   const out = execFileSync(resolve(root, 'node_modules/.bin/tsx'), ['test/audit/sandbox-trail.script.ts'], {
     cwd: root,
     encoding: 'utf8',
-    timeout: 150_000,
+    timeout: 240_000,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   outcome = JSON.parse(out.trim().split('\n').at(-1)!) as Outcome;
-}, 180_000);
+}, 270_000);
 
 describe('audit verify --sandbox on a workflow-produced trail', () => {
   it('finds the sandbox from its data directory alone and signs with the key kept there', () => {
@@ -86,6 +91,20 @@ describe('audit verify --sandbox on a workflow-produced trail', () => {
     expect(outcome.digestedTampered.code).toBe(1);
     expect(outcome.digestedTampered.stdout).toContain(`modified: record ${outcome.victim}`);
     expect(outcome.digestedTampered.stdout).toMatch(/^FAILED: /m);
+  });
+
+  it('audit archive --missing puts a lost record back byte for byte, once', () => {
+    expect(outcome.lost.code).toBe(1);
+    expect(outcome.lost.stdout).toContain(`missing: record ${outcome.victim}`);
+    expect(outcome.rearchived.code).toBe(0);
+    expect(outcome.rearchived.stdout).toContain(`archived: ${outcome.victim}`);
+    expect(outcome.rearchived.stdout).toMatch(/^1 of \d+ audit rows written .* re-archived to s3:\/\//m);
+    expect(outcome.restoredIdentical).toBe(true);
+    expect(outcome.restored.code).toBe(0);
+    expect(outcome.restored.stdout).toMatch(/^OK: /m);
+    expect(outcome.rearchivedAgain.code).toBe(0);
+    expect(outcome.rearchivedAgain.stdout).not.toContain('archived:');
+    expect(outcome.rearchivedAgain.stdout).toMatch(/^nothing to do: all \d+ audit rows written/m);
   });
 
   it('says clearly that the sandbox is not running once it stopped', () => {
