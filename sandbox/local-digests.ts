@@ -133,14 +133,13 @@ export class LocalDigests {
     return this.writeDue(ON_DEMAND_SETTLE_MS);
   }
 
-  /** Catches up now, then runs on the schedule. */
-  async start(): Promise<DigestResult[]> {
-    const results = await this.writeEnded();
+  /** Runs on the schedule from now on, and catches up at once (resolves when the catch-up is done). */
+  start(): Promise<DigestResult[]> {
     this.timer = setInterval(() => {
       this.writeDue().catch((error: Error) => this.onError(error));
     }, this.intervalMs);
     this.timer.unref();
-    return results;
+    return this.writeEnded();
   }
 
   /** Stops the schedule and writes what has ended (the shutdown run). */

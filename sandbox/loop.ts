@@ -262,7 +262,10 @@ export class CountersignLoop {
       await loadOrCreateDigestKey(options.dataDir),
       scheduleIntervalMs(config.digestSchedule),
     );
-    await digests.start();
+    // The catch-up runs while the loop starts; later runs queue behind it.
+    digests
+      .start()
+      .catch((error: Error) => console.error(`sandbox digest catch-up failed: ${error.message}`));
     let loop: CountersignLoop | undefined;
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
