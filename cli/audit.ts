@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { archiveMissing } from '../audit/archive-missing.js';
 import { buildEvidence, formatSummary, toCsv, toJsonl } from '../audit/export.js';
 import { directoryTrailSource, s3TrailSource, type TrailSource } from '../audit/sources.js';
 import { formatReport, verifySource } from '../audit/verify.js';
@@ -17,6 +18,7 @@ import { createDocumentClient } from '../lambdas/shared/aws.js';
 import {
   DIGEST_PERIOD_MS,
   type DigestSigner,
+  hourStart,
   kmsSigner,
   loadPrivateKey,
   loadPublicKey,
@@ -24,10 +26,19 @@ import {
 } from '../lambdas/shared/digest.js';
 import { optionalEnv } from '../lambdas/shared/env.js';
 import { createS3Client } from '../lambdas/shared/s3.js';
+import {
+  defaultDataDir,
+  findSandbox,
+  type SandboxInfo,
+  SandboxNotFoundError,
+  sandboxDocumentClient,
+  sandboxS3Client,
+} from '../sandbox/sandbox-info.js';
 import type { CliIo } from './main.js';
 import { UsageError } from './main.js';
 
 export const usage = `usage:
+  countersign audit verify --sandbox [--data-dir DIR]
   countersign audit verify (--bucket B | --dir D) --public-key FILE [--public-key FILE ...]
                            [--from ISO] [--to ISO] [--lookback-days N]
       Checks every digest signature, the digest chain, every record's hash, every
@@ -36,12 +47,14 @@ export const usage = `usage:
       moved) and exits 1, or prints a one-line summary and exits 0. Records not yet
       in a digest are a warning ("pending"), until their digest is overdue.
 
+  countersign audit export --sandbox [--data-dir DIR] [--from ISO] [--to ISO] --format csv|jsonl
   countersign audit export (--bucket B | --dir D) --from ISO --to ISO --format csv|jsonl
                            [--out FILE] [--summary FILE] [--public-key FILE ...]
       One row per request created in [from, to), from verified records only, and a
       summary on stderr (and as JSON in --summary FILE). Refuses a trail that fails
       verification. Without --public-key, digest signatures are not checked.
 
+  countersign audit digest --sandbox [--data-dir DIR]
   countersign audit digest [--period ISO-HOUR | --from ISO --to ISO] [--signing-key FILE]
                            [--bucket B] [--table T] [--retention-days N]
       Writes the signed digest of one UTC hour (or of each hour in [from, to)); with
@@ -49,12 +62,30 @@ export const usage = `usage:
       Signs with --signing-key (a PEM P-256 private key, for the sandbox) or else
       the KMS key in COUNTERSIGN_DIGEST_KEY_ID.
 
+  countersign audit archive --missing (--sandbox [--data-dir DIR] | [--table T] [--bucket B] [--retention-days N])
+                           [--from ISO] [--to ISO]
+      Puts in the bucket every audit row (table) written in [from, to) whose record
+      object is missing, e.g. after the archive dead-letter queue, exactly as the
+      stream would have (same bytes, same lock). Idempotent; reports each key written.
+      Default range: the last 30 days.
+
+  --sandbox: the local sandbox running from DIR (default COUNTERSIGN_DATA_DIR, else .countersign/),
+  found through DIR/sandbox.json: its S3 endpoint, bucket and digest public key. verify and export
+  first have it write the digest of every hour that has ended; records of the open hour are checked
+  (hash, place, chain) and reported as pending. export defaults to the last 30 days.
+
   --bucket defaults to COUNTERSIGN_AUDIT_BUCKET, --table to COUNTERSIGN_TABLE_NAME,
   --retention-days to COUNTERSIGN_AUDIT_RETENTION_DAYS. S3 uses the standard AWS
   credentials, region and endpoint variables (AWS_ENDPOINT_URL_S3 for the sandbox).
   The public key: aws kms get-public-key --key-id <DigestKeyArn output> --query PublicKey --output text > digest-key.b64`;
 
+const SANDBOX_OPTIONS = {
+  sandbox: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+} as const;
+
 const SOURCE_OPTIONS = {
+  ...SANDBOX_OPTIONS,
   bucket: { type: 'string' },
   dir: { type: 'string' },
   from: { type: 'string' },
@@ -73,6 +104,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return exportCommand(rest, io);
     case 'digest':
       return digestCommand(rest, io);
+    case 'archive':
+      return archiveCommand(rest, io);
     default:
       throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
   }
@@ -156,6 +189,47 @@ export function describeAwsError(error: unknown, bucket?: string): Error {
   return error instanceof Error ? error : new Error(message);
 }
 
+/** The running sandbox named by `--data-dir` (or the default data directory). */
+async function sandboxFor(values: { 'data-dir'?: string }, io: CliIo): Promise<SandboxInfo> {
+  const dataDir = values['data-dir'] ? resolve(io.cwd, values['data-dir']) : defaultDataDir(io.cwd);
+  try {
+    return await findSandbox(dataDir);
+  } catch (error) {
+    if (error instanceof SandboxNotFoundError) throw new Error(error.message);
+    throw error;
+  }
+}
+
+/** Asks the sandbox to write the digest of every hour that has ended; reports what it wrote. */
+async function sandboxDigests(info: SandboxInfo, io: CliIo): Promise<SandboxDigestAnswer> {
+  const answer = await fetch(`${info.url}/api/digests`, { method: 'POST' });
+  const body = (await answer.json().catch(() => ({}))) as SandboxDigestAnswer & { message?: string };
+  if (!answer.ok) throw new Error(`the sandbox could not write digests: ${body.message ?? answer.status}`);
+  for (const d of body.digests) {
+    if (d.status === 'written') io.err(`sandbox: wrote ${d.key} (${d.recordCount} records)`);
+    for (const anomaly of d.anomalies) io.err(`warning: ${anomaly}`);
+  }
+  return body;
+}
+
+interface SandboxDigestAnswer {
+  keyId: string;
+  digests: { key: string; status: string; recordCount: number; gapBefore?: string; anomalies: string[] }[];
+}
+
+/** Source, bucket and keys for `--sandbox`, after the on-demand digest run. */
+async function sandboxSource(
+  values: { bucket?: string; dir?: string; 'data-dir'?: string; 'public-key'?: string[] },
+  io: CliIo,
+) {
+  if (values.bucket || values.dir)
+    throw new UsageError('--sandbox reads the sandbox’s bucket: drop --bucket/--dir');
+  const info = await sandboxFor(values, io);
+  await sandboxDigests(info, io);
+  const keys = await publicKeys([info.publicKey, ...(values['public-key'] ?? [])], io);
+  return { source: s3TrailSource(sandboxS3Client(info), info.bucket), bucket: info.bucket, keys, info };
+}
+
 async function withAws<T>(bucket: string | undefined, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
@@ -171,10 +245,18 @@ async function verifyCommand(argv: string[], io: CliIo): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  if (!values['public-key']?.length)
-    throw new UsageError('--public-key FILE is required (the digest key’s public half)');
-  const keys = await publicKeys(values['public-key'], io);
-  const { source, bucket } = trailSource(values, io);
+  let keys: Awaited<ReturnType<typeof publicKeys>>;
+  let source: TrailSource;
+  let bucket: string | undefined;
+  if (values.sandbox) {
+    ({ source, bucket, keys } = await sandboxSource(values, io));
+  } else {
+    if (values['data-dir']) throw new UsageError('--data-dir goes with --sandbox');
+    if (!values['public-key']?.length)
+      throw new UsageError('--public-key FILE is required (the digest key’s public half), or use --sandbox');
+    keys = await publicKeys(values['public-key'], io);
+    ({ source, bucket } = trailSource(values, io));
+  }
   const from = parseTime(values.from, 'from');
   const to = parseTime(values.to, 'to');
   if (from && to && from >= to) throw new UsageError('--from must be before --to');
@@ -203,14 +285,27 @@ async function exportCommand(argv: string[], io: CliIo): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const from = parseTime(values.from, 'from');
-  const to = parseTime(values.to, 'to');
+  let from = parseTime(values.from, 'from');
+  let to = parseTime(values.to, 'to');
+  if (values.sandbox) {
+    // The sandbox's recent past: the last 30 days up to the end of the open hour.
+    to ??= new Date(hourStart(new Date()).getTime() + DIGEST_PERIOD_MS);
+    from ??= new Date(to.getTime() - 30 * 86_400_000);
+  }
   if (!from || !to) throw new UsageError('--from and --to are required');
   if (from >= to) throw new UsageError('--from must be before --to');
   if (values.format !== 'csv' && values.format !== 'jsonl')
     throw new UsageError('--format must be csv or jsonl');
-  const keys = values['public-key']?.length ? await publicKeys(values['public-key'], io) : null;
-  const { source, bucket } = trailSource(values, io);
+  let keys: Awaited<ReturnType<typeof publicKeys>> | null;
+  let source: TrailSource;
+  let bucket: string | undefined;
+  if (values.sandbox) {
+    ({ source, bucket, keys } = await sandboxSource(values, io));
+  } else {
+    if (values['data-dir']) throw new UsageError('--data-dir goes with --sandbox');
+    keys = values['public-key']?.length ? await publicKeys(values['public-key'], io) : null;
+    ({ source, bucket } = trailSource(values, io));
+  }
   const report = await withAws(bucket, () =>
     verifySource(source, {
       publicKeys: keys,
@@ -249,10 +344,25 @@ async function digestCommand(argv: string[], io: CliIo): Promise<number> {
       bucket: { type: 'string' },
       table: { type: 'string' },
       'retention-days': { type: 'string' },
+      ...SANDBOX_OPTIONS,
     },
     strict: true,
     allowPositionals: false,
   });
+  if (values.sandbox) {
+    const others = ['period', 'from', 'to', 'signing-key', 'bucket', 'table', 'retention-days'].filter(
+      (option) => values[option as keyof typeof values] !== undefined,
+    );
+    if (others.length)
+      throw new UsageError(
+        `--sandbox writes every hour that has ended with the sandbox's own key: drop --${others.join(', --')}`,
+      );
+    const answer = await sandboxDigests(await sandboxFor(values, io), io);
+    for (const d of answer.digests)
+      io.out(`${d.status}: ${d.key} (${d.recordCount} records, signed by ${answer.keyId})`);
+    return 0;
+  }
+  if (values['data-dir']) throw new UsageError('--data-dir goes with --sandbox');
   const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
   const table = values.table ?? optionalEnv('COUNTERSIGN_TABLE_NAME');
   if (!bucket) throw new UsageError('give --bucket (or set COUNTERSIGN_AUDIT_BUCKET)');
@@ -328,4 +438,80 @@ async function digestCommand(argv: string[], io: CliIo): Promise<number> {
     for (const anomaly of r.anomalies) io.err(`warning: ${anomaly}`);
   }
   return 0;
+}
+
+async function archiveCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      missing: { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      bucket: { type: 'string' },
+      table: { type: 'string' },
+      'retention-days': { type: 'string' },
+      ...SANDBOX_OPTIONS,
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.missing)
+    throw new UsageError('archive needs --missing (re-archive rows whose object is absent)');
+  const to = parseTime(values.to, 'to') ?? new Date();
+  const from = parseTime(values.from, 'from') ?? new Date(to.getTime() - 30 * 86_400_000);
+  if (from >= to) throw new UsageError('--from must be before --to');
+  let deps: Parameters<typeof archiveMissing>[0];
+  if (values.sandbox) {
+    const others = ['bucket', 'table', 'retention-days'].filter(
+      (option) => values[option as keyof typeof values] !== undefined,
+    );
+    if (others.length)
+      throw new UsageError(`--sandbox uses the sandbox's own: drop --${others.join(', --')}`);
+    const info = await sandboxFor(values, io);
+    deps = {
+      ddb: sandboxDocumentClient(info),
+      table: info.table,
+      s3: sandboxS3Client(info),
+      bucket: info.bucket,
+      retentionDays: info.retentionDays,
+    };
+  } else {
+    if (values['data-dir']) throw new UsageError('--data-dir goes with --sandbox');
+    const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
+    const table = values.table ?? optionalEnv('COUNTERSIGN_TABLE_NAME');
+    if (!bucket) throw new UsageError('give --bucket (or set COUNTERSIGN_AUDIT_BUCKET), or --sandbox');
+    if (!table) throw new UsageError('give --table (or set COUNTERSIGN_TABLE_NAME), or --sandbox');
+    const retentionDays =
+      positiveInt(values['retention-days'], 'retention-days') ??
+      positiveInt(
+        optionalEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+        'retention-days (COUNTERSIGN_AUDIT_RETENTION_DAYS)',
+      );
+    if (!retentionDays)
+      throw new UsageError(
+        'give --retention-days (or set COUNTERSIGN_AUDIT_RETENTION_DAYS): the stack’s auditRetentionDays',
+      );
+    deps = {
+      ddb: createDocumentClient(),
+      table,
+      s3: createS3Client(),
+      bucket,
+      retentionDays,
+      legalHold: legalHoldFromEnv(),
+    };
+  }
+  const result = await withAws(deps.bucket, () => archiveMissing(deps, { from, to }));
+  for (const key of result.archived) io.out(`archived: ${key}`);
+  for (const failure of result.failed) io.err(`failed: ${failure.key}: ${failure.error}`);
+  const range = `${from.toISOString()} to ${to.toISOString()}`;
+  if (result.archived.length === 0 && result.failed.length === 0) {
+    io.out(
+      `nothing to do: all ${result.rowCount} audit rows written ${range} have their objects in s3://${deps.bucket}`,
+    );
+  } else {
+    io.out(
+      `${result.archived.length} of ${result.rowCount} audit rows written ${range} re-archived to s3://${deps.bucket}${result.failed.length ? `; ${result.failed.length} failed` : ''}`,
+    );
+  }
+  return result.failed.length ? 1 : 0;
 }

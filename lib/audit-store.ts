@@ -19,6 +19,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { AUDIT_HOUR_INDEX, RECORDS_PREFIX } from '../lambdas/shared/audit-record.js';
+import { REQUEST_STATUS_INDEX } from '../lambdas/shared/store.js';
 import type { Binding } from './handler-function.js';
 
 /** The GSI that lists audit records by hour, and the key prefix of record objects: the handlers' own names. */
@@ -70,7 +71,7 @@ export interface AuditStoreProps {
 
 /** The request/audit table and the Object Lock audit bucket. */
 export class AuditStore extends Construct {
-  /** Requests, audit records and Slack replay guards (`pk`/`sk`, GSI `byAuditHour`, TTL `ttl`). */
+  /** Requests, audit records and Slack replay guards (`pk`/`sk`, GSIs `byAuditHour` and `byStatus`, TTL `ttl`). */
   public readonly table: dynamodb.TableV2;
   /** Customer-managed key of the table. */
   public readonly tableKey: kms.IKey;
@@ -114,6 +115,14 @@ export class AuditStore extends Construct {
           partitionKey: { name: 'auditHour', type: dynamodb.AttributeType.STRING },
           sortKey: { name: 'auditSort', type: dynamodb.AttributeType.STRING },
           projectionType: dynamodb.ProjectionType.ALL,
+        },
+        {
+          // Lists requests by status, newest first (the sandbox console, an operator's
+          // "what is pending"): keys only, so the task token is never copied into it.
+          indexName: REQUEST_STATUS_INDEX,
+          partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'createdAt', type: dynamodb.AttributeType.STRING },
+          projectionType: dynamodb.ProjectionType.KEYS_ONLY,
         },
       ],
       removalPolicy: RemovalPolicy.RETAIN,

@@ -110,6 +110,8 @@ export interface FakeSlack {
   sent(method: SlackRecordedMessage['method'], user?: string): SlackRecordedMessage[];
   /** Forgets recorded calls, messages, views and pending rate limits/failures. */
   reset(): void;
+  /** Calls `listener` after every call is answered (the sandbox's live updates); returns an unsubscribe function. */
+  onCall(listener: (call: SlackRecordedCall) => void): () => void;
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const directory = options.directory;
   const token = options.token ?? FAKE_SLACK_TOKEN;
   const messages: SlackRecordedMessage[] = [];
+  const callListeners = new Set<(call: SlackRecordedCall) => void>();
   const calls: SlackRecordedCall[] = [];
   const views = new Map<string, SlackRecordedView>();
   const store = new Map<string, { text?: string; blocks?: unknown[] }>();
@@ -403,6 +406,10 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
       rateLimits.clear();
       failures.clear();
     },
+    onCall(listener) {
+      callListeners.add(listener);
+      return () => callListeners.delete(listener);
+    },
     async handleRequest(req, res) {
       const method = new URL(req.url ?? '/', 'http://fake-slack').pathname.split('/').pop() ?? '';
       let params: Params = {};
@@ -415,17 +422,19 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
         result = { body: { ok: false, error: code } };
       }
       const { token: _token, ...loggable } = params;
-      calls.push({
+      const call: SlackRecordedCall = {
         method,
         params: loggable,
         status: result.status ?? 200,
         ...(result.body.ok === false ? { error: String(result.body.error) } : {}),
-      });
+      };
+      calls.push(call);
       res.writeHead(result.status ?? 200, {
         'content-type': 'application/json; charset=utf-8',
         ...result.headers,
       });
       res.end(JSON.stringify(result.body));
+      for (const listener of callListeners) listener(call);
     },
   };
 }

@@ -22,12 +22,22 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { archiveBatch } from '../lambdas/archive/core.js';
 import { AUDIT_HOUR_INDEX } from '../lambdas/shared/audit-record.js';
+import { REQUEST_STATUS_INDEX } from '../lambdas/shared/store.js';
 import { LocalTableStream } from './local-stream.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './sandbox-info.js';
 
 // dynalite and s3rver ship no types; these are the few members used here.
 type DynaliteFactory = (options: {
@@ -52,9 +62,7 @@ const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as DynaliteFactory;
 const S3rver = require('s3rver') as S3rverClass;
 
-/** Region and credentials every local client uses (the local servers accept any). */
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 /** A running local AWS. */
 export interface LocalAws {
@@ -83,7 +91,7 @@ export interface LocalAwsOptions {
   dataDir?: string;
 }
 
-/** Creates the Countersign table: pk/sk strings, GSI byAuditHour (auditHour/auditSort), on-demand. */
+/** Creates the Countersign table: pk/sk strings, GSIs byAuditHour (auditHour/auditSort) and byStatus (status/createdAt, keys only), on-demand. */
 export async function createCountersignTable(client: DynamoDBClient, table: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
@@ -94,6 +102,8 @@ export async function createCountersignTable(client: DynamoDBClient, table: stri
         { AttributeName: 'sk', AttributeType: 'S' },
         { AttributeName: 'auditHour', AttributeType: 'S' },
         { AttributeName: 'auditSort', AttributeType: 'S' },
+        { AttributeName: 'status', AttributeType: 'S' },
+        { AttributeName: 'createdAt', AttributeType: 'S' },
       ],
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -108,9 +118,43 @@ export async function createCountersignTable(client: DynamoDBClient, table: stri
           ],
           Projection: { ProjectionType: 'ALL' },
         },
+        {
+          IndexName: REQUEST_STATUS_INDEX,
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
       ],
     }),
   );
+}
+
+/**
+ * A table persisted by an earlier version lacks the byStatus index, and
+ * dynalite cannot add an index to a table: copy its items out, create the
+ * table again with every index and put them back (a one-time local migration).
+ */
+async function addMissingIndexes(client: DynamoDBClient, table: string): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+  if (Table?.GlobalSecondaryIndexes?.some((i) => i.IndexName === REQUEST_STATUS_INDEX)) return;
+  const items: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  await client.send(new DeleteTableCommand({ TableName: table }));
+  await createCountersignTable(client, table);
+  for (let i = 0; i < items.length; i += 25) {
+    let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+    while (requests.length) {
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
+      requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+    }
+  }
 }
 
 function listen(server: Server): Promise<number> {
@@ -169,6 +213,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     await createCountersignTable(rawDdb, table);
   } catch (error) {
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error; // persisted from an earlier run
+    await addMissingIndexes(rawDdb, table);
   }
   try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -26,6 +26,7 @@ import {
   startFakeSlack,
 } from './fake-slack.js';
 import { type LocalAws, startLocalAws } from './local-aws.js';
+import { LocalDigests, loadOrCreateDigestKey, scheduleIntervalMs } from './local-digests.js';
 import type { StreamConsumer } from './local-stream.js';
 import { type LocalExecution, LocalWorkflow } from './local-workflow.js';
 import { type SynthesizedLoop, synthesizeLoop } from './synth.js';
@@ -179,6 +180,8 @@ export class CountersignLoop {
     readonly signingSecret: string,
     /** The reminder scheduler (timers standing in for EventBridge Scheduler). */
     readonly scheduler: LocalScheduler,
+    /** The digest signer: its key and the hourly digest runs (standing in for the digest Lambda). */
+    readonly digests: LocalDigests,
     private readonly workflow: LocalWorkflow,
     private readonly interaction: (
       event: APIGatewayProxyEventV2,
@@ -247,6 +250,22 @@ export class CountersignLoop {
     }
     const scheduler = new LocalScheduler((payload) => reminder.handler(payload));
     review.useReminderScheduler(scheduler);
+    const digests = new LocalDigests(
+      {
+        ddb: aws.ddb,
+        table: aws.table,
+        s3: aws.s3,
+        bucket: aws.bucket,
+        retentionDays: config.auditRetentionDays,
+        now: () => new Date(),
+      },
+      await loadOrCreateDigestKey(options.dataDir),
+      scheduleIntervalMs(config.digestSchedule),
+    );
+    // The catch-up runs while the loop starts; later runs queue behind it.
+    digests
+      .start()
+      .catch((error: Error) => console.error(`sandbox digest catch-up failed: ${error.message}`));
     let loop: CountersignLoop | undefined;
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
@@ -270,6 +289,7 @@ export class CountersignLoop {
       synthesized,
       signingSecret,
       scheduler,
+      digests,
       workflow,
       interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
     );
@@ -390,6 +410,10 @@ export class CountersignLoop {
   /** Stops every server. Handler modules stay loaded: start no second loop in this process. */
   async close(): Promise<void> {
     this.scheduler.close();
+    await this.aws.stream.drained();
+    await this.digests
+      .close()
+      .catch((error: Error) => console.error(`shutdown digest run failed: ${error.message}`));
     await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close()]);
   }
 }

@@ -19,11 +19,11 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { readChain } from '../lambdas/shared/audit.js';
 import { parseButtonValue, renderCard } from '../lambdas/shared/card.js';
 import { consumeGrant } from '../lambdas/shared/grants.js';
-import { getRequest, type RequestItem } from '../lambdas/shared/store.js';
+import { getRequest, listRequests, type RequestItem, toDetail } from '../lambdas/shared/store.js';
+import { finalState } from '../lambdas/status/core.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
 import { signedClick, signedViewSubmission } from './slack-click.js';
@@ -36,6 +36,8 @@ export interface SandboxServerOptions {
   host?: string;
   /** The directory behind the console's user picker. @default sandbox/directory.json */
   directory?: SlackDirectory;
+  /** Identifies this run to tools that found it through `sandbox.json` (`GET /api/sandbox`). */
+  runId?: string;
 }
 
 /** A running sandbox server. */
@@ -115,6 +117,97 @@ function publicRequest(request: RequestItem): Omit<RequestItem, 'taskToken'> & {
   return taskToken ? { ...rest, taskToken: '(stored server-side, never shown)' } : rest;
 }
 
+/** Slack Web API methods whose calls change what the console shows. */
+const VISIBLE_SLACK_METHOD = /^(chat|views)\./;
+
+/**
+ * `GET /api/updates`: Server-Sent Events telling the console when something
+ * it shows changed, so it reloads then instead of polling. One `change` event
+ * (`{ requestIds, sources }`) per burst: an audit record appended (every state
+ * change has one, from the table's stream), a Slack message or modal, or an
+ * event on the bus. Bursts are coalesced for {@link COALESCE_MS}.
+ */
+class LiveUpdates {
+  private readonly clients = new Set<ServerResponse>();
+  private readonly pending = { requestIds: new Set<string>(), sources: new Set<string>() };
+  private timer?: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly unsubscribe: (() => void)[] = [];
+  private closed = false;
+
+  constructor(loop: CountersignLoop) {
+    loop.aws.stream.subscribe(
+      async (event) => {
+        for (const record of event.Records) {
+          const pk = record.dynamodb?.NewImage?.pk?.S;
+          this.changed('audit', pk?.startsWith('REQUEST#') ? pk.slice('REQUEST#'.length) : undefined);
+        }
+        return { batchItemFailures: [] };
+      },
+      { filters: [{ dynamodb: { NewImage: { sk: { S: [{ prefix: 'AUDIT#' }] } } } }] },
+    );
+    this.unsubscribe.push(
+      loop.onEvent((event) => {
+        const intentId = (event.detail as { intentId?: unknown }).intentId;
+        this.changed('bus', typeof intentId === 'string' ? intentId : undefined);
+      }),
+    );
+    if (loop.slack) {
+      this.unsubscribe.push(
+        loop.slack.onCall((call) => {
+          if (VISIBLE_SLACK_METHOD.test(call.method) && call.status === 200) this.changed('slack');
+        }),
+      );
+    }
+    // A comment line now and then keeps idle connections from being cut by proxies.
+    this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), 15_000);
+    this.heartbeat.unref();
+  }
+
+  open(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write('retry: 1000\nevent: ready\ndata: {}\n\n');
+    this.clients.add(res);
+    req.on('close', () => this.clients.delete(res));
+  }
+
+  private changed(source: string, requestId?: string): void {
+    if (this.closed) return;
+    this.pending.sources.add(source);
+    if (requestId) this.pending.requestIds.add(requestId);
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      const data = {
+        requestIds: [...this.pending.requestIds],
+        sources: [...this.pending.sources],
+      };
+      this.pending.requestIds.clear();
+      this.pending.sources.clear();
+      this.write(`event: change\ndata: ${JSON.stringify(data)}\n\n`);
+    }, COALESCE_MS);
+  }
+
+  private write(text: string): void {
+    for (const client of this.clients) client.write(text);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
+    for (const stop of this.unsubscribe) stop();
+    for (const client of this.clients) client.end();
+    this.clients.clear();
+  }
+}
+
+/** How long live updates gather changes before one event goes out. */
+const COALESCE_MS = 50;
+
 /** Starts the sandbox server around a running loop. */
 export async function createSandboxServer(
   loop: CountersignLoop,
@@ -123,27 +216,7 @@ export async function createSandboxServer(
   const directory = options.directory ?? loadDirectory();
   const deps = { ddb: loop.aws.ddb, table: loop.aws.table };
   let selfUrl = '';
-
-  /** Every request item (sk = REQUEST), newest first. A scan: fine for a local table. */
-  async function listRequests(): Promise<RequestItem[]> {
-    const items: RequestItem[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await deps.ddb.send(
-        new ScanCommand({
-          TableName: deps.table,
-          FilterExpression: 'sk = :request',
-          ExpressionAttributeValues: { ':request': 'REQUEST' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as RequestItem[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items.sort(
-      (a, b) => b.createdAt.localeCompare(a.createdAt) || b.intentId.localeCompare(a.intentId),
-    );
-  }
+  const updates = new LiveUpdates(loop);
 
   /**
    * What the card looks like now: the latest content of the posted message in
@@ -358,6 +431,21 @@ export async function createSandboxServer(
       sendJson(res, 200, await submit(await readBody(req)));
       return;
     }
+    if (method === 'POST' && path === '/api/digests') {
+      // On demand: the digest of every hour that has ended (the open hour's records stay pending).
+      const results = await loop.digests.writeEnded();
+      sendJson(res, 200, {
+        keyId: loop.digests.key.signer.keyId,
+        digests: results.map((r) => ({
+          key: r.key,
+          status: r.status,
+          recordCount: r.digest.recordCount,
+          ...(r.gapBefore ? { gapBefore: r.gapBefore } : {}),
+          anomalies: r.anomalies,
+        })),
+      });
+      return;
+    }
     if (method === 'POST' && path === '/api/click') {
       sendJson(res, 200, await click(await readBody(req)));
       return;
@@ -396,6 +484,10 @@ export async function createSandboxServer(
     }
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed');
 
+    if (path === '/api/updates') {
+      updates.open(req, res);
+      return;
+    }
     if (path === '/slack/views') {
       sendJson(res, 200, loop.slack ? [...loop.slack.views.values()] : []);
       return;
@@ -414,7 +506,7 @@ export async function createSandboxServer(
       return;
     }
     if (path === '/requests') {
-      const requests = await listRequests();
+      const requests = await listRequests(deps);
       sendJson(
         res,
         200,
@@ -444,10 +536,12 @@ export async function createSandboxServer(
         sendJson(res, 404, { error: 'not_found', message: `no request for intent ${intentId}` });
         return;
       }
+      // The status API's finality rule: PENDING until Record finalized it (and issued its grant).
+      const final = await finalState(deps, request);
       sendJson(res, 200, {
-        status: request.status,
+        status: final.status,
         votes: request.approvals,
-        decision: request.decision ?? null,
+        decision: final.decision ? toDetail(request, final.decision) : null,
         request: publicRequest(request),
         audit: await readChain(deps, intentId),
       });
@@ -464,6 +558,17 @@ export async function createSandboxServer(
         demo: (directory as { demo?: unknown }).demo,
         approverGroup: loop.config.approverGroupHandle,
         fakeSlack: loop.slack !== undefined,
+      });
+      return;
+    }
+    if (path === '/api/sandbox') {
+      sendJson(res, 200, {
+        runId: options.runId ?? null,
+        bucket: loop.aws.bucket,
+        table: loop.aws.table,
+        endpoints: loop.aws.endpoints,
+        keyId: loop.digests.key.signer.keyId,
+        publicKey: loop.digests.key.publicKeyPem,
       });
       return;
     }
@@ -508,6 +613,7 @@ export async function createSandboxServer(
     server,
     close: () =>
       new Promise<void>((resolveClose) => {
+        updates.close();
         server.closeAllConnections();
         server.close(() => resolveClose());
       }),

@@ -8,18 +8,27 @@
  * secret), and SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET + SLACK_CHANNEL together
  * to post cards to a real Slack workspace.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { CountersignLoop, DEV_SIGNING_SECRET, type LoopOptions } from './loop.js';
-import { createSandboxServer } from './server.js';
+import {
+  DIGEST_KEY_FILE,
+  DIGEST_PUBLIC_KEY_FILE,
+  SANDBOX_INFO_FILE,
+  type SandboxInfo,
+  writeSandboxInfo,
+} from './sandbox-info.js';
+import { createSandboxServer, type SandboxServer } from './server.js';
 
-const DATA_SUBDIRS = new Set(['dynamodb', 's3']);
+/** What the sandbox writes in its data directory; `--reset` removes these and nothing else. */
+const DATA_ENTRIES = new Set(['dynamodb', 's3', DIGEST_KEY_FILE, DIGEST_PUBLIC_KEY_FILE, SANDBOX_INFO_FILE]);
 
 /** Wipes the data directory, refusing anything that does not look like one the sandbox wrote. */
 export async function resetDataDir(dataDir: string): Promise<boolean> {
   if (!existsSync(dataDir)) return false;
-  const unexpected = readdirSync(dataDir).filter((name) => !DATA_SUBDIRS.has(name));
+  const unexpected = readdirSync(dataDir).filter((name) => !DATA_ENTRIES.has(name));
   if (unexpected.length > 0) {
     throw new Error(
       `refusing to wipe ${dataDir}: it holds ${unexpected.join(', ')}, which the sandbox did not write`,
@@ -70,6 +79,58 @@ async function warnAboutOrphans(url: string): Promise<void> {
   );
 }
 
+/** A running sandbox: the loop, its server, and what `sandbox.json` says about them. */
+export interface RunningSandbox {
+  loop: CountersignLoop;
+  server: SandboxServer;
+  info: SandboxInfo;
+  /** Stops the server, writes the digests of the hours that have ended, stops the loop. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the loop on `dataDir` and its server, and writes `sandbox.json` so
+ * tools (`countersign audit … --sandbox`) find both.
+ */
+export async function startSandbox(
+  options: Omit<LoopOptions, 'dataDir'> & { dataDir: string; port?: number },
+): Promise<RunningSandbox> {
+  const { port: listenPort, ...loopOptions } = options;
+  const loop = await CountersignLoop.start(loopOptions);
+  const runId = randomUUID();
+  const server = await createSandboxServer(loop, { port: listenPort ?? 4010, runId });
+  const info: SandboxInfo = {
+    v: 1,
+    runId,
+    url: server.url,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    dataDir: options.dataDir,
+    endpoints: loop.aws.endpoints,
+    bucket: loop.aws.bucket,
+    table: loop.aws.table,
+    retentionDays: loop.config.auditRetentionDays,
+    publicKey: loop.digests.key.publicKeyFile!,
+    keyId: loop.digests.key.signer.keyId,
+  };
+  await writeSandboxInfo(info);
+  return {
+    loop,
+    server,
+    info,
+    close: async () => {
+      await server.close();
+      await loop.close();
+    },
+  };
+}
+
+/** The one command that verifies the sandbox's trail, as the banner and README show it. */
+export function verifyCommand(dataDir: string, cwd = process.cwd()): string {
+  const custom = relative(cwd, dataDir) !== '.countersign';
+  return `npm run countersign -- audit verify --sandbox${custom ? ` --data-dir ${dataDir}` : ''}`;
+}
+
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const dataDir = resolve(env.COUNTERSIGN_DATA_DIR ?? '.countersign');
   if (argv.includes('--reset') || argv.includes('--reset-only')) {
@@ -80,8 +141,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const slack = slackOptions(env);
   const signingSecret = env.SLACK_SIGNING_SECRET || DEV_SIGNING_SECRET;
   const started = Date.now();
-  const loop = await CountersignLoop.start({ dataDir, signingSecret, slack });
-  const server = await createSandboxServer(loop, { port: port(env) });
+  const sandbox = await startSandbox({ dataDir, signingSecret, slack, port: port(env) });
+  const { loop, server } = sandbox;
+  const key = loop.digests.key;
   const secretNote = env.SLACK_SIGNING_SECRET
     ? '(from SLACK_SIGNING_SECRET)'
     : '(development default; set SLACK_SIGNING_SECRET to change it)';
@@ -100,6 +162,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     '',
     `  Signing secret        ${signingSecret} ${secretNote}`,
     `  Data                  ${dataDir}   (wipe: npm run sandbox:reset)`,
+    `  Digest key            ${key.publicKeyFile} (${key.created ? 'created now' : 'kept from an earlier run'}; signs the hourly digests)`,
+    '',
+    `  Verify the audit trail: ${verifyCommand(dataDir)}`,
     '',
     '  WARNING: S3 Object Lock (WORM) is NOT enforced locally. s3rver accepts the lock headers',
     '  and drops them; audit objects here can be overwritten or deleted. In AWS the bucket',
@@ -112,9 +177,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   await warnAboutOrphans(server.url);
 
   const stop = async () => {
-    console.log('\nStopping the sandbox…');
-    await server.close();
-    await loop.close();
+    console.log('\nStopping the sandbox (writing the digests of the hours that have ended)…');
+    await sandbox.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

@@ -51,12 +51,30 @@ const text = (image: Record<string, AttributeValue> | undefined, name: string) =
 export function archivableRecord(streamRecord: DynamoDBRecord): ArchivableRecord | undefined {
   const image = streamRecord.dynamodb?.NewImage;
   if (streamRecord.eventName !== 'INSERT' || !text(image, 'sk')?.startsWith('AUDIT#')) return undefined;
-  const key = text(image, 'objectKey');
-  const body = text(image, 'record');
-  if (!key || !body) throw new Error('audit row without objectKey or record');
+  return archivableRow({
+    objectKey: text(image, 'objectKey'),
+    record: text(image, 'record'),
+    hash: text(image, 'hash'),
+  });
+}
+
+/**
+ * Checks an audit row's stored attributes (`objectKey`, `record`, `hash`),
+ * from the stream or read from the table, and returns what to archive.
+ * Throws when the row cannot be trusted to archive as is.
+ */
+export function archivableRow(row: {
+  objectKey?: unknown;
+  record?: unknown;
+  hash?: unknown;
+}): ArchivableRecord {
+  const key = row.objectKey;
+  const body = row.record;
+  if (typeof key !== 'string' || !key || typeof body !== 'string' || !body)
+    throw new Error('audit row without objectKey or record');
   const record = JSON.parse(body) as AuditRecord;
   if (canonicalJson(record) !== body) throw new Error('audit row text is not canonical JSON');
-  if (hashRecord(record) !== record.hash || text(image, 'hash') !== record.hash)
+  if (hashRecord(record) !== record.hash || row.hash !== record.hash)
     throw new Error('audit row text does not hash to its stored hash');
   const parsed = parseAuditObjectKey(key);
   if (!parsed || parsed.requestId !== record.requestId || parsed.seq !== record.seq)

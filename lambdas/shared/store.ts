@@ -11,14 +11,32 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { currentHash, currentIntent } from './current-intent.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
+
+/**
+ * Name of the table's keys-only GSI that lists requests by status, newest
+ * first: partition `status`, sort `createdAt`. Only request items carry both
+ * attributes, so nothing else is indexed (and the task token never is).
+ */
+export const REQUEST_STATUS_INDEX = 'byStatus';
+
+/** Every request status: the partitions of {@link REQUEST_STATUS_INDEX}. */
+export const REQUEST_STATUSES: readonly RequestStatus[] = [
+  'PENDING',
+  'APPROVED',
+  'DENIED',
+  'EXPIRED',
+  'CANCELLED',
+];
 
 /** What policy decided a review needs. Produced by evaluate, stored on the request. */
 export interface ReviewPlan {
@@ -400,4 +418,47 @@ export function toDetail(request: RequestItem, decision: RequestDecision): Decis
     ...(decision.breakGlass ? { breakGlass: true as const } : {}),
     ...(decision.grant ? { grant: decision.grant } : {}),
   };
+}
+
+/**
+ * Requests in the given statuses (all by default), newest first: each status
+ * partition of {@link REQUEST_STATUS_INDEX} is queried (keys only), then the
+ * items are read with BatchGetItem (strongly consistent). No table scan.
+ */
+export async function listRequests(
+  { ddb, table }: StoreDeps,
+  statuses: readonly RequestStatus[] = REQUEST_STATUSES,
+): Promise<RequestItem[]> {
+  const keys: { pk: string; sk: string }[] = [];
+  for (const status of statuses) {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await ddb.send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: REQUEST_STATUS_INDEX,
+          KeyConditionExpression: '#status = :status',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':status': status },
+          ScanIndexForward: false,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) keys.push({ pk: item.pk as string, sk: item.sk as string });
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+  const items: RequestItem[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100);
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      const out = await ddb.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      items.push(...((out.Responses?.[table] ?? []) as RequestItem[]));
+      pending = out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined;
+    }
+  }
+  return items.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.intentId.localeCompare(a.intentId));
 }

@@ -4,9 +4,15 @@
  * made the request and to no one else. Another agent's request is answered
  * exactly like a missing one (404), so intent ids cannot be probed.
  */
-import { getGrant } from '../shared/grants.js';
+import { type GrantItem, getGrant } from '../shared/grants.js';
 import type { DecisionDetail } from '../shared/intent.js';
-import { getRequest, type RequestItem, type StoreDeps, toDetail } from '../shared/store.js';
+import {
+  getRequest,
+  type RequestDecision,
+  type RequestItem,
+  type StoreDeps,
+  toDetail,
+} from '../shared/store.js';
 import { type AgentRoles, type ApiAnswer, agentForCaller, notAnAgent } from './caller.js';
 
 /** Dependencies of {@link requestStatus}. */
@@ -30,6 +36,31 @@ export interface StatusBody {
   grant: { grantId: string; expiresAt: string; singleUse: true; consumedAt?: string } | null;
 }
 
+/** A request as an agent may rely on it: its status, and its decision and grant once final. */
+export interface FinalState {
+  status: RequestItem['status'];
+  /** The final decision; undefined while the request is reported PENDING. */
+  decision?: RequestDecision;
+  /** The grant item of a final approval. */
+  grant?: GrantItem;
+}
+
+/**
+ * The finality rule every status reader applies. A request is final once the
+ * workflow's Record step finalized it: a reviewer's click sets the status a
+ * moment earlier, but only Record issues the grant. Until then it is reported
+ * PENDING. An approval is final once its grant item exists too (Record writes
+ * it right after finalizing), so an agent that sees APPROVED can consume at once.
+ */
+export async function finalState(deps: StoreDeps, request: RequestItem): Promise<FinalState> {
+  const finalized = request.finalizedAt !== undefined && request.status !== 'PENDING';
+  const stored = finalized ? request.decision : undefined;
+  const grant = stored?.grant ? await getGrant(deps, stored.grant.grantId) : undefined;
+  const final = finalized && (stored?.status !== 'APPROVED' || grant !== undefined);
+  if (!final || !stored) return { status: 'PENDING' };
+  return { status: request.status, decision: stored, ...(grant ? { grant } : {}) };
+}
+
 /** Answers `GET /requests/{intentId}` for the caller `callerArn`. */
 export async function requestStatus(
   deps: StatusDeps,
@@ -44,19 +75,11 @@ export async function requestStatus(
   const request = await getRequest(deps, input.intentId);
   if (!request || request.agentId !== agentId) return notFound;
 
-  // A request is final once the workflow's Record step finalized it: a reviewer's click sets the
-  // status a moment earlier, but only Record issues the grant. Until then it is reported PENDING.
-  // An approval is final once its grant item exists too (Record writes it right after finalizing),
-  // so an agent that sees APPROVED can consume at once.
-  const finalized = request.finalizedAt !== undefined && request.status !== 'PENDING';
-  const stored = finalized ? request.decision : undefined;
-  const grant = stored?.grant ? await getGrant(deps, stored.grant.grantId) : undefined;
-  const final = finalized && (stored?.status !== 'APPROVED' || grant !== undefined);
-  const decision = final ? stored : undefined;
+  const { status, decision, grant } = await finalState(deps, request);
   const body: StatusBody = {
     intentId: request.intentId,
     agentId: request.agentId,
-    status: final ? request.status : 'PENDING',
+    status,
     createdAt: request.createdAt,
     ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
     ...(request.intent ? { action: request.intent.action, environment: request.intent.environment } : {}),

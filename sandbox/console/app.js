@@ -6,7 +6,6 @@
  */
 import { escapeHtml, mrkdwn, renderBlocks } from './blockkit.js';
 
-const POLL_MS = 1000;
 const STORAGE_KEY = 'countersign.console.user';
 const FINAL = new Set(['APPROVED', 'DENIED', 'EXPIRED', 'CANCELLED']);
 
@@ -406,7 +405,7 @@ function renderEvents() {
     : '<p class="muted">Decision events published back on the bus appear here.</p>';
 }
 
-// ---------------------------------------------------------------- polling
+// ---------------------------------------------------------------- live updates
 
 function setOnline(online) {
   if (state.online === online) return;
@@ -414,7 +413,45 @@ function setOnline(online) {
   $('#connection').hidden = online;
 }
 
+let refreshing;
+let refreshAgain = false;
+
+/** Reloads requests and events; a call during a reload runs once more after it. */
 async function refresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
+  refreshing = load();
+  await refreshing;
+  refreshing = undefined;
+  if (refreshAgain) {
+    refreshAgain = false;
+    await refresh();
+  }
+}
+
+/**
+ * The server's Server-Sent Events (`/api/updates`) say when something changed;
+ * the console reloads then, never on a timer. EventSource reconnects by itself
+ * (the server asks for 1 s); a reconnect reloads everything once.
+ */
+function listen() {
+  const source = new EventSource('/api/updates');
+  source.addEventListener('ready', () => {
+    setOnline(true);
+    refresh();
+    refreshEphemerals();
+  });
+  source.addEventListener('change', (event) => {
+    const change = JSON.parse(event.data);
+    refresh();
+    if (change.sources.includes('slack')) refreshEphemerals();
+  });
+  source.addEventListener('error', () => setOnline(false));
+}
+
+async function load() {
   try {
     const [requests, events] = await Promise.all([getJson('/requests'), getJson('/events')]);
     state.requests = requests;
@@ -462,9 +499,8 @@ async function main() {
 
   await refresh();
   refreshEphemerals();
+  listen();
   document.body.dataset.ready = 'true';
-  setInterval(refresh, POLL_MS);
-  setInterval(refreshEphemerals, POLL_MS * 3);
   setInterval(tickExpiry, 1000);
 }
 

@@ -5,6 +5,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 import { type LocalAws, startLocalAws } from '../support/local-aws.js';
@@ -239,5 +240,35 @@ describe('countersign audit', () => {
     ).toMatch(/--period must be a whole UTC hour/);
     expect((await run('audit', 'verify', '--bucket', aws.bucket)).code).toBe(2);
     expect((await run('audit', 'frobnicate')).code).toBe(2);
+  });
+
+  it('archive --missing re-archives a lost record from its row (table and bucket from the environment), once', async () => {
+    const range = ['--from', '2025-03-04T00:00:00Z', '--to', '2025-03-05T00:00:00Z'];
+    const before = await snapshotBucket(aws.s3, aws.bucket);
+    const lost = [...before.keys()].find((k) => k.startsWith('records/') && k.endsWith('/00000002.json'))!;
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: lost }));
+
+    const first = await run('audit', 'archive', '--missing', ...range, '--retention-days', '1');
+    expect(first.code).toBe(0);
+    expect(first.out[0]).toBe(`archived: ${lost}`);
+    expect(first.out[1]).toMatch(/^1 of \d+ audit rows written 2025-03-04T00:00:00\.000Z to 2025-03-05/);
+    expect((await snapshotBucket(aws.s3, aws.bucket)).get(lost)).toBe(before.get(lost));
+
+    const second = await run('audit', 'archive', '--missing', ...range, '--retention-days', '1');
+    expect(second).toMatchObject({
+      code: 0,
+      out: [expect.stringMatching(/^nothing to do: all \d+ audit rows/)],
+    });
+  });
+
+  it('--sandbox says what to do when no sandbox is found, and refuses flags it makes moot', async () => {
+    const none = await run('audit', 'verify', '--sandbox', '--data-dir', 'no-sandbox-here');
+    expect(none.code).toBe(1);
+    expect(none.err[0]).toMatch(
+      /no sandbox found: .*no-sandbox-here\/sandbox\.json does not exist\. Start one with "npm start"/,
+    );
+    const mixed = await run('audit', 'archive', '--missing', '--sandbox', '--bucket', 'b');
+    expect(mixed.code).toBe(2);
+    expect((await run('audit', 'archive')).err[0]).toMatch(/archive needs --missing/);
   });
 });

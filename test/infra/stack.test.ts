@@ -124,7 +124,7 @@ describe('audit bucket', () => {
 });
 
 describe('table', () => {
-  it('is on-demand with PITR, deletion protection, a customer-managed KMS key, TTL and the byAuditHour index', () => {
+  it('is on-demand with PITR, deletion protection, a customer-managed KMS key, TTL and the byAuditHour and byStatus indexes', () => {
     const { template } = synth();
     const key = logicalId(template, 'AWS::KMS::Key', 'AuditStoreTableKey');
     template.hasResource('AWS::DynamoDB::GlobalTable', {
@@ -145,6 +145,14 @@ describe('table', () => {
               { AttributeName: 'auditSort', KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: 'byStatus',
+            KeySchema: [
+              { AttributeName: 'status', KeyType: 'HASH' },
+              { AttributeName: 'createdAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
         Replicas: [
