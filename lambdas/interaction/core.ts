@@ -18,8 +18,9 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { View } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
+import { inlineValue } from '../shared/agent-text.js';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
-import { escapeMrkdwn, mention, renderCard, showsCurrentIntent, slackTime } from '../shared/card.js';
+import { mention, renderCard, showsCurrentIntent, slackTime } from '../shared/card.js';
 import { approvedIntentHash } from '../shared/grants.js';
 import { type IdentityResolver, identityResolverFor, type ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
@@ -250,7 +251,10 @@ async function openRequest(
 ): Promise<{ request: RequestItem } | (Stop & { request?: RequestItem })> {
   const request = await getRequest(deps, actor.requestId);
   if (!request)
-    return { outcome: 'unknown-request', message: `Countersign has no request \`${actor.requestId}\`.` };
+    return {
+      outcome: 'unknown-request',
+      message: `Countersign has no request ${inlineValue(actor.requestId, 140)}.`,
+    };
   if (request.status !== 'PENDING') return { outcome: 'late', message: lateMessage(request), request };
   if (request.expiresAt && deps.now().getTime() >= Date.parse(request.expiresAt)) {
     return {
@@ -402,7 +406,12 @@ async function showFullRequest(
 ): Promise<InteractionOutcome> {
   const request = await getRequest(deps, actor.requestId);
   if (!request?.intent) {
-    await ephemeral(deps, actor, undefined, `Countersign has no request \`${actor.requestId}\`.`);
+    await ephemeral(
+      deps,
+      actor,
+      undefined,
+      `Countersign has no request ${inlineValue(actor.requestId, 140)}.`,
+    );
     return 'unknown-request';
   }
   if (!action.triggerId) return 'invalid-payload';
@@ -743,17 +752,17 @@ async function breakGlass(
       ...request.review!.approverGroups.map((g) => `group:${g}`),
       ...request.review!.approverEmails.map((e) => `email:${e}`),
     ]);
-    const text = `:rotating_light: *Break-glass approval* of \`${escapeMrkdwn(request.intent.action)}\` on \`${escapeMrkdwn(request.intent.resource)}\` (${escapeMrkdwn(request.intent.environment)}) by ${mention(voter.slackUserId)}, the responder the agent acts for. Reason: ${escapeMrkdwn(reason.replace(/\s+/g, ' '))}`;
+    const text = `:rotating_light: *Break-glass approval* of ${inlineValue(request.intent.action)} on ${inlineValue(request.intent.resource)} (${inlineValue(request.intent.environment)}) by ${mention(voter.slackUserId)}, the responder the agent acts for. Reason: ${inlineValue(reason, 1000)}`;
     await deps.slack.chat.postMessage({ channel, text, reply_broadcast: true, thread_ts: request.card!.ts });
     const item = await deps.slack.chat.postMessage({
       channel,
-      text: `Post-hoc review needed: break-glass approval of ${request.intentId}`,
+      text: `Post-hoc review needed: break-glass approval of ${inlineValue(request.intentId)}`,
       blocks: [
         {
           type: 'section',
           text: {
             type: 'mrkdwn',
-            text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(voter.slackUserId)} approved their own urgent request \`${request.intentId}\` (\`${escapeMrkdwn(request.intent.action)}\`) on the break-glass path.\n>${escapeMrkdwn(reason.slice(0, 500).replace(/\s+/g, ' '))}\nAn approver other than the responder must acknowledge it.`,
+            text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(voter.slackUserId)} approved their own urgent request ${inlineValue(request.intentId)} (${inlineValue(request.intent.action)}) on the break-glass path.\nReason: ${inlineValue(reason, 500)}\nAn approver other than the responder must acknowledge it.`,
           },
         },
         {
@@ -834,13 +843,13 @@ async function acknowledge(deps: InteractionDeps, actor: Actor): Promise<Interac
     await deps.slack.chat.update({
       channel: request.postHoc.channel,
       ts: request.postHoc.ts,
-      text: `Post-hoc review of ${request.intentId} acknowledged`,
+      text: `Post-hoc review of ${inlineValue(request.intentId)} acknowledged`,
       blocks: [
         {
           type: 'section',
           text: {
             type: 'mrkdwn',
-            text: `:white_check_mark: *Post-hoc review acknowledged* by ${mention(by.slackUserId)} at ${slackTime(by.at)} — break-glass approval of \`${request.intentId}\` by ${mention(request.decision.decidedBy?.slackUserId ?? '')}.`,
+            text: `:white_check_mark: *Post-hoc review acknowledged* by ${mention(by.slackUserId)} at ${slackTime(by.at)} — break-glass approval of ${inlineValue(request.intentId)} by ${mention(request.decision.decidedBy?.slackUserId ?? '')}.`,
           },
         },
       ],
@@ -1017,7 +1026,7 @@ export function lateMessage(request: RequestItem | undefined): string {
     : decision.automatic
       ? ' by policy'
       : '';
-  const reason = request.status === 'APPROVED' ? '' : ` Reason: ${decision.reason}`;
+  const reason = request.status === 'APPROVED' ? '' : ` Reason: ${inlineValue(decision.reason, 500)}`;
   return `This request was already ${status}${by} at ${slackTime(decision.decidedAt)}.${reason}`;
 }
 
