@@ -172,6 +172,20 @@ export function inlineValue(value: string, max = 200): string {
   return `${span}${cut ? ` (cut at ${cut.shown} of ${cut.of} characters)` : ''}${hidden ? ' (contains hidden or direction-changing characters, shown as \\u…)' : ''}`;
 }
 
+/** Several one-line values in one ``` fence, one per line (a newline inside a value is shown as `\n`). */
+export function codeLines(values: readonly string[], max: number): Shown<string> {
+  const tokens: string[] = [];
+  let hidden = false;
+  values.forEach((value, i) => {
+    const one = codeTokens(value, { layout: 'line' });
+    hidden ||= one.hidden;
+    if (i > 0) tokens.push('\n');
+    tokens.push(...one.tokens);
+  });
+  const { text, cut } = fitTokens(tokens, max - 6);
+  return { value: `\`\`\`${text || ' '}\`\`\``, hidden, ...(cut ? { cut } : {}) };
+}
+
 /**
  * Parameters (or any JSON value) as JSON text that is safe inside a fence:
  * hidden characters and backticks, which can only occur inside JSON strings,

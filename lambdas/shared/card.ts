@@ -6,12 +6,12 @@
 import type { KnownBlock, TextObject } from '@slack/types';
 import {
   codeJson,
+  codeLines,
   codeValue,
   escapeEntities,
   inlineValue,
   marks,
   plainValue,
-  revealTokens,
   type Shown,
 } from './agent-text.js';
 import { maskParameters } from './masking.js';
@@ -206,10 +206,7 @@ export function renderCard(
     blocks.push(...fencedSection('Diff', shown));
   }
   if (intent.context?.datasets?.length) {
-    const one = intent.context.datasets.map((d) => revealTokens(d, { layout: 'line' }).tokens.join(''));
-    const shown = codeValue(one.join('\n'), CARD_BUDGET.datasets);
-    // Each dataset is revealed on its own line first, so the fence shows hidden characters escaped.
-    shown.hidden = intent.context.datasets.some((d) => revealTokens(d, { layout: 'line' }).hidden);
+    const shown = codeLines(intent.context.datasets, CARD_BUDGET.datasets);
     truncated ||= shown.cut !== undefined;
     blocks.push(...fencedSection('Datasets', shown));
   }
