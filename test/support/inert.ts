@@ -3,7 +3,10 @@
  * "unrender": reading back, from the blocks alone, every agent value a card
  * shows and mapping it to the intent's value (or its declared cut).
  */
-import { unescapeEntities, unreveal } from '../../lambdas/shared/agent-text.js';
+import { expect } from 'vitest';
+import { fencedJson, unescapeEntities, unreveal } from '../../lambdas/shared/agent-text.js';
+import type { Intent } from '../../lambdas/shared/intent.js';
+import { maskParameters } from '../../lambdas/shared/masking.js';
 
 type Text = { type: string; text: string };
 type Block = { type: string; text?: Text; fields?: Text[]; elements?: Text[] };
@@ -130,4 +133,71 @@ export function cardValues(blocks: unknown[]): ShownValue[] {
 /** The value as the reader gets it back: visible escapes undone. */
 export function readBack(value: ShownValue): string {
   return unreveal(value.shown, value.form === 'plain' ? 'line' : 'lines');
+}
+
+/** What a card was drawn from: the intent, the agent, the masked paths and the decision's reason. */
+export interface CardSource {
+  intent: Intent;
+  agentId: string;
+  masked: readonly string[];
+  reason?: string;
+}
+
+/** What the card should read back for a label. */
+function expectedValue(source: CardSource, label: string): unknown {
+  const i = source.intent;
+  const table: Record<string, unknown> = {
+    Action: i.action,
+    Environment: i.environment,
+    Resource: i.resource,
+    Agent: source.agentId,
+    Model: i.agent.model,
+    'On behalf of': i.agent.onBehalfOf,
+    Owner: i.agent.owner,
+    Session: i.agent.sessionId,
+    'Why (as the agent wrote it)': i.justification,
+    'Impact (as the agent wrote it)': i.context?.impact,
+    Diff: i.context?.diff,
+    Datasets: i.context?.datasets,
+    Parameters: maskParameters(i.parameters, source.masked),
+    Reason: source.reason,
+  };
+  return table[label];
+}
+
+/**
+ * "Card text equals the canonical intent under rendering": every agent value
+ * on the card reads back (visible escapes undone) to the intent's value, or
+ * to a prefix of it when the card declares the cut.
+ */
+export function assertFaithful(source: CardSource, blocks: unknown[]): void {
+  const values = cardValues(blocks);
+  expect(values.map((v) => v.label)).toEqual(
+    expect.arrayContaining([
+      'Action',
+      'Resource',
+      'Environment',
+      'Why (as the agent wrote it)',
+      'Parameters',
+    ]),
+  );
+  for (const v of values) {
+    const want = expectedValue(source, v.label);
+    if (v.label === 'Parameters') {
+      // Cut: a prefix of the whole (fence-safe) JSON; whole: it parses back to the value.
+      if (v.cut) expect(unescapeEntities(fencedJson(want).tokens.join('')).startsWith(v.shown)).toBe(true);
+      else expect(JSON.parse(v.shown)).toEqual(want);
+      continue;
+    }
+    const back =
+      v.label === 'Datasets' ? v.shown.split('\n').map((line) => unreveal(line, 'line')) : readBack(v);
+    if (v.cut && Array.isArray(back)) {
+      const list = want as string[];
+      expect(back.slice(0, -1)).toEqual(list.slice(0, back.length - 1));
+      expect(list[back.length - 1]!.startsWith(back.at(-1)!)).toBe(true);
+    } else if (v.cut) {
+      expect(typeof want, v.label).toBe('string');
+      expect((want as string).startsWith(back as string), `${v.label} is a prefix of the value`).toBe(true);
+    } else expect(back, v.label).toEqual(want);
+  }
 }
