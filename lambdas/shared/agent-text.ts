@@ -118,23 +118,26 @@ export interface Shown<T> {
   value: T;
   /** It had hidden or direction-changing characters (shown escaped). */
   hidden: boolean;
-  /** It was cut; `of` is the length of the whole visible form. */
+  /** It was cut: `shown` of the value's `of` characters are on the surface. */
   cut?: { shown: number; of: number };
 }
 
-/** Joins tokens up to `max` characters (each token whole). */
+/**
+ * Joins tokens up to `max` visible characters (each token whole). A cut is
+ * counted in the value's own characters (one token each), not in escapes.
+ */
 function fitTokens(tokens: string[], max: number): { text: string; cut?: { shown: number; of: number } } {
   let text = '';
-  let used = 0;
   let total = 0;
   for (const t of tokens) total += t.length;
   if (total <= max) return { text: tokens.join('') };
+  let count = 0;
   for (const t of tokens) {
-    if (used + t.length > max) break;
+    if (text.length + t.length > max) break;
     text += t;
-    used += t.length;
+    count += 1;
   }
-  return { text, cut: { shown: used, of: total } };
+  return { text, cut: { shown: count, of: tokens.length } };
 }
 
 /** A value as a `plain_text` object of at most `max` characters. */

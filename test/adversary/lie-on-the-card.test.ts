@@ -322,6 +322,8 @@ describe('lie on the card', () => {
     await page.goto(`${server.url}/`);
     await page.waitForSelector('body[data-ready="true"]');
     await page.selectOption('#user-picker', USER.alice);
+    // The console's sticky top bar would cover the top of each card in an element screenshot.
+    await page.addStyleTag({ content: '.topbar { position: static !important; }' });
 
     // Assess
     for (const [slug, { intent }] of started) {
