@@ -18,12 +18,13 @@ import { resolve } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unescapeEntities } from '../../lambdas/shared/agent-text.js';
 import { CANCEL_DETAIL_TYPE, INTENT_DETAIL_TYPE, type Intent } from '../../lambdas/shared/intent.js';
 import type { SlackRecordedMessage } from '../../sandbox/fake-slack.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { createSandboxServer, type SandboxServer } from '../../sandbox/server.js';
 import { signedClick, signedViewSubmission } from '../../sandbox/slack-click.js';
-import { messageProblems } from '../../sandbox/slack-limits.js';
+import { messageProblems, viewProblems } from '../../sandbox/slack-limits.js';
 import { launchBrowser } from '../support/browser.js';
 import { makeIntent } from '../support/fixtures.js';
 import {
@@ -260,6 +261,19 @@ describe('lie on the card', () => {
       const escalation = loop.scheduler.for(intentId).find((s) => s.payload.kind === 'escalation');
       expect(escalation, 'the policy schedules an escalation').toBeDefined();
       expect(await loop.scheduler.fire(escalation!)).toEqual({ outcome: 'escalated' });
+    }
+    if (attack.cut) {
+      // The whole request, one click away: within the modal's limits, and it reads back to the intent.
+      const views = loop.slack!.views.size;
+      await clickAs(USER.dave, 'view_full', intentId);
+      expect(loop.slack!.views.size).toBe(views + 1);
+      const full = [...loop.slack!.views.values()].at(-1)!.view as { blocks: { text?: { text: string } }[] };
+      expect(viewProblems(full)).toEqual([]);
+      const json = full.blocks
+        .filter((b) => b.text?.text.startsWith('```'))
+        .map((b) => unescapeEntities(b.text!.text.slice(3, -3)))
+        .join('');
+      expect(JSON.parse(json)).toEqual(intent);
     }
     if (attack.ending === 'approve') await clickAs(USER.bob, 'approve', intentId);
     else if (attack.ending === 'deny') {
