@@ -19,8 +19,6 @@ import { currentHash, currentIntent, type RequestItem } from './store.js';
 
 /** Slack's limit on the text of a section block. */
 export const SECTION_LIMIT = 3000;
-/** Slack's limit on the text of one section field (and a section holds at most 10 fields). */
-export const FIELD_LIMIT = 2000;
 /** Slack's limit on blocks in one message. */
 export const MAX_BLOCKS = 50;
 

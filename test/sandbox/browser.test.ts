@@ -26,7 +26,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   server = await createSandboxServer(await sharedLoop(), { port: 0 });
-});
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
