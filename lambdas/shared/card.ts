@@ -36,19 +36,20 @@ export const MAX_BUTTON_VALUE = 2000;
 
 /**
  * How much of each agent-written value a card shows (visible characters).
- * Together they keep a card well under the ~12,000 characters of block text
- * Slack accepts in one message; the rest is in View full request.
+ * Together, with every field at its schema maximum and every character shown
+ * as an escape, a card stays under the ~12,000 characters of block text Slack
+ * accepts in one message (tested); the rest is in View full request.
  */
 export const CARD_BUDGET = {
-  field: 600,
-  resource: 1000,
-  justification: 1500,
-  parameters: 2900,
-  impact: 1000,
-  diff: 1500,
-  datasets: 800,
-  reason: 600,
-  modification: 1200,
+  field: 200,
+  resource: 600,
+  justification: 1000,
+  parameters: 2200,
+  impact: 600,
+  diff: 1000,
+  datasets: 500,
+  reason: 400,
+  modification: 700,
 } as const;
 
 const STATUS_LINE: Record<string, string> = {

@@ -241,6 +241,56 @@ describe('agent text on the card is inert data', () => {
     }
   });
 
+  it('a card with every field at its largest, all hidden characters, modified and decided fits Slack', () => {
+    // Prepare: the schema's maxima, each character one that is shown as a 6-character escape.
+    const hidden = (n: number) => '\u202E'.repeat(n);
+    const intent = hostile((i) => {
+      i.action = hidden(128);
+      i.environment = hidden(32);
+      i.resource = hidden(2048);
+      i.justification = hidden(4096);
+      i.parameters = Object.fromEntries(Array.from({ length: 300 }, (_, k) => [hidden(40) + k, hidden(200)]));
+      i.agent = {
+        model: hidden(128),
+        sessionId: hidden(256),
+        onBehalfOf: `${'a'.repeat(64)}@${'b'.repeat(180)}.example`,
+        owner: `${'c'.repeat(64)}@${'d'.repeat(180)}.example`,
+      };
+      i.context = {
+        impact: hidden(4096),
+        diff: hidden(64 * 1024),
+        datasets: Array.from({ length: 50 }, () => hidden(256)),
+      };
+    });
+    const request = requestFor(intent, {
+      agentId: 'a'.repeat(64),
+      status: 'DENIED',
+      modification: {
+        parameters: intent.parameters,
+        diff: Array.from({ length: 20 }, (_, k) => ({ path: `p${k}`, from: hidden(200), to: hidden(200) })),
+        by: { slackUserId: 'U0BOB0002', email: 'bob@example.com', at: '2026-01-01T00:05:00.000Z' },
+        hash: `sha256:${'1'.repeat(64)}`,
+      } as unknown as RequestItem['modification'],
+      decision: {
+        status: 'DENIED',
+        automatic: false,
+        reason: hidden(2000),
+        decidedAt: '2026-01-01T00:10:00.000Z',
+        approvers: [],
+        policies: [],
+        intentHash: `sha256:${'0'.repeat(64)}`,
+      },
+    });
+
+    // Act
+    const card = renderCard(request);
+
+    // Assess
+    assertSlackLimits({ text: card.text, blocks: card.blocks });
+    expect(JSON.stringify(card.blocks)).toContain('"action_id":"view_full"');
+    assertSlackLimits(fullRequestModal(request, intent) as { type: 'modal'; blocks: unknown[] });
+  });
+
   it('the full-request modal reads back to the whole masked intent', () => {
     const intent = rows.find((r) => r.name === '200 parameters')!.intent;
     intent.parameters.password = 'hunter2';
