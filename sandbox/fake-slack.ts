@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type LimitProblem, messageProblems, viewProblems } from './slack-limits.js';
 
 /** A user in the fake workspace. */
 export interface DirectoryUser {
@@ -140,7 +141,26 @@ export function loadDirectory(path: string | URL = DEFAULT_DIRECTORY_PATH): Slac
 
 type Params = Record<string, unknown>;
 type Answer = { status?: number; headers?: Record<string, string>; body: Record<string, unknown> };
-class SlackApiError extends Error {}
+class SlackApiError extends Error {
+  constructor(
+    code: string,
+    /** Slack's `response_metadata.messages`: which field broke which limit. */
+    readonly details: string[] = [],
+  ) {
+    super(code);
+  }
+}
+
+/** Refuses content Slack would refuse, with Slack's error code and its per-field messages. */
+function enforce(problems: LimitProblem[]): void {
+  if (problems.length > 0)
+    throw new SlackApiError(
+      problems[0]!.error,
+      problems.map(
+        (p) => `[ERROR] ${p.message} [json-pointer:/${p.path.replace(/[.[\]]+/g, '/').replace(/\/$/, '')}]`,
+      ),
+    );
+}
 
 const JSON_FIELDS = ['blocks', 'attachments', 'view', 'metadata'];
 
@@ -214,6 +234,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     const text = str(params.text);
     const blocks = Array.isArray(params.blocks) ? params.blocks : undefined;
     if (!text && !blocks?.length) throw new SlackApiError('no_text');
+    enforce(messageProblems({ text, blocks }));
     return { text, blocks };
   };
   const slackUser = (u: DirectoryUser) => ({
@@ -332,6 +353,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
       if (!str(params.trigger_id)) throw new SlackApiError('invalid_trigger_id');
       if (typeof params.view !== 'object' || params.view === null)
         throw new SlackApiError('invalid_arguments');
+      enforce(viewProblems(params.view));
       const id = `V${String(++counter).padStart(8, '0')}`;
       const view = params.view as Record<string, unknown>;
       views.set(id, { id, triggerId: str(params.trigger_id), externalId: str(view.external_id), view });
@@ -340,6 +362,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     'views.update': (params) => {
       if (typeof params.view !== 'object' || params.view === null)
         throw new SlackApiError('invalid_arguments');
+      enforce(viewProblems(params.view));
       const existing =
         views.get(str(params.view_id) ?? '') ??
         [...views.values()].find((v) => v.externalId !== undefined && v.externalId === params.external_id);
@@ -372,7 +395,14 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     try {
       return { body: { ok: true, ...implementation(params) } };
     } catch (error) {
-      if (error instanceof SlackApiError) return { body: { ok: false, error: error.message } };
+      if (error instanceof SlackApiError)
+        return {
+          body: {
+            ok: false,
+            error: error.message,
+            ...(error.details.length ? { response_metadata: { messages: error.details } } : {}),
+          },
+        };
       throw error;
     }
   }

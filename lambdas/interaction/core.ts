@@ -32,6 +32,7 @@ import {
   reviewState,
   runReviewCommand,
 } from '../review-core/dispatch.js';
+import { inlineValue } from '../shared/agent-text.js';
 import { type IdentityResolver, identityResolverFor } from '../shared/identity.js';
 import { MODAL_TTL_SECONDS, type ModalAction, signMetadata, verifyMetadata } from './metadata.js';
 import {
@@ -245,7 +246,12 @@ async function showFullRequest(
 ): Promise<InteractionOutcome> {
   const state = await reviewState(core, action.requestId);
   if (!state) {
-    await ephemeral(deps, actor.userId, actor.replyTo, `Countersign has no request \`${action.requestId}\`.`);
+    await ephemeral(
+      deps,
+      actor.userId,
+      actor.replyTo,
+      `Countersign has no request ${inlineValue(action.requestId, 140)}.`,
+    );
     return 'unknown-request';
   }
   if (!action.triggerId) return 'invalid-payload';

@@ -17,7 +17,8 @@ import {
   type ReviewPlan,
 } from '../review-core/contract.js';
 import { diffParameters, getAt, parameterSegments } from '../review-core/modification.js';
-import { escapeMrkdwn, truncate } from '../shared/card.js';
+import { chunkTokens, fencedJson, plainValue } from '../shared/agent-text.js';
+import { truncate } from '../shared/card.js';
 import { maskParameters } from '../shared/masking.js';
 import type { ModalAction } from './metadata.js';
 
@@ -36,19 +37,37 @@ export { MAX_REASON };
 /** Prefix of a parameter input's block id; the rest is the editable path. */
 export const PARAM_BLOCK = 'param:';
 
+/** Countersign's own words in a modal (titles, labels, buttons). */
 const plain = (text: string) => ({ type: 'plain_text' as const, text: truncate(text, 150), emoji: true });
 
+/** Slack's limit on a section's text; a modal holds at most {@link MAX_MODAL_BLOCKS} blocks. */
+const SECTION_LIMIT = 3000;
+/** Slack's limit on blocks in a modal. */
+export const MAX_MODAL_BLOCKS = 100;
+
+/** What the request is, as label/value fields: our bold labels, the agent's values as plain_text. */
 function summary(request: RequestItem): KnownBlock {
   const i = request.intent;
+  const rows: Array<[string, string]> = [
+    ['Action', i.action],
+    ['Resource', i.resource],
+    ['Environment', i.environment],
+    ['Agent', request.agentId],
+    ['On behalf of', i.agent.onBehalfOf],
+  ];
   return {
     type: 'section',
-    text: {
-      type: 'mrkdwn',
-      text: truncate(
-        `*${escapeMrkdwn(i.action)}* on \`${escapeMrkdwn(i.resource)}\` (${escapeMrkdwn(i.environment)})\nAgent \`${escapeMrkdwn(request.agentId)}\` for ${escapeMrkdwn(i.agent.onBehalfOf)}\nRequest \`${escapeMrkdwn(request.intentId)}\``,
-        2900,
-      ),
-    },
+    fields: rows.flatMap(([name, value]) => {
+      const shown = plainValue(value, 600);
+      const marks = [
+        shown.hidden ? ':warning: _hidden or direction-changing characters, shown as_ `\\u…`' : '',
+        shown.cut ? '_cut; see View full request_' : '',
+      ].filter(Boolean);
+      return [
+        { type: 'mrkdwn' as const, text: [`*${name}*`, ...marks].join('\n'), verbatim: true },
+        shown.value,
+      ];
+    }),
   };
 }
 
@@ -144,12 +163,10 @@ export function modifyModal(request: RequestItem, intent: Intent, privateMetadat
       type: 'input',
       block_id: `${PARAM_BLOCK}${path}`,
       optional: true,
-      label: plain(segments.join('.')),
-      hint: plain(
-        masked
-          ? 'Hidden value: leave empty to keep it, or type a replacement.'
-          : `Current: ${current === undefined ? '(not set)' : truncate(show(current), 100)}`,
-      ),
+      label: plainValue(segments.join('.'), 150).value,
+      hint: masked
+        ? plain('Hidden value: leave empty to keep it, or type a replacement.')
+        : plainValue(`Current: ${current === undefined ? '(not set)' : show(current)}`, 150).value,
       element: {
         type: 'plain_text_input',
         action_id: 'value',
@@ -180,26 +197,44 @@ export function modifyModal(request: RequestItem, intent: Intent, privateMetadat
   };
 }
 
-/** The full request (masked), for cards whose text was truncated. */
+/**
+ * The full request (masked), for cards whose text was truncated: the intent as
+ * JSON in ``` sections that the data cannot close (see agent-text.ts), cut
+ * into pages of at most 3,000 characters, within the modal's 100 blocks.
+ */
 export function fullRequestModal(request: RequestItem, intent: Intent): View {
   const masked = {
     ...intent,
     parameters: maskParameters(intent.parameters, request.review?.masked ?? []),
   };
-  const text = escapeMrkdwn(JSON.stringify(masked, null, 2));
-  const blocks: KnownBlock[] = [];
-  for (let i = 0; i < text.length && blocks.length < 99; i += 2900) {
-    blocks.push({
-      type: 'section',
-      text: { type: 'mrkdwn', text: `\`\`\`${text.slice(i, i + 2900)}\`\`\`` },
-    });
-  }
+  const { tokens, hidden } = fencedJson(masked);
+  const pages = chunkTokens(tokens, SECTION_LIMIT - 6);
+  const room = MAX_MODAL_BLOCKS - 2 - (hidden ? 1 : 0);
+  const blocks: KnownBlock[] = pages.slice(0, room).map((page) => ({
+    type: 'section',
+    text: { type: 'mrkdwn', text: `\`\`\`${page}\`\`\``, verbatim: true },
+  }));
+  const notes: string[] = [];
+  if (hidden)
+    notes.push(
+      ':warning: The request contains hidden or direction-changing characters, shown as JSON escapes (`\\u…`).',
+    );
+  if (pages.length > room)
+    notes.push(
+      `:scissors: Cut: ${room} of ${pages.length} pages shown; the whole intent is in the audit trail.`,
+    );
   return {
     type: 'modal',
     callback_id: CALLBACK.full,
     title: plain('Full request'),
     close: plain('Close'),
-    blocks: [summary(request), ...blocks],
+    blocks: [
+      summary(request),
+      ...(notes.length
+        ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: notes.join(' ') }] } as KnownBlock]
+        : []),
+      ...blocks,
+    ],
   };
 }
 

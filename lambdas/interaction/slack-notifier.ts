@@ -6,14 +6,15 @@
  */
 import type { WebClient } from '@slack/web-api';
 import type { CoreLogger, MessageStyle, RequestItem, ReviewNotifier } from '../review-core/contract.js';
-import { escapeMrkdwn, mention, renderCard, slackTime } from '../shared/card.js';
+import { inlineValue } from '../shared/agent-text.js';
+import { mention, renderCard, slackTime } from '../shared/card.js';
 import { mentionTargets } from '../shared/mentions.js';
 
 /** The Slack methods the notifier uses. */
 export type NotifierSlack = Pick<WebClient, 'chat' | 'users' | 'usergroups'>;
 
 /** People as mentions, times as Slack dates (shown in each reader's time zone). */
-export const SLACK_STYLE: MessageStyle = { person: mention, time: slackTime };
+export const SLACK_STYLE: MessageStyle = { person: mention, time: slackTime, value: inlineValue };
 
 /** The core's notifier over Slack. */
 export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }): ReviewNotifier {
@@ -26,7 +27,7 @@ export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }
         ...request.review!.approverGroups.map((g) => `group:${g}`),
         ...request.review!.approverEmails.map((e) => `email:${e}`),
       ]);
-      const text = `:rotating_light: *Break-glass approval* of \`${escapeMrkdwn(request.intent.action)}\` on \`${escapeMrkdwn(request.intent.resource)}\` (${escapeMrkdwn(request.intent.environment)}) by ${mention(responder.userId)}, the responder the agent acts for. Reason: ${escapeMrkdwn(reason.replace(/\s+/g, ' '))}`;
+      const text = `:rotating_light: *Break-glass approval* of ${inlineValue(request.intent.action)} on ${inlineValue(request.intent.resource)} (${inlineValue(request.intent.environment)}) by ${mention(responder.userId)}, the responder the agent acts for. Reason: ${inlineValue(reason, 1000)}`;
       await deps.slack.chat.postMessage({
         channel,
         text,
@@ -35,13 +36,13 @@ export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }
       });
       const item = await deps.slack.chat.postMessage({
         channel,
-        text: `Post-hoc review needed: break-glass approval of ${request.intentId}`,
+        text: `Post-hoc review needed: break-glass approval of ${inlineValue(request.intentId)}`,
         blocks: [
           {
             type: 'section',
             text: {
               type: 'mrkdwn',
-              text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(responder.userId)} approved their own urgent request \`${request.intentId}\` (\`${escapeMrkdwn(request.intent.action)}\`) on the break-glass path.\n>${escapeMrkdwn(reason.slice(0, 500).replace(/\s+/g, ' '))}\nAn approver other than the responder must acknowledge it.`,
+              text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(responder.userId)} approved their own urgent request ${inlineValue(request.intentId)} (${inlineValue(request.intent.action)}) on the break-glass path.\nReason: ${inlineValue(reason, 500)}\nAn approver other than the responder must acknowledge it.`,
             },
           },
           {
@@ -67,13 +68,13 @@ export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }
         await deps.slack.chat.update({
           channel: request.postHoc.channel,
           ts: request.postHoc.ts,
-          text: `Post-hoc review of ${request.intentId} acknowledged`,
+          text: `Post-hoc review of ${inlineValue(request.intentId)} acknowledged`,
           blocks: [
             {
               type: 'section',
               text: {
                 type: 'mrkdwn',
-                text: `:white_check_mark: *Post-hoc review acknowledged* by ${mention(by.slackUserId)} at ${slackTime(by.at)} — break-glass approval of \`${request.intentId}\` by ${mention(request.decision?.decidedBy?.slackUserId ?? '')}.`,
+                text: `:white_check_mark: *Post-hoc review acknowledged* by ${mention(by.slackUserId)} at ${slackTime(by.at)} — break-glass approval of ${inlineValue(request.intentId)} by ${mention(request.decision?.decidedBy?.slackUserId ?? '')}.`,
               },
             },
           ],

@@ -11,8 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import { requestIdFor } from '../evaluate/core.js';
+import { inlineValue } from '../shared/agent-text.js';
 import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../shared/audit.js';
-import { renderCard } from '../shared/card.js';
+import { mention, renderCard } from '../shared/card.js';
 import { createGrant } from '../shared/grants.js';
 import type { DecisionDetail, FinalStatus } from '../shared/intent.js';
 import { userIdByEmail } from '../shared/mentions.js';
@@ -242,15 +243,15 @@ async function notifyRequester(
     const userId = await userIdByEmail(slack, request.intent.agent.onBehalfOf);
     if (!userId) throw new Error('no Slack user with that email');
     const i = request.intent;
-    const by = decision.decidedBy ? ` by <@${decision.decidedBy.slackUserId}>` : '';
+    const by = decision.decidedBy ? ` by ${mention(decision.decidedBy.slackUserId)}` : '';
     const lines = [
-      `Your agent \`${request.agentId}\` asked to run \`${i.action}\` on \`${i.resource}\` (${i.environment}). The request was *${OUTCOME_WORD[decision.status]}*${by}.`,
-      `Reason: ${decision.reason.slice(0, 1500)}`,
+      `Your agent ${inlineValue(request.agentId)} asked to run ${inlineValue(i.action)} on ${inlineValue(i.resource)} (${inlineValue(i.environment)}). The request was *${OUTCOME_WORD[decision.status]}*${by}.`,
+      `Reason: ${inlineValue(decision.reason, 1500)}`,
       ...(decision.parameters ? ['It was approved with modified parameters; the agent received them.'] : []),
       ...(decision.breakGlass
         ? ['This was a break-glass approval: an approver will review it afterwards.']
         : []),
-      `Request \`${request.intentId}\` · <${cardLink(request)}|review card>`,
+      `Request ${inlineValue(request.intentId)} · <${cardLink(request)}|review card>`,
     ];
     await slack.chat.postMessage({ channel: userId, text: lines.join('\n'), unfurl_links: false });
   } catch (error) {

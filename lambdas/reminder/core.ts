@@ -8,6 +8,7 @@
  * deleted early, they just find nothing to do.
  */
 import type { WebClient } from '@slack/web-api';
+import { inlineValue } from '../shared/agent-text.js';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { quorumProgress, slackTime } from '../shared/card.js';
 import { mentionTargets, userIdByEmail } from '../shared/mentions.js';
@@ -59,7 +60,7 @@ export async function remind(deps: ReminderDeps, payload: ReminderPayload): Prom
   );
   const link = `https://slack.com/archives/${channel}/p${ts.replace('.', '')}`;
   const i = request.intent;
-  const text = `:rotating_light: *Escalation* ${groups.join(' ')}: nobody has decided \`${i.action}\` on \`${i.resource}\` (${i.environment}) for agent \`${request.agentId}\`; it ${when} — ${progress}. <${link}|Open the review card>`;
+  const text = `:rotating_light: *Escalation* ${groups.join(' ')}: nobody has decided ${inlineValue(i.action)} on ${inlineValue(i.resource)} (${inlineValue(i.environment)}) for agent ${inlineValue(request.agentId)}; it ${when} — ${progress}. <${link}|Open the review card>`;
   await slack.chat.postMessage({ channel, text, unfurl_links: false });
   await slack.chat.postMessage({
     channel,

@@ -117,10 +117,25 @@ export interface MessageStyle {
   person(userId: string): string;
   /** An ISO time. */
   time(iso: string): string;
+  /**
+   * Agent-written text (or any value the agent chose, such as a request id),
+   * shown as inert data on one line, at most about `max` characters.
+   */
+  value(text: string, max?: number): string;
 }
 
-/** Plain text: ids and ISO times as they are. */
-export const PLAIN_STYLE: MessageStyle = { person: (userId) => userId, time: (iso) => iso };
+/**
+ * Plain text: ids and ISO times as they are; agent text as a JSON string
+ * literal (quoted, control and hidden characters escaped), cut at `max`.
+ */
+export const PLAIN_STYLE: MessageStyle = {
+  person: (userId) => userId,
+  time: (iso) => iso,
+  value: (text, max = 200) =>
+    text.length > max
+      ? `${JSON.stringify(text.slice(0, max))} (cut: ${max} of ${text.length} characters)`
+      : JSON.stringify(text),
+};
 
 /** A message a channel sent for a request, as the channel can find it again. */
 export interface SentMessage {

@@ -48,7 +48,10 @@ export async function openRequest(
 ): Promise<{ request: RequestItem } | (Stop & { request?: RequestItem })> {
   const request = await getRequest(deps, command.requestId);
   if (!request)
-    return { outcome: 'unknown-request', message: `Countersign has no request \`${command.requestId}\`.` };
+    return {
+      outcome: 'unknown-request',
+      message: `Countersign has no request ${styleOf(deps).value(command.requestId, 140)}.`,
+    };
   if (request.status !== 'PENDING')
     return { outcome: 'late', message: lateMessage(request, styleOf(deps)), request };
   if (request.expiresAt && deps.now().getTime() >= Date.parse(request.expiresAt)) {
@@ -188,7 +191,7 @@ export function lateMessage(request: RequestItem | undefined, style: MessageStyl
     : decision.automatic
       ? ' by policy'
       : '';
-  const reason = request.status === 'APPROVED' ? '' : ` Reason: ${decision.reason}`;
+  const reason = request.status === 'APPROVED' ? '' : ` Reason: ${style.value(decision.reason, 500)}`;
   return `This request was already ${status}${by} at ${style.time(decision.decidedAt)}.${reason}`;
 }
 

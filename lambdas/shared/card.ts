@@ -3,13 +3,23 @@
  * function renders the card when it is posted and every time it is updated in
  * place, so the card always shows the request's current state.
  */
-import type { KnownBlock } from '@slack/types';
+import type { KnownBlock, TextObject } from '@slack/types';
+import {
+  codeJson,
+  codeLines,
+  codeValue,
+  escapeEntities,
+  inlineValue,
+  marks,
+  plainValue,
+  type Shown,
+} from './agent-text.js';
 import { currentHash, currentIntent } from './current-intent.js';
 import { maskParameters } from './masking.js';
 import type { RequestItem } from './store.js';
 
 /** Slack's limit on the text of a section block. */
-const SECTION_LIMIT = 3000;
+export const SECTION_LIMIT = 3000;
 /** Slack's limit on blocks in one message. */
 export const MAX_BLOCKS = 50;
 
@@ -25,6 +35,24 @@ export const ACTION = {
 /** Slack's limit on a button's `value`. */
 export const MAX_BUTTON_VALUE = 2000;
 
+/**
+ * How much of each agent-written value a card shows (visible characters).
+ * Together, with every field at its schema maximum and every character shown
+ * as an escape, a card stays under the ~12,000 characters of block text Slack
+ * accepts in one message (tested); the rest is in View full request.
+ */
+export const CARD_BUDGET = {
+  field: 200,
+  resource: 600,
+  justification: 1000,
+  parameters: 2200,
+  impact: 600,
+  diff: 1000,
+  datasets: 500,
+  reason: 400,
+  modification: 700,
+} as const;
+
 const STATUS_LINE: Record<string, string> = {
   PENDING: ':hourglass_flowing_sand: *Waiting for review*',
   APPROVED: ':white_check_mark: *Approved*',
@@ -33,12 +61,16 @@ const STATUS_LINE: Record<string, string> = {
   CANCELLED: ':wastebasket: *Cancelled* by the agent',
 };
 
-/** Escapes the three characters Slack's mrkdwn treats as control characters. */
+/**
+ * Escapes the three characters Slack's mrkdwn treats as control characters.
+ * Only for Countersign's own text: agent text goes through {@link inlineValue},
+ * {@link codeValue} or {@link plainValue}.
+ */
 export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return escapeEntities(text);
 }
 
-/** Truncates to `max` characters, marking the cut. */
+/** Truncates Countersign's own text to `max` characters, marking the cut. */
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 20)}\n… (truncated)`;
 }
@@ -49,8 +81,9 @@ export const slackTime = (iso: string) => {
   return `<!date^${epoch}^{date_short_pretty} {time}|${iso}>`;
 };
 
-/** A Slack user mention. */
-export const mention = (slackUserId: string) => `<@${slackUserId}>`;
+/** A Slack user mention, only for ids Slack gave us (a click's user); anything else is shown inert. */
+export const mention = (slackUserId: string) =>
+  /^[UW][A-Z0-9]{2,20}$/.test(slackUserId) ? `<@${slackUserId}>` : inlineValue(slackUserId, 40);
 
 /** Quorum progress, e.g. "1 of 2 approvals: <@U1> (date)". */
 export function quorumProgress(request: Pick<RequestItem, 'approvals' | 'review'>): string {
@@ -59,20 +92,48 @@ export function quorumProgress(request: Pick<RequestItem, 'approvals' | 'review'
   return `${request.approvals.length} of ${quorum} approval${quorum === 1 ? '' : 's'}${who ? `: ${who}` : ''}`;
 }
 
+/** The status line, in Countersign's voice; the decision's reason follows as data. */
 function outcomeLine(request: RequestItem): string {
   const decision = request.decision;
   const base =
     request.status === 'APPROVED' && decision?.breakGlass
       ? ':rotating_light: *Approved on the break-glass path* (post-hoc review required)'
-      : (STATUS_LINE[request.status] ?? `*${request.status}*`);
+      : (STATUS_LINE[request.status] ?? `*${escapeEntities(request.status)}*`);
   if (!decision || request.status === 'PENDING') return base;
   const by = decision.decidedBy
     ? ` by ${mention(decision.decidedBy.slackUserId)}`
     : decision.automatic
       ? ' by policy'
       : '';
-  const reason = decision.reason ? `\n>${escapeMrkdwn(truncate(decision.reason, 500))}` : '';
-  return `${base}${by} · ${slackTime(decision.decidedAt)}${reason}`;
+  return `${base}${by} · ${slackTime(decision.decidedAt)}`;
+}
+
+/** A bold label of ours with the marks its value needs. */
+const label = (name: string, shown?: Pick<Shown<unknown>, 'hidden' | 'cut'>) =>
+  [`*${name}*`, shown ? marks(shown) : ''].filter(Boolean).join('\n');
+
+/** A mrkdwn object of ours (`verbatim`: Slack links nothing on its own). */
+const ours = (text: string) => ({ type: 'mrkdwn' as const, text, verbatim: true });
+
+/** Label/value pairs as section fields: our bold label on the left, the agent's plain_text value on the right. */
+function fieldRows(rows: Array<[string, string, number?]>, extra: Array<[string, string]> = []) {
+  let truncated = false;
+  const fields: TextObject[] = [];
+  for (const [name, value, max] of rows) {
+    const shown = plainValue(value, max ?? CARD_BUDGET.field);
+    truncated ||= shown.cut !== undefined;
+    fields.push(ours(label(name, shown)), shown.value);
+  }
+  for (const [name, text] of extra) fields.push(ours(`*${name}*`), ours(text));
+  return { fields, truncated };
+}
+
+/** A labelled ``` block of agent text: our label section, then the fenced value. */
+function fencedSection(name: string, shown: Shown<string>): KnownBlock[] {
+  return [
+    { type: 'section', text: ours(label(name, shown)) },
+    { type: 'section', text: ours(shown.value) },
+  ] as KnownBlock[];
 }
 
 /** Renders the card for a request in any state. */
@@ -83,146 +144,115 @@ export function renderCard(
   const intent = currentIntent(request);
   const plan = request.review;
   const parameters = maskParameters(intent.parameters, plan?.masked ?? []);
-  const fullParameters = JSON.stringify(parameters, null, 2);
-  const parametersText = truncate(fullParameters, SECTION_LIMIT - 10);
-  const truncated =
-    fullParameters.length > SECTION_LIMIT - 10 ||
-    intent.justification.length > SECTION_LIMIT - 20 ||
-    intent.resource.length > SECTION_LIMIT - 20 ||
-    (intent.context?.diff?.length ?? 0) > SECTION_LIMIT - 20 ||
-    (intent.context?.impact?.length ?? 0) > SECTION_LIMIT - 20;
-  const text = `${request.status === 'PENDING' ? 'Review requested' : request.status}: ${intent.action} on ${intent.resource} (${intent.environment}) by agent ${request.agentId}`;
+  const text = cardFallback(request, intent);
+  let truncated = false;
 
   const blocks: KnownBlock[] = [
-    {
-      type: 'header',
-      text: { type: 'plain_text', text: truncate(`Privileged action: ${intent.action}`, 150), emoji: true },
-    },
-    { type: 'section', text: { type: 'mrkdwn', text: outcomeLine(request) } },
-    {
-      type: 'section',
-      fields: [
-        {
-          type: 'mrkdwn',
-          text: `*Agent*\n\`${escapeMrkdwn(request.agentId)}\` (${escapeMrkdwn(intent.agent.model)})`,
-        },
-        { type: 'mrkdwn', text: `*On behalf of*\n${escapeMrkdwn(intent.agent.onBehalfOf)}` },
-        { type: 'mrkdwn', text: `*Owner*\n${escapeMrkdwn(intent.agent.owner)}` },
-        { type: 'mrkdwn', text: `*Environment*\n\`${escapeMrkdwn(intent.environment)}\`` },
-        { type: 'mrkdwn', text: `*Action*\n\`${escapeMrkdwn(intent.action)}\`` },
-        {
-          type: 'mrkdwn',
-          text: `*Expires*\n${request.expiresAt ? slackTime(request.expiresAt) : '—'}`,
-        },
-      ],
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: truncate(`*Resource*\n\`${escapeMrkdwn(intent.resource)}\``, SECTION_LIMIT),
-      },
-    },
-    {
-      type: 'section',
-      text: { type: 'mrkdwn', text: truncate(`*Why*\n${escapeMrkdwn(intent.justification)}`, SECTION_LIMIT) },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: truncate(
-          `*Parameters${request.modification ? ' (modified)' : ''}*\n\`\`\`${escapeMrkdwn(parametersText)}\`\`\``,
-          SECTION_LIMIT,
-        ),
-      },
-    },
+    { type: 'header', text: { type: 'plain_text', text: 'Privileged action review', emoji: false } },
+    { type: 'section', text: ours(outcomeLine(request)) },
   ];
+  const reason = request.status !== 'PENDING' ? request.decision?.reason : undefined;
+  if (reason) {
+    const shown = codeValue(reason, CARD_BUDGET.reason);
+    truncated ||= shown.cut !== undefined;
+    blocks.push({ type: 'section', text: ours(`${label('Reason', shown)}\n${shown.value}`) } as KnownBlock);
+  }
+  const first = fieldRows([
+    ['Action', intent.action],
+    ['Environment', intent.environment],
+    ['Resource', intent.resource, CARD_BUDGET.resource],
+    ['Agent', request.agentId],
+    ['Model', intent.agent.model],
+  ]);
+  const second = fieldRows(
+    [
+      ['On behalf of', intent.agent.onBehalfOf],
+      ['Owner', intent.agent.owner],
+      ['Session', intent.agent.sessionId],
+    ],
+    [['Expires', request.expiresAt ? slackTime(request.expiresAt) : '—']],
+  );
+  truncated ||= first.truncated || second.truncated;
+  blocks.push({ type: 'section', fields: first.fields } as KnownBlock);
+  blocks.push({ type: 'section', fields: second.fields } as KnownBlock);
+
+  const why = codeValue(intent.justification, CARD_BUDGET.justification);
+  const params = codeJson(parameters, CARD_BUDGET.parameters);
+  truncated ||= why.cut !== undefined || params.cut !== undefined;
+  blocks.push(...fencedSection('Why (as the agent wrote it)', why));
+  blocks.push(...fencedSection(`Parameters${request.modification ? ' (modified)' : ''}`, params));
   if (request.modification) {
     const m = request.modification;
-    const diff = m.diff
-      .map(
-        (d) =>
-          `\`${escapeMrkdwn(d.path)}\`: ${escapeMrkdwn(JSON.stringify(d.from))} → ${escapeMrkdwn(JSON.stringify(d.to))}`,
-      )
+    const lines = m.diff
+      .map((d) => `${d.path}: ${JSON.stringify(d.from)} → ${JSON.stringify(d.to)}`)
       .join('\n');
+    const shown = codeValue(lines, CARD_BUDGET.modification);
+    truncated ||= shown.cut !== undefined;
     blocks.push({
       type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: truncate(
-          `:pencil2: *Modified* by ${mention(m.by.slackUserId)} ${slackTime(m.by.at)} (policy re-evaluated it; earlier approvals were for other parameters)\n${diff}`,
-          SECTION_LIMIT,
-        ),
-      },
-    });
+      text: ours(
+        `:pencil2: *Modified* by ${mention(m.by.slackUserId)} ${slackTime(m.by.at)} (policy re-evaluated it; earlier approvals were for other parameters)${shown.hidden || shown.cut ? `\n${marks(shown)}` : ''}\n${shown.value}`,
+      ),
+    } as KnownBlock);
   }
   if (intent.context?.impact) {
-    blocks.push({
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: truncate(`*Impact*\n${escapeMrkdwn(intent.context.impact)}`, SECTION_LIMIT),
-      },
-    });
+    const shown = codeValue(intent.context.impact, CARD_BUDGET.impact);
+    truncated ||= shown.cut !== undefined;
+    blocks.push(...fencedSection('Impact (as the agent wrote it)', shown));
   }
   if (intent.context?.diff) {
-    blocks.push({
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: `*Diff*\n\`\`\`${escapeMrkdwn(truncate(intent.context.diff, SECTION_LIMIT - 20))}\`\`\``,
-      },
-    });
+    const shown = codeValue(intent.context.diff, CARD_BUDGET.diff);
+    truncated ||= shown.cut !== undefined;
+    blocks.push(...fencedSection('Diff', shown));
   }
   if (intent.context?.datasets?.length) {
-    blocks.push({
-      type: 'context',
-      elements: [
-        {
-          type: 'mrkdwn',
-          text: truncate(`Datasets: ${intent.context.datasets.map(escapeMrkdwn).join(', ')}`, 2000),
-        },
-      ],
-    });
+    const shown = codeLines(intent.context.datasets, CARD_BUDGET.datasets);
+    truncated ||= shown.cut !== undefined;
+    blocks.push(...fencedSection('Datasets', shown));
   }
   if (request.postHoc) {
     const ack = request.postHoc.acknowledgedBy;
     blocks.push({
       type: 'context',
       elements: [
-        {
-          type: 'mrkdwn',
-          text: ack
+        ours(
+          ack
             ? `Post-hoc review acknowledged by ${mention(ack.slackUserId)} ${slackTime(ack.at)}`
             : 'Post-hoc review: waiting for an approver to acknowledge',
-        },
+        ),
       ],
     });
   }
   const policyLine = plan?.policies.length
-    ? `Policy: ${plan.policies.map((p) => `\`${escapeMrkdwn(p)}\``).join(', ')}`
+    ? `Policy: ${plan.policies.map((p) => inlineValue(p, 80)).join(', ')}`
     : '';
   blocks.push({
     type: 'context',
     elements: [
-      {
-        type: 'mrkdwn',
-        text: [
+      ours(
+        [
           quorumProgress(request),
           policyLine,
-          `Request \`${escapeMrkdwn(request.intentId)}\``,
-          `Hash \`${currentHash(request).slice(0, 19)}…\``,
+          `Request ${inlineValue(request.intentId, 140)}`,
+          `Hash \`${escapeEntities(currentHash(request).slice(0, 19))}…\``,
         ]
           .filter(Boolean)
           .join(' · '),
-      },
+      ),
     ],
   });
-  if (options.note)
-    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(options.note, 2000) }] });
+  if (options.note) blocks.push({ type: 'context', elements: [ours(truncate(options.note, 2000))] });
   const actions = cardButtons(request, truncated || blocks.length + 1 > MAX_BLOCKS);
   return { text, blocks: fitBlocks(blocks, actions) };
+}
+
+/**
+ * The card's `text` (notifications, screen readers, clients without blocks):
+ * Countersign's words with each agent value as an inert code span.
+ */
+export function cardFallback(request: RequestItem, intent = currentIntent(request)): string {
+  const what = request.status === 'PENDING' ? 'Review requested' : escapeEntities(request.status);
+  return `${what}: ${inlineValue(intent.action, 128)} on ${inlineValue(intent.resource, 200)} (${inlineValue(intent.environment, 40)}) by agent ${inlineValue(request.agentId, 64)}`;
 }
 
 /**
@@ -235,7 +265,7 @@ export function fitBlocks(blocks: KnownBlock[], actions: KnownBlock | undefined)
   if (out.length > room) {
     out.splice(room - 1, out.length - room + 1, {
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: '… more in *View full request*' }],
+      elements: [{ type: 'mrkdwn', text: ':scissors: … more in *View full request*' }],
     });
   }
   if (actions) out.push(actions);

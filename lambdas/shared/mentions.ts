@@ -6,6 +6,7 @@
  * caller logs), never dropped.
  */
 import type { WebClient } from '@slack/web-api';
+import { escapeEntities } from './agent-text.js';
 
 let groupIds: Promise<Map<string, string>> | undefined;
 
@@ -27,10 +28,12 @@ export async function mentionTargets(
     }
   }
   return targets.map((t) => {
-    if (t.startsWith('email:')) return t.slice('email:'.length);
+    if (t.startsWith('email:')) return escapeEntities(t.slice('email:'.length));
     const handle = t.replace(/^group:/, '');
     const id = ids.get(handle);
-    return id ? `<!subteam^${id}|@${handle}>` : `@${handle}`;
+    // Ids come from Slack; handles from configuration, shown escaped either way.
+    const shown = escapeEntities(handle);
+    return id && /^S[A-Z0-9]+$/.test(id) ? `<!subteam^${id}|@${shown}>` : `@${shown}`;
   });
 }
 

@@ -34,6 +34,8 @@ const EMOJI = {
   zap: '⚡',
   stopwatch: '⏱️',
   arrow_right: '➡️',
+  scissors: '✂️',
+  mag: '🔍',
 };
 
 const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -210,12 +212,18 @@ export function mrkdwn(text, ctx = {}) {
     .join('');
 }
 
-/** Renders a text object (plain_text or mrkdwn). */
+/**
+ * Renders a text object. plain_text is text, as in Slack: escaped for HTML,
+ * no markup, mentions, links or dates, line breaks kept, emoji codes only when
+ * `emoji` is not false. This is where agent values land (see agent-text.ts).
+ */
 export function textObject(text, ctx) {
   if (!text) return '';
   if (text.type === 'mrkdwn') return mrkdwn(text.text, ctx);
   const plain = escapeHtml(text.text ?? '');
-  return text.emoji === false ? plain : plain.replace(/:([a-z0-9_+-]+):/g, (whole, n) => EMOJI[n] ?? whole);
+  const shown =
+    text.emoji === false ? plain : plain.replace(/:([a-z0-9_+-]+):/g, (whole, n) => EMOJI[n] ?? whole);
+  return `<span class="bk-plain">${shown}</span>`;
 }
 
 function renderElement(element, ctx, block) {

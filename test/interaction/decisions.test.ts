@@ -179,7 +179,7 @@ describe('deny', () => {
     // Assess
     expect(result.outcome).toBe('late');
     expect(ephemeralsTo(USERS.alice)[0]).toMatch(
-      /already denied by <@U0BOB0002> at .*Reason: Denied by Bob Brown: No change ticket\./,
+      /already denied by <@U0BOB0002> at .*Reason: `Denied by Bob Brown: No change ticket\.`/,
     );
     expect((await h.request(request.intentId))?.status).toBe('DENIED');
   });

@@ -96,7 +96,7 @@ describe('card limits (pure)', () => {
     const { blocks } = renderCard(request);
     const text = JSON.stringify(blocks);
     expect(blocks.length).toBeLessThanOrEqual(MAX_BLOCKS);
-    expect(text).toContain('(truncated)');
+    expect(text).toContain(':scissors: _cut: ');
     expect(text).not.toContain('END-OF-JUSTIFICATION');
     expect(buttonsOf(blocks).map((b) => b.action_id)).toContain('view_full');
     for (const block of blocks as { text?: { text: string } }[]) {
@@ -134,9 +134,9 @@ describe('View full request through the workflow', () => {
     await click(loop, USER.dave, 'view_full', intent.intentId);
     const view = openedView(loop, 'countersign.full')!;
     // The modal's code blocks, joined, are the whole intent (masked) as JSON.
-    const shown = (view.view.blocks as { text: { text: string } }[])
-      .slice(1)
-      .map((b) => b.text.text.replace(/```/g, ''))
+    const shown = (view.view.blocks as { text?: { text: string } }[])
+      .filter((b) => b.text?.text.startsWith('```'))
+      .map((b) => b.text!.text.replace(/```/g, ''))
       .join('')
       .replace(/&lt;/g, '<')
       .replace(/&gt;/g, '>')
@@ -146,6 +146,79 @@ describe('View full request through the workflow', () => {
     expect(full.parameters.password).toBe('****');
     await denyWithReason(loop, USER.bob, intent.intentId);
     await eventually(() => decisionFor(loop, intent.intentId));
+  });
+});
+
+describe('the fake Slack refuses what Slack refuses (a card over the limits is a denial of review)', () => {
+  let slack: RunningFakeSlack;
+  beforeAll(async () => {
+    slack = await startFakeSlack({ directory: loadDirectory() });
+  });
+  afterAll(async () => {
+    await slack.close();
+  });
+
+  const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
+
+  it.each([
+    ['a section over 3,000 characters', { blocks: [section('x'.repeat(3001))] }, 'invalid_blocks'],
+    ['51 blocks', { blocks: Array.from({ length: 51 }, () => section('x')) }, 'invalid_blocks'],
+    [
+      '11 fields',
+      {
+        blocks: [
+          { type: 'section', fields: Array.from({ length: 11 }, () => ({ type: 'plain_text', text: 'x' })) },
+        ],
+      },
+      'invalid_blocks',
+    ],
+    [
+      'a header over 150 characters',
+      { blocks: [{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }] },
+      'invalid_blocks',
+    ],
+    [
+      'a mrkdwn header',
+      { blocks: [{ type: 'header', text: { type: 'mrkdwn', text: '*h*' } }] },
+      'invalid_blocks',
+    ],
+    [
+      'blocks carrying 12,001 characters',
+      { blocks: Array.from({ length: 5 }, () => section('y'.repeat(2401))) },
+      'msg_blocks_too_long',
+    ],
+    ['text over 40,000 characters', { text: 'z'.repeat(40_001) }, 'msg_too_long'],
+  ])('%s: %s', async (_name, content, error) => {
+    // Prepare
+    const client = createSlackClient(FAKE_SLACK_TOKEN, slack.url);
+    const before = slack.messages.length;
+
+    // Act
+    const sent = client.chat.postMessage({ channel: 'C0APPROVAL', text: 'fallback', ...content } as never);
+
+    // Assess
+    await expect(sent).rejects.toMatchObject({ data: { ok: false, error } });
+    expect(slack.messages.length).toBe(before);
+  });
+
+  it('a modal over 100 blocks or with a 25-character title is refused', async () => {
+    const client = createSlackClient(FAKE_SLACK_TOKEN, slack.url);
+    const view = (title: string, n: number) => ({
+      type: 'modal' as const,
+      title: { type: 'plain_text' as const, text: title },
+      blocks: Array.from({ length: n }, () => section('x')) as KnownBlock[],
+    });
+    await expect(client.views.open({ trigger_id: 't', view: view('ok', 101) })).rejects.toMatchObject({
+      data: { error: 'invalid_arguments' },
+    });
+    await expect(client.views.open({ trigger_id: 't', view: view('t'.repeat(25), 1) })).rejects.toMatchObject(
+      {
+        data: { error: 'invalid_arguments' },
+      },
+    );
+    await expect(client.views.open({ trigger_id: 't', view: view('ok', 100) })).resolves.toMatchObject({
+      ok: true,
+    });
   });
 });
 

@@ -4,29 +4,21 @@
  * picked in the console, approves, and the card turns Approved. The screenshot
  * lands in test/artifacts/console.png.
  *
- * Chromium is required, not optional: without it this test fails and says how
- * to install it (CI runs `apt-get install -y chromium`).
+ * The browser comes from test/support/browser.ts: COUNTERSIGN_CHROMIUM, a
+ * system chromium, or the Chromium packaged in @sparticuz/chromium, so no
+ * system package is needed.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandboxServer, type SandboxServer } from '../../sandbox/server.js';
+import { launchBrowser } from '../support/browser.js';
 import { makeIntent } from '../support/fixtures.js';
 import { eventually, newIntentId, sharedLoop, USER } from '../support/loop.js';
 
-const CHROMIUM = process.env.COUNTERSIGN_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const SCREENSHOT = resolve(import.meta.dirname, '../artifacts/console.png');
 
 let server: SandboxServer;
@@ -34,7 +26,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   server = await createSandboxServer(await sharedLoop(), { port: 0 });
-});
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -44,14 +36,7 @@ afterAll(async () => {
 describe('approval console in chromium', () => {
   it('alice approves a pending request in the console and the card shows Approved', async () => {
     // Prepare
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}. The browser test needs Debian's chromium: ` +
-          'run `apt-get install -y chromium` (or set COUNTERSIGN_CHROMIUM to a chromium binary). ' +
-          '`npx playwright install` cannot download browsers on this network.',
-      );
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+    browser = await launchBrowser();
     const intent = makeIntent({ intentId: newIntentId() });
     const client = new EventBridgeClient({
       endpoint: server.url,
@@ -87,7 +72,8 @@ describe('approval console in chromium', () => {
     await page.selectOption('#user-picker', USER.alice);
     const card = page.locator(`article[data-request-id="${intent.intentId}"]`);
     await card.waitFor();
-    await expect(card.locator('.bk-header').textContent()).resolves.toContain(intent.action);
+    await expect(card.locator('.bk-header').textContent()).resolves.toContain('Privileged action review');
+    await expect(card.textContent()).resolves.toContain(intent.action);
     await card.locator('button[data-action-id="approve"]').click();
     await page.waitForSelector(`article[data-request-id="${intent.intentId}"][data-status="APPROVED"]`, {
       timeout: 10_000,

@@ -1,0 +1,110 @@
+/**
+ * Properties of the agent-text renderers over arbitrary strings (fast-check,
+ * full Unicode including controls, bidi and astral characters): every visible
+ * form reads back to the value (or a declared prefix of it), never carries a
+ * raw hidden character, a backtick inside a fence or a span, a raw `<`/`>`,
+ * and never exceeds its budget.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  codeJson,
+  codeValue,
+  inlineValue,
+  plainValue,
+  unescapeEntities,
+  unreveal,
+} from '../../lambdas/shared/agent-text.js';
+import { RAW_HIDDEN } from '../support/inert.js';
+
+const tricky = fc.constantFrom(
+  '`',
+  '```',
+  '\\',
+  '\\u202E',
+  '\u202E',
+  '\u200B',
+  '\uFEFF',
+  '\n',
+  '\r',
+  '\t',
+  ' ',
+  '<',
+  '>',
+  '&',
+  '&lt;',
+  '*',
+  '_',
+  '~',
+  ':white_check_mark:',
+  '<!channel>',
+  '\u{E0041}',
+  '😀',
+);
+const hostileString = fc
+  .array(fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), tricky), { maxLength: 40 })
+  .map((parts) => parts.join(''));
+
+describe('agent-text renderers (property-based)', () => {
+  it('plain_text reads back to the value or a declared prefix, within budget, no raw hidden character', () => {
+    fc.assert(
+      fc.property(hostileString, fc.integer({ min: 1, max: 120 }), (value, max) => {
+        const shown = plainValue(value, max);
+        const text = shown.value.text === ' ' && value !== ' ' ? '' : shown.value.text;
+        expect(text.length).toBeLessThanOrEqual(Math.max(max, 1));
+        expect(RAW_HIDDEN.test(text)).toBe(false);
+        const back = unreveal(text, 'line');
+        if (shown.cut) expect(value.startsWith(back)).toBe(true);
+        else expect(back).toBe(value);
+        expect(shown.value.emoji).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a code fence cannot be closed by the value, reads back, stays within budget', () => {
+    fc.assert(
+      fc.property(hostileString, fc.integer({ min: 10, max: 200 }), (value, max) => {
+        const shown = codeValue(value, max);
+        expect(shown.value.length).toBeLessThanOrEqual(max);
+        const inner = shown.value.slice(3, -3);
+        expect(inner).not.toMatch(/[`<>]/);
+        expect(inner).not.toMatch(/&(?!amp;|lt;|gt;)/);
+        expect(RAW_HIDDEN.test(inner.replace(/[\n\t]/g, ''))).toBe(false);
+        const back = unreveal(unescapeEntities(inner), 'lines');
+        // Nothing fits: the fence holds one placeholder space and the cut says 0 characters are shown.
+        if (shown.cut?.shown === 0) expect(inner).toBe(' ');
+        else if (shown.cut) expect(value.startsWith(back)).toBe(true);
+        else expect(back === value || (value === '' && back === ' ')).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('an inline span is one code span on one line that reads back to the value', () => {
+    fc.assert(
+      fc.property(hostileString, (value) => {
+        const span = inlineValue(value, 1000);
+        expect(span).not.toContain('\n');
+        if (value === '') return;
+        const match = /^`([^`]+)`/.exec(span);
+        expect(match).not.toBeNull();
+        expect(match![1]).not.toMatch(/^ | $|[<>]/);
+        expect(unreveal(unescapeEntities(match![1]!), 'line')).toBe(value);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('fenced JSON parses back to the parameters, keys included', () => {
+    fc.assert(
+      fc.property(fc.dictionary(hostileString, fc.oneof(hostileString, fc.integer())), (parameters) => {
+        const shown = codeJson(parameters, 1_000_000);
+        const inner = shown.value.slice(3, -3);
+        expect(inner).not.toMatch(/[`<>]/);
+        expect(JSON.parse(unescapeEntities(inner))).toEqual(parameters);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
