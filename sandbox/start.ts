@@ -11,6 +11,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
 import { CountersignLoop, DEV_SIGNING_SECRET, type LoopOptions } from './loop.js';
 import { createSandboxServer } from './server.js';
 
@@ -79,6 +80,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   const slack = slackOptions(env);
   const signingSecret = env.SLACK_SIGNING_SECRET || DEV_SIGNING_SECRET;
+  const secretProblem = signingSecretProblem(signingSecret);
+  if (secretProblem) throw new Error(`SLACK_SIGNING_SECRET refused: ${secretProblem}`);
   const started = Date.now();
   const loop = await CountersignLoop.start({ dataDir, signingSecret, slack });
   const server = await createSandboxServer(loop, { port: port(env) });

@@ -313,16 +313,19 @@ async function processApprove(deps: InteractionDeps, actor: Actor): Promise<Inte
     return open.outcome;
   }
   const request = open.request;
-  if (actor.seenHash !== undefined && !showsCurrentIntent(request, actor.seenHash)) {
-    // The card this click came from showed another version of the intent (it was modified since).
+  if (actor.seenHash === undefined || !showsCurrentIntent(request, actor.seenHash)) {
+    // The card this click came from showed another version of the intent (it was modified since),
+    // or the click names no version at all: an approval counts only for the version its voter saw.
     const message = await refuse(
       deps,
       request,
       actor,
       undefined,
       'stale-form',
-      'This request changed after your card was drawn (it was modified). Review the updated card before approving.',
-      { data: { seenHash: actor.seenHash, currentHash: currentHash(request) } },
+      actor.seenHash === undefined
+        ? 'This Approve names no version of the request, so it cannot count. Approve from the current card.'
+        : 'This request changed after your card was drawn (it was modified). Review the updated card before approving.',
+      { data: { seenHash: actor.seenHash ?? null, currentHash: currentHash(request) } },
     );
     await ephemeral(deps, actor, request, message);
     await updateCard(deps, request);

@@ -14,6 +14,7 @@ import type { Intent } from '../shared/intent.js';
 import { MASK, maskParameters } from '../shared/masking.js';
 import type { IntentVerdict } from '../shared/policy.js';
 import type { Modification, RequestItem, ReviewPlan } from '../shared/store.js';
+import { parseStrictJson } from '../shared/strict-json.js';
 import type { ModalAction } from './metadata.js';
 
 /** `callback_id` of each modal. */
@@ -233,11 +234,10 @@ function parseInput(
     return { ok: true, value: t === 'true' };
   }
   if (typeof current === 'string') return { ok: true, value: text };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return current === undefined ? { ok: true, value: text } : { ok: false, error: 'Enter valid JSON.' };
-  }
+  const parsed = parseStrictJson(text);
+  if (parsed.ok) return { ok: true, value: parsed.value };
+  if (!parsed.reason.startsWith('not valid JSON')) return { ok: false, error: `Refused: ${parsed.reason}.` };
+  return current === undefined ? { ok: true, value: text } : { ok: false, error: 'Enter valid JSON.' };
 }
 
 /**
