@@ -80,23 +80,22 @@ export function prepareIntent(input: IntentInput | Record<string, unknown> | str
     ]);
   }
   const withId = { ...input, intentId: (input as { intentId?: unknown }).intentId ?? randomUUID() };
-  const problem = intentDataProblem(withId);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(withId);
+  } catch {
+    // Too deep for JSON.stringify, or not JSON: the data rules name why.
+  }
+  const bytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_INTENT_BYTES) throw new IntentTooLargeError(bytes, MAX_INTENT_BYTES);
+  const problem =
+    intentDataProblem(withId) ?? (text === undefined ? '(root): not serialisable JSON' : undefined);
   if (problem) {
     const at = problem.indexOf(': ');
     throw new IntentValidationError(`invalid intent: ${problem}`, [
       { path: at > 0 ? problem.slice(0, at) : '(root)', message: at > 0 ? problem.slice(at + 2) : problem },
     ]);
   }
-  let text: string;
-  try {
-    text = JSON.stringify(withId);
-  } catch {
-    throw new IntentValidationError('invalid intent: (root): not serialisable JSON', [
-      { path: '(root)', message: 'not serialisable JSON' },
-    ]);
-  }
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_INTENT_BYTES) throw new IntentTooLargeError(bytes, MAX_INTENT_BYTES);
   const parsed = intentSchema.safeParse(withId);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({
