@@ -78,13 +78,15 @@ export class IntentConflictError extends Error {
     readonly intentId: string,
     /** Hash of the intent this agent published. */
     readonly publishedHash: string,
-    /** Hash of the intent the id already names. */
-    readonly existingHash: string,
+    /** Hash of the intent the id already names; undefined when it is another agent's (not visible). */
+    readonly existingHash: string | undefined,
     /** Where the refusal of this publication is recorded (status API and decision event), when known. */
     readonly refusalRequestId?: string,
+    /** The workflow's reason, when the refusal was read. */
+    readonly reason?: string,
   ) {
     super(
-      `intent id ${intentId} already names another intent (${existingHash}), not the one published (${publishedHash}); ` +
+      `intent id ${intentId} already names another intent${existingHash ? ` (${existingHash})` : ''}, not the one published (${publishedHash}); ` +
         `it was refused, not joined${refusalRequestId ? ` (refusal recorded as request ${refusalRequestId})` : ''}: publish under a new intent id`,
     );
   }

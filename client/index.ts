@@ -146,6 +146,7 @@ export async function requestApproval(
     result.decision = await waitForDecision(prepared.intentId, {
       publishedIntentHash: result.intentHash,
       refusalRequestId: `invalid-${result.eventId}`,
+      publishedAgentId: options.agentId,
       statusUrl: options.statusUrl,
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -27,6 +27,8 @@ export interface ApprovalStatus {
   grant?: GrantView;
   /** Hash of the intent the request holds, as received (before any modification). */
   intentHash?: string;
+  /** The agent whose request it is. */
+  agentId?: string;
 }
 
 /**
@@ -61,6 +63,7 @@ export function parseStatusBody(intentId: string, body: unknown): ApprovalStatus
     intentId: id,
     status: status as RequestStatus,
     ...(typeof intentHash === 'string' ? { intentHash } : {}),
+    ...(agentId ? { agentId } : {}),
     ...(decision ? { decision } : {}),
     ...(grantRaw ? { grant: { ...grantRaw } } : {}),
   };
@@ -107,6 +110,8 @@ export interface WaitOptions extends HttpTarget, Timing {
   publishedIntentHash?: string;
   /** Where the workflow records a refusal of the caller's publication (`invalid-<eventId>`), for the error message. */
   refusalRequestId?: string;
+  /** The agent that published: a request of another agent under the id is a conflict too. */
+  publishedAgentId?: string;
 }
 
 /**
@@ -127,13 +132,31 @@ export async function waitForDecision(intentId: string, options: WaitOptions): P
   for (let poll = 0; ; poll++) {
     last = await getStatus(intentId, options);
     options.onPoll?.(last);
-    if (options.publishedIntentHash && last?.intentHash && last.intentHash !== options.publishedIntentHash) {
+    const otherAgent = options.publishedAgentId && last?.agentId && last.agentId !== options.publishedAgentId;
+    if (
+      options.publishedIntentHash &&
+      last?.intentHash &&
+      (last.intentHash !== options.publishedIntentHash || otherAgent)
+    ) {
       throw new IntentConflictError(
         intentId,
         options.publishedIntentHash,
         last.intentHash,
         options.refusalRequestId,
       );
+    }
+    if (!last && options.publishedIntentHash && options.refusalRequestId) {
+      // Not visible under its id: another agent may hold it, and this publication was refused under its own.
+      const refusal = await getStatus(options.refusalRequestId, options);
+      if (refusal?.decision) {
+        throw new IntentConflictError(
+          intentId,
+          options.publishedIntentHash,
+          undefined,
+          options.refusalRequestId,
+          refusal.decision.reason,
+        );
+      }
     }
     if (last && last.status !== 'PENDING') {
       if (last.decision) return last.decision;

@@ -128,6 +128,14 @@ describe('act on someone else’s approval', () => {
     const refused = await sandbox.final(refusalId(copy!));
     expectAuditedDenial(refused, /already used by another intent/);
     expect(refused.request.agentId).toBe('report-bot');
+    // Through the client, report-bot is told so at once instead of waiting on deploy-bot's review.
+    const error = await requestApproval(first, {
+      agentId: 'report-bot',
+      eventBridge: eventBridge(),
+      statusUrl: sandbox.server.url,
+      wait: { timeoutMs: 20_000, poll: { baseDelayMs: 20, maxDelayMs: 100 } },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntentConflictError);
     expect((await sandbox.view(first.intentId))?.status).toBe('PENDING');
     await sandbox.click(USER.bob, 'approve', first.intentId);
     expect((await sandbox.final(first.intentId)).decision?.approvers).toHaveLength(1);

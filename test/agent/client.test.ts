@@ -359,7 +359,7 @@ describe('waiting for the decision', () => {
       },
     }));
     const status = await getStatus(intentId, { statusUrl: endpoint.url, credentials: TEST_CREDENTIALS });
-    expect(status).toEqual({ intentId, status: 'PENDING' });
+    expect(status).toEqual({ intentId, agentId: 'deploy-bot', status: 'PENDING' });
   });
 
   it('a 403 (not a registered agent role) is an error, not a wait', async () => {
