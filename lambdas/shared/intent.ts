@@ -209,12 +209,14 @@ export function intentDataProblem(detail: unknown): string | undefined {
         if (prototype !== Object.prototype && prototype !== null) return `${at}: not a JSON object`;
         const keys = Object.keys(value);
         for (const key of keys) {
-          const keyPath = path ? `${path}.${key}` : key;
+          // Keys are agent text: shown escaped and cut short in reasons.
+          const shown = JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key).slice(1, -1);
+          const keyPath = path ? `${path}.${shown}` : shown;
           if (FORBIDDEN_KEYS.includes(key)) {
             return `${path || '(root)'}: key "${key}" is refused (executors and parsers treat it as the object's prototype)`;
           }
           if (key.length === 0)
-            return `${path || '(root)'}: empty keys are refused (DynamoDB cannot store them)`;
+            return `${path || '(root)'}: empty keys are refused (every parameter needs a name executors and policies can address)`;
           if (key.length > MAX_KEY_LENGTH)
             return `${path || '(root)'}: a key is longer than ${MAX_KEY_LENGTH} characters`;
           const problem = textProblem(key);

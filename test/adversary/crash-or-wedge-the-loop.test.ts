@@ -20,7 +20,7 @@ afterAll(() => sandbox?.close());
 /** An intent's JSON with `"parameters"` replaced by raw JSON text. */
 function withRawParameters(raw: string) {
   const intent = makeIntent();
-  const text = JSON.stringify({ ...intent, parameters: '__RAW__' }).replace('"__RAW__"', raw);
+  const text = JSON.stringify({ ...intent, parameters: '__RAW__' }).replace('"__RAW__"', () => raw);
   return { intent, text };
 }
 const nested = (levels: number) => `${'{"a":'.repeat(levels)}"x"${'}'.repeat(levels)}`;
