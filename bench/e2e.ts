@@ -81,6 +81,8 @@ export async function benchE2E(): Promise<Record<string, unknown>> {
   /** Card messages seen so far, by request id (button value); indexed incrementally. */
   const cards = new Map<string, number>();
   let scanned = 0;
+  /** The Approve button's value per request: an Approve counts only with the version its card shows. */
+  const approveValues = new Map<string, string>();
   const indexCards = () => {
     const messages = slack.messages;
     for (; scanned < messages.length; scanned++) {
@@ -90,6 +92,7 @@ export async function benchE2E(): Promise<Record<string, unknown>> {
       const value = /"value":"([^"]+)"/.exec(JSON.stringify(m.blocks ?? []))?.[1];
       const id = value === undefined ? undefined : parseButtonValue(value).requestId;
       if (id) cards.set(id, (cards.get(id) ?? 0) + 1);
+      if (id && value?.includes('@')) approveValues.set(id, value);
     }
   };
 
@@ -107,7 +110,11 @@ export async function benchE2E(): Promise<Record<string, unknown>> {
       }),
     );
   const click = async (requestId: string) => {
-    const signed = signedClick(loop.signingSecret, { userId: APPROVER, actionId: 'approve', requestId });
+    const signed = signedClick(loop.signingSecret, {
+      userId: APPROVER,
+      actionId: 'approve',
+      requestId: approveValues.get(requestId) ?? requestId,
+    });
     const res = await fetch(`${server.url}/slack/interactions`, {
       method: 'POST',
       headers: signed.headers,

@@ -19,6 +19,7 @@ import {
   requestApproval,
   waitForDecision,
 } from '../client/index.js';
+import { parseStrictJson } from '../lambdas/shared/strict-json.js';
 import type { CliIo, CommandModule } from './main.js';
 import { UsageError } from './main.js';
 
@@ -80,11 +81,10 @@ export function parseParams(pairs: string[]): Record<string, unknown> {
     const json = /^([^=:]+):=(.*)$/s.exec(pair);
     const text = /^([^=]+)=(.*)$/s.exec(pair);
     if (json) {
-      try {
-        parameters[json[1]!] = JSON.parse(json[2]!);
-      } catch {
-        throw new UsageError(`--param ${json[1]}:= needs a JSON value, got ${json[2]}`);
-      }
+      const parsed = parseStrictJson(json[2]!);
+      if (!parsed.ok)
+        throw new UsageError(`--param ${json[1]}:= needs a JSON value (${parsed.reason}), got ${json[2]}`);
+      parameters[json[1]!] = parsed.value;
     } else if (text) {
       parameters[text[1]!] = text[2]!;
     } else {
@@ -144,11 +144,9 @@ export const request: CommandModule = {
       } catch (error) {
         throw new UsageError(`cannot read ${values.file}: ${(error as Error).message}`);
       }
-      try {
-        intent = JSON.parse(text) as Record<string, unknown>;
-      } catch (error) {
-        throw new Error(`${values.file} is not JSON: ${(error as Error).message}`);
-      }
+      const parsed = parseStrictJson(text);
+      if (!parsed.ok) throw new Error(`${values.file}: ${parsed.reason}`);
+      intent = parsed.value as Record<string, unknown>;
       if (values['intent-id']) intent.intentId = values['intent-id'];
     } else {
       if (!values.action)

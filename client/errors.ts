@@ -66,3 +66,48 @@ export class DecisionTimeoutError extends Error {
 export class CredentialsError extends Error {
   override name = 'CredentialsError';
 }
+
+/**
+ * The intent id was already used by another intent (other content, or another
+ * agent's): the workflow refused this intent instead of joining that request,
+ * so no decision about that id is a decision about this intent.
+ */
+export class IntentConflictError extends Error {
+  override name = 'IntentConflictError';
+  constructor(
+    readonly intentId: string,
+    /** Hash of the intent this agent published. */
+    readonly publishedHash: string,
+    /** Hash of the intent the id already names; undefined when it is another agent's (not visible). */
+    readonly existingHash: string | undefined,
+    /** Where the refusal of this publication is recorded (status API and decision event), when known. */
+    readonly refusalRequestId?: string,
+    /** The workflow's reason, when the refusal was read. */
+    readonly reason?: string,
+  ) {
+    super(
+      `intent id ${intentId} already names another intent${existingHash ? ` (${existingHash})` : ''}, not the one published (${publishedHash}); ` +
+        `it was refused, not joined${refusalRequestId ? ` (refusal recorded as request ${refusalRequestId})` : ''}: publish under a new intent id`,
+    );
+  }
+}
+
+/**
+ * A decision arrived whose intent hash is neither the hash of the intent this
+ * agent published nor of its approved modification: it approves something
+ * else, and nothing may run on it.
+ */
+export class DecisionMismatchError extends Error {
+  override name = 'DecisionMismatchError';
+  constructor(
+    readonly intentId: string,
+    /** Hash of the intent this agent published. */
+    readonly publishedHash: string,
+    /** Hash the decision is bound to. */
+    readonly decidedHash: string,
+  ) {
+    super(
+      `the decision for ${intentId} is bound to ${decidedHash}, not to the intent published (${publishedHash}) or an approved modification of it: do not run it`,
+    );
+  }
+}

@@ -13,10 +13,10 @@
  * See docs/agents.md.
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { intentHash } from '../lambdas/shared/canonical.js';
-import type { DecisionDetail } from '../lambdas/shared/intent.js';
+import { approvedIntentHash, intentHash } from '../lambdas/shared/canonical.js';
+import type { DecisionDetail, Intent } from '../lambdas/shared/intent.js';
 import type { BackoffOptions, Timing } from './backoff.js';
-import { DecisionTimeoutError } from './errors.js';
+import { DecisionMismatchError, DecisionTimeoutError } from './errors.js';
 import {
   DEFAULT_EVENT_BUS,
   type IntentInput,
@@ -144,6 +144,9 @@ export async function requestApproval(
   const wait = options.wait === true ? {} : options.wait;
   try {
     result.decision = await waitForDecision(prepared.intentId, {
+      publishedIntentHash: result.intentHash,
+      refusalRequestId: `invalid-${result.eventId}`,
+      publishedAgentId: options.agentId,
       statusUrl: options.statusUrl,
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -156,7 +159,22 @@ export async function requestApproval(
     if (!(error instanceof DecisionTimeoutError)) throw error;
     result.timedOut = true;
   }
+  if (result.decision) assertBound(prepared, result.intentHash, result.decision);
   return result;
+}
+
+/**
+ * An approval binds the exact intent: the decision's hash must be the hash of
+ * what this agent published, or of that intent with the approved (modified)
+ * parameters. Anything else is a decision about another intent.
+ *
+ * @throws DecisionMismatchError
+ */
+function assertBound(published: Intent, publishedHash: string, decision: DecisionDetail): void {
+  if (decision.intentHash === publishedHash) return;
+  if (decision.parameters && approvedIntentHash(published, decision.parameters) === decision.intentHash)
+    return;
+  throw new DecisionMismatchError(published.intentId, publishedHash, decision.intentHash);
 }
 
 /** Result of {@link publishIntents}. */

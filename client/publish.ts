@@ -14,9 +14,11 @@ import {
   agentIdSchema,
   INTENT_DETAIL_TYPE,
   type Intent,
+  intentDataProblem,
   intentSchema,
   MAX_INTENT_BYTES,
 } from '../lambdas/shared/intent.js';
+import { parseStrictJson } from '../lambdas/shared/strict-json.js';
 import { type BackoffOptions, backoffDelay, defaultSleep, type Timing } from './backoff.js';
 import { CredentialsError, IntentTooLargeError, IntentValidationError, PublishError } from './errors.js';
 
@@ -51,30 +53,49 @@ const PERMANENT_ENTRY_ERRORS = new Set([
 
 /**
  * Validates an intent locally: fills in `intentId` (a random UUID) when
- * absent, refuses an intent larger than {@link MAX_INTENT_BYTES}, and parses it
+ * absent, refuses raw JSON with duplicate keys, refuses what the workflow
+ * refuses before its schema (`intentDataProblem`: `__proto__` keys, nesting
+ * past 24 levels, NUL, unpaired surrogates, inexact numbers), refuses an
+ * intent larger than {@link MAX_INTENT_BYTES}, and parses it
  * with the workflow's own schema. Returns the parsed intent, which is what is
  * sent and hashed (the schema trims text fields).
  *
  * @throws IntentTooLargeError before any schema check when the intent is too large
  * @throws IntentValidationError naming each offending field
  */
-export function prepareIntent(input: IntentInput | Record<string, unknown>): Intent {
+export function prepareIntent(input: IntentInput | Record<string, unknown> | string): Intent {
+  if (typeof input === 'string') {
+    // Raw JSON: refuse what JSON.parse would silently resolve (duplicate keys) before it is lost.
+    const parsed = parseStrictJson(input);
+    if (!parsed.ok) {
+      throw new IntentValidationError(`invalid intent: (root): ${parsed.reason}`, [
+        { path: '(root)', message: parsed.reason },
+      ]);
+    }
+    return prepareIntent(parsed.value as Record<string, unknown>);
+  }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new IntentValidationError('invalid intent: (root): must be a JSON object', [
       { path: '(root)', message: 'must be a JSON object' },
     ]);
   }
   const withId = { ...input, intentId: (input as { intentId?: unknown }).intentId ?? randomUUID() };
-  let text: string;
+  let text: string | undefined;
   try {
     text = JSON.stringify(withId);
   } catch {
-    throw new IntentValidationError('invalid intent: (root): not serialisable JSON', [
-      { path: '(root)', message: 'not serialisable JSON' },
+    // Too deep for JSON.stringify, or not JSON: the data rules name why.
+  }
+  const bytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_INTENT_BYTES) throw new IntentTooLargeError(bytes, MAX_INTENT_BYTES);
+  const problem =
+    intentDataProblem(withId) ?? (text === undefined ? '(root): not serialisable JSON' : undefined);
+  if (problem) {
+    const at = problem.indexOf(': ');
+    throw new IntentValidationError(`invalid intent: ${problem}`, [
+      { path: at > 0 ? problem.slice(0, at) : '(root)', message: at > 0 ? problem.slice(at + 2) : problem },
     ]);
   }
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_INTENT_BYTES) throw new IntentTooLargeError(bytes, MAX_INTENT_BYTES);
   const parsed = intentSchema.safeParse(withId);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({

@@ -5,7 +5,7 @@
  */
 import type { DecisionDetail, RequestStatus } from '../lambdas/shared/intent.js';
 import { type BackoffOptions, defaultSleep, type Timing } from './backoff.js';
-import { DecisionTimeoutError, StatusApiError } from './errors.js';
+import { DecisionTimeoutError, IntentConflictError, StatusApiError } from './errors.js';
 import { type HttpTarget, signedRequest } from './signed-fetch.js';
 
 /** A grant as the status API shows it. */
@@ -25,6 +25,10 @@ export interface ApprovalStatus {
   decision?: DecisionDetail;
   /** The grant of an approval. */
   grant?: GrantView;
+  /** Hash of the intent the request holds, as received (before any modification). */
+  intentHash?: string;
+  /** The agent whose request it is. */
+  agentId?: string;
 }
 
 /**
@@ -54,9 +58,12 @@ export function parseStatusBody(intentId: string, body: unknown): ApprovalStatus
       } as unknown as DecisionDetail)
     : undefined;
   const grantRaw = (b.grant as GrantView | undefined) ?? decision?.grant;
+  const intentHash = (b.intentHash as string | undefined) ?? (request.intentHash as string | undefined);
   return {
     intentId: id,
     status: status as RequestStatus,
+    ...(typeof intentHash === 'string' ? { intentHash } : {}),
+    ...(agentId ? { agentId } : {}),
     ...(decision ? { decision } : {}),
     ...(grantRaw ? { grant: { ...grantRaw } } : {}),
   };
@@ -95,12 +102,23 @@ export interface WaitOptions extends HttpTarget, Timing {
   poll?: BackoffOptions;
   /** Called after each poll (progress output). */
   onPoll?: (status: ApprovalStatus | undefined) => void;
+  /**
+   * Hash of the intent the caller published. When the request under this id
+   * holds another intent, the wait fails at once with IntentConflictError
+   * instead of returning a decision about someone else's intent.
+   */
+  publishedIntentHash?: string;
+  /** Where the workflow records a refusal of the caller's publication (`invalid-<eventId>`), for the error message. */
+  refusalRequestId?: string;
+  /** The agent that published: a request of another agent under the id is a conflict too. */
+  publishedAgentId?: string;
 }
 
 /**
  * Polls the status API until the request has a final decision, and returns it.
  *
  * @throws DecisionTimeoutError when no decision arrived within the timeout
+ * @throws IntentConflictError when `publishedIntentHash` is set and the request holds another intent
  */
 export async function waitForDecision(intentId: string, options: WaitOptions): Promise<DecisionDetail> {
   const sleep = options.sleep ?? defaultSleep;
@@ -114,6 +132,32 @@ export async function waitForDecision(intentId: string, options: WaitOptions): P
   for (let poll = 0; ; poll++) {
     last = await getStatus(intentId, options);
     options.onPoll?.(last);
+    const otherAgent = options.publishedAgentId && last?.agentId && last.agentId !== options.publishedAgentId;
+    if (
+      options.publishedIntentHash &&
+      last?.intentHash &&
+      (last.intentHash !== options.publishedIntentHash || otherAgent)
+    ) {
+      throw new IntentConflictError(
+        intentId,
+        options.publishedIntentHash,
+        last.intentHash,
+        options.refusalRequestId,
+      );
+    }
+    if (!last && options.publishedIntentHash && options.refusalRequestId) {
+      // Not visible under its id: another agent may hold it, and this publication was refused under its own.
+      const refusal = await getStatus(options.refusalRequestId, options);
+      if (refusal?.decision) {
+        throw new IntentConflictError(
+          intentId,
+          options.publishedIntentHash,
+          undefined,
+          options.refusalRequestId,
+          refusal.decision.reason,
+        );
+      }
+    }
     if (last && last.status !== 'PENDING') {
       if (last.decision) return last.decision;
       // Final status without a decision body: a malformed answer; keep failing closed by waiting.

@@ -14,6 +14,8 @@ import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
 import type { ReminderPayload, ReminderScheduler } from '../lambdas/shared/reminders.js';
+import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
+import { EVENTBRIDGE_MAX_DEPTH, parseStrictJson } from '../lambdas/shared/strict-json.js';
 import { STATE } from '../lambdas/shared/workflow.js';
 import type { CountersignConfig } from '../lib/config.js';
 import { matchesPattern } from './event-pattern.js';
@@ -199,10 +201,13 @@ export class CountersignLoop {
       throw new Error(
         'a Countersign loop already runs in this process (handlers read their environment once)',
       );
+    const signingSecret = options.signingSecret ?? DEV_SIGNING_SECRET;
+    // The handlers would refuse it at their first request; refuse it before anything starts.
+    const secretProblem = signingSecretProblem(signingSecret);
+    if (secretProblem) throw new Error(`Slack signing secret refused: ${secretProblem}`);
     started = true;
     const synthesized = synthesizeLoop(options.config);
     const { config } = synthesized;
-    const signingSecret = options.signingSecret ?? DEV_SIGNING_SECRET;
     const aws = await startLocalAws({
       dataDir: options.dataDir,
       table: 'countersign',
@@ -314,7 +319,7 @@ export class CountersignLoop {
         time: eventTime(entry.Time),
         region: REGION,
         resources: entry.Resources ?? [],
-        detail: JSON.parse(entry.Detail!) as Record<string, unknown>,
+        detail: (parseStrictJson(entry.Detail!) as { value: Record<string, unknown> }).value,
       };
       this.deliver(event);
       return { EventId: event.id };
@@ -441,13 +446,21 @@ function entryProblem(entry: PutEventsEntry, busName: string): PutEventsResultEn
       ErrorCode: 'InvalidArgument',
       ErrorMessage: 'Parameter Detail is not valid. Reason: Detail is a required argument.',
     };
-  try {
-    const detail = JSON.parse(entry.Detail) as unknown;
-    if (detail === null || typeof detail !== 'object' || Array.isArray(detail))
-      throw new Error('not an object');
-  } catch {
-    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+  // EventBridge parses Detail itself; past its documented 1,000 levels it does not process the event.
+  // The sandbox also refuses duplicate keys, which EventBridge resolves before any rule target sees them.
+  const parsed = parseStrictJson(entry.Detail, { maxDepth: EVENTBRIDGE_MAX_DEPTH });
+  if (!parsed.ok) {
+    const malformed = parsed.reason.startsWith('not valid JSON');
+    return {
+      ErrorCode: malformed ? 'MalformedDetail' : 'InvalidArgument',
+      ErrorMessage: malformed
+        ? 'Detail is malformed.'
+        : `Parameter Detail is not valid. Reason: ${parsed.reason}.`,
+    };
   }
+  const detail = parsed.value;
+  if (detail === null || typeof detail !== 'object' || Array.isArray(detail))
+    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
   return undefined;
 }
 

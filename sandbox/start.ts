@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
+import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
 import { CountersignLoop, DEV_SIGNING_SECRET, type LoopOptions } from './loop.js';
 import {
   DIGEST_KEY_FILE,
@@ -140,6 +141,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   const slack = slackOptions(env);
   const signingSecret = env.SLACK_SIGNING_SECRET || DEV_SIGNING_SECRET;
+  const secretProblem = signingSecretProblem(signingSecret);
+  if (secretProblem) throw new Error(`SLACK_SIGNING_SECRET refused: ${secretProblem}`);
   const started = Date.now();
   const sandbox = await startSandbox({ dataDir, signingSecret, slack, port: port(env) });
   const { loop, server } = sandbox;

@@ -32,6 +32,15 @@ export interface EvaluateDeps extends AuditDeps {
 export function requestIdFor(state: Pick<WorkflowState, 'detail' | 'id'>): string {
   const candidate = (state.detail as { intentId?: unknown } | null | undefined)?.intentId;
   if (typeof candidate === 'string' && INTENT_ID.test(candidate)) return candidate;
+  return eventRequestId(state);
+}
+
+/**
+ * The request id of an event that cannot have its intent's id: a malformed
+ * id, or an id another intent already holds. Derived from the EventBridge
+ * event id, which PutEvents returned to the publisher.
+ */
+export function eventRequestId(state: Pick<WorkflowState, 'id'>): string {
   return `invalid-${state.id ?? 'unknown-event'}`;
 }
 
@@ -77,9 +86,10 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
     const entries = () => [
       { kind: 'rejected' as const, actor, intentHash: hash, data: { reason, eventId: state.id ?? null } },
     ];
-    if ((await createOrResume(deps, state, item, entries)) === 'duplicate') {
-      return duplicate(requestId, agentId ?? 'unknown', hash);
-    }
+    const created = await createOrResume(deps, state, item, entries);
+    if (created === 'duplicate') return duplicate(requestId, agentId ?? 'unknown', hash);
+    if (created === 'conflict')
+      return refuseConflict(deps, state, { requestId, agentId, source, hash, actor });
     return {
       requestId,
       outcome: 'deny',
@@ -132,9 +142,9 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
       },
     },
   ];
-  if ((await createOrResume(deps, state, item, entries)) === 'duplicate') {
-    return duplicate(requestId, agentId, hash);
-  }
+  const created = await createOrResume(deps, state, item, entries);
+  if (created === 'duplicate') return duplicate(requestId, agentId, hash);
+  if (created === 'conflict') return refuseConflict(deps, state, { requestId, agentId, source, hash, actor });
   return {
     requestId,
     outcome: verdict.outcome,
@@ -148,23 +158,31 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
 
 /**
  * Creates the request and writes its first audit records. A request that
- * already exists is a duplicate — unless it is this execution's own: Step
- * Functions retried Evaluate after a Lambda service error that came after the
- * write. Then the first attempt's request stands, and any of its audit records
- * that attempt did not get to write are written now.
+ * already exists is a duplicate when it holds the same intent from the same
+ * agent (a redelivery or a republish: idempotent), and a conflict when it
+ * holds anything else (the id names another intent: never joined) — unless it
+ * is this execution's own: Step Functions retried Evaluate after a Lambda
+ * service error that came after the write. Then the first attempt's request
+ * stands, and any of its audit records that attempt did not get to write are
+ * written now.
  */
 async function createOrResume(
   deps: EvaluateDeps,
   state: WorkflowState,
   item: Parameters<typeof createRequest>[1],
   entries: (stored: { expiresAt?: string }) => AuditEntry[],
-): Promise<'created' | 'resumed' | 'duplicate'> {
+): Promise<'created' | 'resumed' | 'duplicate' | 'conflict'> {
   let stored: { createdAt: string; expiresAt?: string } = item;
   let written = new Set<string>();
   if ((await createRequest(deps, item)) === 'duplicate') {
-    const own = state.executionId ? await getRequest(deps, item.intentId) : undefined;
-    if (!own || own.executionId !== state.executionId || own.status !== 'PENDING') return 'duplicate';
-    stored = own;
+    const existing = await getRequest(deps, item.intentId);
+    const own =
+      existing !== undefined && state.executionId !== undefined && existing.executionId === state.executionId;
+    if (!existing || !own || existing.status !== 'PENDING') {
+      const same = existing?.intentHash === item.intentHash && existing.agentId === item.agentId;
+      return same || own ? 'duplicate' : 'conflict';
+    }
+    stored = existing;
     written = new Set((await readChain(deps, item.intentId)).map((r) => r.kind));
   }
   const chain = { requestId: item.intentId, createdAt: stored.createdAt };
@@ -172,6 +190,50 @@ async function createOrResume(
     if (!written.has(entry.kind)) await appendAudit(deps, chain, entry);
   }
   return written.size > 0 || stored !== item ? 'resumed' : 'created';
+}
+
+/**
+ * Refuses an event whose intent id already names another intent (other
+ * content, or another agent's): the existing request is left untouched, and
+ * this event gets a denied request of its own under {@link eventRequestId},
+ * audited, so the publisher finds the refusal on the bus and the status API.
+ */
+async function refuseConflict(
+  deps: EvaluateDeps,
+  state: WorkflowState,
+  attempt: {
+    requestId: string;
+    agentId: string | undefined;
+    source: string;
+    hash: string;
+    actor: AuditActor;
+  },
+): Promise<Evaluation> {
+  const requestId = eventRequestId(state);
+  const agentId = attempt.agentId ?? 'unknown';
+  const reason = `intent id ${attempt.requestId} is already used by another intent; this one (${attempt.hash}) is refused, not joined: publish it under a new intent id`;
+  const item = {
+    intentId: requestId,
+    agentId,
+    source: attempt.source,
+    status: 'PENDING' as const,
+    intentHash: attempt.hash,
+    createdAt: deps.now().toISOString(),
+    executionId: state.executionId,
+    rejected: { reason, claimedIntentId: attempt.requestId },
+  };
+  const entries = () => [
+    {
+      kind: 'rejected' as const,
+      actor: attempt.actor,
+      intentHash: attempt.hash,
+      data: { reason, claimedIntentId: attempt.requestId, eventId: state.id ?? null },
+    },
+  ];
+  const created = await createOrResume(deps, state, item, entries);
+  // A redelivery of the same event: its first execution refuses it.
+  if (created === 'duplicate' || created === 'conflict') return duplicate(requestId, agentId, attempt.hash);
+  return { requestId, outcome: 'deny', agentId, intentHash: attempt.hash, reason, policies: [] };
 }
 
 function duplicate(requestId: string, agentId: string, hash: string): Evaluation {

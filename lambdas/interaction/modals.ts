@@ -20,6 +20,7 @@ import { diffParameters, getAt, parameterSegments } from '../review-core/modific
 import { chunkTokens, fencedJson, plainValue } from '../shared/agent-text.js';
 import { truncate } from '../shared/card.js';
 import { maskParameters } from '../shared/masking.js';
+import { parseStrictJson } from '../shared/strict-json.js';
 import type { ModalAction } from './metadata.js';
 
 /** `callback_id` of each modal. */
@@ -260,11 +261,10 @@ function parseInput(
     return { ok: true, value: t === 'true' };
   }
   if (typeof current === 'string') return { ok: true, value: text };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return current === undefined ? { ok: true, value: text } : { ok: false, error: 'Enter valid JSON.' };
-  }
+  const parsed = parseStrictJson(text);
+  if (parsed.ok) return { ok: true, value: parsed.value };
+  if (!parsed.reason.startsWith('not valid JSON')) return { ok: false, error: `Refused: ${parsed.reason}.` };
+  return current === undefined ? { ok: true, value: text } : { ok: false, error: 'Enter valid JSON.' };
 }
 
 /**

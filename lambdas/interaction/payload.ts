@@ -13,6 +13,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { parseButtonValue } from '../shared/card.js';
 import { intentSchema } from '../shared/intent.js';
+import { parseStrictJson } from '../shared/strict-json.js';
 
 /** The HTTP request as the core sees it. */
 export interface HttpRequest {
@@ -150,12 +151,10 @@ const blockActionsSchema = z.object({
 export function parseInteraction(rawBody: string): Interaction {
   const field = new URLSearchParams(rawBody).get('payload');
   if (field === null) return { kind: 'invalid', reason: 'body has no payload field' };
-  let json: unknown;
-  try {
-    json = JSON.parse(field);
-  } catch {
-    return { kind: 'invalid', reason: 'payload is not JSON' };
-  }
+  // Strict: a payload whose duplicate keys two parsers would read differently is not Slack's.
+  const strict = parseStrictJson(field, { maxDepth: 64 });
+  if (!strict.ok) return { kind: 'invalid', reason: `payload is not JSON Slack sends: ${strict.reason}` };
+  const json = strict.value;
   const parsed = blockActionsSchema.safeParse(json);
   if (!parsed.success)
     return {

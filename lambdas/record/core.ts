@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
-import { requestIdFor } from '../evaluate/core.js';
+import { eventRequestId, requestIdFor } from '../evaluate/core.js';
 import { inlineValue } from '../shared/agent-text.js';
 import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../shared/audit.js';
 import { mention, renderCard } from '../shared/card.js';
@@ -150,8 +150,13 @@ export function reconcile(
 /** Records the final decision of one execution and returns the decision event detail. */
 export async function record(deps: RecordDeps, state: WorkflowState): Promise<DecisionDetail> {
   const now = deps.now();
-  const requestId = state.evaluation?.requestId ?? requestIdFor(state);
+  let requestId = state.evaluation?.requestId ?? requestIdFor(state);
   let request = await getRequest(deps, requestId);
+  if (!state.evaluation && request && state.executionId && request.executionId !== state.executionId) {
+    // Evaluate failed on an event naming another execution's intent id: deny this event, never that request.
+    requestId = eventRequestId(state);
+    request = await getRequest(deps, requestId);
+  }
   if (!request) {
     // Evaluate failed before it could create the request: create it now so the denial is stored and audited.
     await createRequest(deps, {

@@ -26,13 +26,16 @@ export async function processApprove(deps: ReviewCoreDeps, command: ReviewComman
   const open = await openRequest(deps, command);
   if ('outcome' in open) return stopped(open, open.request);
   const request = open.request;
-  if (command.seenHash !== undefined && !seesCurrentIntent(request, command.seenHash)) {
-    // The card this click came from showed another version of the intent (it was modified since).
+  if (command.seenHash === undefined || !seesCurrentIntent(request, command.seenHash)) {
+    // The card this click came from showed another version of the intent (it was modified since),
+    // or the command names no version at all: an approval counts only for the version its voter saw.
     const refused = await refuseStale(
       deps,
       request,
       command,
-      'This request changed after your card was drawn (it was modified). Review the updated card before approving.',
+      command.seenHash === undefined
+        ? 'This Approve names no version of the request, so it cannot count. Approve from the current card.'
+        : 'This request changed after your card was drawn (it was modified). Review the updated card before approving.',
     );
     await deps.notifier.requestChanged(request);
     return refused;

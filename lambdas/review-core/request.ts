@@ -216,8 +216,7 @@ export async function refuseStale(
   command: ReviewCommand,
   reason: string,
 ): Promise<ReviewOutcome> {
-  const seen = command.seenHash;
-  const data = seen === undefined ? {} : { data: { seenHash: seen, currentHash: currentHash(request) } };
+  const data = { data: { seenHash: command.seenHash ?? null, currentHash: currentHash(request) } };
   const message = await refuse(deps, request, command, undefined, 'stale-form', reason, data);
   return stopped({ outcome: 'refused', code: 'stale-form', message }, request);
 }

@@ -138,17 +138,144 @@ export function describeIssues(error: {
 /** Result of parsing a raw intent detail. */
 export type IntentParseResult = { ok: true; intent: Intent } | { ok: false; reason: string };
 
-/** Validates a raw detail object, enforcing the size limit before the schema. */
+/**
+ * Deepest nesting of an intent: the detail object is level 1, `parameters`
+ * level 2. DynamoDB stores at most 32 levels, and the request item keeps the
+ * intent one level down and modified parameters two or three levels down
+ * (`modification.diff[].from`): 24 leaves that room and more than any real
+ * action needs.
+ */
+export const MAX_INTENT_DEPTH = 24;
+/** Longest key accepted anywhere in an intent (the schema's limit for `parameters` keys). */
+export const MAX_KEY_LENGTH = 256;
+/**
+ * Keys refused at any depth: `JSON.parse` keeps `__proto__` as an own key,
+ * but building a plain object from it (as schema validation does) sets the
+ * prototype instead, so the hash and the card would silently omit a parameter
+ * the executor receives. `constructor` and `prototype` are the other two
+ * names object-merging executors turn into prototype pollution.
+ */
+export const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+/**
+ * Largest estimated DynamoDB size of the intent plus its parameters twice
+ * more: the request item holds the intent, and after a modification the
+ * approved parameters in `modification` and again in `decision`. DynamoDB
+ * refuses items over 400 KB; the rest of the item (review plan, votes, card,
+ * token) gets the remaining 40 KB.
+ */
+export const MAX_STORED_INTENT_BYTES = 360 * 1024;
+/** DynamoDB's smallest non-zero number magnitude (larger magnitudes are past the exact-integer range first). */
+const DYNAMODB_MIN_MAGNITUDE = 1e-130;
+
+/**
+ * What in a parsed detail the schema cannot see and the store or an executor
+ * would get wrong, or undefined: nesting past {@link MAX_INTENT_DEPTH},
+ * {@link FORBIDDEN_KEYS}, empty or over-long keys, NUL characters and unpaired
+ * UTF-16 surrogates (no UTF-8 form: the stored text would differ from the
+ * hashed one), numbers JSON peers do not read alike (not finite, integers past
+ * ±2^53−1, magnitudes below DynamoDB's 1e-130), values that are not JSON, and
+ * a stored size past {@link MAX_STORED_INTENT_BYTES}. Iterative: any depth is
+ * safe to check.
+ */
+export function intentDataProblem(detail: unknown): string | undefined {
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value: detail, path: '', depth: 0 }];
+  let total = 0;
+  let parameters = 0;
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    const at = path || '(root)';
+    const inParameters =
+      path === 'parameters' || path.startsWith('parameters.') || path.startsWith('parameters[');
+    let size = 1;
+    if (typeof value === 'string') {
+      const problem = textProblem(value);
+      if (problem) return `${at}: ${problem}`;
+      size = Buffer.byteLength(value, 'utf8');
+    } else if (typeof value === 'number') {
+      const problem = numberProblem(value);
+      if (problem) return `${at}: ${problem}`;
+      size = 21;
+    } else if (Array.isArray(value) || (value !== null && typeof value === 'object')) {
+      if (depth + 1 > MAX_INTENT_DEPTH) {
+        return `${at}: nested deeper than ${MAX_INTENT_DEPTH} levels (the intent is level 1); flatten the parameters`;
+      }
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => {
+          stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 });
+        });
+        size = 3 + value.length;
+      } else {
+        const prototype = Object.getPrototypeOf(value);
+        if (prototype !== Object.prototype && prototype !== null) return `${at}: not a JSON object`;
+        const keys = Object.keys(value);
+        for (const key of keys) {
+          // Keys are agent text: shown escaped and cut short in reasons.
+          const shown = JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key).slice(1, -1);
+          const keyPath = path ? `${path}.${shown}` : shown;
+          if (FORBIDDEN_KEYS.includes(key)) {
+            return `${path || '(root)'}: key "${key}" is refused (executors and parsers treat it as the object's prototype)`;
+          }
+          if (key.length === 0)
+            return `${path || '(root)'}: empty keys are refused (every parameter needs a name executors and policies can address)`;
+          if (key.length > MAX_KEY_LENGTH)
+            return `${path || '(root)'}: a key is longer than ${MAX_KEY_LENGTH} characters`;
+          const problem = textProblem(key);
+          if (problem) return `${path || '(root)'}: key ${problem}`;
+          size += Buffer.byteLength(key, 'utf8') + 1;
+          stack.push({ value: (value as Record<string, unknown>)[key], path: keyPath, depth: depth + 1 });
+        }
+        size += 3;
+      }
+    } else if (value !== null && typeof value !== 'boolean') {
+      return `${at}: ${typeof value} is not a JSON value`;
+    }
+    total += size;
+    if (inParameters) parameters += size;
+    if (total + 2 * parameters > MAX_STORED_INTENT_BYTES) {
+      return `intent would take more than ${MAX_STORED_INTENT_BYTES} bytes in the request store (the intent once, its parameters up to twice more); send less`;
+    }
+  }
+  return undefined;
+}
+
+// With the u flag a surrogate pair is one code point: only unpaired halves match.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'contains a NUL character (U+0000)';
+  if (LONE_SURROGATE.test(text)) return 'contains an unpaired UTF-16 surrogate (not encodable as UTF-8)';
+  return undefined;
+}
+
+function numberProblem(value: number): string | undefined {
+  if (!Number.isFinite(value))
+    return `number ${value} is not finite (a JSON number too large for a double, e.g. 1e400)`;
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return `integer ${value} is beyond ±2^53−1, where JSON parsers disagree on its value; send it as a string`;
+  }
+  if (value !== 0 && Math.abs(value) < DYNAMODB_MIN_MAGNITUDE) {
+    return `number ${value} is smaller in magnitude than DynamoDB stores (1e-130); send it as a string`;
+  }
+  return undefined;
+}
+
+/**
+ * Validates a raw detail object: the size limit, then the data rules
+ * ({@link intentDataProblem}), then the schema.
+ */
 export function parseIntent(detail: unknown): IntentParseResult {
-  let size: number;
+  let size: number | undefined;
   try {
     size = Buffer.byteLength(JSON.stringify(detail ?? null), 'utf8');
   } catch {
-    return { ok: false, reason: 'intent is not serialisable JSON' };
+    // Too deep for JSON.stringify's recursion, or not JSON: the data rules below name why.
   }
-  if (size > MAX_INTENT_BYTES) {
+  if (size !== undefined && size > MAX_INTENT_BYTES) {
     return { ok: false, reason: `intent is ${size} bytes; the limit is ${MAX_INTENT_BYTES} bytes` };
   }
+  const problem = intentDataProblem(detail);
+  if (problem) return { ok: false, reason: `invalid intent: ${problem}` };
+  if (size === undefined) return { ok: false, reason: 'intent is not serialisable JSON' };
   const parsed = intentSchema.safeParse(detail);
   if (!parsed.success) return { ok: false, reason: `invalid intent: ${describeIssues(parsed.error)}` };
   return { ok: true, intent: parsed.data };

@@ -118,7 +118,11 @@ export interface RequestItem {
    */
   intent: Intent;
   /** Set when the intent failed validation; the request is denied without review. */
-  rejected?: { reason: string };
+  rejected?: {
+    reason: string;
+    /** Set when the event named an intent id that another intent already holds (refused, never joined). */
+    claimedIntentId?: string;
+  };
   intentHash: string;
   createdAt: string;
   /** Step Functions execution that owns this request. */

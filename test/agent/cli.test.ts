@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CliIo, main } from '../../cli/main.js';
+import { intentHash } from '../../lambdas/shared/canonical.js';
 import { makeIntent } from '../support/fixtures.js';
 import { type FakeEndpoint, startFakeEndpoint } from './fake-endpoint.js';
 
@@ -103,7 +104,8 @@ describe('countersign request', () => {
             agentId: 'deploy-bot',
             status,
             reason: 'because',
-            intentHash: 'h',
+            // The decision names what was published: the CLI refuses one bound to anything else.
+            intentHash: intentHash(intent),
           },
         },
       }));

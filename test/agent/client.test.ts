@@ -6,11 +6,14 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DecisionMismatchError,
   DecisionTimeoutError,
   getStatus,
+  IntentConflictError,
   IntentTooLargeError,
   IntentValidationError,
   PublishError,
+  prepareIntent,
   publishIntents,
   requestApproval,
   StatusApiError,
@@ -248,7 +251,7 @@ describe('waiting for the decision', () => {
   });
   afterAll(() => endpoint.close());
 
-  const approved = (intentId: string) => ({
+  const approved = (intentId: string, hash = 'sha256:x') => ({
     intentId,
     agentId: 'deploy-bot',
     status: 'APPROVED',
@@ -259,7 +262,7 @@ describe('waiting for the decision', () => {
       automatic: false,
       approvers: [],
       reason: 'approved by reviewers',
-      intentHash: 'sha256:x',
+      intentHash: hash,
       policies: [],
       decidedAt: '2026-01-01T00:00:00.000Z',
       grant: { grantId: 'g-123456789', expiresAt: '2026-01-01T00:15:00.000Z', singleUse: true },
@@ -356,7 +359,7 @@ describe('waiting for the decision', () => {
       },
     }));
     const status = await getStatus(intentId, { statusUrl: endpoint.url, credentials: TEST_CREDENTIALS });
-    expect(status).toEqual({ intentId, status: 'PENDING' });
+    expect(status).toEqual({ intentId, agentId: 'deploy-bot', status: 'PENDING' });
   });
 
   it('a 403 (not a registered agent role) is an error, not a wait', async () => {
@@ -379,7 +382,7 @@ describe('waiting for the decision', () => {
       endpoint.setStatus(intent.intentId, (poll) =>
         poll < 2
           ? { status: 404, body: { error: 'not_found' } }
-          : { status: 200, body: approved(intent.intentId) },
+          : { status: 200, body: approved(intent.intentId, intentHash(intent)) },
       );
       const result = await requestApproval(intent, {
         agentId: 'deploy-bot',
@@ -394,5 +397,75 @@ describe('waiting for the decision', () => {
     } finally {
       await publishTo.close();
     }
+  });
+
+  it('requestApproval never returns an approval bound to another hash: DecisionMismatchError', async () => {
+    // Prepare: the status API answers APPROVED for this id, but for other content.
+    const publishTo = await startFakeEndpoint();
+    try {
+      const intent = makeIntent();
+      endpoint.setStatus(intent.intentId, () => ({
+        status: 200,
+        body: approved(
+          intent.intentId,
+          'sha256:0000000000000000000000000000000000000000000000000000000000000000',
+        ),
+      }));
+      // Act
+      const error = await requestApproval(intent, {
+        agentId: 'deploy-bot',
+        eventBridge: eventBridge(publishTo),
+        statusUrl: endpoint.url,
+        credentials: TEST_CREDENTIALS,
+        wait: { timeoutMs: 10_000 },
+        ...noSleep,
+      }).catch((e: unknown) => e);
+      // Assess
+      expect(error).toBeInstanceOf(DecisionMismatchError);
+      expect(error).toMatchObject({ intentId: intent.intentId, publishedHash: intentHash(intent) });
+    } finally {
+      await publishTo.close();
+    }
+  });
+
+  it('requestApproval fails at once when the id holds another intent: IntentConflictError', async () => {
+    const publishTo = await startFakeEndpoint();
+    try {
+      const intent = makeIntent();
+      endpoint.setStatus(intent.intentId, () => ({
+        status: 200,
+        body: {
+          intentId: intent.intentId,
+          agentId: 'deploy-bot',
+          status: 'PENDING',
+          intentHash: 'sha256:other',
+          decision: null,
+          grant: null,
+        },
+      }));
+      const error = await requestApproval(intent, {
+        agentId: 'deploy-bot',
+        eventBridge: eventBridge(publishTo),
+        statusUrl: endpoint.url,
+        credentials: TEST_CREDENTIALS,
+        wait: { timeoutMs: 10_000 },
+        ...noSleep,
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IntentConflictError);
+      expect(error).toMatchObject({ existingHash: 'sha256:other', publishedHash: intentHash(intent) });
+      expect((error as Error).message).toMatch(/refusal recorded as request invalid-/);
+    } finally {
+      await publishTo.close();
+    }
+  });
+
+  it('prepareIntent refuses raw JSON with duplicate keys and keys that would vanish from the hash', () => {
+    const intent = makeIntent();
+    const text = JSON.stringify(intent).replace('"parameters":{', '"parameters":{"roleName":"admin",');
+    expect(() => prepareIntent(text)).toThrow(/duplicate key "roleName" at parameters/);
+    const proto = JSON.stringify(intent).replace('"parameters":{', '"parameters":{"__proto__":{"x":1},');
+    expect(() => prepareIntent(proto)).toThrow(IntentValidationError);
+    expect(() => prepareIntent(JSON.parse(proto))).toThrow(/key "__proto__" is refused/);
+    expect(prepareIntent(JSON.stringify(intent))).toEqual(intent);
   });
 });

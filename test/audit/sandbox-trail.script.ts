@@ -55,9 +55,13 @@ const approve = makeIntent({});
 const denied = makeIntent({});
 const expire = makeIntent({ environment: 'staging', action: 'ec2:RebootInstances' });
 for (const intent of [allow, deny, approve, denied, expire]) publish(intent);
-await waitFor(() => card(approve.intentId));
+const approveCard = await waitFor(() => card(approve.intentId));
+// Approve sends what the card's button carries: the request id and the version it shows.
+const approveValue = ((approveCard.blocks ?? []) as { elements?: { action_id?: string; value?: string }[] }[])
+  .flatMap((b) => b.elements ?? [])
+  .find((e) => e.action_id === 'approve')!.value!;
 await loop.interact(
-  signedClick(loop.signingSecret, { userId: 'U0ALICE01', actionId: 'approve', requestId: approve.intentId }),
+  signedClick(loop.signingSecret, { userId: 'U0ALICE01', actionId: 'approve', requestId: approveValue }),
 );
 await waitFor(() => card(denied.intentId));
 await loop.interact(

@@ -23,6 +23,7 @@ import {
   readChain,
 } from '../../lambdas/shared/audit.js';
 import { canonicalJson } from '../../lambdas/shared/canonical.js';
+import { approveButtonValue } from '../../lambdas/shared/card.js';
 import { createIdentityResolver } from '../../lambdas/shared/identity.js';
 import { createSlackClient } from '../../lambdas/shared/slack.js';
 import { getRequest, type RequestItem } from '../../lambdas/shared/store.js';
@@ -140,6 +141,7 @@ export async function startHarness(options: { directory?: SlackDirectory } = {})
   const slackClient = createSlackClient(FAKE_SLACK_TOKEN, slack.url);
   const logger = captureLogger();
   let fixedNow: Date | undefined;
+  const approveValues = new Map<string, string>();
   const now = () => fixedNow ?? new Date();
   const deps: InteractionDeps = {
     ddb: aws.ddb,
@@ -165,9 +167,18 @@ export async function startHarness(options: { directory?: SlackDirectory } = {})
       const ts = slack.addMessage({ channel: DEMO.channel, text: 'review card' });
       const taskToken = seedOptions.taskToken ?? `task-token-${randomUUID()}`;
       fakeAws.tasks.register(taskToken);
-      return seedPendingRequest(deps, { card: { channel: DEMO.channel, ts }, ...seedOptions, taskToken });
+      const seeded = await seedPendingRequest(deps, {
+        card: { channel: DEMO.channel, ts },
+        ...seedOptions,
+        taskToken,
+      });
+      approveValues.set(seeded.intentId, approveButtonValue(seeded));
+      return seeded;
     },
     click(user, vote, requestId, clickOptions = {}) {
+      // Approve carries the version its card showed, as the card's button does (seeded requests).
+      const actionId = clickOptions.actionId ?? vote;
+      const value = actionId.startsWith('approve') ? (approveValues.get(requestId) ?? requestId) : requestId;
       const payload = {
         type: 'block_actions',
         user: { id: user, username: user.toLowerCase() },
@@ -175,9 +186,7 @@ export async function startHarness(options: { directory?: SlackDirectory } = {})
         trigger_id: `trigger-${randomUUID()}`,
         channel: { id: DEMO.channel, name: 'countersign-approvals' },
         container: { type: 'message', channel_id: DEMO.channel, message_ts: '1.000001' },
-        actions: [
-          { type: 'button', block_id: 'review', action_id: clickOptions.actionId ?? vote, value: requestId },
-        ],
+        actions: [{ type: 'button', block_id: 'review', action_id: actionId, value }],
       };
       const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
       const timestamp = String(Math.floor(now().getTime() / 1000));

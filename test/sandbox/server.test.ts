@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveButtonValue } from '../../lambdas/shared/card.js';
 import { createSandboxServer, type SandboxServer } from '../../sandbox/server.js';
 import { signedClick } from '../../sandbox/slack-click.js';
 import { makeIntent } from '../support/fixtures.js';
@@ -42,7 +43,12 @@ interface RequestView {
   status: string;
   votes: { slackUserId: string; email: string }[];
   decision: { status: string; approvers: { slackUserId: string }[] } | null;
-  request: { taskToken?: string; card?: { channel: string; ts: string } };
+  request: {
+    intentId: string;
+    intentHash: string;
+    taskToken?: string;
+    card?: { channel: string; ts: string };
+  };
   audit: { seq: number; kind: string; actor: { type: string; slackUserId?: string } }[];
 }
 interface Message {
@@ -121,7 +127,13 @@ async function clickHttp(
   requestId: string,
   secret = signingSecret,
 ) {
-  const signed = signedClick(secret, { userId, actionId, requestId });
+  // Approve carries the version its card showed, as the card's button does.
+  const stored =
+    actionId === 'approve'
+      ? (await getJson<RequestView>(`/requests/${encodeURIComponent(requestId)}`)).body.request
+      : undefined;
+  const value = stored ? approveButtonValue(stored) : requestId;
+  const signed = signedClick(secret, { userId, actionId, requestId: value });
   const res = await fetch(`${server.url}/slack/interactions`, {
     method: 'POST',
     headers: signed.headers,
@@ -435,10 +447,12 @@ describe('sandbox server: console endpoints', () => {
     const intent = iamChange();
     await publish(intent);
     await waitForCard(intent.intentId);
+    // The console sends the Approve button's value: the request id and the version the card shows.
+    const value = approveButtonValue((await requestView(intent.intentId)).request);
     const res = await fetch(`${server.url}/api/click`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: USER.alice, actionId: 'approve', requestId: intent.intentId }),
+      body: JSON.stringify({ userId: USER.alice, actionId: 'approve', requestId: value }),
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 200, ephemerals: [] });

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { type AuditRecord, GENESIS_HASH, hashRecord, readChain } from '../../lambdas/shared/audit.js';
+import { approveButtonValue } from '../../lambdas/shared/card.js';
 import { AGENT_SOURCE_PREFIX, INTENT_DETAIL_TYPE, type Intent } from '../../lambdas/shared/intent.js';
 import { getRequest } from '../../lambdas/shared/store.js';
 import type { SlackRecordedMessage } from '../../sandbox/fake-slack.js';
@@ -95,14 +96,22 @@ export function currentCard(loop: CountersignLoop, card: SlackRecordedMessage) {
   return loop.slack!.message(card.channel, card.ts);
 }
 
-/** Clicks a card button as a Slack user, through the interaction handler. */
-export function click(
+/**
+ * Clicks a card button as a Slack user, through the interaction handler. An
+ * Approve carries what the card's button carries: the request id and the
+ * version (hash) of the intent as it stands now, unless `requestId` already
+ * names a version (`<id>@<hash>`).
+ */
+export async function click(
   loop: CountersignLoop,
   userId: string,
   actionId: 'approve' | 'deny' | 'modify' | 'breakglass' | 'view_full' | 'acknowledge',
   requestId: string,
 ) {
-  return loop.interact(signedClick(loop.signingSecret, { userId, actionId, requestId }));
+  const stored =
+    actionId === 'approve' && !requestId.includes('@') ? await request(loop, requestId) : undefined;
+  const value = stored?.intent ? approveButtonValue(stored) : requestId;
+  return loop.interact(signedClick(loop.signingSecret, { userId, actionId, requestId: value }));
 }
 
 /** The decision event for an intent, once published. */

@@ -1,0 +1,112 @@
+/**
+ * JSON text parsed strictly: `JSON.parse` keeps the last of two equal keys
+ * (other parsers keep the first, or both), so one text can mean two different
+ * intents to the reviewer's card and to the executor. Wherever Countersign
+ * reads raw JSON it has the text checked here first: duplicate keys (also when
+ * spelled with different escapes) and nesting past a limit are refused with a
+ * reason naming where. The scan is iterative, so a 100,000-level text costs
+ * memory, never the call stack.
+ */
+
+/** Result of {@link parseStrictJson}. */
+export type StrictJsonResult = { ok: true; value: unknown } | { ok: false; reason: string };
+
+/** Options of {@link parseStrictJson}. */
+export interface StrictJsonOptions {
+  /** Deepest nesting of objects and arrays accepted (the outermost is level 1). @default 1000 */
+  maxDepth?: number;
+}
+
+/** Nesting EventBridge's PutEvents documents as the most it processes. */
+export const EVENTBRIDGE_MAX_DEPTH = 1000;
+
+type Frame =
+  | { kind: 'object'; keys: Set<string>; path: string }
+  | { kind: 'array'; index: number; path: string };
+
+const WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+
+/**
+ * Parses `text` as JSON, refusing duplicate object keys and nesting deeper
+ * than `maxDepth`. Malformed text is refused with `JSON.parse`'s own message.
+ */
+export function parseStrictJson(text: string, options: StrictJsonOptions = {}): StrictJsonResult {
+  const maxDepth = options.maxDepth ?? EVENTBRIDGE_MAX_DEPTH;
+  const problem = scan(text, maxDepth);
+  if (problem) return { ok: false, reason: problem };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
+  }
+}
+
+/** The first duplicate key or too-deep nesting in `text`, or undefined. Malformed text is left to JSON.parse. */
+function scan(text: string, maxDepth: number): string | undefined {
+  const stack: Frame[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (WHITESPACE.has(ch)) continue;
+    const top = stack.at(-1);
+    if (ch === '"') {
+      const end = stringEnd(text, i);
+      if (end < 0) return undefined;
+      if (expectKey && top?.kind === 'object') {
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(i, end + 1)) as string;
+        } catch {
+          return undefined;
+        }
+        if (top.keys.has(key)) return `duplicate key "${printable(key)}" at ${top.path}`;
+        top.keys.add(key);
+        expectKey = false;
+      }
+      i = end;
+      continue;
+    }
+    if (ch === '{' || ch === '[') {
+      if (stack.length + 1 > maxDepth) {
+        return `nested deeper than ${maxDepth} levels (at ${top ? childPath(top) : '(root)'})`;
+      }
+      const path = top ? childPath(top) : '(root)';
+      stack.push(ch === '{' ? { kind: 'object', keys: new Set(), path } : { kind: 'array', index: 0, path });
+      expectKey = ch === '{';
+      continue;
+    }
+    if (ch === '}' || ch === ']') {
+      stack.pop();
+      expectKey = false;
+      continue;
+    }
+    if (ch === ',') {
+      if (top?.kind === 'object') expectKey = true;
+      else if (top?.kind === 'array') top.index++;
+    }
+  }
+  return undefined;
+}
+
+/** Index of the closing quote of the string starting at `start`, or -1. */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\\') i++;
+    else if (ch === '"') return i;
+  }
+  return -1;
+}
+
+function childPath(frame: Frame): string {
+  const base = frame.path === '(root)' ? '' : frame.path;
+  if (frame.kind === 'array') return `${base}[${frame.index}]`;
+  const last = [...frame.keys].at(-1) ?? '';
+  return base ? `${base}.${printable(last)}` : printable(last);
+}
+
+/** A key as it may appear in a message: short, control characters escaped. */
+function printable(key: string): string {
+  const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+  return JSON.stringify(shown).slice(1, -1);
+}
