@@ -202,12 +202,26 @@ async function put(detailType: string, detail: unknown) {
   expect(out.FailedEntryCount).toBe(0);
 }
 
-/** A signed Slack click, POSTed to the sandbox's interaction endpoint. */
+/**
+ * A signed Slack click, POSTed to the sandbox's interaction endpoint. The value
+ * is the request id, or what the clicked button carries (Approve names the
+ * version its card shows: `<id>@<hash prefix>`).
+ */
 async function clickAs(userId: string, actionId: 'approve' | 'deny' | 'view_full', requestId: string) {
   const { headers, body } = signedClick(loop.signingSecret, { userId, actionId, requestId });
   const res = await fetch(`${server.url}/slack/interactions`, { method: 'POST', headers, body });
   expect(res.status).toBe(200);
   return res.text();
+}
+
+/** The value of the Approve button on the card as it stands in Slack now, as a reviewer's click sends it. */
+function approveValueOn(card: { channel: string; ts: string }): string {
+  const blocks = loop.slack!.message(card.channel, card.ts)!.blocks as {
+    elements?: { action_id?: string; value?: string }[];
+  }[];
+  const button = blocks.flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'approve');
+  expect(button?.value, 'the card has an Approve button').toMatch(/@[0-9a-f]+$/);
+  return button!.value!;
 }
 
 /** Submits the deny form the last deny click opened, with a reason. */
@@ -275,7 +289,7 @@ describe('lie on the card', () => {
         .join('');
       expect(JSON.parse(json)).toEqual(intent);
     }
-    if (attack.ending === 'approve') await clickAs(USER.bob, 'approve', intentId);
+    if (attack.ending === 'approve') await clickAs(USER.bob, 'approve', approveValueOn(card));
     else if (attack.ending === 'deny') {
       await clickAs(USER.bob, 'deny', intentId);
       await submitDeny(USER.bob, intentId);

@@ -128,7 +128,8 @@ describe('the same rules from a second channel', () => {
 
     // Act
     const outcomes = [];
-    for (const [user] of cases) outcomes.push(await channel.send(user, 'approve', request.intentId));
+    for (const [user] of cases)
+      outcomes.push(await channel.send(user, 'approve', request.intentId, { seenHash: request.intentHash }));
 
     // Assess
     expect(outcomes.map((o) => [o.outcome, o.refusal?.code])).toEqual(
