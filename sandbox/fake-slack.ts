@@ -40,6 +40,15 @@ export interface SlackDirectory {
   groups: DirectoryGroup[];
   /** When present, only these channel ids exist; otherwise any `C…`/`G…`/`D…` id does. */
   channels?: { id: string; name: string }[];
+  /** The sandbox's registered agents: each is registered with `addAgent` when the loop synthesizes the stack. */
+  agents?: SandboxAgent[];
+}
+
+/** An agent of the sandbox, as `CountersignStack.addAgent` registers it. */
+export interface SandboxAgent {
+  id: string;
+  owner: string;
+  environments?: string[];
 }
 
 /** A message call the fake accepted, in arrival order. */

@@ -24,7 +24,8 @@ import { approvedIntentHash } from '../shared/grants.js';
 import { type IdentityResolver, identityResolverFor, type ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
 import { mentionTargets } from '../shared/mentions.js';
-import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
+import type { IntentQuestion, IntentVerdict, PolicyDefaults } from '../shared/policy.js';
+import { requestFacts, type VerifiedFacts } from '../shared/registration.js';
 import {
   acknowledgePostHoc,
   currentHash,
@@ -98,13 +99,14 @@ export interface InteractionDeps extends AuditDeps {
     intent: Intent;
     agentId: string;
     approver: { slackUserId: string; email: string; groups: string[] };
+    verified?: VerifiedFacts;
   }) => Promise<{ reason: string; policies: string[] } | undefined>;
   /**
    * Policy evaluation of a modified intent (Cedar's `evaluateIntent`). Without
    * it every modification is refused (fail closed).
    */
   evaluateIntent?: (
-    input: { intent: Intent; agentId: string },
+    input: IntentQuestion,
     defaults: PolicyDefaults,
   ) => IntentVerdict | Promise<IntentVerdict>;
   /** Default approver group handle for re-evaluation. @default the plan's first group */
@@ -279,7 +281,13 @@ async function checkActor(
   request: RequestItem,
   actor: Actor,
 ): Promise<{ ok: true; voter: Voter; identity: ResolvedIdentity } | Stop> {
-  const groups = [...new Set([...request.review!.approverGroups, ...((await deps.policyGroups?.()) ?? [])])];
+  const groups = [
+    ...new Set([
+      ...request.review!.approverGroups,
+      ...(request.review!.responderGroups ?? []),
+      ...((await deps.policyGroups?.()) ?? []),
+    ]),
+  ];
   const identity = await (deps.identity ?? identityResolverFor(deps.slack)).resolve(actor.userId, groups);
   const rule = deps.canApprove ?? reviewPlanRule;
   const forPolicy = request.modification ? { ...request, intent: currentIntent(request) } : request;
@@ -291,6 +299,7 @@ async function checkActor(
     const forbidden = await (deps.breakGlassForbids ?? refuseUnchecked)({
       intent: forPolicy.intent,
       agentId: request.agentId,
+      verified: requestFacts(request),
       approver: {
         slackUserId: verdict.approver.slackUserId,
         email: verdict.approver.email,
@@ -647,7 +656,7 @@ async function modify(
   if (!deps.evaluateIntent)
     return refuseModification('policy cannot be evaluated here, so nothing may be modified');
   const verdict = await deps.evaluateIntent(
-    { intent: modifiedIntent, agentId: request.agentId },
+    { intent: modifiedIntent, agentId: request.agentId, verified: requestFacts(request) },
     {
       approverGroup: deps.approverGroup ?? plan.approverGroups[0] ?? 'approvers',
       timeoutSeconds: plan.timeoutSeconds,

@@ -18,6 +18,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
+import type { VerifiedFacts } from './registration.js';
 
 /** What policy decided a review needs. Produced by evaluate, stored on the request. */
 export interface ReviewPlan {
@@ -41,6 +42,10 @@ export interface ReviewPlan {
   escalateTo?: string[];
   /** True when every matching review policy allows break-glass handling. */
   breakGlass?: boolean;
+  /** Slack user-group handles whose members may break glass (every matching policy's `@responders`). */
+  responderGroups?: string[];
+  /** Emails that may break glass. */
+  responderEmails?: string[];
 }
 
 /** A final decision as written on the request. */
@@ -100,6 +105,11 @@ export interface RequestItem {
   intent: Intent;
   /** Set when the intent failed validation; the request is denied without review. */
   rejected?: { reason: string };
+  /**
+   * Registered owner, canonical on-behalf-of human and derived environment,
+   * established by Evaluate; what policy and the "self" checks key on.
+   */
+  verified?: VerifiedFacts;
   intentHash: string;
   createdAt: string;
   /** Step Functions execution that owns this request. */
