@@ -7,7 +7,11 @@
  */
 import { Lazy } from 'aws-cdk-lib';
 import { canonicalEmail, EMAIL_RULES_ENV, type EmailRules } from '../lambdas/shared/email.js';
-import { canonicalEnvironment, ENVIRONMENTS_ENV, type EnvironmentMap } from '../lambdas/shared/environment.js';
+import {
+  canonicalEnvironment,
+  ENVIRONMENTS_ENV,
+  type EnvironmentMap,
+} from '../lambdas/shared/environment.js';
 import { agentIdSchema } from '../lambdas/shared/intent.js';
 import { AGENTS_ENV, type AgentRegistration } from '../lambdas/shared/registration.js';
 import type { Binding } from './handler-function.js';
@@ -44,12 +48,15 @@ export class AgentRegistry {
       throw new Error(`addAgent: agent id "${agentId}" must be 1-64 of [a-z0-9._-], starting alphanumeric`);
     }
     const owner = canonicalEmail(options?.owner, this.emailRules);
-    if (!owner.ok) throw new Error(`addAgent("${agentId}"): owner ${owner.reason}; an agent needs an owner email`);
+    if (!owner.ok)
+      throw new Error(`addAgent("${agentId}"): owner ${owner.reason}; an agent needs an owner email`);
     const environments = options.environments?.map((name) => {
       const canonical = canonicalEnvironment(name, this.environments);
       if (!Object.hasOwn(this.environments, canonical)) {
         const known = Object.keys(this.environments).join(', ') || 'none configured';
-        throw new Error(`addAgent("${agentId}"): environment "${name}" is not in countersign.environments (${known})`);
+        throw new Error(
+          `addAgent("${agentId}"): environment "${name}" is not in countersign.environments (${known})`,
+        );
       }
       return canonical;
     });

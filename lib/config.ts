@@ -84,7 +84,10 @@ const environmentName = z
   .string({ error: 'must be an environment name' })
   .transform((v) => v.toLowerCase())
   .refine((v) => ENVIRONMENT_NAME.test(v), 'must be 1-32 of [a-z0-9-], starting alphanumeric')
-  .refine((v) => v !== UNKNOWN_ENVIRONMENT, `"${UNKNOWN_ENVIRONMENT}" is reserved for intents nothing places`);
+  .refine(
+    (v) => v !== UNKNOWN_ENVIRONMENT,
+    `"${UNKNOWN_ENVIRONMENT}" is reserved for intents nothing places`,
+  );
 
 const environmentSpec = z
   .object({
@@ -123,14 +126,22 @@ const environmentsSchema = z
       for (const alias of [name, ...spec.aliases]) {
         const other = names.get(alias);
         if (other !== undefined && other !== name) {
-          ctx.addIssue({ code: 'custom', path: [name, 'aliases'], message: `"${alias}" already names environment ${other}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [name, 'aliases'],
+            message: `"${alias}" already names environment ${other}`,
+          });
         }
         names.set(alias, name);
       }
       spec.accounts.forEach((account, i) => {
         const other = accounts.get(account);
         if (other !== undefined && other !== name) {
-          ctx.addIssue({ code: 'custom', path: [name, 'accounts', i], message: `account ${account} is already in environment ${other}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [name, 'accounts', i],
+            message: `account ${account} is already in environment ${other}`,
+          });
         }
         accounts.set(account, name);
       });
@@ -140,13 +151,18 @@ const environmentsSchema = z
 const emailIdentitySchema = z
   .object({
     subaddressDomains: z
-      .array(z.string().refine((d) => d === '*' || DOMAIN_NAME.test(d), 'must be "*" or a lower-case domain name'))
+      .array(
+        z.string().refine((d) => d === '*' || DOMAIN_NAME.test(d), 'must be "*" or a lower-case domain name'),
+      )
       .default([...DEFAULT_EMAIL_RULES.subaddressDomains]),
     punycodeDomains: z
       .array(
         z
           .string()
-          .refine((d) => DOMAIN_NAME.test(d) && d.split('.').some((l) => l.startsWith('xn--')), 'must be a lower-case punycode (xn--) domain name'),
+          .refine(
+            (d) => DOMAIN_NAME.test(d) && d.split('.').some((l) => l.startsWith('xn--')),
+            'must be a lower-case punycode (xn--) domain name',
+          ),
       )
       .default([]),
   })

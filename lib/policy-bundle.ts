@@ -329,7 +329,9 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
     }
     // The agent names the human it acts for; only policy can make that human a responder.
     if (plan.breakGlass && a.responders === undefined) {
-      errors.push('@breakglass("true") needs @responders("group:<slack-handle>, ...") naming who may break glass');
+      errors.push(
+        '@breakglass("true") needs @responders("group:<slack-handle>, ...") naming who may break glass',
+      );
     }
     if (!plan.breakGlass && a.responders !== undefined) {
       errors.push('@responders only applies with @breakglass("true")');

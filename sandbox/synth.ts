@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { AslDefinition } from '../lib/approval-workflow.js';
 import { CONFIG_CONTEXT_KEY, type CountersignConfig, loadConfig } from '../lib/config.js';
 import { CountersignStack } from '../lib/countersign-stack.js';
@@ -71,7 +71,9 @@ export function synthesizeLoop(
     env: { account: '123456789012', region: 'us-east-1' },
   });
   for (const agent of agents) {
-    const role = new iam.Role(stack, `SandboxAgent-${agent.id}`, { assumedBy: new iam.AccountRootPrincipal() });
+    const role = new iam.Role(stack, `SandboxAgent-${agent.id}`, {
+      assumedBy: new iam.AccountRootPrincipal(),
+    });
     stack.addAgent(role, agent.id, {
       owner: agent.owner,
       ...(agent.environments ? { environments: agent.environments } : {}),
@@ -121,9 +123,10 @@ export function synthesizeLoop(
       };
     });
   const evaluateId = stack.getLogicalId(stack.workflow.evaluateFunction.node.defaultChild as never);
-  const variables = (
-    template.Resources[evaluateId]?.Properties as { Environment?: { Variables?: Record<string, unknown> } }
-  ).Environment?.Variables ?? {};
+  const evaluate = template.Resources[evaluateId]?.Properties as
+    | { Environment?: { Variables?: Record<string, unknown> } }
+    | undefined;
+  const variables = evaluate?.Environment?.Variables ?? {};
   const registryEnvironment = Object.fromEntries(
     Object.keys(stack.agents.reader().environment).map((name) => [name, String(variables[name])]),
   );

@@ -4,12 +4,30 @@
  * place, so the card always shows the request's current state.
  */
 import type { KnownBlock } from '@slack/types';
+import { UNKNOWN_ENVIRONMENT } from './environment.js';
 import { maskParameters } from './masking.js';
+import { requestFacts, type VerifiedFacts } from './registration.js';
 import { currentHash, currentIntent, type RequestItem } from './store.js';
 
 /** Slack's limit on the text of a section block. */
 const SECTION_LIMIT = 3000;
 /** Slack's limit on blocks in one message. */
+/**
+ * The environment policy saw (derived) and, when it differs, what the agent
+ * declared; an environment nothing placed is shown as unverified.
+ */
+function environmentField(facts: VerifiedFacts): string {
+  const derived =
+    facts.environment === UNKNOWN_ENVIRONMENT
+      ? `\`${UNKNOWN_ENVIRONMENT}\` (unverified: nothing places this resource)`
+      : `\`${escapeMrkdwn(facts.environment)}\` (derived from the ${facts.environmentSource})`;
+  const declared =
+    facts.declaredEnvironment !== facts.environment
+      ? `\ndeclared by the agent: \`${escapeMrkdwn(facts.declaredEnvironment)}\``
+      : '';
+  return `*Environment*\n${derived}${declared}`;
+}
+
 export const MAX_BLOCKS = 50;
 
 /** `action_id`s of the card's buttons; the interaction handler routes on their prefix. */
@@ -90,7 +108,8 @@ export function renderCard(
     intent.resource.length > SECTION_LIMIT - 20 ||
     (intent.context?.diff?.length ?? 0) > SECTION_LIMIT - 20 ||
     (intent.context?.impact?.length ?? 0) > SECTION_LIMIT - 20;
-  const text = `${request.status === 'PENDING' ? 'Review requested' : request.status}: ${intent.action} on ${intent.resource} (${intent.environment}) by agent ${request.agentId}`;
+  const facts = requestFacts(request);
+  const text = `${request.status === 'PENDING' ? 'Review requested' : request.status}: ${intent.action} on ${intent.resource} (${facts.environment}) by agent ${request.agentId}`;
 
   const blocks: KnownBlock[] = [
     {
@@ -106,8 +125,8 @@ export function renderCard(
           text: `*Agent*\n\`${escapeMrkdwn(request.agentId)}\` (${escapeMrkdwn(intent.agent.model)})`,
         },
         { type: 'mrkdwn', text: `*On behalf of*\n${escapeMrkdwn(intent.agent.onBehalfOf)}` },
-        { type: 'mrkdwn', text: `*Owner*\n${escapeMrkdwn(intent.agent.owner)}` },
-        { type: 'mrkdwn', text: `*Environment*\n\`${escapeMrkdwn(intent.environment)}\`` },
+        { type: 'mrkdwn', text: `*Owner (registered)*\n${escapeMrkdwn(facts.owner)}` },
+        { type: 'mrkdwn', text: environmentField(facts) },
         { type: 'mrkdwn', text: `*Action*\n\`${escapeMrkdwn(intent.action)}\`` },
         {
           type: 'mrkdwn',

@@ -41,7 +41,8 @@ export type CanonicalEmail = { ok: true; email: string } | { ok: false; reason: 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const LOCAL = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$/;
 /** A domain name as configuration may list it (ASCII, lower-case, at least one dot). */
-export const DOMAIN_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+export const DOMAIN_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
@@ -102,12 +103,20 @@ export function parseEmailRules(json: string): EmailRules {
   const value = JSON.parse(json) as Partial<EmailRules>;
   const list = (name: keyof EmailRules, allowStar: boolean) => {
     const v = value[name] ?? DEFAULT_EMAIL_RULES[name];
-    if (!Array.isArray(v) || !v.every((d) => (allowStar && d === '*') || (typeof d === 'string' && DOMAIN_NAME.test(d)))) {
-      throw new Error(`${EMAIL_RULES_ENV}.${name} must be a list of lower-case domain names${allowStar ? ' or "*"' : ''}`);
+    if (
+      !Array.isArray(v) ||
+      !v.every((d) => (allowStar && d === '*') || (typeof d === 'string' && DOMAIN_NAME.test(d)))
+    ) {
+      throw new Error(
+        `${EMAIL_RULES_ENV}.${name} must be a list of lower-case domain names${allowStar ? ' or "*"' : ''}`,
+      );
     }
     return v as string[];
   };
-  return { subaddressDomains: list('subaddressDomains', true), punycodeDomains: list('punycodeDomains', false) };
+  return {
+    subaddressDomains: list('subaddressDomains', true),
+    punycodeDomains: list('punycodeDomains', false),
+  };
 }
 
 let configured: EmailRules | undefined;

@@ -60,7 +60,8 @@ export function matchesPattern(pattern: string, value: string): boolean {
   if (parts.length === 1) return pattern === value;
   const first = parts[0]!;
   const last = parts.at(-1)!;
-  if (!value.startsWith(first) || value.length < first.length + last.length || !value.endsWith(last)) return false;
+  if (!value.startsWith(first) || value.length < first.length + last.length || !value.endsWith(last))
+    return false;
   let at = first.length;
   const end = value.length - last.length;
   for (const part of parts.slice(1, -1)) {
@@ -87,12 +88,15 @@ export function resourcePatternProblem(pattern: unknown): string | undefined {
   if (typeof pattern !== 'string' || pattern.length === 0) return 'must be a non-empty string';
   if (pattern.length > 2048) return 'must be at most 2048 characters';
   if (!/^[\x21-\x7e]+$/.test(pattern)) return 'must be printable ASCII without spaces';
-  if (pattern.startsWith('*')) return 'must start with a literal, not "*" (it would match any resource an agent names)';
+  if (pattern.startsWith('*'))
+    return 'must start with a literal, not "*" (it would match any resource an agent names)';
   if (pattern.replaceAll('*', '').length < 3) return 'must have at least 3 literal characters';
   if (pattern.startsWith('arn:')) {
     const fields = pattern.split(':');
-    if (fields.length < 6) return 'is an ARN pattern without all six fields (arn:partition:service:region:account:resource)';
-    if (!/^(\d{12}|\*|)$/.test(fields[4]!)) return `has account field "${fields[4]}"; use a 12-digit id, "*" or nothing`;
+    if (fields.length < 6)
+      return 'is an ARN pattern without all six fields (arn:partition:service:region:account:resource)';
+    if (!/^(\d{12}|\*|)$/.test(fields[4]!))
+      return `has account field "${fields[4]}"; use a 12-digit id, "*" or nothing`;
   }
   return undefined;
 }
@@ -134,13 +138,33 @@ export function deriveEnvironment(
       };
     }
     return byPattern.length > 0
-      ? { ok: true, environment, source: 'resource', detail: `resource matches environments.${environment}.resources` }
-      : { ok: true, environment, source: 'account', detail: `account ${account} is in environments.${environment}.accounts` };
+      ? {
+          ok: true,
+          environment,
+          source: 'resource',
+          detail: `resource matches environments.${environment}.resources`,
+        }
+      : {
+          ok: true,
+          environment,
+          source: 'account',
+          detail: `account ${account} is in environments.${environment}.accounts`,
+        };
   }
   if (registered?.length === 1) {
-    return { ok: true, environment: registered[0]!, source: 'registration', detail: 'the agent is registered for it alone' };
+    return {
+      ok: true,
+      environment: registered[0]!,
+      source: 'registration',
+      detail: 'the agent is registered for it alone',
+    };
   }
-  return { ok: true, environment: UNKNOWN_ENVIRONMENT, source: 'none', detail: 'no configured account, resource pattern or registration places the resource' };
+  return {
+    ok: true,
+    environment: UNKNOWN_ENVIRONMENT,
+    source: 'none',
+    detail: 'no configured account, resource pattern or registration places the resource',
+  };
 }
 
 /** Parses an {@link EnvironmentMap} from JSON; throws naming what is wrong. */
@@ -152,7 +176,13 @@ export function parseEnvironmentMap(json: string): EnvironmentMap {
   const map: Record<string, EnvironmentSpec> = {};
   for (const [name, spec] of Object.entries(value)) {
     const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-    if (!ENVIRONMENT_NAME.test(name) || name === UNKNOWN_ENVIRONMENT || !strings(spec.accounts) || !strings(spec.resources) || !strings(spec.aliases)) {
+    if (
+      !ENVIRONMENT_NAME.test(name) ||
+      name === UNKNOWN_ENVIRONMENT ||
+      !strings(spec.accounts) ||
+      !strings(spec.resources) ||
+      !strings(spec.aliases)
+    ) {
       throw new Error(`${ENVIRONMENTS_ENV}.${name} is not a valid environment`);
     }
     map[name] = { accounts: spec.accounts!, resources: spec.resources!, aliases: spec.aliases! };

@@ -149,7 +149,8 @@ export function createIdentityResolver(
       }
       // A lookalike or internationalised address is no identity: refused, never folded into another.
       const canonical = canonicalEmail(raw);
-      if (!canonical.ok) return { kind: 'unresolved', slackUserId, reason: `the Slack profile email ${canonical.reason}` };
+      if (!canonical.ok)
+        return { kind: 'unresolved', slackUserId, reason: `the Slack profile email ${canonical.reason}` };
       const email = canonical.email;
       const groups: string[] = [];
       if (groupHandles.length > 0) {

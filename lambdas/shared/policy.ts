@@ -325,10 +325,15 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     for (const paths of stated.slice(1)) editable = editable.filter((p) => paths.includes(p));
     // Responders: only those every matching policy names (each one must allow break-glass for it to apply).
     const intersect = (lists: string[][]) =>
-      lists.length === 0 ? [] : lists.slice(1).reduce((acc, l) => acc.filter((x) => l.includes(x)), lists[0]!);
-    const responderGroups = intersect(plans.map(({ plan }) => unique(plan.responderGroups.map(normalizeHandle))));
+      lists.length === 0
+        ? []
+        : lists.slice(1).reduce((acc, l) => acc.filter((x) => l.includes(x)), lists[0]!);
+    const responderGroups = intersect(
+      plans.map(({ plan }) => unique(plan.responderGroups.map(normalizeHandle))),
+    );
     const responderEmails = intersect(plans.map(({ plan }) => unique(plan.responderEmails.map(lower))));
-    const breakGlass = plans.every(({ plan }) => plan.breakGlass) && responderGroups.length + responderEmails.length > 0;
+    const breakGlass =
+      plans.every(({ plan }) => plan.breakGlass) && responderGroups.length + responderEmails.length > 0;
     return {
       quorum: Math.max(...plans.map(({ plan }) => plan.quorum ?? 1)),
       timeoutSeconds,
@@ -429,7 +434,9 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
         `policy ${describe(allows)} would allow it, but the intent could not be fully evaluated`,
       );
     }
-    warnings.push(`no policy matched ${intent.action} in ${verified.environment}; the default review applies`);
+    warnings.push(
+      `no policy matched ${intent.action} in ${verified.environment}; the default review applies`,
+    );
     return review([], 'no policy decides this intent; the default review applies');
   }
 

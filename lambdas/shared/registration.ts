@@ -63,7 +63,10 @@ export function parseAgentRegistry(json: string): AgentRegistry {
     const owner = canonicalEmail(entry?.owner);
     const environments = entry?.environments;
     if (!owner.ok) throw new Error(`${AGENTS_ENV}.${agentId}.owner ${owner.reason}`);
-    if (environments !== undefined && !(Array.isArray(environments) && environments.every((e) => typeof e === 'string'))) {
+    if (
+      environments !== undefined &&
+      !(Array.isArray(environments) && environments.every((e) => typeof e === 'string'))
+    ) {
       throw new Error(`${AGENTS_ENV}.${agentId}.environments must be a list of environment names`);
     }
     registry[agentId] = { owner: owner.email, ...(environments ? { environments } : {}) };

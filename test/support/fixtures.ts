@@ -39,7 +39,11 @@ export function sandboxVerification(): VerificationContext {
   const config = loadConfig(cdk.context[CONFIG_CONTEXT_KEY]);
   const registry = new AgentRegistry(config.environments, config.emailIdentity);
   for (const agent of loadDirectory().agents ?? []) registry.register(agent.id, agent);
-  return { agents: registry.registrations, environments: config.environments, emailRules: config.emailIdentity };
+  return {
+    agents: registry.registrations,
+    environments: config.environments,
+    emailRules: config.emailIdentity,
+  };
 }
 
 /** Overrides for {@link makeIntent}; `agent` is merged field by field. */
