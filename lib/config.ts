@@ -117,12 +117,26 @@ const jsonObject = <T extends z.ZodType>(schema: T) =>
 
 /** Every name and alias resolves to one environment; every account belongs to one. */
 const environmentsSchema = z
-  .record(environmentName, environmentSpec)
+  .record(z.string(), environmentSpec)
   .default({})
   .superRefine((map, ctx) => {
     const names = new Map<string, string>();
     const accounts = new Map<string, string>();
     for (const [name, spec] of Object.entries(map)) {
+      if (!ENVIRONMENT_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message:
+            'must be a canonical name of 1-32 [a-z0-9-], starting alphanumeric (put other spellings in aliases)',
+        });
+      } else if (name === UNKNOWN_ENVIRONMENT) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `"${UNKNOWN_ENVIRONMENT}" is reserved for intents nothing places`,
+        });
+      }
       for (const alias of [name, ...spec.aliases]) {
         const other = names.get(alias);
         if (other !== undefined && other !== name) {
@@ -239,7 +253,9 @@ export function loadConfig(context: unknown, overrides: Record<string, unknown> 
     const messages = parsed.error.issues.map((issue) => {
       const key = issue.path.map(String).join('.');
       if (issue.code === 'unrecognized_keys') {
-        return `${CONFIG_CONTEXT_KEY}: unknown key(s) ${issue.keys.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`;
+        return key
+          ? `${CONFIG_CONTEXT_KEY}.${key}: unknown key(s) ${issue.keys.join(', ')}`
+          : `${CONFIG_CONTEXT_KEY}: unknown key(s) ${issue.keys.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`;
       }
       const missing = issue.code === 'invalid_type' && merged[key] === undefined;
       return `${CONFIG_CONTEXT_KEY}.${key}: ${missing ? `is required (${issue.message})` : issue.message}`;

@@ -76,6 +76,14 @@ describe('bin/countersign-app.ts', () => {
     expect(run.stderr).toContain('enviroment');
   });
 
+  it('fails the synth on an environment pattern that matches any resource, naming the key', () => {
+    const run = runApp({
+      countersign: { ...(CDK_CONTEXT.countersign as object), environments: { dev: { resources: ['*'] } } },
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('countersign.environments.dev.resources.0: "*" must start with a literal');
+  });
+
   it('fails with a message naming the missing key', () => {
     const { slackChannelId: _omitted, ...rest } = CDK_CONTEXT.countersign as Record<string, unknown>;
     const run = runApp({ countersign: rest });
