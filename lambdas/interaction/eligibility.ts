@@ -14,7 +14,7 @@
 import { canonicalEmail, sameIdentity } from '../shared/email.js';
 import type { HumanIdentity, ResolvedIdentity } from '../shared/identity.js';
 import type { ApprovalAnswer, ApprovalQuestion } from '../shared/policy.js';
-import { requestFacts } from '../shared/registration.js';
+import { registeredAgents, requestFacts } from '../shared/registration.js';
 import type { RequestItem } from '../shared/store.js';
 
 /** The verdict of an eligibility rule. */
@@ -84,15 +84,23 @@ export type VoterCheck =
   | { ok: false; code: RefusalCode; reason: string };
 
 /**
- * Who is "self" on a request, canonically: the owner registered for the agent
- * (bound by Evaluate from `addAgent`), the human it acts for, and whatever
- * owner the intent claims (Evaluate refuses a different one; counting it too
- * costs nothing and keeps requests stored before verification safe).
+ * Who is "self" on a request, canonically: the owner Evaluate bound from the
+ * registration, the agent's owner in this handler's registry
+ * (`COUNTERSIGN_AGENTS`, should it have changed since), the human it acts
+ * for, and whatever owner the intent claims (Evaluate refuses a different
+ * one; counting it too keeps requests stored before verification safe).
  */
 function selfOf(request: RequestItem, email: string): { owner: boolean; principal: boolean } {
   const { owner, onBehalfOf } = request.intent.agent;
+  const registry = registeredAgents();
+  const registeredOwner = Object.hasOwn(registry, request.agentId)
+    ? registry[request.agentId]?.owner
+    : undefined;
   return {
-    owner: sameIdentity(email, request.verified?.owner) || sameIdentity(email, owner),
+    owner:
+      sameIdentity(email, request.verified?.owner) ||
+      sameIdentity(email, registeredOwner) ||
+      sameIdentity(email, owner),
     principal: sameIdentity(email, request.verified?.onBehalfOf) || sameIdentity(email, onBehalfOf),
   };
 }

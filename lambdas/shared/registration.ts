@@ -152,3 +152,18 @@ export function declaredFacts(intent: Intent, environment = intent.environment):
 export function requestFacts(request: { intent: Intent; verified?: VerifiedFacts }): VerifiedFacts {
   return request.verified ?? declaredFacts(request.intent, UNKNOWN_ENVIRONMENT);
 }
+
+let registered: AgentRegistry | undefined;
+
+/**
+ * The deployment's registry from `COUNTERSIGN_AGENTS`, read once; empty when
+ * unset (a handler that is not bound to it). The interaction handler uses it
+ * to count an agent's currently registered owner as "self" too.
+ */
+export function registeredAgents(): AgentRegistry {
+  if (!registered) {
+    const raw = process.env[AGENTS_ENV];
+    registered = raw && raw.trim() !== '' ? parseAgentRegistry(raw) : {};
+  }
+  return registered;
+}
