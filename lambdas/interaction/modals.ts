@@ -13,6 +13,7 @@ import { escapeMrkdwn, truncate } from '../shared/card.js';
 import type { Intent } from '../shared/intent.js';
 import { MASK, maskParameters } from '../shared/masking.js';
 import type { IntentVerdict } from '../shared/policy.js';
+import { requestFacts } from '../shared/registration.js';
 import type { Modification, RequestItem, ReviewPlan } from '../shared/store.js';
 import type { ModalAction } from './metadata.js';
 
@@ -40,7 +41,7 @@ function summary(request: RequestItem): KnownBlock {
     text: {
       type: 'mrkdwn',
       text: truncate(
-        `*${escapeMrkdwn(i.action)}* on \`${escapeMrkdwn(i.resource)}\` (${escapeMrkdwn(i.environment)})\nAgent \`${escapeMrkdwn(request.agentId)}\` for ${escapeMrkdwn(i.agent.onBehalfOf)}\nRequest \`${escapeMrkdwn(request.intentId)}\``,
+        `*${escapeMrkdwn(i.action)}* on \`${escapeMrkdwn(i.resource)}\` (${escapeMrkdwn(requestFacts(request).environment)})\nAgent \`${escapeMrkdwn(request.agentId)}\` for ${escapeMrkdwn(i.agent.onBehalfOf)}\nRequest \`${escapeMrkdwn(request.intentId)}\``,
         2900,
       ),
     },

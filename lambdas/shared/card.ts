@@ -124,7 +124,7 @@ export function renderCard(
           type: 'mrkdwn',
           text: `*Agent*\n\`${escapeMrkdwn(request.agentId)}\` (${escapeMrkdwn(intent.agent.model)})`,
         },
-        { type: 'mrkdwn', text: `*On behalf of*\n${escapeMrkdwn(intent.agent.onBehalfOf)}` },
+        { type: 'mrkdwn', text: `*On behalf of*\n${escapeMrkdwn(facts.onBehalfOf)}` },
         { type: 'mrkdwn', text: `*Owner (registered)*\n${escapeMrkdwn(facts.owner)}` },
         { type: 'mrkdwn', text: environmentField(facts) },
         { type: 'mrkdwn', text: `*Action*\n\`${escapeMrkdwn(intent.action)}\`` },
