@@ -77,7 +77,22 @@ export class AgentRegistry {
     return { ...this.agents };
   }
 
-  /** Binding for a handler that verifies intents or decides "self": the registry, environments and email rules. */
+  /**
+   * Binding for a handler that decides "self" (the interaction handler): the
+   * registry and the email rules.
+   */
+  public selfReader(): Binding {
+    const { environment } = this.reader();
+    return {
+      environment: {
+        [AGENTS_ENV]: environment[AGENTS_ENV]!,
+        [EMAIL_RULES_ENV]: environment[EMAIL_RULES_ENV]!,
+      },
+      grant: () => undefined,
+    };
+  }
+
+  /** Binding for a handler that verifies intents (Evaluate): the registry, environments and email rules. */
   public reader(): Binding {
     return {
       environment: {

@@ -94,7 +94,7 @@ export class CountersignStack extends Stack {
     this.agents = new AgentRegistry(config.environments, config.emailIdentity);
     // Evaluate binds owner and environment; the interaction handler compares emails by the same rules.
     this.workflow.evaluateFunction.bind(this.agents.reader());
-    this.slackEndpoint.handler.bind(this.agents.reader());
+    this.slackEndpoint.handler.bind(this.agents.selfReader());
     this.slackEndpoint.allowReviewCallbacks(this.workflow.stateMachine);
     this.intentBus.allowDecisionsOnlyFrom(this.workflow.stateMachine.role);
     this.intentRoute = new IntentRoute(this, 'IntentRoute', {
