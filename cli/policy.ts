@@ -15,6 +15,7 @@ import {
   type PolicyDefaults,
   type PolicyEngine,
 } from '../lambdas/shared/policy.js';
+import { declaredFacts } from '../lambdas/shared/registration.js';
 import { buildPolicyBundle, type PolicyBundle } from '../lib/policy-bundle.js';
 import type { CliIo } from './main.js';
 import { UsageError } from './main.js';
@@ -25,6 +26,12 @@ export interface PolicyCase {
   /** The full intent detail, as an agent would publish it. */
   intent: unknown;
   agentId: string;
+  /**
+   * The environment Countersign derives for this intent (what policy keys
+   * on), e.g. `unknown` for a resource nothing places.
+   * @default the intent's declared environment
+   */
+  environment?: string;
   /** When present, `expected.canApprove` says whether this person may approve. */
   approver?: ApproverIdentity;
   expected: {
@@ -37,6 +44,8 @@ export interface PolicyCase {
     approverEmails?: string[];
     masked?: string[];
     editable?: string[];
+    /** Break-glass responder groups of the plan (empty when break-glass does not apply). */
+    responderGroups?: string[];
     timeoutSeconds?: number;
     /** true: at least one warning; false: none. */
     warnings?: boolean;
@@ -104,7 +113,8 @@ const sameSet = (a: string[], b: string[]) =>
 export function checkPolicyCase(engine: PolicyEngine, c: PolicyCase, defaults: PolicyDefaults): string[] {
   const parsed = parseIntent(c.intent);
   if (!parsed.ok) return [`intent is invalid: ${parsed.reason}`];
-  const verdict = engine.evaluateIntent({ intent: parsed.intent, agentId: c.agentId }, defaults);
+  const verified = declaredFacts(parsed.intent, c.environment ?? parsed.intent.environment);
+  const verdict = engine.evaluateIntent({ intent: parsed.intent, agentId: c.agentId, verified }, defaults);
   const problems: string[] = [];
   const e = c.expected;
   const want = (what: string, expected: unknown, actual: unknown) =>
@@ -116,7 +126,7 @@ export function checkPolicyCase(engine: PolicyEngine, c: PolicyCase, defaults: P
   if (e.timeoutSeconds !== undefined && plan?.timeoutSeconds !== e.timeoutSeconds) {
     want('timeoutSeconds', e.timeoutSeconds, plan?.timeoutSeconds);
   }
-  for (const key of ['approverGroups', 'approverEmails', 'masked', 'editable'] as const) {
+  for (const key of ['approverGroups', 'approverEmails', 'masked', 'editable', 'responderGroups'] as const) {
     const expected = e[key];
     if (expected && !sameSet(expected, plan?.[key] ?? [])) want(key, expected, plan?.[key]);
   }
@@ -127,7 +137,13 @@ export function checkPolicyCase(engine: PolicyEngine, c: PolicyCase, defaults: P
     if (!c.approver) problems.push('expected.canApprove needs an "approver"');
     else {
       const answer = plan
-        ? engine.canApprove({ intent: parsed.intent, agentId: c.agentId, plan, approver: c.approver })
+        ? engine.canApprove({
+            intent: parsed.intent,
+            agentId: c.agentId,
+            plan,
+            approver: c.approver,
+            verified,
+          })
         : { allowed: false, reason: `nothing to approve: the outcome is ${verdict.outcome}` };
       if (answer.allowed !== e.canApprove)
         want('canApprove', e.canApprove, `${answer.allowed} (${answer.reason})`);

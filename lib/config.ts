@@ -8,6 +8,13 @@
  * {@link loadConfig} and passes the result down as props.
  */
 import { z } from 'zod';
+import { DEFAULT_EMAIL_RULES, DOMAIN_NAME, type EmailRules } from '../lambdas/shared/email.js';
+import {
+  ENVIRONMENT_NAME,
+  type EnvironmentMap,
+  resourcePatternProblem,
+  UNKNOWN_ENVIRONMENT,
+} from '../lambdas/shared/environment.js';
 
 /** Prefix of every key in error messages and of the flat override keys. */
 export const CONFIG_CONTEXT_KEY = 'countersign';
@@ -44,6 +51,14 @@ export interface CountersignConfig {
   readonly interactionReservedConcurrency?: number;
   /** Directory of the Cedar schema and policies, relative to the project root or absolute. */
   readonly policyDir: string;
+  /**
+   * Environments by canonical name: the accounts and resource patterns that
+   * place an intent in each, and the aliases agents may use. Policy keys on
+   * the derived environment, never on the declared one.
+   */
+  readonly environments: EnvironmentMap;
+  /** How emails compare as identities (sub-addressing, punycode domains). */
+  readonly emailIdentity: EmailRules;
 }
 
 /** Step Functions Standard executions live at most one year. */
@@ -76,6 +91,109 @@ function isScheduleExpression(value: string): boolean {
   }
   return /^cron\([^()]+\)$/.test(value);
 }
+
+const environmentName = z
+  .string({ error: 'must be an environment name' })
+  .transform((v) => v.toLowerCase())
+  .refine((v) => ENVIRONMENT_NAME.test(v), 'must be 1-32 of [a-z0-9-], starting alphanumeric')
+  .refine(
+    (v) => v !== UNKNOWN_ENVIRONMENT,
+    `"${UNKNOWN_ENVIRONMENT}" is reserved for intents nothing places`,
+  );
+
+const environmentSpec = z
+  .object({
+    accounts: z.array(z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id')).default([]),
+    resources: z
+      .array(
+        z.string({ error: 'must be a resource pattern' }).superRefine((pattern, ctx) => {
+          const problem = resourcePatternProblem(pattern);
+          if (problem) ctx.addIssue({ code: 'custom', message: `"${pattern}" ${problem}` });
+        }),
+      )
+      .default([]),
+    aliases: z.array(environmentName).default([]),
+  })
+  .strict();
+
+/** Objects given as JSON strings by `-c countersign:<key>=<json>` overrides. */
+const jsonObject = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  }, schema);
+
+/** Every name and alias resolves to one environment; every account belongs to one. */
+const environmentsSchema = z
+  .record(z.string(), environmentSpec)
+  .default({})
+  .superRefine((map, ctx) => {
+    const names = new Map<string, string>();
+    const accounts = new Map<string, string>();
+    for (const [name, spec] of Object.entries(map)) {
+      if (!ENVIRONMENT_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message:
+            'must be a canonical name of 1-32 [a-z0-9-], starting alphanumeric (put other spellings in aliases)',
+        });
+      } else if (name === UNKNOWN_ENVIRONMENT) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `"${UNKNOWN_ENVIRONMENT}" is reserved for intents nothing places`,
+        });
+      }
+      for (const alias of [name, ...spec.aliases]) {
+        const other = names.get(alias);
+        if (other !== undefined && other !== name) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name, 'aliases'],
+            message: `"${alias}" already names environment ${other}`,
+          });
+        }
+        names.set(alias, name);
+      }
+      spec.accounts.forEach((account, i) => {
+        const other = accounts.get(account);
+        if (other !== undefined && other !== name) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name, 'accounts', i],
+            message: `account ${account} is already in environment ${other}`,
+          });
+        }
+        accounts.set(account, name);
+      });
+    }
+  });
+
+const emailIdentitySchema = z
+  .object({
+    subaddressDomains: z
+      .array(
+        z.string().refine((d) => d === '*' || DOMAIN_NAME.test(d), 'must be "*" or a lower-case domain name'),
+      )
+      .default([...DEFAULT_EMAIL_RULES.subaddressDomains]),
+    punycodeDomains: z
+      .array(
+        z
+          .string()
+          .refine(
+            (d) => DOMAIN_NAME.test(d) && d.split('.').some((l) => l.startsWith('xn--')),
+            'must be a lower-case punycode (xn--) domain name',
+          ),
+      )
+      .default([]),
+  })
+  .strict()
+  .default({ subaddressDomains: [...DEFAULT_EMAIL_RULES.subaddressDomains], punycodeDomains: [] });
 
 /** The schema of the `countersign` context object. */
 export const configSchema = z
@@ -123,6 +241,8 @@ export const configSchema = z
       .string({ error: 'must be a directory path' })
       .min(1, 'must be a directory path')
       .default('policies'),
+    environments: jsonObject(environmentsSchema),
+    emailIdentity: jsonObject(emailIdentitySchema),
   })
   .strict();
 
@@ -158,7 +278,9 @@ export function loadConfig(context: unknown, overrides: Record<string, unknown> 
     const messages = parsed.error.issues.map((issue) => {
       const key = issue.path.map(String).join('.');
       if (issue.code === 'unrecognized_keys') {
-        return `${CONFIG_CONTEXT_KEY}: unknown key(s) ${issue.keys.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`;
+        return key
+          ? `${CONFIG_CONTEXT_KEY}.${key}: unknown key(s) ${issue.keys.join(', ')}`
+          : `${CONFIG_CONTEXT_KEY}: unknown key(s) ${issue.keys.join(', ')} (known: ${CONFIG_KEYS.join(', ')})`;
       }
       const missing = issue.code === 'invalid_type' && merged[key] === undefined;
       return `${CONFIG_CONTEXT_KEY}.${key}: ${missing ? `is required (${issue.message})` : issue.message}`;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { CfnOutput, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { type AgentOptions, AgentRegistry } from './agent-registry.js';
 import { AlarmNotifications } from './alarm-notifications.js';
 import { ApprovalWorkflow } from './approval-workflow.js';
 import { AuditArchiver } from './audit-archiver.js';
@@ -53,6 +54,8 @@ export class CountersignStack extends Stack {
   public readonly statusApi: StatusApi;
   /** The topic every alarm notifies. */
   public readonly alarms: AlarmNotifications;
+  /** Registered agents (owner, environments), read by Evaluate and the interaction handler. */
+  public readonly agents: AgentRegistry;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -94,6 +97,10 @@ export class CountersignStack extends Stack {
       policyBundle: this.policyBundle,
       alarmActions,
     });
+    this.agents = new AgentRegistry(config.environments, config.emailIdentity);
+    // Evaluate binds owner and environment; the interaction handler compares emails by the same rules.
+    this.workflow.evaluateFunction.bind(this.agents.reader());
+    this.slackEndpoint.handler.bind(this.agents.selfReader());
     this.slackEndpoint.allowReviewCallbacks(this.workflow.stateMachine);
     this.intentBus.allowDecisionsOnlyFrom(this.workflow.stateMachine.role);
     this.intentRoute = new IntentRoute(this, 'IntentRoute', {
@@ -176,9 +183,14 @@ export class CountersignStack extends Stack {
    * Registers an agent: its role may publish intents only as
    * `countersign.agent.<agentId>` (and the bus refuses that source to anyone
    * else), and may read its own requests and consume its own grants through
-   * the status API.
+   * the status API. Its owner (and optionally its environments) is bound
+   * here: Evaluate refuses intents from agents registered nowhere and intents
+   * claiming another owner, and the owner never approves the agent's actions.
+   *
+   * @throws Error naming the agent when the owner is not a valid email or an environment is not configured
    */
-  public addAgent(role: iam.IRole, agentId: string): void {
+  public addAgent(role: iam.IRole, agentId: string, options: AgentOptions): void {
+    this.agents.register(agentId, options);
     this.intentBus.grantPublish(role, agentId);
     this.statusApi.grantAgent(role, agentId);
   }

@@ -64,6 +64,9 @@ export interface PlanAnnotations {
    */
   editable?: string[];
   breakGlass: boolean;
+  /** Who may break glass (`@responders`): required with `@breakglass("true")`. */
+  responderGroups: string[];
+  responderEmails: string[];
 }
 
 /** What a policy means to Countersign, read from its effect, scope and annotations. */
@@ -99,6 +102,7 @@ export const KNOWN_ANNOTATIONS = [
   'mask',
   'editable',
   'breakglass',
+  'responders',
 ] as const;
 const PLAN_ANNOTATIONS = [
   'quorum',
@@ -109,6 +113,7 @@ const PLAN_ANNOTATIONS = [
   'mask',
   'editable',
   'breakglass',
+  'responders',
 ];
 
 /** Id the runtime reports when no policy matched; reserved. */
@@ -277,6 +282,8 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
       escalateTo: [],
       masked: [],
       breakGlass: false,
+      responderGroups: [],
+      responderEmails: [],
     };
     if (a.quorum !== undefined) plan.quorum = positiveInt('quorum', a.quorum, 1, LIMITS.maxQuorum, errors);
     if (a.timeout !== undefined) {
@@ -313,6 +320,21 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
     if (a.breakglass !== undefined) {
       if (a.breakglass === 'true' || a.breakglass === 'false') plan.breakGlass = a.breakglass === 'true';
       else errors.push(`@breakglass("${a.breakglass}") must be "true" or "false"`);
+    }
+    if (a.responders !== undefined) {
+      const { groups, emails } = principals('responders', a.responders, errors);
+      plan.responderGroups = groups;
+      plan.responderEmails = emails;
+      if (groups.length + emails.length === 0) errors.push('@responders names nobody');
+    }
+    // The agent names the human it acts for; only policy can make that human a responder.
+    if (plan.breakGlass && a.responders === undefined) {
+      errors.push(
+        '@breakglass("true") needs @responders("group:<slack-handle>, ...") naming who may break glass',
+      );
+    }
+    if (!plan.breakGlass && a.responders !== undefined) {
+      errors.push('@responders only applies with @breakglass("true")');
     }
     meta.plan = plan;
   }

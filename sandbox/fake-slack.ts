@@ -45,6 +45,15 @@ export interface SlackDirectory {
    * the bot is not in is invisible to it (`channel_not_found`), as on Slack.
    */
   channels?: { id: string; name: string; isPrivate?: boolean; botMember?: boolean; isArchived?: boolean }[];
+  /** The sandbox's registered agents: each is registered with `addAgent` when the loop synthesizes the stack. */
+  agents?: SandboxAgent[];
+}
+
+/** An agent of the sandbox, as `CountersignStack.addAgent` registers it. */
+export interface SandboxAgent {
+  id: string;
+  owner: string;
+  environments?: string[];
 }
 
 /** A message call the fake accepted, in arrival order. */

@@ -206,14 +206,14 @@ export class CountersignLoop {
     const secretProblem = signingSecretProblem(signingSecret);
     if (secretProblem) throw new Error(`Slack signing secret refused: ${secretProblem}`);
     started = true;
-    const synthesized = synthesizeLoop(options.config);
+    const directory = options.directory ?? loadDirectory();
+    const synthesized = synthesizeLoop(options.config, directory.agents ?? []);
     const { config } = synthesized;
     const aws = await startLocalAws({
       dataDir: options.dataDir,
       table: 'countersign',
       bucket: 'countersign-audit',
     });
-    const directory = options.directory ?? loadDirectory();
     const slack = options.slack ? undefined : await startFakeSlack({ directory });
     // The fake workspace's approval channel stands in for the configured one.
     const channel = options.slack?.channel ?? directory.channels?.[0]?.id ?? config.slackChannelId;
@@ -237,6 +237,8 @@ export class CountersignLoop {
       COUNTERSIGN_SLACK_API_URL: options.slack ? (options.slack.apiUrl ?? '') : slack!.url,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
+      // The agents registered with addAgent, the environments and email rules, as synthesized.
+      ...synthesized.registryEnvironment,
       // The same policy set the synth validated (config policyDir), not a bundle embedded at build time.
       COUNTERSIGN_POLICY_DIR: resolve(import.meta.dirname, '..', config.policyDir),
     });

@@ -8,10 +8,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { AslDefinition } from '../lib/approval-workflow.js';
 import { CONFIG_CONTEXT_KEY, type CountersignConfig, loadConfig } from '../lib/config.js';
 import { CountersignStack } from '../lib/countersign-stack.js';
 import { HandlerFunction } from '../lib/handler-function.js';
+import type { SandboxAgent } from './fake-slack.js';
 
 /** A rule of the bus as synthesized: its pattern and what it targets. */
 export interface SynthesizedRule {
@@ -42,12 +44,23 @@ export interface SynthesizedLoop {
   rules: SynthesizedRule[];
   /** Event source mappings on the table's stream. */
   streams: SynthesizedStreamSubscription[];
+  /**
+   * The Evaluate function's registry variables as synthesized
+   * (`COUNTERSIGN_AGENTS`, `COUNTERSIGN_ENVIRONMENTS`, `COUNTERSIGN_EMAIL_RULES`).
+   */
+  registryEnvironment: Record<string, string>;
 }
 
 const root = resolve(import.meta.dirname, '..');
 
-/** Synthesizes the stack with the repository's cdk.json context, plus `overrides` on the config. */
-export function synthesizeLoop(overrides: Partial<CountersignConfig> = {}): SynthesizedLoop {
+/**
+ * Synthesizes the stack with the repository's cdk.json context, plus
+ * `overrides` on the config, registering `agents` as a deployment would.
+ */
+export function synthesizeLoop(
+  overrides: Partial<CountersignConfig> = {},
+  agents: readonly SandboxAgent[] = [],
+): SynthesizedLoop {
   const cdkJson = JSON.parse(readFileSync(resolve(root, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
@@ -57,6 +70,15 @@ export function synthesizeLoop(overrides: Partial<CountersignConfig> = {}): Synt
     config,
     env: { account: '123456789012', region: 'us-east-1' },
   });
+  for (const agent of agents) {
+    const role = new iam.Role(stack, `SandboxAgent-${agent.id}`, {
+      assumedBy: new iam.AccountRootPrincipal(),
+    });
+    stack.addAgent(role, agent.id, {
+      owner: agent.owner,
+      ...(agent.environments ? { environments: agent.environments } : {}),
+    });
+  }
   const template = Template.fromStack(stack).toJSON() as {
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   };
@@ -100,5 +122,13 @@ export function synthesizeLoop(overrides: Partial<CountersignConfig> = {}): Synt
         retryAttempts: p.MaximumRetryAttempts ?? 3,
       };
     });
-  return { config, definition: stack.workflow.renderDefinition(), rules, streams };
+  const evaluateId = stack.getLogicalId(stack.workflow.evaluateFunction.node.defaultChild as never);
+  const evaluate = template.Resources[evaluateId]?.Properties as
+    | { Environment?: { Variables?: Record<string, unknown> } }
+    | undefined;
+  const variables = evaluate?.Environment?.Variables ?? {};
+  const registryEnvironment = Object.fromEntries(
+    Object.keys(stack.agents.reader().environment).map((name) => [name, String(variables[name])]),
+  );
+  return { config, definition: stack.workflow.renderDefinition(), rules, streams, registryEnvironment };
 }

@@ -14,12 +14,18 @@ import {
   parseIntent,
 } from '../shared/intent.js';
 import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
+import type { Verification, VerifiedFacts } from '../shared/registration.js';
 import { createRequest, getRequest } from '../shared/store.js';
 import type { Evaluation, WorkflowState } from '../shared/workflow.js';
 
 /** Dependencies of {@link evaluate}. */
 export interface EvaluateDeps extends AuditDeps {
-  policy: (input: { intent: Intent; agentId: string }, defaults: PolicyDefaults) => IntentVerdict;
+  policy: (
+    input: { intent: Intent; agentId: string; verified: VerifiedFacts },
+    defaults: PolicyDefaults,
+  ) => IntentVerdict;
+  /** Registered owner and derived environment of an intent, or why it is refused (see shared/registration.ts). */
+  verify: (agentId: string, intent: Intent) => Verification;
   defaults: PolicyDefaults;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
 }
@@ -62,15 +68,18 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
   const actor: AuditActor = { type: 'agent', source, agentId: agentId ?? 'unknown' };
 
   const parsed = parseIntent(state.detail);
+  const verification = parsed.ok && agentId ? deps.verify(agentId, parsed.intent) : undefined;
   const problem = !agentId
     ? `source "${source}" is not an agent source (countersign.agent.<agentId>)`
     : state['detail-type'] !== undefined && state['detail-type'] !== INTENT_DETAIL_TYPE
       ? `detail-type "${state['detail-type']}" is not "${INTENT_DETAIL_TYPE}"`
-      : parsed.ok
-        ? undefined
-        : parsed.reason;
+      : !parsed.ok
+        ? parsed.reason
+        : verification && !verification.ok
+          ? verification.reason
+          : undefined;
 
-  if (problem || !parsed.ok || !agentId) {
+  if (problem || !parsed.ok || !agentId || !verification?.ok) {
     const reason = problem ?? 'invalid intent';
     const hash = hashOfRaw(state.detail);
     const item = {
@@ -102,7 +111,8 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
 
   const intent = parsed.intent;
   const hash = intentHash(intent);
-  const verdict = deps.policy({ intent, agentId }, deps.defaults);
+  const verified = verification.facts;
+  const verdict = deps.policy({ intent, agentId, verified }, deps.defaults);
   for (const warning of verdict.warnings) deps.warn?.(warning, { requestId });
   const expiresAt =
     verdict.outcome === 'review' && verdict.review
@@ -114,6 +124,7 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
     source,
     status: 'PENDING' as const,
     intent,
+    verified,
     intentHash: hash,
     createdAt: now,
     executionId: state.executionId,
@@ -125,7 +136,7 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
       kind: 'requested',
       actor,
       intentHash: hash,
-      data: { intent, eventId: state.id ?? null, executionId: state.executionId ?? null },
+      data: { intent, verified, eventId: state.id ?? null, executionId: state.executionId ?? null },
     },
     {
       kind: 'policy-evaluated',

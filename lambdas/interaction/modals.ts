@@ -20,6 +20,7 @@ import { diffParameters, getAt, parameterSegments } from '../review-core/modific
 import { chunkTokens, fencedJson, plainValue } from '../shared/agent-text.js';
 import { truncate } from '../shared/card.js';
 import { maskParameters } from '../shared/masking.js';
+import { requestFacts } from '../shared/registration.js';
 import { parseStrictJson } from '../shared/strict-json.js';
 import type { ModalAction } from './metadata.js';
 
@@ -52,7 +53,7 @@ function summary(request: RequestItem): KnownBlock {
   const rows: Array<[string, string]> = [
     ['Action', i.action],
     ['Resource', i.resource],
-    ['Environment', i.environment],
+    ['Environment (derived)', requestFacts(request).environment],
     ['Agent', request.agentId],
     ['On behalf of', i.agent.onBehalfOf],
   ];

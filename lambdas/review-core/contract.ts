@@ -15,7 +15,8 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { AuditDeps } from '../shared/audit.js';
 import type { ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
-import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
+import type { IntentQuestion, IntentVerdict, PolicyDefaults } from '../shared/policy.js';
+import type { VerifiedFacts } from '../shared/registration.js';
 import type { Modification, RequestDecision, RequestItem, ReviewPlan } from '../shared/store.js';
 import type { ApprovalRule } from './eligibility.js';
 
@@ -199,13 +200,14 @@ export interface ReviewPolicy {
     intent: Intent;
     agentId: string;
     approver: { slackUserId: string; email: string; groups: string[] };
+    verified?: VerifiedFacts;
   }) => Promise<{ reason: string; policies: string[] } | undefined>;
   /**
    * Policy evaluation of a modified intent (Cedar's `evaluateIntent`). Without
    * it every modification is refused (fail closed).
    */
   evaluateIntent?: (
-    input: { intent: Intent; agentId: string },
+    input: IntentQuestion,
     defaults: PolicyDefaults,
   ) => IntentVerdict | Promise<IntentVerdict>;
   /** Default approver group handle for re-evaluation. @default the plan's first group */

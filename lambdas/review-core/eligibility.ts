@@ -11,8 +11,10 @@
  * may deny (withdraw) their own request; anyone else needs the rule's consent
  * to deny too, so outsiders cannot shoot requests down.
  */
+import { canonicalEmail, sameIdentity } from '../shared/email.js';
 import type { HumanIdentity, ResolvedIdentity } from '../shared/identity.js';
 import type { ApprovalAnswer, ApprovalQuestion } from '../shared/policy.js';
+import { registeredAgents, requestFacts } from '../shared/registration.js';
 import type { RequestItem } from '../shared/store.js';
 
 /** The verdict of an eligibility rule. */
@@ -31,7 +33,7 @@ export const reviewPlanRule: ApprovalRule = ({ request, approver }) => {
   if (!plan) return { allowed: false, reason: 'the request has no review plan' };
   const group = plan.approverGroups.find((handle) => approver.groups.includes(handle));
   if (group) return { allowed: true, via: `group:${group}` };
-  if (plan.approverEmails.some((email) => email.trim().toLowerCase() === approver.email)) {
+  if (plan.approverEmails.some((email) => sameIdentity(email, approver.email))) {
     return { allowed: true, via: `email:${approver.email}` };
   }
   const groups = plan.approverGroups.map((handle) => `@${handle}`).join(' or ');
@@ -59,6 +61,7 @@ export function policyRule(canApprove: (question: ApprovalQuestion) => ApprovalA
         groups: approver.groups,
         isBot: false,
       },
+      verified: requestFacts(request),
     });
     return answer.allowed
       ? { allowed: true, via: `policy:${answer.policies.join(',') || 'review-plan'}` }
@@ -80,7 +83,35 @@ export type VoterCheck =
   | { ok: true; approver: HumanIdentity; via: string }
   | { ok: false; code: RefusalCode; reason: string };
 
-const sameEmail = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+/**
+ * Who is "self" on a request, canonically: the owner Evaluate bound from the
+ * registration, the agent's owner in this handler's registry
+ * (`COUNTERSIGN_AGENTS`, should it have changed since), the human it acts
+ * for, and whatever owner the intent claims (Evaluate refuses a different
+ * one; counting it too keeps requests stored before verification safe).
+ */
+function selfOf(request: RequestItem, email: string): { owner: boolean; principal: boolean } {
+  const { owner, onBehalfOf } = request.intent.agent;
+  const registry = registeredAgents();
+  const registeredOwner = Object.hasOwn(registry, request.agentId)
+    ? registry[request.agentId]?.owner
+    : undefined;
+  return {
+    owner:
+      sameIdentity(email, request.verified?.owner) ||
+      sameIdentity(email, registeredOwner) ||
+      sameIdentity(email, owner),
+    principal: sameIdentity(email, request.verified?.onBehalfOf) || sameIdentity(email, onBehalfOf),
+  };
+}
+
+/** Refuses a human whose profile email is not acceptable as an identity (non-ASCII, lookalike, punycode). */
+function unacceptableEmail(identity: HumanIdentity): VoterCheck | undefined {
+  const canonical = canonicalEmail(identity.email);
+  return canonical.ok
+    ? undefined
+    : { ok: false, code: 'unresolved', reason: `your email ${canonical.reason}` };
+}
 
 /** Applies the invariants, then the rule. */
 export async function checkVoter(
@@ -98,9 +129,11 @@ export async function checkVoter(
   }
   if (identity.kind === 'bot')
     return { ok: false, code: 'agent', reason: 'agents and bots never vote on requests' };
-  const { owner, onBehalfOf } = request.intent.agent;
-  const isOwner = sameEmail(identity.email, owner);
-  const isPrincipal = sameEmail(identity.email, onBehalfOf);
+  const unacceptable = unacceptableEmail(identity);
+  if (unacceptable) return unacceptable;
+  const self = selfOf(request, identity.email);
+  const isOwner = self.owner;
+  const isPrincipal = self.principal;
   if (vote === 'approve' && isOwner) {
     return {
       ok: false,
@@ -125,11 +158,13 @@ export async function checkVoter(
 
 /**
  * The one documented exception to "nobody approves their own action": on the
- * break-glass path the human the agent acts on behalf of (the responder) may
- * approve their own request, with a mandatory reason, only when every
- * matching review policy allows break-glass (`plan.breakGlass`) and the
- * intent says `context.urgency` is `urgent`. Agents, bots, unresolved
- * identities and the agent's owner stay excluded, always.
+ * break-glass path the human the agent acts on behalf of may approve their
+ * own request, with a mandatory reason, only when every matching review
+ * policy allows break-glass (`plan.breakGlass`), the intent says
+ * `context.urgency` is `urgent`, and policy names that human a responder
+ * (`@responders`: a member of a responder group, or a listed email). The
+ * agent chooses `onBehalfOf`; only policy makes someone a responder. Agents,
+ * bots, unresolved identities and the agent's owner stay excluded, always.
  */
 export function checkBreakGlass(request: RequestItem, identity: ResolvedIdentity): VoterCheck {
   if (identity.kind === 'unresolved') {
@@ -140,8 +175,10 @@ export function checkBreakGlass(request: RequestItem, identity: ResolvedIdentity
     };
   }
   if (identity.kind === 'bot') return { ok: false, code: 'agent', reason: 'agents and bots never approve' };
-  const { owner, onBehalfOf } = request.intent.agent;
-  if (sameEmail(identity.email, owner)) {
+  const unacceptable = unacceptableEmail(identity);
+  if (unacceptable) return unacceptable;
+  const self = selfOf(request, identity.email);
+  if (self.owner) {
     return {
       ok: false,
       code: 'self-owner',
@@ -159,11 +196,24 @@ export function checkBreakGlass(request: RequestItem, identity: ResolvedIdentity
       reason: 'break-glass is only for requests the agent marks urgent',
     };
   }
-  if (!sameEmail(identity.email, onBehalfOf)) {
+  if (!self.principal) {
     return {
       ok: false,
       code: 'not-eligible',
       reason: 'only the responder the agent acts for may break glass; approvers use Approve',
+    };
+  }
+  const plan = request.review;
+  const group = (plan.responderGroups ?? []).find((handle) => identity.groups.includes(handle));
+  const named = (plan.responderEmails ?? []).some((email) => sameIdentity(email, identity.email));
+  if (!group && !named) {
+    const responders =
+      [...(plan.responderGroups ?? []).map((g) => `@${g}`), ...(plan.responderEmails ?? [])].join(', ') ||
+      'nobody';
+    return {
+      ok: false,
+      code: 'not-eligible',
+      reason: `policy does not name you a break-glass responder for this action (responders: ${responders}); the agent acting for you does not make you one`,
     };
   }
   return { ok: true, approver: identity, via: 'break-glass' };

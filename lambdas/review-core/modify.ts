@@ -6,6 +6,7 @@
  */
 import { approvedIntentHash } from '../shared/grants.js';
 import type { Intent } from '../shared/intent.js';
+import { requestFacts } from '../shared/registration.js';
 import { currentHash, currentIntent, type Modification, recordModification } from '../shared/store.js';
 import { afterApproval } from './approve.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
@@ -47,7 +48,7 @@ export async function modify(
   if (!deps.evaluateIntent)
     return refuseModification('policy cannot be evaluated here, so nothing may be modified');
   const verdict = await deps.evaluateIntent(
-    { intent: modifiedIntent, agentId: request.agentId },
+    { intent: modifiedIntent, agentId: request.agentId, verified: requestFacts(request) },
     {
       approverGroup: deps.approverGroup ?? plan.approverGroups[0] ?? 'approvers',
       timeoutSeconds: plan.timeoutSeconds,

@@ -6,6 +6,7 @@
 import { appendAudit } from '../shared/audit.js';
 import { showsCurrentIntent } from '../shared/card.js';
 import type { ResolvedIdentity } from '../shared/identity.js';
+import { requestFacts } from '../shared/registration.js';
 import { currentHash, currentIntent, getRequest, type RequestItem } from '../shared/store.js';
 import {
   type MessageStyle,
@@ -81,7 +82,13 @@ export async function checkActor(
   request: RequestItem,
   command: ReviewCommand,
 ): Promise<{ ok: true; voter: Voter; identity: ResolvedIdentity } | Stop> {
-  const groups = [...new Set([...request.review!.approverGroups, ...((await deps.policyGroups?.()) ?? [])])];
+  const groups = [
+    ...new Set([
+      ...request.review!.approverGroups,
+      ...(request.review!.responderGroups ?? []),
+      ...((await deps.policyGroups?.()) ?? []),
+    ]),
+  ];
   const identity = await deps.resolveActor(command.actor, groups);
   const rule = deps.canApprove ?? reviewPlanRule;
   const forPolicy = request.modification ? { ...request, intent: currentIntent(request) } : request;
@@ -93,6 +100,7 @@ export async function checkActor(
     const forbidden = await (deps.breakGlassForbids ?? refuseUnchecked)({
       intent: forPolicy.intent,
       agentId: request.agentId,
+      verified: requestFacts(request),
       approver: {
         slackUserId: verdict.approver.slackUserId,
         email: verdict.approver.email,

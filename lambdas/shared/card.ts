@@ -15,12 +15,26 @@ import {
   type Shown,
 } from './agent-text.js';
 import { currentHash, currentIntent } from './current-intent.js';
+import { UNKNOWN_ENVIRONMENT } from './environment.js';
 import { maskParameters } from './masking.js';
+import { requestFacts, type VerifiedFacts } from './registration.js';
 import type { RequestItem } from './store.js';
 
 /** Slack's limit on the text of a section block. */
 export const SECTION_LIMIT = 3000;
 /** Slack's limit on blocks in one message. */
+/**
+ * The environment policy saw: derived by Countersign from its own
+ * configuration (a canonical name, never agent text), or `unknown`, shown as
+ * unverified. What the agent declared, when it differs, is a separate row of
+ * agent text.
+ */
+function environmentText(facts: VerifiedFacts): string {
+  return facts.environment === UNKNOWN_ENVIRONMENT
+    ? `\`${UNKNOWN_ENVIRONMENT}\` (unverified: nothing places this resource)`
+    : `\`${escapeEntities(facts.environment)}\` (derived from the ${escapeEntities(facts.environmentSource)})`;
+}
+
 export const MAX_BLOCKS = 50;
 
 /** `action_id`s of the card's buttons; the interaction handler routes on their prefix. */
@@ -157,18 +171,24 @@ export function renderCard(
     truncated ||= shown.cut !== undefined;
     blocks.push({ type: 'section', text: ours(`${label('Reason', shown)}\n${shown.value}`) } as KnownBlock);
   }
-  const first = fieldRows([
-    ['Action', intent.action],
-    ['Environment', intent.environment],
-    ['Resource', intent.resource, CARD_BUDGET.resource],
-    ['Agent', request.agentId],
-    ['Model', intent.agent.model],
-  ]);
+  const facts = requestFacts(request);
+  const first = fieldRows(
+    [
+      ['Action', intent.action],
+      ['Resource', intent.resource, CARD_BUDGET.resource],
+      ['Agent', request.agentId],
+      ['Model', intent.agent.model],
+    ],
+    [['Environment', environmentText(facts)]],
+  );
   const second = fieldRows(
     [
-      ['On behalf of', intent.agent.onBehalfOf],
-      ['Owner', intent.agent.owner],
+      ['On behalf of', facts.onBehalfOf],
+      ['Owner (registered)', facts.owner],
       ['Session', intent.agent.sessionId],
+      ...(facts.declaredEnvironment !== facts.environment
+        ? [['Environment declared by the agent', facts.declaredEnvironment] as [string, string]]
+        : []),
     ],
     [['Expires', request.expiresAt ? slackTime(request.expiresAt) : '—']],
   );
@@ -252,7 +272,7 @@ export function renderCard(
  */
 export function cardFallback(request: RequestItem, intent = currentIntent(request)): string {
   const what = request.status === 'PENDING' ? 'Review requested' : escapeEntities(request.status);
-  return `${what}: ${inlineValue(intent.action, 128)} on ${inlineValue(intent.resource, 200)} (${inlineValue(intent.environment, 40)}) by agent ${inlineValue(request.agentId, 64)}`;
+  return `${what}: ${inlineValue(intent.action, 128)} on ${inlineValue(intent.resource, 200)} (${inlineValue(requestFacts(request).environment, 40)}) by agent ${inlineValue(request.agentId, 64)}`;
 }
 
 /**

@@ -9,12 +9,13 @@
  * key share one request, and failures are never cached.
  */
 import type { WebClient } from '@slack/web-api';
+import { canonicalEmail } from './email.js';
 
 /** A human Slack user, resolved to an email. */
 export interface HumanIdentity {
   kind: 'human';
   slackUserId: string;
-  /** Lower-cased email from the Slack profile. */
+  /** Canonical email from the Slack profile (see ./email.ts): what "self" and approver checks compare. */
   email: string;
   /** Slack handle. */
   name: string;
@@ -138,14 +139,19 @@ export function createIdentityResolver(
         return { kind: 'bot', slackUserId, name };
       if (user.deleted)
         return { kind: 'unresolved', slackUserId, reason: 'the Slack account is deactivated' };
-      const email = user.profile?.email?.trim().toLowerCase();
-      if (!email) {
+      const raw = user.profile?.email?.trim();
+      if (!raw) {
         return {
           kind: 'unresolved',
           slackUserId,
           reason: 'the Slack profile has no email visible to Countersign',
         };
       }
+      // A lookalike or internationalised address is no identity: refused, never folded into another.
+      const canonical = canonicalEmail(raw);
+      if (!canonical.ok)
+        return { kind: 'unresolved', slackUserId, reason: `the Slack profile email ${canonical.reason}` };
+      const email = canonical.email;
       const groups: string[] = [];
       if (groupHandles.length > 0) {
         // Without membership no eligibility can be decided: a failed lookup leaves the user unresolved.

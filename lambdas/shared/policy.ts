@@ -28,7 +28,10 @@ import {
   policyBundleDigest,
   readPolicyMeta,
 } from '../../lib/policy-bundle.js';
+import { canonicalEmail, sameIdentity } from './email.js';
+import { UNKNOWN_ENVIRONMENT } from './environment.js';
 import type { Intent } from './intent.js';
+import { declaredFacts, type VerifiedFacts } from './registration.js';
 import type { ReviewPlan } from './store.js';
 
 /** The validated bundle as JSON, substituted by esbuild `define` at bundle time; absent in tests and the CLI. */
@@ -73,6 +76,20 @@ export interface ApprovalQuestion {
   agentId: string;
   plan: ReviewPlan;
   approver: ApproverIdentity;
+  /** The request's verified facts (registered owner, derived environment); the intent's claims when absent. */
+  verified?: VerifiedFacts;
+}
+
+/** Input of {@link PolicyEngine.evaluateIntent}. */
+export interface IntentQuestion {
+  intent: Intent;
+  agentId: string;
+  /**
+   * What Evaluate established (registered owner, derived environment). The
+   * handlers always pass it; offline tooling (policy tests, explain) without
+   * it evaluates the intent's own claims.
+   */
+  verified?: VerifiedFacts;
 }
 
 /** Answer of {@link canApprove}. */
@@ -97,7 +114,7 @@ export interface PolicyEngine {
    * clicker's membership of these as well as of the plan's approver groups.
    */
   readonly referencedGroups: readonly string[];
-  evaluateIntent(input: { intent: Intent; agentId: string }, defaults: PolicyDefaults): IntentVerdict;
+  evaluateIntent(input: IntentQuestion, defaults: PolicyDefaults): IntentVerdict;
   canApprove(input: ApprovalQuestion): ApprovalAnswer;
   /**
    * Only the `approve` policies' forbids (no invariants, no plan): for the
@@ -117,6 +134,8 @@ const ACTION_APPROVE = uid('Action', 'approve' as const);
 const lower = (s: string | undefined) => (s ?? '').trim().toLowerCase();
 const normalizeHandle = (h: string) => lower(h).replace(/^@/, '');
 const unique = <T>(xs: Iterable<T>) => [...new Set(xs)];
+/** The environment an approve question without verified facts is asked in: the strictest reading. */
+const UNVERIFIED = UNKNOWN_ENVIRONMENT;
 
 /** The typed parameters the schema declares (`type Parameters` in the schema), read from the schema itself. */
 function parameterTypes(schema: string): Map<string, ParamType> {
@@ -194,7 +213,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
   policySetFor('request', '', '');
 
   /** The Intent entity and request context; `problems` lists parameters dropped for their type. */
-  function intentEntity(intent: Intent, agentId: string) {
+  function intentEntity(intent: Intent, agentId: string, verified: VerifiedFacts) {
     const problems: string[] = [];
     const parameters: Record<string, string | number | boolean> = {};
     const tags: Record<string, string> = {};
@@ -218,11 +237,14 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
         action: intent.action,
         service,
         operation,
-        environment: intent.environment,
+        // Derived, canonical: never the agent's declaration (shared/environment.ts).
+        environment: verified.environment,
+        declaredEnvironment: intent.environment,
+        environmentSource: verified.environmentSource,
         resource: intent.resource,
         agentId,
-        owner: lower(intent.agent.owner),
-        onBehalfOf: lower(intent.agent.onBehalfOf),
+        owner: verified.owner,
+        onBehalfOf: verified.onBehalfOf,
         parameters,
         parameterNames: Object.keys(intent.parameters ?? {}),
       },
@@ -269,6 +291,8 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       remindBeforeSeconds: [],
       escalateTo: [],
       breakGlass: false,
+      responderGroups: [],
+      responderEmails: [],
     };
   }
 
@@ -299,6 +323,17 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     const stated = plans.map(({ plan }) => plan.editable).filter((e): e is string[] => e !== undefined);
     let editable = stated[0] ?? [];
     for (const paths of stated.slice(1)) editable = editable.filter((p) => paths.includes(p));
+    // Responders: only those every matching policy names (each one must allow break-glass for it to apply).
+    const intersect = (lists: string[][]) =>
+      lists.length === 0
+        ? []
+        : lists.slice(1).reduce((acc, l) => acc.filter((x) => l.includes(x)), lists[0]!);
+    const responderGroups = intersect(
+      plans.map(({ plan }) => unique(plan.responderGroups.map(normalizeHandle))),
+    );
+    const responderEmails = intersect(plans.map(({ plan }) => unique(plan.responderEmails.map(lower))));
+    const breakGlass =
+      plans.every(({ plan }) => plan.breakGlass) && responderGroups.length + responderEmails.length > 0;
     return {
       quorum: Math.max(...plans.map(({ plan }) => plan.quorum ?? 1)),
       timeoutSeconds,
@@ -311,7 +346,9 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
         .filter((s) => s < timeoutSeconds)
         .sort((a, b) => b - a),
       escalateTo: unique(plans.flatMap(({ plan }) => plan.escalateTo)).sort(),
-      breakGlass: plans.every(({ plan }) => plan.breakGlass),
+      breakGlass,
+      responderGroups: breakGlass ? responderGroups.sort() : [],
+      responderEmails: breakGlass ? responderEmails.sort() : [],
     };
   }
 
@@ -321,12 +358,10 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       .map((id) => (meta.get(id)?.description ? `${id} (${meta.get(id)?.description})` : id))
       .join(', ');
 
-  function evaluateIntent(
-    input: { intent: Intent; agentId: string },
-    defaults: PolicyDefaults,
-  ): IntentVerdict {
+  function evaluateIntent(input: IntentQuestion, defaults: PolicyDefaults): IntentVerdict {
     const { intent, agentId } = input;
-    const { entity, context, problems } = intentEntity(intent, agentId);
+    const verified = input.verified ?? declaredFacts(intent);
+    const { entity, context, problems } = intentEntity(intent, agentId, verified);
     const warnings = problems.map((p) => `${p}; it was left out of policy evaluation`);
     const agent = {
       uid: uid('Agent', agentId),
@@ -334,8 +369,8 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
         id: agentId,
         model: intent.agent.model,
         sessionId: intent.agent.sessionId,
-        owner: lower(intent.agent.owner),
-        onBehalfOf: lower(intent.agent.onBehalfOf),
+        owner: verified.owner,
+        onBehalfOf: verified.onBehalfOf,
       },
       parents: [],
     };
@@ -399,7 +434,9 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
         `policy ${describe(allows)} would allow it, but the intent could not be fully evaluated`,
       );
     }
-    warnings.push(`no policy matched ${intent.action} in ${intent.environment}; the default review applies`);
+    warnings.push(
+      `no policy matched ${intent.action} in ${verified.environment}; the default review applies`,
+    );
     return review([], 'no policy decides this intent; the default review applies');
   }
 
@@ -411,13 +448,16 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     intent,
     agentId,
     approver,
+    verified,
   }: Omit<ApprovalQuestion, 'plan'>): { reason: string; policies: string[] } | undefined {
-    const { entity, context } = intentEntity(intent, agentId);
+    const { entity, context } = intentEntity(intent, agentId, verified ?? declaredFacts(intent, UNVERIFIED));
+    const email = canonicalEmail(approver.email);
+    if (!email.ok) return { reason: `approver email ${email.reason}`, policies: [] };
     const principal = {
       uid: uid('Approver', approver.slackUserId),
       attrs: {
         slackUserId: approver.slackUserId,
-        email: lower(approver.email),
+        email: email.email,
         groups: unique(approver.groups.map(normalizeHandle)),
       },
       parents: [],
@@ -442,13 +482,16 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       : undefined;
   }
 
-  function canApprove({ intent, agentId, plan, approver }: ApprovalQuestion): ApprovalAnswer {
+  function canApprove({ intent, agentId, plan, approver, verified }: ApprovalQuestion): ApprovalAnswer {
     const refuse = (reason: string, policies: string[] = []) => ({ allowed: false, reason, policies });
     // Invariants, in code, before any policy runs: no policy can turn them off.
-    const email = lower(approver.email);
-    if (!approver.slackUserId || !/^[^\s@]+@[^\s@]+$/.test(email)) {
-      return refuse('approver identity is not resolved to an email; unresolved identities never approve');
+    const canonical = canonicalEmail(approver.email);
+    if (!approver.slackUserId || !canonical.ok) {
+      return refuse(
+        `approver identity is not resolved to an acceptable email${canonical.ok ? '' : ` (the email ${canonical.reason})`}; unresolved identities never approve`,
+      );
     }
+    const email = canonical.email;
     if (
       approver.isBot ||
       approver.slackUserId === 'USLACKBOT' ||
@@ -457,22 +500,23 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     ) {
       return refuse('agents and bots never approve');
     }
-    if (email === lower(intent.agent.owner))
+    // Self: the registered owner, and whatever the intent claims, compared canonically.
+    if (sameIdentity(email, verified?.owner) || sameIdentity(email, intent.agent.owner))
       return refuse('the agent owner cannot approve their own agent’s action');
-    if (email === lower(intent.agent.onBehalfOf)) {
+    if (sameIdentity(email, verified?.onBehalfOf) || sameIdentity(email, intent.agent.onBehalfOf)) {
       return refuse('the person the agent acts on behalf of cannot approve their own action');
     }
     // Eligibility comes from the review plan only.
     const groups = approver.groups.map(normalizeHandle);
     const viaGroup = plan.approverGroups.map(normalizeHandle).find((g) => groups.includes(g));
-    const viaEmail = plan.approverEmails.map(lower).includes(email);
+    const viaEmail = plan.approverEmails.some((e) => sameIdentity(e, email));
     if (!viaGroup && !viaEmail) {
       const asked =
         [...plan.approverGroups.map((g) => `@${g}`), ...plan.approverEmails].join(', ') || 'nobody';
       return refuse(`not an eligible approver for this request (asked: ${asked})`);
     }
     // Approve policies may only take eligibility away.
-    const forbidden = approvePoliciesForbid({ intent, agentId, approver });
+    const forbidden = approvePoliciesForbid({ intent, agentId, approver, ...(verified ? { verified } : {}) });
     if (forbidden) return refuse(forbidden.reason, forbidden.policies);
     return {
       allowed: true,
@@ -491,10 +535,20 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
   };
 }
 
-/** Group handles named in `groups.contains("…")` / `groups.containsAny([…])` anywhere in the policies. */
+/**
+ * Group handles named in `groups.contains("…")` / `groups.containsAny([…])`
+ * anywhere in the policies, and in `@responders` (a break-glass responder's
+ * membership is resolved like an approver's).
+ */
 export function referencedGroups(bundle: Pick<PolicyBundle, 'policies'>): string[] {
   const handles = new Set<string>();
   for (const text of Object.values(bundle.policies)) {
+    for (const match of text.matchAll(/@responders\(\s*"([^"]*)"\s*\)/g)) {
+      for (const entry of match[1]!.split(',')) {
+        const [kind, handle] = entry.trim().split(':');
+        if (kind === 'group' && handle) handles.add(normalizeHandle(handle));
+      }
+    }
     for (const match of text.matchAll(/groups\.contains(?:Any|All)?\(\s*\[?([^)\]]*)\]?\s*\)/g)) {
       for (const literal of match[1]!.matchAll(/"([^"]+)"/g)) handles.add(normalizeHandle(literal[1]!));
     }
@@ -524,10 +578,7 @@ export function policyEngine(): PolicyEngine {
 }
 
 /** Evaluates an intent against the process-wide policy set. */
-export function evaluateIntent(
-  input: { intent: Intent; agentId: string },
-  defaults: PolicyDefaults,
-): IntentVerdict {
+export function evaluateIntent(input: IntentQuestion, defaults: PolicyDefaults): IntentVerdict {
   return policyEngine().evaluateIntent(input, defaults);
 }
 

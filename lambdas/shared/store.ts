@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { currentHash, currentIntent } from './current-intent.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
+import type { VerifiedFacts } from './registration.js';
 
 /**
  * Name of the table's keys-only GSI that lists requests by status, newest
@@ -60,6 +61,10 @@ export interface ReviewPlan {
   escalateTo?: string[];
   /** True when every matching review policy allows break-glass handling. */
   breakGlass?: boolean;
+  /** Slack user-group handles whose members may break glass (every matching policy's `@responders`). */
+  responderGroups?: string[];
+  /** Emails that may break glass. */
+  responderEmails?: string[];
 }
 
 /** A final decision as written on the request. */
@@ -123,6 +128,11 @@ export interface RequestItem {
     /** Set when the event named an intent id that another intent already holds (refused, never joined). */
     claimedIntentId?: string;
   };
+  /**
+   * Registered owner, canonical on-behalf-of human and derived environment,
+   * established by Evaluate; what policy and the "self" checks key on.
+   */
+  verified?: VerifiedFacts;
   intentHash: string;
   createdAt: string;
   /** Step Functions execution that owns this request. */

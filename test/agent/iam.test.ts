@@ -32,8 +32,8 @@ beforeAll(() => {
     'ReportBotRole',
     'arn:aws:iam::123456789012:role/agents/report-bot',
   );
-  stack.addAgent(deployBot, 'deploy-bot');
-  stack.addAgent(reportBot, 'report-bot');
+  stack.addAgent(deployBot, 'deploy-bot', { owner: 'erin@example.com' });
+  stack.addAgent(reportBot, 'report-bot', { owner: 'frank@example.com' });
   template = Template.fromStack(stack);
 });
 

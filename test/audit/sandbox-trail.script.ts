@@ -53,7 +53,11 @@ const deny = makeIntent({
 });
 const approve = makeIntent({});
 const denied = makeIntent({});
-const expire = makeIntent({ environment: 'staging', action: 'ec2:RebootInstances' });
+const expire = makeIntent({
+  environment: 'staging',
+  action: 'ec2:RebootInstances',
+  resource: 'arn:aws:ec2:us-east-1:210987654321:instance/i-0staging',
+});
 for (const intent of [allow, deny, approve, denied, expire]) publish(intent);
 const approveCard = await waitFor(() => card(approve.intentId));
 // Approve sends what the card's button carries: the request id and the version it shows.

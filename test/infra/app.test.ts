@@ -51,7 +51,8 @@ describe('bin/countersign-app.ts', { timeout: 240_000 }, () => {
       .filter((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.ObjectLockEnabled)
       .map((r) => r.Properties.ObjectLockConfiguration?.Rule.DefaultRetention);
     expect(retention).toEqual([{ Mode: 'COMPLIANCE', Days: 30 }]);
-  });
+    // A whole synth with cdk-nag in a child process: ~50 s on a busy two-core machine.
+  }, 180_000);
 
   it('fails the synth on a policy that does not validate, naming the file and the line', () => {
     // Prepare: the real schema and policies, plus one policy that reads an attribute the schema lacks.
@@ -96,6 +97,14 @@ describe('bin/countersign-app.ts', { timeout: 240_000 }, () => {
     const run = runApp({ 'countersign:stackName': 'countersign_staging' });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('countersign.stackName: must be a CloudFormation stack name');
+  });
+
+  it('fails the synth on an environment pattern that matches any resource, naming the key', () => {
+    const run = runApp({
+      countersign: { ...(CDK_CONTEXT.countersign as object), environments: { dev: { resources: ['*'] } } },
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('countersign.environments.dev.resources.0: "*" must start with a literal');
   });
 
   it('fails with a message naming the missing key', () => {

@@ -17,6 +17,40 @@ describe('loadConfig', () => {
       auditLegalHold: false,
       digestSchedule: 'rate(1 hour)',
       policyDir: 'policies',
+      environments: {
+        prod: {
+          accounts: ['123456789012'],
+          resources: ['arn:aws:s3:::prod-*'],
+          aliases: ['production', 'prd'],
+        },
+        staging: {
+          accounts: ['210987654321'],
+          resources: ['arn:aws:s3:::staging-*'],
+          aliases: ['stage', 'stg'],
+        },
+        dev: {
+          accounts: ['111122223333'],
+          resources: ['arn:aws:s3:::dev-*', 'arn:aws:s3:::dev/*'],
+          aliases: ['development'],
+        },
+      },
+      emailIdentity: { subaddressDomains: ['*'], punycodeDomains: [] },
+    });
+  });
+
+  it('defaults to no environments (everything derives "unknown") and +tag removal for every domain', () => {
+    expect(loadConfig(minimal)).toMatchObject({
+      environments: {},
+      emailIdentity: { subaddressDomains: ['*'], punycodeDomains: [] },
+    });
+  });
+
+  it('lower-cases aliases, and takes the map as JSON from -c', () => {
+    const config = loadConfig(minimal, {
+      environments: JSON.stringify({ prod: { accounts: ['123456789012'], aliases: ['PRODUCTION'] } }),
+    });
+    expect(config.environments).toEqual({
+      prod: { accounts: ['123456789012'], resources: [], aliases: ['production'] },
     });
   });
 
@@ -116,6 +150,53 @@ describe('loadConfig', () => {
     [
       { ...minimal, interactionReservedConcurrency: '2.5' },
       /^countersign\.interactionReservedConcurrency: must be an integer/,
+    ],
+    [
+      { ...minimal, environments: { prod: { resources: ['*'] } } },
+      /^countersign\.environments\.prod\.resources\.0: "\*" must start with a literal/,
+    ],
+    [
+      { ...minimal, environments: { dev: { resources: ['*-dev'] } } },
+      /^countersign\.environments\.dev\.resources\.0: "\*-dev" must start with a literal/,
+    ],
+    [
+      { ...minimal, environments: { prod: { resources: ['arn:aws:iam::12345:role/*'] } } },
+      /^countersign\.environments\.prod\.resources\.0: .*account field "12345"/,
+    ],
+    [
+      { ...minimal, environments: { prod: { accounts: ['1234'] } } },
+      /^countersign\.environments\.prod\.accounts\.0: must be a 12-digit AWS account id/,
+    ],
+    [
+      { ...minimal, environments: { unknown: { accounts: [] } } },
+      /^countersign\.environments\.unknown: "unknown" is reserved/,
+    ],
+    [
+      { ...minimal, environments: { prod: { aliases: ['live'] }, staging: { aliases: ['live'] } } },
+      /^countersign\.environments\.staging\.aliases: "live" already names environment prod/,
+    ],
+    [
+      {
+        ...minimal,
+        environments: { prod: { accounts: ['123456789012'] }, dev: { accounts: ['123456789012'] } },
+      },
+      /^countersign\.environments\.dev\.accounts\.0: account 123456789012 is already in environment prod/,
+    ],
+    [
+      { ...minimal, environments: { prod: { regions: ['us-east-1'] } } },
+      /^countersign\.environments\.prod: unknown key\(s\) regions/,
+    ],
+    [
+      { ...minimal, environments: { Prod: { accounts: [] } } },
+      /^countersign\.environments\.Prod: must be a canonical name/,
+    ],
+    [
+      { ...minimal, emailIdentity: { subaddressDomains: ['Example.COM '] } },
+      /^countersign\.emailIdentity\.subaddressDomains\.0: must be "\*" or a lower-case domain name/,
+    ],
+    [
+      { ...minimal, emailIdentity: { punycodeDomains: ['example.com'] } },
+      /^countersign\.emailIdentity\.punycodeDomains\.0: must be a lower-case punycode/,
     ],
   ])('rejects %j naming the key', (context, message) => {
     expect(() => loadConfig(context)).toThrow(message);

@@ -304,6 +304,9 @@ describe('functions', () => {
         'COUNTERSIGN_POLICY_DIGEST',
         'COUNTERSIGN_APPROVER_GROUP',
         'COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS',
+        'COUNTERSIGN_AGENTS',
+        'COUNTERSIGN_ENVIRONMENTS',
+        'COUNTERSIGN_EMAIL_RULES',
       ].sort(),
     );
     expect(keys('ApprovalWorkflowReviewFunction')).toEqual(
@@ -331,6 +334,8 @@ describe('functions', () => {
         'COUNTERSIGN_POLICY_DIGEST',
         'COUNTERSIGN_SLACK_SECRET_ARN',
         'COUNTERSIGN_APPROVER_GROUP',
+        'COUNTERSIGN_AGENTS',
+        'COUNTERSIGN_EMAIL_RULES',
       ].sort(),
     );
     expect(keys('AuditDigestDigestFunction')).toEqual(

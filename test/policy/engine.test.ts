@@ -81,6 +81,7 @@ describe('evaluateIntent', () => {
           '@mask("parameters.password")',
           '@editable("parameters.rowLimit, parameters.durationMinutes")',
           '@breakglass("true")',
+          '@responders("group:platform-oncall")',
         ].join('\n'),
         'true',
       ),
@@ -115,6 +116,8 @@ describe('evaluateIntent', () => {
       remindBeforeSeconds: [600, 300], // union, only inside the combined timeout
       escalateTo: ['group:security-leads'],
       breakGlass: false, // only when every matching policy allows it
+      responderGroups: [],
+      responderEmails: [],
     });
   });
 

@@ -196,18 +196,18 @@ describe('break-glass', () => {
 });
 
 describe('break-glass eligibility (pure)', () => {
-  const human = (email: string) => ({
+  const human = (email: string, groups: string[] = ['platform-oncall']) => ({
     kind: 'human' as const,
     slackUserId: 'U1',
     email,
     name: 'x',
     displayName: 'X',
-    groups: [],
+    groups,
   });
   const requestWith = (urgency: 'urgent' | 'normal', breakGlass: boolean) =>
     ({
       intent: makeIntent({ context: { urgency } }),
-      review: makeReviewPlan({ breakGlass }),
+      review: makeReviewPlan({ breakGlass, responderGroups: ['platform-oncall'] }),
     }) as unknown as RequestItem;
 
   it.each([
@@ -227,6 +227,25 @@ describe('break-glass eligibility (pure)', () => {
     const verdict = checkBreakGlass(requestWith(urgency, allows), human(email));
     expect(verdict.ok).toBe(ok);
     expect(verdict.ok ? verdict.via : verdict.reason).toContain(text);
+  });
+
+  it('the human the agent acts for, in no responder group, is refused: the agent cannot make a responder', () => {
+    const verdict = checkBreakGlass(
+      requestWith('urgent', true),
+      human('carol@example.com', ['security-approvers']),
+    );
+    expect(verdict).toMatchObject({ ok: false, code: 'not-eligible' });
+    expect(verdict.ok ? '' : verdict.reason).toMatch(
+      /not name you a break-glass responder.*@platform-oncall/,
+    );
+  });
+
+  it('a responder named by email, compared canonically, may break glass', () => {
+    const r = {
+      ...requestWith('urgent', true),
+      review: makeReviewPlan({ breakGlass: true, responderEmails: ['Carol@Example.com'] }),
+    } as RequestItem;
+    expect(checkBreakGlass(r, human('carol@example.com', [])).ok).toBe(true);
   });
 
   it('agents and unresolved identities are refused', () => {

@@ -242,6 +242,7 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
       intentId: newIntentId(),
       environment: 'staging',
       action: 'ec2:RebootInstances',
+      resource: 'arn:aws:ec2:us-east-1:210987654321:instance/i-0staging',
     });
     await publish(intent);
     await waitForCard(intent.intentId);
@@ -367,7 +368,12 @@ describe('sandbox server: PutEvents speaks the EventBridge wire protocol', () =>
   });
 
   it('accepts the bus by ARN as well as by name', async () => {
-    const ok = makeIntent({ intentId: newIntentId(), environment: 'dev', action: 's3:ListBucket' });
+    const ok = makeIntent({
+      intentId: newIntentId(),
+      environment: 'dev',
+      action: 's3:ListBucket',
+      resource: 'arn:aws:s3:::dev-artifacts',
+    });
     published.add(ok.intentId);
     const out = await client.send(
       new PutEventsCommand({

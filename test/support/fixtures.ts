@@ -4,10 +4,16 @@
  * the first audit records of its chain.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { type AuditDeps, appendAudit } from '../../lambdas/shared/audit.js';
 import { intentHash } from '../../lambdas/shared/canonical.js';
 import { AGENT_SOURCE_PREFIX, type Intent, intentSchema } from '../../lambdas/shared/intent.js';
+import { type VerificationContext, verifyIntent } from '../../lambdas/shared/registration.js';
 import { createRequest, getRequest, type RequestItem, type ReviewPlan } from '../../lambdas/shared/store.js';
+import { AgentRegistry } from '../../lib/agent-registry.js';
+import { CONFIG_CONTEXT_KEY, loadConfig } from '../../lib/config.js';
+import { loadDirectory } from '../../sandbox/fake-slack.js';
 
 /** The demo agent and its humans, as in sandbox/directory.json. */
 export const DEMO = {
@@ -20,6 +26,28 @@ export const DEMO = {
   channel: 'C0APPROVAL',
   approverGroup: 'security-approvers',
 } as const;
+
+/**
+ * What Evaluate verifies intents against in the sandbox: cdk.json's
+ * environments and email rules, and sandbox/directory.json's agents,
+ * registered as `addAgent` registers them.
+ */
+export function sandboxVerification(): VerificationContext {
+  if (verification) return verification;
+  const cdk = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  const config = loadConfig(cdk.context[CONFIG_CONTEXT_KEY]);
+  const registry = new AgentRegistry(config.environments, config.emailIdentity);
+  for (const agent of loadDirectory().agents ?? []) registry.register(agent.id, agent);
+  verification = {
+    agents: registry.registrations,
+    environments: config.environments,
+    emailRules: config.emailIdentity,
+  };
+  return verification;
+}
+let verification: VerificationContext | undefined;
 
 /** Overrides for {@link makeIntent}; `agent` is merged field by field. */
 export type IntentOverrides = Partial<Omit<Intent, 'agent'>> & { agent?: Partial<Intent['agent']> };
@@ -88,7 +116,10 @@ export async function seedPendingRequest(deps: AuditDeps, options: SeedOptions =
   const created = options.createdAt ?? deps.now();
   const createdAt = created.toISOString();
   const hash = intentHash(intent);
+  // What Evaluate would have stored (absent when the seeded intent would not verify).
+  const verified = verifyIntent(sandboxVerification(), agentId, intent);
   const outcome = await createRequest(deps, {
+    ...(verified.ok ? { verified: verified.facts } : {}),
     intentId: intent.intentId,
     agentId,
     source: `${AGENT_SOURCE_PREFIX}${agentId}`,

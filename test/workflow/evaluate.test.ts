@@ -3,12 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvaluateDeps, evaluate } from '../../lambdas/evaluate/core.js';
 import { readChain } from '../../lambdas/shared/audit.js';
 import { evaluateIntent } from '../../lambdas/shared/policy.js';
-import { makeIntent } from '../support/fixtures.js';
+import { verifyIntent } from '../../lambdas/shared/registration.js';
+import { makeIntent, sandboxVerification } from '../support/fixtures.js';
 import { type LocalAws, startLocalAws } from '../support/local-aws.js';
 import { newIntentId } from '../support/loop.js';
 
 let aws: LocalAws;
 let deps: EvaluateDeps;
+const trusted = sandboxVerification();
 beforeAll(async () => {
   aws = await startLocalAws({ table: 'evaluate-test', bucket: 'evaluate-test' });
   deps = {
@@ -16,6 +18,7 @@ beforeAll(async () => {
     table: aws.table,
     now: () => new Date(),
     policy: evaluateIntent,
+    verify: (agentId, intent) => verifyIntent(trusted, agentId, intent),
     defaults: { approverGroup: 'security-approvers', timeoutSeconds: 3600 },
   };
 });

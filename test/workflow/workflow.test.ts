@@ -116,6 +116,7 @@ describe('approval workflow', () => {
       intentId: newIntentId(),
       environment: 'staging',
       action: 'ec2:RebootInstances',
+      resource: 'arn:aws:ec2:us-east-1:210987654321:instance/i-0staging',
     });
     publish(loop, intent);
     const card = await reviewOpen(loop, intent.intentId);
