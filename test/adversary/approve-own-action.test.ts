@@ -9,6 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent } from '../support/fixtures.js';
+import { cardValues, readBack } from '../support/inert.js';
 import {
   cardFor,
   click,
@@ -69,7 +70,8 @@ describe('adversary: approve own action', () => {
     const card = await reviewOpen(loop, intent.intentId);
     // Assess
     expect((await request(loop, intent.intentId))?.verified?.owner).toBe('erin@example.com');
-    expect(JSON.stringify(card.blocks)).toContain('*Owner (registered)*\\nerin@example.com');
+    const owner = cardValues(card.blocks ?? []).find((v) => v.label === 'Owner (registered)');
+    expect(owner && readBack(owner)).toBe('erin@example.com');
     await approveRefused(intent.intentId, USER.erin, 'self-owner', /you own the agent/);
     await denyWithReason(loop, USER.bob, intent.intentId);
     expect((await eventually(() => decisionFor(loop, intent.intentId))).detail.status).toBe('DENIED');

@@ -9,6 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent } from '../support/fixtures.js';
+import { cardValues, readBack } from '../support/inert.js';
 import {
   cardFor,
   decisionFor,
@@ -96,7 +97,8 @@ describe('adversary: lie about the environment', () => {
     });
     const shown = JSON.stringify(card.blocks);
     expect(shown).toContain('unverified');
-    expect(shown).toContain('declared by the agent: `dev`');
+    const declared = cardValues(card.blocks ?? []).find((v) => v.label === 'Environment declared by the agent');
+    expect(declared && readBack(declared)).toBe('dev');
     // Nobody approves it: it ends denied (here the sandbox's short default review timeout expires it).
     await denyWithReason(loop, USER.bob, intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId), 15_000);

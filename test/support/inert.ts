@@ -7,6 +7,7 @@ import { expect } from 'vitest';
 import { fencedJson, unescapeEntities, unreveal } from '../../lambdas/shared/agent-text.js';
 import type { Intent } from '../../lambdas/shared/intent.js';
 import { maskParameters } from '../../lambdas/shared/masking.js';
+import { declaredFacts, type VerifiedFacts } from '../../lambdas/shared/registration.js';
 
 type Text = { type: string; text: string };
 type Block = { type: string; text?: Text; fields?: Text[]; elements?: Text[] };
@@ -141,19 +142,24 @@ export interface CardSource {
   agentId: string;
   masked: readonly string[];
   reason?: string;
+  /** The facts Evaluate verified, when the request has them. @default the intent's own, canonical */
+  verified?: VerifiedFacts;
 }
 
 /** What the card should read back for a label. */
 function expectedValue(source: CardSource, label: string): unknown {
   const i = source.intent;
+  // The people are shown as Countersign verified them: canonical emails, the registered owner.
+  const facts = source.verified ?? declaredFacts(i);
   const table: Record<string, unknown> = {
     Action: i.action,
-    Environment: i.environment,
+    // The environment itself is Countersign's (derived); only a differing declaration is agent text.
+    'Environment declared by the agent': i.environment,
     Resource: i.resource,
     Agent: source.agentId,
     Model: i.agent.model,
-    'On behalf of': i.agent.onBehalfOf,
-    Owner: i.agent.owner,
+    'On behalf of': facts.onBehalfOf,
+    'Owner (registered)': facts.owner,
     Session: i.agent.sessionId,
     'Why (as the agent wrote it)': i.justification,
     'Impact (as the agent wrote it)': i.context?.impact,
@@ -176,7 +182,6 @@ export function assertFaithful(source: CardSource, blocks: unknown[]): void {
     expect.arrayContaining([
       'Action',
       'Resource',
-      'Environment',
       'Why (as the agent wrote it)',
       'Parameters',
     ]),
