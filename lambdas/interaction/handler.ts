@@ -6,6 +6,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { WebClient } from '@slack/web-api';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
@@ -21,13 +22,13 @@ import { toHttpRequest } from './payload.js';
 const logger = new Logger({ serviceName: 'countersign-interaction' });
 const metrics = new Metrics({ namespace: 'Countersign', serviceName: 'interaction' });
 const loadSecret = slackSecretLoader(
-  new SecretsManagerClient(lambdaClientConfig),
+  observed(new SecretsManagerClient(lambdaClientConfig)),
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const base = {
   ...auditDepsFromEnv(),
-  sfn: new SFNClient(lambdaClientConfig),
+  sfn: observed(new SFNClient(lambdaClientConfig)),
   logger,
   approverGroup: optionalEnv('COUNTERSIGN_APPROVER_GROUP'),
   ...cedarRule(),
