@@ -44,10 +44,12 @@ export class ReviewReminders extends Construct {
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', {});
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      // EventBridge Scheduler assumes the role with aws:SourceArn set to the
+      // schedule group's ARN (not the schedule's), so that is what the trust names.
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
-          ArnLike: { 'aws:SourceArn': this.scheduleArns() },
+          ArnEquals: { 'aws:SourceArn': this.scheduleGroup.scheduleGroupArn },
         },
       }),
       description: 'EventBridge Scheduler: invoke the Countersign reminder handler (review wake-ups)',

@@ -69,7 +69,9 @@ function keep(input: Record<string, unknown>): Record<string, unknown> {
         DetailType: e.DetailType,
       }));
     } else if (field === 'RequestItems' || field === 'TransactItems') {
-      out[field] = JSON.parse(JSON.stringify(value, (k, v) => (k === 'Item' || k === 'Keys' ? undefined : v)));
+      out[field] = JSON.parse(
+        JSON.stringify(value, (k, v) => (k === 'Item' || k === 'Keys' ? undefined : v)),
+      );
     } else {
       out[field] = value instanceof Date ? value.toISOString() : value;
     }

@@ -10,9 +10,9 @@
  */
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { eventBridgeScheduler } from '../../lambdas/review/scheduler.js';
 import { lambdaClientConfig } from '../../lambdas/shared/client-config.js';
 import { hourStart } from '../../lambdas/shared/digest.js';
-import { eventBridgeScheduler } from '../../lambdas/review/scheduler.js';
 import { AGENT_SOURCE_PREFIX, CANCEL_DETAIL_TYPE, INTENT_DETAIL_TYPE } from '../../lambdas/shared/intent.js';
 import { CountersignLoop } from '../../sandbox/loop.js';
 import { signedClick, signedViewSubmission } from '../../sandbox/slack-click.js';
@@ -82,7 +82,9 @@ const decision = (intentId: string) =>
   waitFor(`the decision on ${intentId}`, () => loop.decisions.find((e) => e.detail.intentId === intentId));
 const cardOpen = async (intentId: string) => {
   await waitFor(`the card of ${intentId}`, () =>
-    loop.slack!.sent('chat.postMessage').find((m) => JSON.stringify(m.blocks ?? []).includes(`"value":"${intentId}`)),
+    loop
+      .slack!.sent('chat.postMessage')
+      .find((m) => JSON.stringify(m.blocks ?? []).includes(`"value":"${intentId}`)),
   );
   await waitFor(`Review of ${intentId} to finish`, async () => {
     const { readChain } = await import('../../lambdas/shared/audit.js');
@@ -92,7 +94,13 @@ const cardOpen = async (intentId: string) => {
 };
 const click = (userId: string, actionId: string, requestId: string) =>
   loop.interact(signedClick(loop.signingSecret, { userId, actionId: actionId as never, requestId }));
-const submit = async (userId: string, actionId: string, requestId: string, callbackId: string, inputs: object) => {
+const submit = async (
+  userId: string,
+  actionId: string,
+  requestId: string,
+  callbackId: string,
+  inputs: object,
+) => {
   await click(userId, actionId, requestId);
   const view = [...loop.slack!.views.values()].reverse().find((v) => v.view.callback_id === callbackId);
   if (!view) throw new Error(`no ${callbackId} form opened for ${requestId}`);
@@ -110,6 +118,10 @@ const denied = makeIntent({ action: 'organizations:LeaveOrganization', parameter
 put(INTENT_DETAIL_TYPE, denied);
 await settle('allowed', allowed.intentId);
 await settle('denied', denied.intentId);
+// The same intent again: Evaluate finds the request and stops the duplicate.
+put(INTENT_DETAIL_TYPE, allowed);
+await loop.idle();
+outcomes.duplicate = await loop.executionsFor(allowed.intentId)[1]?.result;
 
 // A human approval (with a grant), then a human denial with a reason.
 const approved = makeIntent();
@@ -143,7 +155,9 @@ const urgent = makeIntent({
 });
 put(INTENT_DETAIL_TYPE, urgent);
 await cardOpen(urgent.intentId);
-await submit(USER.carol, 'breakglass', urgent.intentId, 'countersign.breakglass', { reason: 'Leaked password.' });
+await submit(USER.carol, 'breakglass', urgent.intentId, 'countersign.breakglass', {
+  reason: 'Leaked password.',
+});
 await settle('break-glass', urgent.intentId);
 await click(USER.alice, 'acknowledge', urgent.intentId);
 
@@ -184,8 +198,14 @@ const apiEvent = (pathParameters: Record<string, string>) =>
   ({
     pathParameters,
     requestContext: {
-      identity: { userArn: `${LOCAL.agentRoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/s1` },
-      authorizer: { iam: { userArn: `${LOCAL.agentRoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/s1` } },
+      identity: {
+        userArn: `${LOCAL.agentRoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/s1`,
+      },
+      authorizer: {
+        iam: {
+          userArn: `${LOCAL.agentRoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/s1`,
+        },
+      },
     },
   }) as unknown as APIGatewayProxyEvent;
 const status = await import('../../lambdas/status/handler.js');
