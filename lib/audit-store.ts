@@ -164,6 +164,18 @@ export class AuditStore extends Construct {
         resources: [this.bucket.arnForObjects('*')],
       }),
     );
+    // Every audit object is locked in COMPLIANCE mode; a GOVERNANCE retention
+    // (which s3:BypassGovernanceRetention could later shorten) is refused to all.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyGovernanceRetention',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObjectRetention'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { StringNotEquals: { 's3:object-lock-mode': 'COMPLIANCE' } },
+      }),
+    );
     // A legal hold, once placed, can be lifted only by changing this policy first.
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({

@@ -23,6 +23,42 @@ const EVALUATED_ON_STATE_MACHINE = new Set([
   'states:SendTaskHeartbeat',
 ]);
 
+// The authorization data types these as lists (a PutEvents call can carry
+// several entries), but EventBridge authorizes each entry on its own, with one
+// value, and documents them as single-valued. A single-valued operator on one
+// value is the same test as its set-operator form on a one-element list, so
+// statements on these keys are rewritten to the set form before evaluation.
+const PER_ENTRY_KEYS = new Set(['events:source', 'events:detail-type']);
+const SET_FORM: Record<string, string> = {
+  StringEquals: 'ForAnyValue:StringEquals',
+  StringLike: 'ForAnyValue:StringLike',
+  StringEqualsIgnoreCase: 'ForAnyValue:StringEqualsIgnoreCase',
+  StringNotEquals: 'ForAllValues:StringNotEquals',
+  StringNotLike: 'ForAllValues:StringNotLike',
+  StringNotEqualsIgnoreCase: 'ForAllValues:StringNotEqualsIgnoreCase',
+};
+
+function perEntry(policy: PolicyDocument | undefined): PolicyDocument | undefined {
+  if (!policy) return policy;
+  const statements = policy.Statement.map((statement) => {
+    const conditions = statement.Condition as Record<string, Record<string, unknown>> | undefined;
+    if (!conditions) return statement;
+    const rewritten: Record<string, Record<string, unknown>> = {};
+    for (const [operator, keys] of Object.entries(conditions)) {
+      for (const [key, value] of Object.entries(keys)) {
+        let target = operator;
+        if (PER_ENTRY_KEYS.has(key.toLowerCase())) {
+          target = SET_FORM[operator] ?? '';
+          if (!target) throw new Error(`no per-entry form for ${operator} on ${key}`);
+        }
+        rewritten[target] = { ...rewritten[target], [key]: value };
+      }
+    }
+    return { ...statement, Condition: rewritten };
+  });
+  return { ...policy, Statement: statements };
+}
+
 /** A principal that is a role of the stack, by logical id. */
 export function rolePrincipal(deployed: DeployedStack, roleLogicalId: string, session = 'session') {
   const roleArn = deployed.attr(roleLogicalId, 'Arn');
@@ -47,6 +83,11 @@ export async function evaluate(request: {
   context: Record<string, string | string[]>;
   resourcePolicy?: PolicyDocument | undefined;
 }): Promise<Verdict> {
+  const events = request.action.startsWith('events:');
+  const identityPolicies = events
+    ? request.identityPolicies.map((p) => ({ ...p, policy: perEntry(p.policy)! }))
+    : request.identityPolicies;
+  const resourcePolicy = events ? perEntry(request.resourcePolicy) : request.resourcePolicy;
   const simulation: Simulation = {
     request: {
       principal: request.principal,
@@ -54,10 +95,10 @@ export async function evaluate(request: {
       resource: { resource: request.resource, accountId: ACCOUNT },
       contextVariables: request.context,
     },
-    identityPolicies: request.identityPolicies,
+    identityPolicies,
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
+    ...(resourcePolicy ? { resourcePolicy } : {}),
   };
   if (EVALUATED_ON_STATE_MACHINE.has(request.action)) {
     const result = runUnsafeSimulation(simulation, {});
