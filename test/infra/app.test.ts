@@ -50,7 +50,7 @@ describe('bin/countersign-app.ts', () => {
       .filter((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.ObjectLockEnabled)
       .map((r) => r.Properties.ObjectLockConfiguration?.Rule.DefaultRetention);
     expect(retention).toEqual([{ Mode: 'COMPLIANCE', Days: 30 }]);
-  });
+  }, 300_000); // the app runs cdk-nag and the cfn-guard rules at synth
 
   it('fails the synth on a policy that does not validate, naming the file and the line', () => {
     // Prepare: the real schema and policies, plus one policy that reads an attribute the schema lacks.

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type IamRequest, localToDeployed, requestsFor } from '../proof/requests.js';
 import { runScenario, type ScenarioRun } from '../proof/run.js';
 import { evaluate, rolePrincipal } from '../proof/simulate.js';
-import { ACCOUNT, type DeployedStack, REGION, synthDeployed } from '../proof/template.js';
+import { type DeployedStack, synthDeployed } from '../proof/template.js';
 
 let run: ScenarioRun;
 let deployed: DeployedStack;

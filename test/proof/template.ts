@@ -296,7 +296,9 @@ export class DeployedStack {
   resourcePolicy(arn: string): PolicyDocument | undefined {
     const statements: Record<string, unknown>[] = [];
     const add = (doc: unknown) => {
-      const resolved = (typeof doc === 'string' ? JSON.parse(doc) : this.resolve(doc)) as PolicyDocument;
+      // A policy property may be a document or JSON text (literal or built with intrinsics).
+      const value = this.resolve(doc);
+      const resolved = (typeof value === 'string' ? JSON.parse(value) : value) as PolicyDocument;
       statements.push(...resolved.Statement);
     };
     for (const id of this.ofType('AWS::S3::BucketPolicy')) {
