@@ -8,6 +8,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CONFIG_CONTEXT_KEY, CONFIG_KEYS, loadConfig } from '../lib/config.js';
 import { CountersignStack } from '../lib/countersign-stack.js';
+import { acknowledgeTemplateFindings, addTemplateRules } from '../lib/template-rules.js';
 
 const app = new App();
 
@@ -19,10 +20,13 @@ for (const key of CONFIG_KEYS) {
 const config = loadConfig(app.node.tryGetContext(CONFIG_CONTEXT_KEY), overrides);
 
 // `countersign:stackName` names this copy: deploy staging next to prod with another name and bus.
-new CountersignStack(app, config.stackName, {
+const stack = new CountersignStack(app, config.stackName, {
   description: 'Countersign: human countersignatures on privileged AI-agent actions',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   config,
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+// AWS Control Tower proactive controls (cfn-guard), beside cdk-nag; accepted findings carry their reasons.
+addTemplateRules(app);
+acknowledgeTemplateFindings(stack);

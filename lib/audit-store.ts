@@ -27,18 +27,17 @@ export { AUDIT_HOUR_INDEX, RECORDS_PREFIX };
 /** Key prefix of signed digest objects. */
 export const DIGESTS_PREFIX = 'digests/';
 
-/** Item-level DynamoDB actions a reader needs. */
-const TABLE_READ_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:DescribeTable',
-];
+/**
+ * Item-level DynamoDB actions a reader needs: the calls the handlers make
+ * (test/infra/iam-proof.test.ts records them). No BatchGetItem, DescribeTable or Scan.
+ */
+const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
 /**
  * Item-level DynamoDB actions a writer needs: conditional single-item writes.
- * No DeleteItem, BatchWriteItem (which can delete) or Scan: the store is append/update only.
+ * No DeleteItem, BatchWriteItem (which can delete), transactions or Scan: the
+ * store is append/update only.
  */
-const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
+const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
 /** Object actions that remove evidence; denied to everyone by the bucket policy. */
 export const DENIED_OBJECT_ACTIONS = [
   's3:DeleteObject',
@@ -174,6 +173,18 @@ export class AuditStore extends Construct {
         resources: [this.bucket.arnForObjects('*')],
       }),
     );
+    // Every audit object is locked in COMPLIANCE mode; a GOVERNANCE retention
+    // (which s3:BypassGovernanceRetention could later shorten) is refused to all.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyGovernanceRetention',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObjectRetention'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { StringNotEquals: { 's3:object-lock-mode': 'COMPLIANCE' } },
+      }),
+    );
     // A legal hold, once placed, can be lifted only by changing this policy first.
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -201,12 +212,9 @@ export class AuditStore extends Construct {
     };
   }
 
-  /** Item reads on the table and its `byAuditHour` index (no Scan). */
+  /** Item reads on the table (no Scan; the `byAuditHour` index is the digest signer's alone). */
   public grantTableRead(grantee: iam.IGrantable): void {
-    this.addToPolicy(grantee, TABLE_READ_ACTIONS, [
-      this.table.tableArn,
-      `${this.table.tableArn}/index/${AUDIT_HOUR_INDEX}`,
-    ]);
+    this.addToPolicy(grantee, TABLE_READ_ACTIONS, [this.table.tableArn]);
     this.grantTableKey(grantee);
   }
 
@@ -226,7 +234,7 @@ export class AuditStore extends Construct {
    * Lets a grantee append audit objects under `prefix`: s3:PutObject and
    * s3:PutObjectRetention (to set ObjectLockRetainUntilDate), plus
    * s3:PutObjectLegalHold when legal hold is on, and the bucket key's
-   * GenerateDataKey/Encrypt through S3. Never delete, bypass retention or change
+   * GenerateDataKey through S3 (all an SSE-KMS PutObject needs). Never delete, bypass retention or change
    * the bucket's lock configuration.
    */
   public grantObjectWrite(grantee: iam.IGrantable, prefix: string = RECORDS_PREFIX): void {
@@ -234,7 +242,7 @@ export class AuditStore extends Construct {
     if (this.legalHold) actions.push('s3:PutObjectLegalHold');
     this.addToPolicy(grantee, actions, [this.bucket.arnForObjects(`${prefix}*`)]);
     this.acknowledgePrefixWildcard(grantee, prefix);
-    this.addToPolicy(grantee, ['kms:GenerateDataKey', 'kms:Encrypt'], [this.bucketKey.keyArn], {
+    this.addToPolicy(grantee, ['kms:GenerateDataKey'], [this.bucketKey.keyArn], {
       StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` },
     });
   }

@@ -76,6 +76,8 @@ export class ReviewReminders extends Construct {
     ));
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      // EventBridge Scheduler assumes the role with aws:SourceArn set to the
+      // schedule group's ARN (not the schedule's), so that is what the trust names.
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': Stack.of(this).account },

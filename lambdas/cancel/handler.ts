@@ -3,13 +3,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { type CancelDeps, cancel } from '../review-core/cancel.js';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { observed } from '../shared/client-config.js';
 import type { BusEvent } from '../shared/workflow.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 
 const deps: CancelDeps = {
   ...auditDepsFromEnv(),
-  sfn: new SFNClient(lambdaClientConfig),
+  sfn: observed(new SFNClient(lambdaClientConfig)),
   warn: (message, extra) => logger.warn(message, extra ?? {}),
 };
 

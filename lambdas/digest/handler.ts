@@ -6,6 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { observed } from '../shared/client-config.js';
 import { kmsSigner } from '../shared/digest.js';
 import { requireEnv } from '../shared/env.js';
 import { createS3Client, objectLockFromEnv } from '../shared/s3.js';
@@ -17,7 +18,7 @@ const deps: DigestDeps = {
   ...auditDepsFromEnv(),
   ...objectLockFromEnv(),
   s3: createS3Client(),
-  signer: kmsSigner(new KMSClient(lambdaClientConfig), requireEnv('COUNTERSIGN_DIGEST_KEY_ID')),
+  signer: kmsSigner(observed(new KMSClient(lambdaClientConfig)), requireEnv('COUNTERSIGN_DIGEST_KEY_ID')),
 };
 
 export const handler = async (event: { period?: unknown } | null | undefined) => {

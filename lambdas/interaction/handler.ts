@@ -9,7 +9,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { WebClient } from '@slack/web-api';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { reviewCoreFromEnv } from '../review-core/environment.js';
-import { lambdaClientConfig } from '../shared/client-config.js';
+import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
@@ -19,7 +19,7 @@ import { toHttpRequest } from './payload.js';
 const logger = new Logger({ serviceName: 'countersign-interaction' });
 const metrics = new Metrics({ namespace: 'Countersign', serviceName: 'interaction' });
 const loadSecret = slackSecretLoader(
-  new SecretsManagerClient(lambdaClientConfig),
+  observed(new SecretsManagerClient(lambdaClientConfig)),
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');

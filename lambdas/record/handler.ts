@@ -2,6 +2,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import type { DecisionDetail } from '../shared/intent.js';
 import { createSlackClient } from '../shared/slack.js';
@@ -11,7 +12,7 @@ import { type RecordDeps, record } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 const loadSecret = slackSecretLoader(
-  new SecretsManagerClient(lambdaClientConfig),
+  observed(new SecretsManagerClient(lambdaClientConfig)),
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');

@@ -2,6 +2,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import type { ReminderPayload } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
@@ -10,7 +11,7 @@ import { type ReminderDeps, remind } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 const loadSecret = slackSecretLoader(
-  new SecretsManagerClient(lambdaClientConfig),
+  observed(new SecretsManagerClient(lambdaClientConfig)),
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');

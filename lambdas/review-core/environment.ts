@@ -6,6 +6,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { observed } from '../shared/client-config.js';
 import { optionalEnv } from '../shared/env.js';
 import type { ReviewCoreDeps, ReviewPolicy } from './contract.js';
 import { policyRule } from './eligibility.js';
@@ -17,7 +18,7 @@ export type EnvironmentDeps = Omit<ReviewCoreDeps, 'resolveActor' | 'notifier' |
 export function reviewCoreFromEnv(): EnvironmentDeps {
   return {
     ...auditDepsFromEnv(),
-    sfn: new SFNClient(lambdaClientConfig),
+    sfn: observed(new SFNClient(lambdaClientConfig)),
     approverGroup: optionalEnv('COUNTERSIGN_APPROVER_GROUP'),
     ...cedarRule(),
   };

@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
+import { observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import type { ReminderScheduler } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
@@ -12,7 +13,7 @@ import { eventBridgeScheduler } from './scheduler.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 const loadSecret = slackSecretLoader(
-  new SecretsManagerClient(lambdaClientConfig),
+  observed(new SecretsManagerClient(lambdaClientConfig)),
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
@@ -28,7 +29,7 @@ const deps: ReviewDeps = {
   },
   ...(scheduleGroup
     ? {
-        scheduler: eventBridgeScheduler(new SchedulerClient(lambdaClientConfig), {
+        scheduler: eventBridgeScheduler(observed(new SchedulerClient(lambdaClientConfig)), {
           group: scheduleGroup,
           functionArn: requireEnv('COUNTERSIGN_REMINDER_FUNCTION_ARN'),
           roleArn: requireEnv('COUNTERSIGN_SCHEDULER_ROLE_ARN'),

@@ -7,14 +7,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuditDeps } from './audit.js';
-import { lambdaClientConfig } from './client-config.js';
+import { lambdaClientConfig, observed } from './client-config.js';
 import { requireEnv } from './env.js';
 
 export { lambdaClientConfig };
 
 /** A DynamoDB document client that drops undefined attributes instead of failing. */
 export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ ...lambdaClientConfig }), {
+  return DynamoDBDocumentClient.from(observed(new DynamoDBClient({ ...lambdaClientConfig })), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
 }

@@ -5,7 +5,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { legalHoldFromEnv, type ObjectLockSettings } from './audit-record.js';
-import { lambdaClientConfig } from './client-config.js';
+import { lambdaClientConfig, observed } from './client-config.js';
 import { requireEnv, requireIntEnv } from './env.js';
 
 /**
@@ -16,12 +16,14 @@ import { requireEnv, requireIntEnv } from './env.js';
  */
 export function createS3Client(): S3Client {
   const customEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
-  return new S3Client({
-    ...lambdaClientConfig,
-    forcePathStyle: customEndpoint,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return observed(
+    new S3Client({
+      ...lambdaClientConfig,
+      forcePathStyle: customEndpoint,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+  );
 }
 
 type S3Failure = { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;

@@ -97,7 +97,9 @@ describe('adversary: lie about the environment', () => {
     });
     const shown = JSON.stringify(card.blocks);
     expect(shown).toContain('unverified');
-    const declared = cardValues(card.blocks ?? []).find((v) => v.label === 'Environment declared by the agent');
+    const declared = cardValues(card.blocks ?? []).find(
+      (v) => v.label === 'Environment declared by the agent',
+    );
     expect(declared && readBack(declared)).toBe('dev');
     // Nobody approves it: it ends denied (here the sandbox's short default review timeout expires it).
     await denyWithReason(loop, USER.bob, intent.intentId);

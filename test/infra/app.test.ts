@@ -51,8 +51,8 @@ describe('bin/countersign-app.ts', { timeout: 240_000 }, () => {
       .filter((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.ObjectLockEnabled)
       .map((r) => r.Properties.ObjectLockConfiguration?.Rule.DefaultRetention);
     expect(retention).toEqual([{ Mode: 'COMPLIANCE', Days: 30 }]);
-    // A whole synth with cdk-nag in a child process: ~50 s on a busy two-core machine.
-  }, 180_000);
+    // A whole synth with cdk-nag and the cfn-guard rules in a child process: ~50-120 s on a busy two-core machine.
+  }, 300_000);
 
   it('fails the synth on a policy that does not validate, naming the file and the line', () => {
     // Prepare: the real schema and policies, plus one policy that reads an attribute the schema lacks.

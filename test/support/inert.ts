@@ -179,12 +179,7 @@ function expectedValue(source: CardSource, label: string): unknown {
 export function assertFaithful(source: CardSource, blocks: unknown[]): void {
   const values = cardValues(blocks);
   expect(values.map((v) => v.label)).toEqual(
-    expect.arrayContaining([
-      'Action',
-      'Resource',
-      'Why (as the agent wrote it)',
-      'Parameters',
-    ]),
+    expect.arrayContaining(['Action', 'Resource', 'Why (as the agent wrote it)', 'Parameters']),
   );
   for (const v of values) {
     const want = expectedValue(source, v.label);
