@@ -11,6 +11,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { limitGrantsToAwsServices } from './key-policy.js';
 
 /** Properties of {@link AlarmNotifications}. */
 export interface AlarmNotificationsProps {
@@ -30,10 +31,12 @@ export class AlarmNotifications extends Construct {
 
   constructor(scope: Construct, id: string, props: AlarmNotificationsProps = {}) {
     super(scope, id);
-    const key = new kms.Key(this, 'TopicKey', {
-      description: 'Countersign alarm topic',
-      enableKeyRotation: true,
-    });
+    const key = limitGrantsToAwsServices(
+      new kms.Key(this, 'TopicKey', {
+        description: 'Countersign alarm topic',
+        enableKeyRotation: true,
+      }),
+    );
     // CloudWatch alarms publish to an encrypted topic only if the key lets them.
     key.addToResourcePolicy(
       new iam.PolicyStatement({

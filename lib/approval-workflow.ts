@@ -33,6 +33,7 @@ import {
   HandlerFunction,
   settings,
 } from './handler-function.js';
+import { limitGrantsToAwsServices } from './key-policy.js';
 import { instanceScopedName } from './physical-names.js';
 import { ReviewReminders } from './review-reminders.js';
 
@@ -252,10 +253,12 @@ export class ApprovalWorkflow extends Construct {
     // Under /aws/vendedlogs/states/: CloudWatch Logs then needs no per-log-group entry in the account's
     // size-limited resource policy. The stack instance's id makes the name unique per copy and per deploy.
     const logGroupName = instanceScopedName('/aws/vendedlogs/states/');
-    this.logKey = new kms.Key(this, 'ExecutionLogsKey', {
-      description: 'Countersign approval workflow execution logs',
-      enableKeyRotation: true,
-    });
+    this.logKey = limitGrantsToAwsServices(
+      new kms.Key(this, 'ExecutionLogsKey', {
+        description: 'Countersign approval workflow execution logs',
+        enableKeyRotation: true,
+      }),
+    );
     this.logKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowCloudWatchLogsForTheExecutionLogGroup',

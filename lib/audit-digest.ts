@@ -13,6 +13,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { type Binding, HandlerFunction } from './handler-function.js';
+import { limitGrantsToAwsServices } from './key-policy.js';
 
 /** Properties of an {@link AuditDigest}. */
 export interface AuditDigestProps {
@@ -49,6 +50,7 @@ export class AuditDigest extends Construct {
       keyUsage: kms.KeyUsage.SIGN_VERIFY,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    limitGrantsToAwsServices(this.signingKey);
     Validations.of(this.signingKey).acknowledge({
       id: 'AwsSolutions-KMS5',
       reason:

@@ -21,6 +21,7 @@ import { Construct } from 'constructs';
 import { AUDIT_HOUR_INDEX, RECORDS_PREFIX } from '../lambdas/shared/audit-record.js';
 import { REQUEST_STATUS_INDEX } from '../lambdas/shared/store.js';
 import type { Binding } from './handler-function.js';
+import { limitGrantsToAwsServices } from './key-policy.js';
 
 /** The GSI that lists audit records by hour, and the key prefix of record objects: the handlers' own names. */
 export { AUDIT_HOUR_INDEX, RECORDS_PREFIX };
@@ -98,6 +99,7 @@ export class AuditStore extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    limitGrantsToAwsServices(this.tableKey);
     this.table = new dynamodb.TableV2(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
@@ -147,6 +149,7 @@ export class AuditStore extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    limitGrantsToAwsServices(this.bucketKey);
     this.bucket = new s3.Bucket(this, 'Bucket', {
       objectLockEnabled: true,
       objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(this.retentionDays)),

@@ -16,7 +16,6 @@ import {
 } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -68,12 +67,6 @@ export const TEMPLATE_RULE_ACCEPTANCES: readonly Acceptance[] = [
     applies: (c) => c instanceof logs.CfnLogGroup,
     reason:
       'CloudWatch Logs encrypts log data at rest with its service key; the logs hold operational events, not evidence or secrets (the audit trail is in the Object Lock bucket).',
-  },
-  {
-    rule: 'kms_create_grant_aws_service_check',
-    applies: (c) => c instanceof kms.CfnKey,
-    reason:
-      'No role of the stack holds kms:CreateGrant (the IAM proof checks every role); DynamoDB and S3 use the keys through grants for AWS resources only.',
   },
   {
     rule: 's3_bucket_default_encryption_kms_check',

@@ -9,7 +9,7 @@
  * test/infra/iam-proof.test.ts (one loop per process).
  */
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { eventBridgeScheduler } from '../../lambdas/review/scheduler.js';
 import { lambdaClientConfig } from '../../lambdas/shared/client-config.js';
 import { hourStart } from '../../lambdas/shared/digest.js';
@@ -25,6 +25,7 @@ export const LOCAL = {
   scheduleGroup: 'countersign-local-reviews',
   reminderFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:countersign-local-reminder',
   schedulerRoleArn: 'arn:aws:iam::000000000000:role/countersign-local-scheduler',
+  reminderDeadLetterArn: 'arn:aws:sqs:us-east-1:000000000000:countersign-local-reminders-dlq',
   digestKeyId: 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-00000000d1e5',
   agentRoleArn: 'arn:aws:iam::000000000000:role/deploy-bot-agent',
 } as const;
@@ -37,6 +38,7 @@ Object.assign(process.env, {
   ...fakes.env(),
   COUNTERSIGN_SCHEDULE_GROUP: LOCAL.scheduleGroup,
   COUNTERSIGN_REMINDER_FUNCTION_ARN: LOCAL.reminderFunctionArn,
+  COUNTERSIGN_REMINDER_DLQ_ARN: LOCAL.reminderDeadLetterArn,
   COUNTERSIGN_SCHEDULER_ROLE_ARN: LOCAL.schedulerRoleArn,
   COUNTERSIGN_DIGEST_KEY_ID: LOCAL.digestKeyId,
   COUNTERSIGN_AGENT_ROLES: JSON.stringify([{ roleArn: LOCAL.agentRoleArn, agentId: 'deploy-bot' }]),
@@ -51,6 +53,7 @@ const eventBridge = eventBridgeScheduler(recorder.attach('review', new Scheduler
   group: LOCAL.scheduleGroup,
   functionArn: LOCAL.reminderFunctionArn,
   roleArn: LOCAL.schedulerRoleArn,
+  deadLetterArn: LOCAL.reminderDeadLetterArn,
 });
 review.useReminderScheduler({
   async schedule(at, payload) {
@@ -196,18 +199,16 @@ const digest = await import('../../lambdas/digest/handler.js');
 outcomes.digest = await digest.handler({ period: hourStart(new Date(Date.now() - 3_600_000)).toISOString() });
 const apiEvent = (pathParameters: Record<string, string>) =>
   ({
+    version: '2.0',
     pathParameters,
     requestContext: {
-      identity: {
-        userArn: `${LOCAL.agentRoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/s1`,
-      },
       authorizer: {
         iam: {
           userArn: `${LOCAL.agentRoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/s1`,
         },
       },
     },
-  }) as unknown as APIGatewayProxyEvent;
+  }) as unknown as APIGatewayProxyEventV2WithIAMAuthorizer;
 const status = await import('../../lambdas/status/handler.js');
 outcomes.status = (await status.handler(apiEvent({ intentId: approved.intentId }))).statusCode;
 const grantId = ((await decision(approved.intentId)).detail.grant as { grantId: string }).grantId;

@@ -392,7 +392,7 @@ export function synthDeployed(options: SynthOptions = {}): DeployedStack {
       roleName,
       assumedBy: new iam.AccountRootPrincipal(),
     });
-    stack.addAgent(role, agentId);
+    stack.addAgent(role, agentId, { owner: `owner-of-${agentId}@example.com` });
   }
   return new DeployedStack(
     stack,
