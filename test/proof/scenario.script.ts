@@ -8,15 +8,17 @@
  * `{ calls, env, outcomes, unattributed }`. Run in its own process by
  * test/infra/iam-proof.test.ts (one loop per process).
  */
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { eventBridgeScheduler } from '../../lambdas/review/scheduler.js';
 import { lambdaClientConfig } from '../../lambdas/shared/client-config.js';
-import { hourStart } from '../../lambdas/shared/digest.js';
+import { digestObjectKey, hourStart } from '../../lambdas/shared/digest.js';
 import { AGENT_SOURCE_PREFIX, CANCEL_DETAIL_TYPE, INTENT_DETAIL_TYPE } from '../../lambdas/shared/intent.js';
 import { CountersignLoop } from '../../sandbox/loop.js';
 import { signedClick, signedViewSubmission } from '../../sandbox/slack-click.js';
 import { makeIntent } from '../support/fixtures.js';
+import { click as clickAs } from '../support/loop.js';
 import { startFakeServices } from './fake-services.js';
 import { CallRecorder } from './recorder.js';
 
@@ -95,8 +97,9 @@ const cardOpen = async (intentId: string) => {
     return chain.some((r) => r.kind === 'reviewers-notified') ? true : undefined;
   });
 };
+// An Approve carries the version its card shows, as the card's button does.
 const click = (userId: string, actionId: string, requestId: string) =>
-  loop.interact(signedClick(loop.signingSecret, { userId, actionId: actionId as never, requestId }));
+  clickAs(loop, userId, actionId as Parameters<typeof clickAs>[2], requestId);
 const submit = async (
   userId: string,
   actionId: string,
@@ -115,7 +118,13 @@ const settle = async (name: string, intentId: string) => {
 };
 
 // Policy allow and policy deny: no human.
-const allowed = makeIntent({ environment: 'dev', action: 'iam:GetRole', parameters: { roleName: 'app' } });
+// Resources in the configured dev and staging accounts (cdk.json): the environment is derived, not declared.
+const allowed = makeIntent({
+  environment: 'dev',
+  action: 'iam:GetRole',
+  resource: 'arn:aws:iam::111122223333:role/app',
+  parameters: { roleName: 'app' },
+});
 put(INTENT_DETAIL_TYPE, allowed);
 const denied = makeIntent({ action: 'organizations:LeaveOrganization', parameters: {} });
 put(INTENT_DETAIL_TYPE, denied);
@@ -189,14 +198,22 @@ await click(USER.bob, 'approve', rotation.intentId);
 await settle('reminded', rotation.intentId);
 
 // An expiry: no policy names the action, so the (short) default timeout applies.
-const expiring = makeIntent({ environment: 'staging', action: 'ec2:RebootInstances' });
+const expiring = makeIntent({
+  environment: 'staging',
+  action: 'ec2:RebootInstances',
+  resource: 'arn:aws:ec2:us-east-1:210987654321:instance/i-0123456789abcdef0',
+});
 put(INTENT_DETAIL_TYPE, expiring);
 await settle('expired', expiring.intentId);
 await loop.idle();
 
 // The digest of the current hour, status reads and a grant consumption by the agent.
 const digest = await import('../../lambdas/digest/handler.js');
-outcomes.digest = await digest.handler({ period: hourStart(new Date(Date.now() - 3_600_000)).toISOString() });
+// The last ended hour. The loop digested it itself when it started (an empty hour): its
+// object is removed first (by the loop's own S3 client, not a handler's) so the handler writes it.
+const lastHour = hourStart(new Date(Date.now() - 3_600_000));
+await loop.aws.s3.send(new DeleteObjectCommand({ Bucket: loop.aws.bucket, Key: digestObjectKey(lastHour) }));
+outcomes.digest = await digest.handler({ period: lastHour.toISOString() });
 const apiEvent = (pathParameters: Record<string, string>) =>
   ({
     version: '2.0',
