@@ -16,7 +16,7 @@ import { lambdaClientConfig } from '../../lambdas/shared/client-config.js';
 import { digestObjectKey, hourStart } from '../../lambdas/shared/digest.js';
 import { AGENT_SOURCE_PREFIX, CANCEL_DETAIL_TYPE, INTENT_DETAIL_TYPE } from '../../lambdas/shared/intent.js';
 import { CountersignLoop } from '../../sandbox/loop.js';
-import { signedClick, signedViewSubmission } from '../../sandbox/slack-click.js';
+import { signedViewSubmission } from '../../sandbox/slack-click.js';
 import { makeIntent } from '../support/fixtures.js';
 import { click as clickAs } from '../support/loop.js';
 import { startFakeServices } from './fake-services.js';
