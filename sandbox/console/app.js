@@ -438,10 +438,12 @@ async function refresh() {
  */
 function listen() {
   const source = new EventSource('/api/updates');
-  source.addEventListener('ready', () => {
+  source.addEventListener('ready', async () => {
     setOnline(true);
-    refresh();
+    await refresh();
     refreshEphemerals();
+    // Live from here on: every later change arrives as an event (tests wait for this).
+    document.body.dataset.live = 'true';
   });
   source.addEventListener('change', (event) => {
     const change = JSON.parse(event.data);

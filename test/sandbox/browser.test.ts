@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { Browser } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandboxServer, type SandboxServer } from '../../sandbox/server.js';
 import { launchBrowser } from '../support/browser.js';
@@ -68,13 +68,13 @@ describe('approval console in chromium', () => {
 
     // Act
     await page.goto(`${server.url}/`);
-    await page.waitForSelector('body[data-ready="true"]');
+    await page.waitForSelector('body[data-ready="true"][data-live="true"]');
     await page.selectOption('#user-picker', USER.alice);
     const card = page.locator(`article[data-request-id="${intent.intentId}"]`);
     await card.waitFor();
     await expect(card.locator('.bk-header').textContent()).resolves.toContain('Privileged action review');
     await expect(card.textContent()).resolves.toContain(intent.action);
-    await card.locator('button[data-action-id="approve"]').click();
+    await clickUntilSent(page, card.locator('button[data-action-id="approve"]'));
     await page.waitForSelector(`article[data-request-id="${intent.intentId}"][data-status="APPROVED"]`, {
       timeout: 10_000,
     });
@@ -95,3 +95,22 @@ describe('approval console in chromium', () => {
     expect(existsSync(SCREENSHOT)).toBe(true);
   });
 });
+
+/**
+ * Clicks until the console has sent the click to the sandbox: a live update
+ * may re-render the card between Playwright finding the button and the click
+ * landing, and a click on the replaced node reaches nothing. A second Approve
+ * by the same person is harmless (one vote per person).
+ */
+async function clickUntilSent(page: Page, button: Locator): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const sent = page.waitForResponse((r) => r.url().endsWith('/api/click'), { timeout: 3_000 });
+    await button.click();
+    try {
+      await sent;
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
