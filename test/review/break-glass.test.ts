@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { record } from '../../lambdas/record/core.js';
 import { checkBreakGlass } from '../../lambdas/review-core/eligibility.js';
+import { getGrant } from '../../lambdas/shared/grants.js';
 import { createSlackClient } from '../../lambdas/shared/slack.js';
 import type { RequestItem } from '../../lambdas/shared/store.js';
 import type { WorkflowState } from '../../lambdas/shared/workflow.js';
@@ -225,6 +226,30 @@ describe('break-glass', () => {
     expect(noticeCalls()).toHaveLength(3);
     expect((await request(loop, intent.intentId))?.postHoc).toEqual(stored.postHoc);
     expect(notified(await verifiedChain(loop, intent.intentId))).toHaveLength(1);
+  });
+
+  it('Slack refusing through every retry: Record fails closed, DENIED is announced and no grant exists', async () => {
+    // Prepare
+    const intent = rotation('urgent');
+    publish(loop, intent);
+    await reviewOpen(loop, intent.intentId);
+    const view = (await openBreakGlass(USER.carol, intent.intentId))!;
+    loop.slack!.setFailure('chat.postMessage', 'internal_error', 100);
+
+    // Act
+    try {
+      await submitView(loop, USER.carol, view, { reason: 'Leaked password; on-call security unreachable.' });
+      const decision = await eventually(() => decisionFor(loop, intent.intentId));
+
+      // Assess: a break-glass approval nobody could be told of is announced DENIED and is unusable.
+      expect(decision.detail).toMatchObject({ status: 'DENIED', automatic: true });
+      const stored = (await request(loop, intent.intentId))!;
+      expect(stored.postHoc).toBeUndefined();
+      expect(stored.decision?.grant?.grantId).toBeDefined();
+      expect(await getGrant(loop.aws, stored.decision!.grant!.grantId)).toBeUndefined();
+    } finally {
+      loop.slack!.setFailure('chat.postMessage', 'internal_error', 0);
+    }
   });
 
   it('break-glass bypasses the self-approval invariant, never an approve policy: a contractor responder is refused on prod', async () => {
