@@ -25,7 +25,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
-import { REVIEW_ERROR, STATE } from '../lambdas/shared/workflow.js';
+import { BREAK_GLASS_NOTICE_ERROR, REVIEW_ERROR, STATE } from '../lambdas/shared/workflow.js';
 import {
   type Binding,
   CEDAR_WASM,
@@ -207,6 +207,16 @@ export class ApprovalWorkflow extends Construct {
     const record = this.lambdaTask(STATE.record, this.recordFunction, {
       payloadResponseOnly: true,
       resultPath: '$.decision',
+    });
+    // Slack refused a break-glass approval's broadcast or post-hoc review item: Record posts
+    // only what is still missing, so retrying it is safe; after the last try it fails closed.
+    record.addRetry({
+      errors: [BREAK_GLASS_NOTICE_ERROR],
+      interval: Duration.seconds(2),
+      maxAttempts: 6,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(60),
+      jitterStrategy: sfn.JitterType.FULL,
     });
     record.addCatch(announceFailClosed, { errors: [sfn.Errors.ALL], ...failure });
     record.next(announce);

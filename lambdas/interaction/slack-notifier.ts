@@ -1,14 +1,12 @@
 /**
  * The review core's notifier in Slack's words: repaint the review card
- * (`chat.update`), announce a break-glass approval in the card's thread and
- * post the post-hoc review item, mark that item acknowledged; and the
- * ephemeral answer to the one person who acted.
+ * (`chat.update`), mark a break-glass approval's post-hoc review item (posted
+ * by Record) acknowledged; and the ephemeral answer to the one person who acted.
  */
 import type { WebClient } from '@slack/web-api';
 import type { CoreLogger, MessageStyle, RequestItem, ReviewNotifier } from '../review-core/contract.js';
 import { inlineValue } from '../shared/agent-text.js';
 import { mention, renderCard, slackTime } from '../shared/card.js';
-import { mentionTargets } from '../shared/mentions.js';
 
 /** The Slack methods the notifier uses. */
 export type NotifierSlack = Pick<WebClient, 'chat' | 'users' | 'usergroups'>;
@@ -20,48 +18,6 @@ export const SLACK_STYLE: MessageStyle = { person: mention, time: slackTime, val
 export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }): ReviewNotifier {
   return {
     requestChanged: (request, note) => updateCard(deps, request, note),
-    async breakGlassApproved(request, responder, reason) {
-      const channel = request.card?.channel;
-      if (!channel) return undefined;
-      const asked = await mentionTargets(deps.slack, [
-        ...request.review!.approverGroups.map((g) => `group:${g}`),
-        ...request.review!.approverEmails.map((e) => `email:${e}`),
-      ]);
-      const text = `:rotating_light: *Break-glass approval* of ${inlineValue(request.intent.action)} on ${inlineValue(request.intent.resource)} (${inlineValue(request.intent.environment)}) by ${mention(responder.userId)}, the responder the agent acts for. Reason: ${inlineValue(reason, 1000)}`;
-      await deps.slack.chat.postMessage({
-        channel,
-        text,
-        reply_broadcast: true,
-        thread_ts: request.card!.ts,
-      });
-      const item = await deps.slack.chat.postMessage({
-        channel,
-        text: `Post-hoc review needed: break-glass approval of ${inlineValue(request.intentId)}`,
-        blocks: [
-          {
-            type: 'section',
-            text: {
-              type: 'mrkdwn',
-              text: `:mag: *Post-hoc review* — ${asked.join(' ')}: ${mention(responder.userId)} approved their own urgent request ${inlineValue(request.intentId)} (${inlineValue(request.intent.action)}) on the break-glass path.\nReason: ${inlineValue(reason, 500)}\nAn approver other than the responder must acknowledge it.`,
-            },
-          },
-          {
-            type: 'actions',
-            block_id: 'posthoc',
-            elements: [
-              {
-                type: 'button',
-                action_id: 'acknowledge',
-                style: 'primary',
-                text: { type: 'plain_text', text: 'Acknowledge' },
-                value: request.intentId,
-              },
-            ],
-          },
-        ],
-      });
-      return item.ok && item.ts && item.channel ? { channel: item.channel, ts: item.ts } : undefined;
-    },
     async postHocAcknowledged(request, by) {
       if (!request.postHoc) return;
       try {

@@ -7,6 +7,9 @@
  * Fail closed: anything that is not a consistent approval becomes a denial.
  * Idempotent: a retried Record returns the decision already written and only
  * adds the final audit record if the first attempt died before writing it.
+ * A break-glass approval's broadcast and post-hoc review item are posted here
+ * (./break-glass-notice.ts), each once; a Slack failure throws so the workflow
+ * retries Record.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
@@ -26,10 +29,11 @@ import {
   toDetail,
 } from '../shared/store.js';
 import { REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
+import { announceBreakGlass } from './break-glass-notice.js';
 
 /** Dependencies of {@link record}. */
 export interface RecordDeps extends AuditDeps {
-  slack?: () => Promise<Pick<WebClient, 'chat' | 'users'>>;
+  slack?: () => Promise<Pick<WebClient, 'chat' | 'users' | 'usergroups'>>;
   /** How long an approval's grant may be used. */
   grantTtlSeconds: number;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
@@ -192,6 +196,10 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
   if (!finalized.request?.decision) throw new Error(`request ${requestId} is finalized without a decision`);
   request = finalized.request;
   decision = finalized.request.decision;
+  // Before the grant: when the notice cannot be posted after every retry, Record
+  // fails closed and no grant exists for a break-glass approval nobody was told of.
+  if (decision.breakGlass && deps.slack)
+    request = await announceBreakGlass({ ...deps, slack: deps.slack }, request);
   if (decision.status === 'APPROVED') await createGrant(deps, request, decision); // idempotent conditional put
 
   // Every outcome ends in exactly one final record (`final: true`, the decision

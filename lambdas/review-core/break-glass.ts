@@ -1,16 +1,15 @@
 /**
  * Break glass: the responder the agent acts for approves their own urgent
  * request, with a reason, where every matching policy allows it. Decided once
- * like any approval, then announced to the approvers with a post-hoc review
- * item another approver must acknowledge (./acknowledge.ts).
+ * like any approval. Record then announces it to the approvers with a post-hoc
+ * review item another approver must acknowledge (./acknowledge.ts).
  */
-import { appendAudit } from '../shared/audit.js';
-import { currentHash, setPostHoc } from '../shared/store.js';
+import { currentHash } from '../shared/store.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
 import type { Admitted } from './prepare.js';
 import { settle } from './settle.js';
 
-/** The break-glass approval: decide, broadcast, open the post-hoc review item. */
+/** The break-glass approval: decide, with the responder's reason kept for Record's notice. */
 export async function breakGlass(
   deps: ReviewCoreDeps,
   command: ReviewCommand,
@@ -32,36 +31,11 @@ export async function breakGlass(
       decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
       intentHash: currentHash(request),
       breakGlass: true,
+      breakGlassReason: reason,
       ...(request.modification ? { parameters: request.modification.parameters } : {}),
     },
     { breakGlass: true, breakGlassReason: reason },
   );
-  if (outcome.outcome !== 'approved') return outcome;
-  try {
-    const item = await deps.notifier.breakGlassApproved(
-      request,
-      { userId: voter.slackUserId, displayName: voter.displayName },
-      reason,
-    );
-    if (item) {
-      await setPostHoc(deps, request.intentId, item);
-      await appendAudit(
-        deps,
-        { requestId: request.intentId, createdAt: request.createdAt },
-        {
-          kind: 'reviewers-notified',
-          actor: { type: 'system', component: 'interaction' },
-          intentHash: currentHash(request),
-          data: { breakGlass: true, postHocReview: item, broadcast: true },
-        },
-      );
-    }
-  } catch (error) {
-    // The approval stands and is audited; the missing broadcast is an alarmable error, not a reversal.
-    deps.logger.error('break-glass broadcast or post-hoc review item failed', {
-      requestId: request.intentId,
-      error: (error as Error).message,
-    });
-  }
+  // The broadcast and the post-hoc review item are Record's (retried by the workflow), not this click's.
   return outcome;
 }

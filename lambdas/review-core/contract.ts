@@ -138,12 +138,6 @@ export const PLAIN_STYLE: MessageStyle = {
       : JSON.stringify(text),
 };
 
-/** A message a channel sent for a request, as the channel can find it again. */
-export interface SentMessage {
-  channel: string;
-  ts: string;
-}
-
 /**
  * What the core asks of the channels of a request. Implementations catch their
  * own delivery failures where noted: a decision stands whether or not a card
@@ -152,15 +146,6 @@ export interface SentMessage {
 export interface ReviewNotifier {
   /** Repaints every message sent for the request from its state (with a note). Never throws. */
   requestChanged(request: RequestItem, note?: string): Promise<void>;
-  /**
-   * Announces a break-glass approval to the approvers and opens the post-hoc
-   * review item an approver must acknowledge; returns where that item is. May throw.
-   */
-  breakGlassApproved(
-    request: RequestItem,
-    responder: { userId: string; displayName: string },
-    reason: string,
-  ): Promise<SentMessage | undefined>;
   /** Marks the post-hoc review item acknowledged. Never throws. */
   postHocAcknowledged(request: RequestItem, by: ApproverRef): Promise<void>;
 }
@@ -168,7 +153,6 @@ export interface ReviewNotifier {
 /** A notifier that tells nobody (a channel with no messages to repaint). */
 export const SILENT_NOTIFIER: ReviewNotifier = {
   requestChanged: async () => {},
-  breakGlassApproved: async () => undefined,
   postHocAcknowledged: async () => {},
 };
 

@@ -82,6 +82,8 @@ export interface RequestDecision {
   intentHash: string;
   /** True when the on-behalf-of responder approved their own urgent request on the break-glass path. */
   breakGlass?: true;
+  /** The responder's reason, as typed, on a break-glass approval (Record announces it). */
+  breakGlassReason?: string;
   /** Present on approvals: a single-use permission to execute exactly this intent. */
   grant?: { grantId: string; expiresAt: string; singleUse: true };
 }
@@ -152,6 +154,8 @@ export interface RequestItem {
   modification?: Modification;
   /** Break-glass approvals only: the item an approver must acknowledge. */
   postHoc?: PostHocReview;
+  /** Break-glass approvals only: the broadcast in the card's thread, once Record has posted it. */
+  breakGlassBroadcast?: { channel: string; ts: string };
 }
 
 export { currentHash, currentIntent };
@@ -389,17 +393,48 @@ export async function recordModification(
   });
 }
 
-/** Stores where a break-glass approval's post-hoc review item was posted. */
-export async function setPostHoc(deps: StoreDeps, intentId: string, postHoc: PostHocReview): Promise<void> {
-  await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.table,
-      Key: requestKey(intentId),
-      UpdateExpression: 'SET postHoc = :postHoc',
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(postHoc)',
-      ExpressionAttributeValues: { ':postHoc': postHoc },
-    }),
-  );
+/**
+ * Stores where a break-glass approval's post-hoc review item was posted, once.
+ * Returns false when an earlier attempt already stored one.
+ */
+export async function setPostHoc(
+  deps: StoreDeps,
+  intentId: string,
+  postHoc: PostHocReview,
+): Promise<boolean> {
+  return setOnce(deps, intentId, 'postHoc', postHoc);
+}
+
+/** Stores where a break-glass approval's broadcast was posted, once; false when already stored. */
+export async function setBreakGlassBroadcast(
+  deps: StoreDeps,
+  intentId: string,
+  broadcast: { channel: string; ts: string },
+): Promise<boolean> {
+  return setOnce(deps, intentId, 'breakGlassBroadcast', broadcast);
+}
+
+async function setOnce(
+  deps: StoreDeps,
+  intentId: string,
+  attribute: 'postHoc' | 'breakGlassBroadcast',
+  value: unknown,
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: requestKey(intentId),
+        UpdateExpression: `SET ${attribute} = :value`,
+        ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(${attribute})`,
+        ExpressionAttributeValues: { ':value': value },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }
 
 /** Acknowledges a break-glass approval's post-hoc review, once. */

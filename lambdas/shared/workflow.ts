@@ -23,6 +23,12 @@ export const REVIEW_ERROR = {
   cancelled: 'Countersign.Cancelled',
 } as const;
 
+/**
+ * The error Record throws when it could not post a break-glass approval's
+ * broadcast or post-hoc review item; the workflow retries Record on it.
+ */
+export const BREAK_GLASS_NOTICE_ERROR = 'Countersign.BreakGlassNoticeFailed';
+
 /** What Evaluate returns (stored at `$.evaluation`). */
 export interface Evaluation {
   requestId: string;

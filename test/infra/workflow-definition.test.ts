@@ -4,7 +4,7 @@
  * catches and the fail-closed path.
  */
 import { describe, expect, it } from 'vitest';
-import { STATE } from '../../lambdas/shared/workflow.js';
+import { BREAK_GLASS_NOTICE_ERROR, STATE } from '../../lambdas/shared/workflow.js';
 import {
   ANNOUNCE_FAILED_CAUSE,
   ANNOUNCE_FAILED_ERROR,
@@ -88,12 +88,19 @@ describe('workflow definition', () => {
     ]);
   });
 
-  it('every Lambda task retries Lambda service errors (only) with backoff', () => {
-    for (const name of [STATE.evaluate, STATE.review, STATE.record]) {
-      expect(state(name).Retry, name).toEqual([
-        expect.objectContaining({ ErrorEquals: LAMBDA_SERVICE_ERRORS, BackoffRate: 2, MaxAttempts: 6 }),
-      ]);
+  it('every Lambda task retries Lambda service errors (only) with backoff; Record also a refused break-glass notice', () => {
+    const serviceRetry = expect.objectContaining({
+      ErrorEquals: LAMBDA_SERVICE_ERRORS,
+      BackoffRate: 2,
+      MaxAttempts: 6,
+    });
+    for (const name of [STATE.evaluate, STATE.review]) {
+      expect(state(name).Retry, name).toEqual([serviceRetry]);
     }
+    expect(state(STATE.record).Retry).toEqual([
+      serviceRetry,
+      expect.objectContaining({ ErrorEquals: [BREAK_GLASS_NOTICE_ERROR], BackoffRate: 2, MaxAttempts: 6 }),
+    ]);
     expect(LAMBDA_SERVICE_ERRORS).toEqual([
       'Lambda.ServiceException',
       'Lambda.AWSLambdaException',

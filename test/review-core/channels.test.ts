@@ -63,7 +63,6 @@ function testChannel(base: Omit<ReviewCoreDeps, 'resolveActor' | 'notifier'>) {
       requestChanged: async (request, note) => {
         repainted.push({ requestId: request.intentId, status: request.status, ...(note ? { note } : {}) });
       },
-      breakGlassApproved: async () => undefined,
       postHocAcknowledged: async () => {},
     },
   };

@@ -5,8 +5,13 @@
  * acknowledge, and all of it audited.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { record } from '../../lambdas/record/core.js';
 import { checkBreakGlass } from '../../lambdas/review-core/eligibility.js';
+import { getGrant } from '../../lambdas/shared/grants.js';
+import { createSlackClient } from '../../lambdas/shared/slack.js';
 import type { RequestItem } from '../../lambdas/shared/store.js';
+import type { WorkflowState } from '../../lambdas/shared/workflow.js';
+import { FAKE_SLACK_TOKEN } from '../../sandbox/fake-slack.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent, makeReviewPlan } from '../support/fixtures.js';
 import {
@@ -110,12 +115,26 @@ describe('break-glass', () => {
           m.text.includes(intent.resource),
       );
     expect(broadcast?.text).toContain('Leaked password');
+    expect(broadcast?.threadTs).toBe(card.ts);
     const stored = await eventually(async () => {
       const r = await request(loop, intent.intentId);
       return r?.postHoc ? r : undefined;
     });
     const item = loop.slack!.message(stored.postHoc!.channel, stored.postHoc!.ts);
     expect(JSON.stringify(item?.blocks)).toContain('"action_id":"acknowledge"');
+    // Posted by Record (the workflow's retried step), not by the click.
+    expect(
+      (await verifiedChain(loop, intent.intentId)).filter(
+        (r) => r.kind === 'reviewers-notified' && r.data.breakGlass === true,
+      ),
+    ).toEqual([
+      expect.objectContaining({
+        actor: { type: 'system', component: 'record' },
+        data: expect.objectContaining({
+          postHocReview: { channel: stored.postHoc!.channel, ts: stored.postHoc!.ts },
+        }),
+      }),
+    ]);
     expect(JSON.stringify(item?.blocks)).toContain('<!subteam^S0SECAPPR|@security-approvers>');
     const final = JSON.stringify(currentCard(loop, card)?.blocks);
     expect(final).toContain('break-glass');
@@ -147,6 +166,90 @@ describe('break-glass', () => {
       actor: { type: 'human', slackUserId: USER.alice },
       data: expect.objectContaining({ breakGlass: true }),
     });
+  });
+
+  it('Slack failing during Record: Record is retried and posts the broadcast and the post-hoc item exactly once; a later retry posts nothing', async () => {
+    // Prepare: an urgent rotation, its break-glass form open; Slack will refuse the next chat.postMessage.
+    const intent = rotation('urgent');
+    publish(loop, intent);
+    const card = await reviewOpen(loop, intent.intentId);
+    const view = (await openBreakGlass(USER.carol, intent.intentId))!;
+    const noticeCalls = () =>
+      loop.slack!.calls.filter(
+        (c) =>
+          c.method === 'chat.postMessage' &&
+          (c.params.thread_ts === card.ts ||
+            (String(c.params.text).startsWith('Post-hoc review needed') &&
+              String(c.params.text).includes(intent.intentId))),
+      );
+    loop.slack!.setFailure('chat.postMessage', 'internal_error', 1);
+
+    // Act
+    await submitView(loop, USER.carol, view, { reason: 'Leaked password; on-call security unreachable.' });
+    const decision = await eventually(() => decisionFor(loop, intent.intentId));
+
+    // Assess: the approval stands; the refused broadcast was retried and each message posted once.
+    expect(decision.detail).toMatchObject({ status: 'APPROVED', breakGlass: true });
+    const calls = noticeCalls();
+    expect(calls.map((c) => [c.params.thread_ts ? 'broadcast' : 'item', c.error ?? 'ok'])).toEqual([
+      ['broadcast', 'internal_error'],
+      ['broadcast', 'ok'],
+      ['item', 'ok'],
+    ]);
+    const stored = (await request(loop, intent.intentId))!;
+    expect(stored.breakGlassBroadcast?.channel).toBe(card.channel);
+    expect(
+      JSON.stringify(loop.slack!.message(stored.postHoc!.channel, stored.postHoc!.ts)?.blocks),
+    ).toContain('"action_id":"acknowledge"');
+    const notified = (chain: Awaited<ReturnType<typeof verifiedChain>>) =>
+      chain.filter((r) => r.kind === 'reviewers-notified' && r.data.breakGlass === true);
+    expect(notified(await verifiedChain(loop, intent.intentId))).toHaveLength(1);
+
+    // Act: Record runs again for the same execution (a retry after a successful post).
+    const state = {
+      executionId: stored.executionId,
+      evaluation: { requestId: intent.intentId, outcome: 'review', policies: stored.review?.policies ?? [] },
+      review: { status: 'APPROVED', intentId: intent.intentId },
+    } as unknown as WorkflowState;
+    const again = await record(
+      {
+        ...loop.aws,
+        now: () => new Date(),
+        grantTtlSeconds: 900,
+        slack: async () => createSlackClient(FAKE_SLACK_TOKEN, loop.slack!.url),
+      },
+      state,
+    );
+
+    // Assess: the same decision, nothing posted again, nothing audited again.
+    expect(again).toMatchObject({ status: 'APPROVED', grant: decision.detail.grant });
+    expect(noticeCalls()).toHaveLength(3);
+    expect((await request(loop, intent.intentId))?.postHoc).toEqual(stored.postHoc);
+    expect(notified(await verifiedChain(loop, intent.intentId))).toHaveLength(1);
+  });
+
+  it('Slack refusing through every retry: Record fails closed, DENIED is announced and no grant exists', async () => {
+    // Prepare
+    const intent = rotation('urgent');
+    publish(loop, intent);
+    await reviewOpen(loop, intent.intentId);
+    const view = (await openBreakGlass(USER.carol, intent.intentId))!;
+    loop.slack!.setFailure('chat.postMessage', 'internal_error', 100);
+
+    // Act
+    try {
+      await submitView(loop, USER.carol, view, { reason: 'Leaked password; on-call security unreachable.' });
+      const decision = await eventually(() => decisionFor(loop, intent.intentId));
+
+      // Assess: a break-glass approval nobody could be told of is announced DENIED and is unusable.
+      expect(decision.detail).toMatchObject({ status: 'DENIED', automatic: true });
+      const stored = (await request(loop, intent.intentId))!;
+      expect(stored.postHoc).toBeUndefined();
+      expect(stored.decision?.grant?.grantId).toBeDefined();
+      expect(await getGrant(loop.aws, stored.decision!.grant!.grantId)).toBeUndefined();
+    } finally {
+      loop.slack!.setFailure('chat.postMessage', 'internal_error', 0);
+    }
   });
 
   it('break-glass bypasses the self-approval invariant, never an approve policy: a contractor responder is refused on prod', async () => {
