@@ -25,7 +25,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
-import { BREAK_GLASS_NOTICE_ERROR, REVIEW_ERROR, STATE } from '../lambdas/shared/workflow.js';
+import { BREAK_GLASS_NOTICE_ERROR, STATE } from '../lambdas/shared/workflow.js';
 import {
   type Binding,
   CEDAR_WASM,
@@ -61,13 +61,6 @@ export const EXECUTIONS_FAILED_ALARM_DESCRIPTION = [
   `${ANNOUNCE_FAILED_ERROR}: the decision was recorded (it may be APPROVED) but not announced on the bus; the agent can still read it from the status API.`,
   'Countersign.RecordFailed: the decision could not be recorded; the intent was denied and the denial announced (fail closed).',
 ].join(' ');
-
-/** Which handler (`lambdas/<name>/handler.ts`) runs each Lambda task state. */
-export const TASK_HANDLERS = {
-  [STATE.evaluate]: 'evaluate',
-  [STATE.review]: 'review',
-  [STATE.record]: 'record',
-} as const;
 
 /** Name of the first state: a Pass that adds `executionId` to the execution input. */
 export const RECEIVE_STATE = 'ReceiveIntent';
@@ -230,9 +223,8 @@ export class ApprovalWorkflow extends Construct {
       taskTimeout: sfn.Timeout.at('$.evaluation.review.timeoutSeconds'),
       resultPath: '$.review',
     });
-    // Specific errors first (timeout → EXPIRED, reviewer decisions), then anything else.
-    review.addCatch(record, { errors: [sfn.Errors.TIMEOUT], ...failure });
-    review.addCatch(record, { errors: [REVIEW_ERROR.denied, REVIEW_ERROR.cancelled], ...failure });
+    // One catch: States.ALL also matches States.Timeout and the reviewer errors, and
+    // Record tells them apart by `$.failure.Error` (timeout → EXPIRED, denied, cancelled, failed).
     review.addCatch(record, { errors: [sfn.Errors.ALL], ...failure });
     review.next(record);
 
@@ -333,14 +325,13 @@ export class ApprovalWorkflow extends Construct {
    * replaced by a readable placeholder: Lambda ARNs become
    * `arn:aws:lambda:us-east-1:123456789012:function:countersign-<handler>`,
    * the bus ARN `arn:aws:events:us-east-1:123456789012:event-bus/<name>`.
-   * A local runner finds the Task states by name (`STATE` / {@link TASK_HANDLERS}).
+   * A local runner finds the Task states by name (`STATE`).
    */
   public renderDefinition(): AslDefinition {
     const stack = Stack.of(this);
     const cfn = this.stateMachine.node.defaultChild as sfn.CfnStateMachine;
     const placeholders = new Map<string, { Arn: string; Ref: string }>();
-    for (const [state, name] of Object.entries(TASK_HANDLERS)) {
-      const fn = this.taskFunction(state);
+    for (const [name, fn] of this.taskFunctions()) {
       const arn = `arn:aws:lambda:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:function:countersign-${name}`;
       placeholders.set(stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), {
         Arn: arn,
@@ -360,10 +351,13 @@ export class ApprovalWorkflow extends Construct {
     return JSON.parse(text) as AslDefinition;
   }
 
-  private taskFunction(state: string): HandlerFunction {
-    if (state === STATE.evaluate) return this.evaluateFunction;
-    if (state === STATE.review) return this.reviewFunction;
-    return this.recordFunction;
+  /** Each Lambda task's function, by its handler's name (`lambdas/<name>/handler.ts`). */
+  private taskFunctions(): ReadonlyArray<readonly [string, HandlerFunction]> {
+    return [
+      ['evaluate', this.evaluateFunction],
+      ['review', this.reviewFunction],
+      ['record', this.recordFunction],
+    ];
   }
 
   private lambdaTask(

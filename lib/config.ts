@@ -19,48 +19,6 @@ import {
 /** Prefix of every key in error messages and of the flat override keys. */
 export const CONFIG_CONTEXT_KEY = 'countersign';
 
-/** A validated Countersign configuration. */
-export interface CountersignConfig {
-  /**
-   * CloudFormation stack name (and construct id) of this copy. Two copies in one
-   * account and region (staging next to prod) need different stack names and
-   * different `eventBusName`s.
-   */
-  readonly stackName: string;
-  /** Name of the custom EventBridge bus agents publish intents on. */
-  readonly eventBusName: string;
-  /** Slack channel id the review cards are posted to. */
-  readonly slackChannelId: string;
-  /** Slack user-group handle (without `@`) of the default approvers. */
-  readonly approverGroupHandle: string;
-  /** Review timeout when policy sets none, in seconds. */
-  readonly defaultReviewTimeoutSeconds: number;
-  /** Object Lock COMPLIANCE retention of every audit object, in days. */
-  readonly auditRetentionDays: number;
-  /** When true, audit writers also place an Object Lock legal hold on every audit object. */
-  readonly auditLegalHold: boolean;
-  /** EventBridge Scheduler expression of the signed audit digest. */
-  readonly digestSchedule: string;
-  /** Email address subscribed to the operational alarms' topic; none when undefined. */
-  readonly alarmEmail?: string;
-  /**
-   * Reserved concurrency of the public Slack interaction function (a ceiling on
-   * what a flood of requests can run, and a floor the rest of the account cannot
-   * take); unreserved when undefined.
-   */
-  readonly interactionReservedConcurrency?: number;
-  /** Directory of the Cedar schema and policies, relative to the project root or absolute. */
-  readonly policyDir: string;
-  /**
-   * Environments by canonical name: the accounts and resource patterns that
-   * place an intent in each, and the aliases agents may use. Policy keys on
-   * the derived environment, never on the declared one.
-   */
-  readonly environments: EnvironmentMap;
-  /** How emails compare as identities (sub-addressing, punycode domains). */
-  readonly emailIdentity: EmailRules;
-}
-
 /** Step Functions Standard executions live at most one year. */
 const MAX_REVIEW_TIMEOUT_SECONDS = 365 * 24 * 60 * 60;
 
@@ -117,7 +75,7 @@ const environmentSpec = z
   .strict();
 
 /** Objects given as JSON strings by `-c countersign:<key>=<json>` overrides. */
-const jsonObject = <T extends z.ZodType>(schema: T) =>
+const jsonObject = <Out>(schema: z.ZodType<Out>): z.ZodType<Out> =>
   z.preprocess((v) => {
     if (typeof v !== 'string') return v;
     try {
@@ -198,6 +156,11 @@ const emailIdentitySchema = z
 /** The schema of the `countersign` context object. */
 export const configSchema = z
   .object({
+    /**
+     * CloudFormation stack name (and construct id) of this copy. Two copies in one
+     * account and region (staging next to prod) need different stack names and
+     * different `eventBusName`s.
+     */
     stackName: z
       .string({ error: 'must be a CloudFormation stack name' })
       .regex(
@@ -205,46 +168,69 @@ export const configSchema = z
         'must be a CloudFormation stack name: a letter, then up to 127 letters, digits or hyphens',
       )
       .default('Countersign'),
+    /** Name of the custom EventBridge bus agents publish intents on. */
     eventBusName: z
       .string({ error: 'must be an EventBridge bus name' })
       .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be an EventBridge bus name of [A-Za-z0-9._-]')
       .refine((v) => v !== 'default', 'must not be "default": Countersign needs its own bus')
       .default('countersign'),
+    /** Slack channel id the review cards are posted to. */
     slackChannelId: z
       .string({ error: 'must be a Slack channel id like C0123ABCD' })
       .regex(/^[CG][A-Z0-9]{6,}$/, 'must be a Slack channel id like C0123ABCD'),
+    /** Slack user-group handle (without `@`) of the default approvers. */
     approverGroupHandle: z
       .string({ error: 'must be a Slack user-group handle like security-approvers' })
       .regex(
         /^[a-z0-9][a-z0-9._-]{0,79}$/,
         'must be a Slack user-group handle like security-approvers (no @)',
       ),
+    /** Review timeout when policy sets none, in seconds. */
     defaultReviewTimeoutSeconds: integerish(
       60,
       MAX_REVIEW_TIMEOUT_SECONDS,
       `an integer number of seconds from 60 to ${MAX_REVIEW_TIMEOUT_SECONDS}`,
     ).default(3600),
+    /** Object Lock COMPLIANCE retention of every audit object, in days. */
     auditRetentionDays: integerish(1, 36_500, 'an integer number of days from 1 to 36500').default(365),
+    /** When true, audit writers also place an Object Lock legal hold on every audit object. */
     auditLegalHold: booleanish.default(false),
+    /** EventBridge Scheduler expression of the signed audit digest. */
     digestSchedule: z
       .string({ error: 'must be a schedule expression like rate(1 hour)' })
       .refine(isScheduleExpression, 'must be a schedule expression like rate(1 hour) or cron(0 * * * ? *)')
       .default('rate(1 hour)'),
+    /** Email address subscribed to the operational alarms' topic; none when undefined. */
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
-    // Off by default: a new account's concurrency quota (often 10) leaves nothing to reserve.
+    /**
+     * Reserved concurrency of the public Slack interaction function (a ceiling on
+     * what a flood of requests can run, and a floor the rest of the account cannot
+     * take); unreserved when undefined. Off by default: a new account's
+     * concurrency quota (often 10) leaves nothing to reserve.
+     */
     interactionReservedConcurrency: integerish(
       1,
       10_000,
       'an integer number of concurrent executions from 1 to 10000',
     ).optional(),
+    /** Directory of the Cedar schema and policies, relative to the project root or absolute. */
     policyDir: z
       .string({ error: 'must be a directory path' })
       .min(1, 'must be a directory path')
       .default('policies'),
-    environments: jsonObject(environmentsSchema),
-    emailIdentity: jsonObject(emailIdentitySchema),
+    /**
+     * Environments by canonical name: the accounts and resource patterns that
+     * place an intent in each, and the aliases agents may use. Policy keys on
+     * the derived environment, never on the declared one.
+     */
+    environments: jsonObject<EnvironmentMap>(environmentsSchema),
+    /** How emails compare as identities (sub-addressing, punycode domains). */
+    emailIdentity: jsonObject<EmailRules>(emailIdentitySchema),
   })
   .strict();
+
+/** A validated Countersign configuration: what {@link configSchema} outputs. */
+export type CountersignConfig = Readonly<z.output<typeof configSchema>>;
 
 /** Keys of the configuration, for flat `countersign:<key>` overrides. */
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof CountersignConfig)[];

@@ -108,6 +108,8 @@ export interface FakeSlack {
   readonly views: Map<string, SlackRecordedView>;
   /** Answers the next `n` calls of `method` with HTTP 429 and `Retry-After: <seconds>`. */
   setRateLimit(method: string, n: number, retryAfterSeconds?: number): void;
+  /** Holds the answer to the next `n` calls of `method` for `ms` milliseconds (a slow Slack). */
+  setDelay(method: string, ms: number, n?: number): void;
   /** Answers the next `n` calls of `method` with `{ ok: false, error }`. */
   setFailure(method: string, error: string, n?: number): void;
   /** Revokes the bot token: every later call answers `token_revoked`, as after an app is uninstalled. */
@@ -218,6 +220,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const store = new Map<string, { text?: string; blocks?: unknown[] }>();
   const rateLimits = new Map<string, { n: number; retryAfter: number }>();
   const failures = new Map<string, { n: number; error: string }>();
+  const delays = new Map<string, { n: number; ms: number }>();
   let counter = 0;
   let revoked = false;
 
@@ -423,6 +426,9 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     setRateLimit(method, n, retryAfterSeconds = 1) {
       rateLimits.set(method, { n, retryAfter: retryAfterSeconds });
     },
+    setDelay(method, ms, n = Number.POSITIVE_INFINITY) {
+      delays.set(method, { n, ms });
+    },
     setFailure(method, error, n = 1) {
       failures.set(method, { n, error });
     },
@@ -444,6 +450,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
       views.clear();
       rateLimits.clear();
       failures.clear();
+      delays.clear();
     },
     onCall(listener) {
       callListeners.add(listener);
@@ -468,6 +475,12 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
         ...(result.body.ok === false ? { error: String(result.body.error) } : {}),
       };
       calls.push(call);
+      const delay = delays.get(method);
+      if (delay && delay.n > 0) {
+        delay.n -= 1;
+        await new Promise((resolve) => setTimeout(resolve, delay.ms));
+      }
+      if (res.destroyed) return;
       res.writeHead(result.status ?? 200, {
         'content-type': 'application/json; charset=utf-8',
         ...result.headers,

@@ -11,7 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { reviewCoreFromEnv } from '../review-core/environment.js';
 import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
-import { createSlackClient } from '../shared/slack.js';
+import { answerWindow, createWindowSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
 import { toHttpRequest } from './payload.js';
@@ -24,6 +24,8 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const base = { ...reviewCoreFromEnv(), logger };
+/** Every Slack call of this handler happens before its answer, so all go through the answer-window client. */
+const window = answerWindow();
 let slack: WebClient | undefined;
 
 /** Metric name per outcome, e.g. `approved` -> `InteractionApproved`. */
@@ -31,10 +33,11 @@ const metricName = (outcome: InteractionOutcome) =>
   `Interaction${outcome.replace(/(^|-)([a-z])/g, (_m, _dash, letter: string) => letter.toUpperCase())}`;
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  window.open();
   let result: InteractionResult;
   try {
     const secret = await loadSecret();
-    slack ??= createSlackClient(secret.botToken, slackApiUrl);
+    slack ??= createWindowSlackClient(secret.botToken, slackApiUrl, window);
     result = await handleInteraction(
       { ...base, slack, signingSecret: secret.signingSecret },
       toHttpRequest(event),

@@ -1,6 +1,8 @@
 /** The deployment config: defaults, flat overrides, and errors that name the key. */
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { EmailRules } from '../../lambdas/shared/email.js';
+import type { EnvironmentMap } from '../../lambdas/shared/environment.js';
+import { type CountersignConfig, loadConfig } from '../../lib/config.js';
 import { CDK_CONTEXT } from './support.js';
 
 const minimal = { slackChannelId: 'C0123ABCD', approverGroupHandle: 'security-approvers' };
@@ -212,5 +214,28 @@ describe('loadConfig', () => {
     expect(() => loadConfig(undefined)).toThrow(/countersign\.slackChannelId: is required/);
     expect(() => loadConfig([1])).toThrow(/^countersign: must be an object/);
     expect(() => loadConfig('not json')).toThrow(/^countersign: must be an object/);
+  });
+});
+
+describe('CountersignConfig', () => {
+  it('is the schema output, read-only, with environments and emailIdentity in their domain types', () => {
+    const config = loadConfig({
+      ...(CDK_CONTEXT.countersign as object),
+      environments: { prod: { accounts: ['111122223333'] } },
+    });
+
+    // Type-level: checked by tsc (npm test runs it over test/).
+    expectTypeOf(config).toEqualTypeOf<CountersignConfig>();
+    expectTypeOf(config.environments).toEqualTypeOf<EnvironmentMap>();
+    expectTypeOf(config.emailIdentity).toEqualTypeOf<EmailRules>();
+    expectTypeOf(config.alarmEmail).toEqualTypeOf<string | undefined>();
+    expectTypeOf<CountersignConfig>().toMatchTypeOf<{
+      readonly stackName: string;
+      readonly auditLegalHold: boolean;
+    }>();
+    // @ts-expect-error the configuration is read-only
+    config.stackName = 'Other';
+
+    expect(config.environments.prod).toEqual({ accounts: ['111122223333'], resources: [], aliases: [] });
   });
 });

@@ -73,14 +73,8 @@ describe('workflow definition', () => {
     expect(review.Next).toBe(STATE.record);
   });
 
-  it('Review catches the timeout and reviewer errors before anything else, all into Record at $.failure', () => {
+  it('Review catches every error (timeout, reviewer errors, failures) once, into Record at $.failure', () => {
     expect(state(STATE.review).Catch).toEqual([
-      { ErrorEquals: ['States.Timeout'], ResultPath: '$.failure', Next: STATE.record },
-      {
-        ErrorEquals: ['Countersign.Denied', 'Countersign.Cancelled'],
-        ResultPath: '$.failure',
-        Next: STATE.record,
-      },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.record },
     ]);
     expect(state(STATE.evaluate).Catch).toEqual([

@@ -25,7 +25,7 @@ import {
 import { canonicalJson } from '../../lambdas/shared/canonical.js';
 import { approveButtonValue } from '../../lambdas/shared/card.js';
 import { createIdentityResolver } from '../../lambdas/shared/identity.js';
-import { createSlackClient } from '../../lambdas/shared/slack.js';
+import { createWindowSlackClient } from '../../lambdas/shared/slack.js';
 import { getRequest, type RequestItem } from '../../lambdas/shared/store.js';
 import { type RunningFakeAws, startFakeAws } from '../../sandbox/fake-aws.js';
 import {
@@ -138,7 +138,8 @@ export async function startHarness(options: { directory?: SlackDirectory } = {})
   const slack = await startFakeSlack({ directory: options.directory ?? loadDirectory() });
   const fakeAws = await startFakeAws();
   const sfn = new SFNClient({ endpoint: fakeAws.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const slackClient = createSlackClient(FAKE_SLACK_TOKEN, slack.url);
+  // The interaction handler's client profile: 1 s timeout, one retry, a 429 rejected at once.
+  const slackClient = createWindowSlackClient(FAKE_SLACK_TOKEN, slack.url);
   const logger = captureLogger();
   let fixedNow: Date | undefined;
   const approveValues = new Map<string, string>();

@@ -1,0 +1,178 @@
+/**
+ * Slack's 3-second window: the interaction handler, as deployed, talks to
+ * Slack through the answer-window client (about 1 s per request, one retry,
+ * a 429 rejected at once) bounded by a per-invocation deadline. A rate-limited
+ * or slow Slack gets a prompt answer and changes nothing.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { HttpRequest } from '../../lambdas/interaction/payload.js';
+import {
+  answerWindow,
+  createSlackClient,
+  createWindowSlackClient,
+  SLACK_WINDOW_BUDGET_MS,
+} from '../../lambdas/shared/slack.js';
+import { FAKE_SLACK_TOKEN } from '../../sandbox/fake-slack.js';
+import { type Harness, SIGNING_SECRET, startHarness, USERS } from './harness.js';
+
+type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+let h: Harness;
+let savedEnv: NodeJS.ProcessEnv;
+
+async function loadHandler(): Promise<Handler> {
+  vi.resetModules();
+  return ((await import('../../lambdas/interaction/handler.js')) as { handler: Handler }).handler;
+}
+
+function event(click: HttpRequest): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': click.headers['x-slack-request-timestamp']!,
+      'x-slack-signature': click.headers['x-slack-signature']!,
+    },
+    body: click.rawBody.toString('base64'),
+    isBase64Encoded: true,
+    requestContext: {} as APIGatewayProxyEventV2['requestContext'],
+  };
+}
+
+/** The client's settings, read from the instance (they are private in the library's types). */
+const settingsOf = (client: object) => {
+  const c = client as { timeout: number; rejectRateLimitedCalls: boolean; retryConfig: { retries: number } };
+  return {
+    timeout: c.timeout,
+    rejectRateLimitedCalls: c.rejectRateLimitedCalls,
+    retries: c.retryConfig.retries,
+  };
+};
+
+const callsOf = (method: string) => h.slack.calls.filter((c) => c.method === method);
+
+beforeAll(async () => {
+  h = await startHarness();
+  const secretArn = h.fakeAws.setSecret(
+    'countersign/slack',
+    JSON.stringify({ botToken: FAKE_SLACK_TOKEN, signingSecret: SIGNING_SECRET }),
+  );
+  savedEnv = { ...process.env };
+  Object.assign(process.env, h.aws.env(), h.fakeAws.env(), {
+    COUNTERSIGN_AUDIT_RETENTION_DAYS: '1',
+    COUNTERSIGN_SLACK_SECRET_ARN: secretArn,
+    COUNTERSIGN_SLACK_API_URL: h.slack.url,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+});
+afterAll(async () => {
+  process.env = savedEnv;
+  vi.resetModules();
+  await h.close();
+});
+beforeEach(() => h.reset());
+
+describe('answer-window client', () => {
+  it('has its own settings: 1 s timeout, one retry, 429 rejected; the background client keeps waiting out 429s', () => {
+    expect(settingsOf(createWindowSlackClient(FAKE_SLACK_TOKEN))).toEqual({
+      timeout: 1_000,
+      rejectRateLimitedCalls: true,
+      retries: 1,
+    });
+    expect(settingsOf(createSlackClient(FAKE_SLACK_TOKEN))).toMatchObject({ rejectRateLimitedCalls: false });
+  });
+
+  it('refuses to start a call once the window is spent, without reaching Slack', async () => {
+    // Prepare
+    let clock = 0;
+    const window = answerWindow(() => clock);
+    const client = createWindowSlackClient(FAKE_SLACK_TOKEN, h.slack.url, window);
+    window.open(100);
+    clock = 100;
+
+    // Act
+    const call = client.users.info({ user: USERS.alice });
+
+    // Assess
+    await expect(call).rejects.toThrow('answer window is spent');
+    expect(callsOf('users.info')).toEqual([]);
+    expect(SLACK_WINDOW_BUDGET_MS).toBeLessThan(3_000);
+  });
+});
+
+describe('interaction handler inside the answer window', () => {
+  it('answers a click at once when the identity lookup gets a 429: refused and audited, nothing approved', async () => {
+    // Prepare
+    const handler = await loadHandler();
+    const request = await h.seed();
+    h.slack.setRateLimit('users.info', 5, 30);
+
+    // Act
+    const started = Date.now();
+    const result = await handler(event(h.click(USERS.alice, 'approve', request.intentId)));
+    const elapsed = Date.now() - started;
+
+    // Assess: one users.info call (no wait on Retry-After, no retry), a clear ephemeral, nothing changed
+    expect(result.statusCode).toBe(200);
+    expect(callsOf('users.info').map((c) => c.status)).toEqual([429]);
+    expect(elapsed).toBeLessThan(1_500);
+    const told = h.slack.sent('chat.postEphemeral', USERS.alice).map((m) => m.text);
+    expect(told).toHaveLength(1);
+    expect((await h.request(request.intentId))?.status).toBe('PENDING');
+    expect(h.fakeAws.tasks.callsOf('SendTaskSuccess', request.taskToken)).toHaveLength(0);
+    const chain = await h.verifiedChain(request.intentId);
+    expect(chain.at(-1)).toMatchObject({ kind: 'refused', data: { code: 'unresolved' } });
+  });
+
+  it('answers a Deny click at once when views.open gets a 429: the clicker is told, nothing changes', async () => {
+    // Prepare
+    const handler = await loadHandler();
+    const request = await h.seed();
+    h.slack.setRateLimit('views.open', 5, 30);
+
+    // Act
+    const started = Date.now();
+    const result = await handler(event(h.click(USERS.alice, 'deny', request.intentId)));
+    const elapsed = Date.now() - started;
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(callsOf('views.open').map((c) => c.status)).toEqual([429]);
+    expect(elapsed).toBeLessThan(1_500);
+    expect(h.slack.sent('chat.postEphemeral', USERS.alice)).toHaveLength(1);
+    expect(h.slack.views.size).toBe(0);
+    expect((await h.request(request.intentId))?.status).toBe('PENDING');
+    expect(h.fakeAws.tasks.calls).toEqual([]);
+  });
+
+  it('does not hold the answer past the window when every Slack call takes 2 s', async () => {
+    // Prepare
+    const handler = await loadHandler();
+    const request = await h.seed();
+    for (const method of [
+      'users.info',
+      'usergroups.list',
+      'usergroups.users.list',
+      'chat.update',
+      'chat.postEphemeral',
+    ])
+      h.slack.setDelay(method, 2_000);
+
+    // Act
+    const started = Date.now();
+    const result = await handler(event(h.click(USERS.alice, 'approve', request.intentId)));
+    const elapsed = Date.now() - started;
+
+    // Assess: answered inside Slack's 3 s (generous bound on a shared machine), nothing approved
+    expect(elapsed).toBeLessThan(3_000);
+    expect(result.statusCode).toBe(200);
+    expect(callsOf('users.info')).toHaveLength(2);
+    expect((await h.request(request.intentId))?.status).toBe('PENDING');
+    expect(h.fakeAws.tasks.callsOf('SendTaskSuccess', request.taskToken)).toHaveLength(0);
+  });
+});
