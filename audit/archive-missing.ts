@@ -9,15 +9,14 @@
  * object and writes nothing.
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   type ArchivableRecord,
   type ArchiveDeps,
   archivableRow,
   archiveOne,
 } from '../lambdas/archive/core.js';
-import { AUDIT_HOUR_INDEX, auditHour } from '../lambdas/shared/audit-record.js';
-import { DIGEST_PERIOD_MS, hourStart } from '../lambdas/shared/digest.js';
+import { auditRowsBetween } from '../lambdas/digest/core.js';
 
 /** Dependencies of {@link archiveMissing}. */
 export interface ArchiveMissingDeps extends ArchiveDeps {
@@ -35,33 +34,14 @@ export interface ArchiveMissingResult {
   failed: { key: string; error: string }[];
 }
 
-/** Every audit row whose `at` is in [from, to), from the `byAuditHour` index, one hour bucket at a time. */
+/** Every audit row whose `at` is in [from, to), read as the digest reads a period. */
 async function auditRows(
   deps: Pick<ArchiveMissingDeps, 'ddb' | 'table'>,
   from: Date,
   to: Date,
 ): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
-  const [start, end] = [from.toISOString(), to.toISOString()];
-  for (let hour = hourStart(from).getTime(); hour < to.getTime(); hour += DIGEST_PERIOD_MS) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.table,
-          IndexName: AUDIT_HOUR_INDEX,
-          KeyConditionExpression: 'auditHour = :hour',
-          ExpressionAttributeValues: { ':hour': auditHour(new Date(hour).toISOString()) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const at = item.at as string;
-        if (at >= start && at < end) rows.push(item);
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-  }
+  for await (const row of auditRowsBetween(deps, from, to)) rows.push(row);
   return rows;
 }
 

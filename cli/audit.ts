@@ -363,17 +363,7 @@ async function digestCommand(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (values['data-dir']) throw new UsageError('--data-dir goes with --sandbox');
-  const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
-  const table = values.table ?? optionalEnv('COUNTERSIGN_TABLE_NAME');
-  if (!bucket) throw new UsageError('give --bucket (or set COUNTERSIGN_AUDIT_BUCKET)');
-  if (!table) throw new UsageError('give --table (or set COUNTERSIGN_TABLE_NAME)');
-  const retentionDays =
-    positiveInt(values['retention-days'], 'retention-days') ??
-    positiveInt(
-      optionalEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-      'retention-days (COUNTERSIGN_AUDIT_RETENTION_DAYS)',
-    );
-  if (!retentionDays) throw new UsageError('give --retention-days (or set COUNTERSIGN_AUDIT_RETENTION_DAYS)');
+  const { bucket, table, retentionDays } = awsTrail(values, '');
 
   let signer: DigestSigner;
   if (values['signing-key']) {
@@ -477,20 +467,7 @@ async function archiveCommand(argv: string[], io: CliIo): Promise<number> {
     };
   } else {
     if (values['data-dir']) throw new UsageError('--data-dir goes with --sandbox');
-    const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
-    const table = values.table ?? optionalEnv('COUNTERSIGN_TABLE_NAME');
-    if (!bucket) throw new UsageError('give --bucket (or set COUNTERSIGN_AUDIT_BUCKET), or --sandbox');
-    if (!table) throw new UsageError('give --table (or set COUNTERSIGN_TABLE_NAME), or --sandbox');
-    const retentionDays =
-      positiveInt(values['retention-days'], 'retention-days') ??
-      positiveInt(
-        optionalEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
-        'retention-days (COUNTERSIGN_AUDIT_RETENTION_DAYS)',
-      );
-    if (!retentionDays)
-      throw new UsageError(
-        'give --retention-days (or set COUNTERSIGN_AUDIT_RETENTION_DAYS): the stack’s auditRetentionDays',
-      );
+    const { bucket, table, retentionDays } = awsTrail(values, ', or --sandbox');
     deps = {
       ddb: createDocumentClient(),
       table,
@@ -514,4 +491,29 @@ async function archiveCommand(argv: string[], io: CliIo): Promise<number> {
     );
   }
   return result.failed.length ? 1 : 0;
+}
+
+/**
+ * The deployed trail a command writes to: bucket, table and Object Lock
+ * retention from the flags or the environment, each missing one named.
+ */
+function awsTrail(
+  values: { bucket?: string; table?: string; 'retention-days'?: string },
+  alternative: string,
+): { bucket: string; table: string; retentionDays: number } {
+  const bucket = values.bucket ?? optionalEnv('COUNTERSIGN_AUDIT_BUCKET');
+  const table = values.table ?? optionalEnv('COUNTERSIGN_TABLE_NAME');
+  if (!bucket) throw new UsageError(`give --bucket (or set COUNTERSIGN_AUDIT_BUCKET)${alternative}`);
+  if (!table) throw new UsageError(`give --table (or set COUNTERSIGN_TABLE_NAME)${alternative}`);
+  const retentionDays =
+    positiveInt(values['retention-days'], 'retention-days') ??
+    positiveInt(
+      optionalEnv('COUNTERSIGN_AUDIT_RETENTION_DAYS'),
+      'retention-days (COUNTERSIGN_AUDIT_RETENTION_DAYS)',
+    );
+  if (!retentionDays)
+    throw new UsageError(
+      'give --retention-days (or set COUNTERSIGN_AUDIT_RETENTION_DAYS): the stack’s auditRetentionDays',
+    );
+  return { bucket, table, retentionDays };
 }

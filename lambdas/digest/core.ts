@@ -59,16 +59,15 @@ export interface DigestResult {
 export const DEFAULT_LINK_LOOKBACK_DAYS = 31;
 
 /**
- * Lists the records written in [start, end): queries each hour bucket of the
- * `byAuditHour` index (paginated) and keeps items whose `at` is in the period.
+ * Every audit row written in [start, end): queries each hour bucket of the
+ * `byAuditHour` index (paginated) and yields the items whose `at` is in the
+ * period. The digest and `audit archive --missing` read the period this way.
  */
-export async function listPeriodRecords(
-  deps: Pick<DigestDeps, 'ddb' | 'table'>,
+export async function* auditRowsBetween(
+  deps: { ddb: Pick<DynamoDBDocumentClient, 'send'>; table: string },
   start: Date,
   end: Date,
-): Promise<{ records: DigestRecordRef[]; anomalies: string[] }> {
-  const records: DigestRecordRef[] = [];
-  const anomalies: string[] = [];
+): AsyncGenerator<Record<string, unknown>> {
   const from = start.toISOString();
   const to = end.toISOString();
   for (let hour = hourStart(start).getTime(); hour < end.getTime(); hour += DIGEST_PERIOD_MS) {
@@ -85,19 +84,31 @@ export async function listPeriodRecords(
       );
       for (const item of out.Items ?? []) {
         const at = item.at as string;
-        if (at < from || at >= to) continue;
-        const ref = toRef(item);
-        if (!ref) {
-          anomalies.push(`item ${String(item.pk)} ${String(item.sk)} is not an audit record item`);
-          continue;
-        }
-        if (typeof item.record === 'string' && hashOf(item.record) !== ref.hash) {
-          anomalies.push(`record ${ref.key}: stored hash does not match the stored record`);
-        }
-        records.push(ref);
+        if (at >= from && at < to) yield item;
       }
       startKey = out.LastEvaluatedKey;
     } while (startKey);
+  }
+}
+
+/** Lists the records written in [start, end) as digest references, with anything that is not one. */
+export async function listPeriodRecords(
+  deps: Pick<DigestDeps, 'ddb' | 'table'>,
+  start: Date,
+  end: Date,
+): Promise<{ records: DigestRecordRef[]; anomalies: string[] }> {
+  const records: DigestRecordRef[] = [];
+  const anomalies: string[] = [];
+  for await (const item of auditRowsBetween(deps, start, end)) {
+    const ref = toRef(item);
+    if (!ref) {
+      anomalies.push(`item ${String(item.pk)} ${String(item.sk)} is not an audit record item`);
+      continue;
+    }
+    if (typeof item.record === 'string' && hashOf(item.record) !== ref.hash) {
+      anomalies.push(`record ${ref.key}: stored hash does not match the stored record`);
+    }
+    records.push(ref);
   }
   records.sort(compareRecordRefs);
   return { records, anomalies };
