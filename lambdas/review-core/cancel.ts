@@ -71,10 +71,14 @@ export async function cancel(
     // Only the owning agent can cancel, so a CANCELLED decision is this agent's. Not yet
     // finalized means it won earlier but did not finish (this is a retry): finish it,
     // auditing it only if the first attempt did not get that far.
+    // Finalized already (Record ran, e.g. after the review task timed out): a redelivery of a
+    // finished cancellation, answered as what it was, with nothing done twice.
     const earlier = request.decision;
-    if (earlier?.status === 'CANCELLED' && !request.finalizedAt) {
-      const audited = (await readChain(deps, intentId)).some((r) => r.kind === 'cancelled');
-      await finish(deps, request, earlier, actor, audited ? undefined : data);
+    if (earlier?.status === 'CANCELLED') {
+      if (!request.finalizedAt) {
+        const audited = (await readChain(deps, intentId)).some((r) => r.kind === 'cancelled');
+        await finish(deps, request, earlier, actor, audited ? undefined : data);
+      }
       return { outcome: 'cancelled', reason: earlier.reason };
     }
     return { outcome: 'late', reason: `request ${intentId} is already ${request.status}` };

@@ -145,6 +145,29 @@ describe('cancellation', () => {
     expect(chain.map((r) => r.kind)).not.toContain('expired');
   });
 
+  it('a cancellation delivered again after it finished is answered cancelled and audited once', async () => {
+    const intent = makeIntent({ intentId: newIntentId() });
+    publish(loop, intent);
+    await reviewOpen(loop, intent.intentId);
+    publishCancel(intent.intentId, 'deploy-bot', 'rolled back');
+    await eventually(() => decisionFor(loop, intent.intentId));
+    await loop.executionsFor(intent.intentId)[0]!.result;
+
+    publishCancel(intent.intentId, 'deploy-bot', 'rolled back');
+    const again = await eventually(
+      () =>
+        loop.targetInvocations.filter(
+          (i) =>
+            (i.event.detail as { intentId?: string }).intentId === intent.intentId && (i.result || i.error),
+        )[1],
+    );
+
+    expect(again.result).toMatchObject({ outcome: 'cancelled' });
+    expect((await request(loop, intent.intentId))?.status).toBe('CANCELLED');
+    const chain = await verifiedChain(loop, intent.intentId);
+    expect(chain.filter((r) => r.kind === 'cancelled')).toHaveLength(1);
+  });
+
   it('a cancellation of a decided request is late and changes nothing', async () => {
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
