@@ -25,7 +25,7 @@ import { intentHash } from '../../lambdas/shared/canonical.js';
 import { approveButtonValue } from '../../lambdas/shared/card.js';
 import { parseIntent } from '../../lambdas/shared/intent.js';
 import { makeIntent } from '../support/fixtures.js';
-import { denyWithReason, eventually, USER } from '../support/loop.js';
+import { denyWithReason, eventually, request, USER } from '../support/loop.js';
 import { type RequestView, type Sandbox, startSandbox } from './support.js';
 
 let sandbox: Sandbox;
@@ -144,9 +144,16 @@ describe('fuzzing intents and interactions through the loop', () => {
               'approve-wrong': `${base.intentId}@0123456789abcdef`,
               'approve-any': click.any,
             }[click.kind];
+            // A click after the decision is late (told who decided), not refused: only a self-click
+            // on an undecided request must leave a refusal in the trail.
+            const undecided = !(await request(sandbox.loop, base.intentId))?.decision;
             await sandbox.click(click.user, 'approve', base.intentId, value);
             const email = EMAIL[click.user];
-            if (click.kind === 'approve' && (click.user === AGENT_USER || (email && self.has(email))))
+            if (
+              undecided &&
+              click.kind === 'approve' &&
+              (click.user === AGENT_USER || (email && self.has(email)))
+            )
               selfClicks.push(click.user);
           }
           // Every refused click by the agent's own humans (or the agent) is in the trail.

@@ -37,6 +37,14 @@ describe('approval console in chromium', () => {
   it('alice approves a pending request in the console and the card shows Approved', async () => {
     // Prepare
     browser = await launchBrowser();
+    // The console is open and live before the intent arrives: the shared test loop's reviews
+    // expire after a few seconds, so the click must not wait on the page's start.
+    const page = await browser.newPage({ viewport: { width: 1360, height: 1100 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${server.url}/`);
+    await page.waitForSelector('body[data-ready="true"][data-live="true"]');
+    await page.selectOption('#user-picker', USER.alice);
     const intent = makeIntent({ intentId: newIntentId() });
     const client = new EventBridgeClient({
       endpoint: server.url,
@@ -62,14 +70,8 @@ describe('approval console in chromium', () => {
       const view = res.ok ? ((await res.json()) as { request: { card?: unknown } }) : undefined;
       return view?.request.card;
     });
-    const page = await browser.newPage({ viewport: { width: 1360, height: 1100 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
 
     // Act
-    await page.goto(`${server.url}/`);
-    await page.waitForSelector('body[data-ready="true"][data-live="true"]');
-    await page.selectOption('#user-picker', USER.alice);
     const card = page.locator(`article[data-request-id="${intent.intentId}"]`);
     await card.waitFor();
     await expect(card.locator('.bk-header').textContent()).resolves.toContain('Privileged action review');
