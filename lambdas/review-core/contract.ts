@@ -12,6 +12,7 @@
  * calls the {@link ReviewNotifier} the channel supplies.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SignIn } from '../identity/contract.js';
 import type { AuditDeps } from '../shared/audit.js';
 import type { ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
@@ -34,6 +35,12 @@ export interface ChannelActor {
   userId: string;
   /** Where the channel answers this person (a Slack channel id), when it knows. */
   replyTo?: string;
+  /**
+   * The IdP sign-in the channel verified for this person (web inbox, approval
+   * API), when there is one. The core records its facts on the vote and checks
+   * a request's step-up requirement against it; a chat click carries none.
+   */
+  signIn?: SignIn;
 }
 
 /** One thing a person asks of a review, in no channel's words. */
