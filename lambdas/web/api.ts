@@ -34,7 +34,13 @@ function unauthorized(code: string, message: string): WebAnswer {
   return answer;
 }
 
-/** The API's routes: the path after `/v1`. */
+/** Every route the API serves, in the OpenAPI document's path syntax (checked against openapi/approval-api.json). */
+export const API_ROUTES = [
+  { method: 'GET', path: '/v1/requests' },
+  { method: 'GET', path: '/v1/requests/{id}' },
+  { method: 'POST', path: '/v1/requests/{id}/decision' },
+] as const;
+
 const REQUEST_PATH = /^\/v1\/requests\/([^/]+)$/;
 const DECISION_PATH = /^\/v1\/requests\/([^/]+)\/decision$/;
 
