@@ -55,11 +55,11 @@ export async function api(deps: WebDeps, http: WebRequest): Promise<WebAnswer> {
   try {
     signIn = await deps.verifier.verifyAccessToken(match[1]!);
   } catch (error) {
-    if (error instanceof TokenRefused) {
+    // The IdP's keys could not be read: refused as unavailable, never accepted unverified.
+    if (error instanceof TokenRefused && (error.code as string) !== 'unavailable') {
       deps.core.logger.warn('API token refused', { code: error.code, reason: error.message });
       return unauthorized(error.code, `The access token was refused: ${error.message}`);
     }
-    // The IdP's keys could not be read: nothing is accepted unverified.
     deps.core.logger.error('API token could not be verified', { error: describeError(error) });
     return problem(
       503,
