@@ -53,6 +53,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./doctor.js'),
   },
   wait: { summary: 'wait for a request’s decision', load: async () => (await import('./agent.js')).wait },
+  approve: {
+    summary: 'approve a request as yourself, signed in with your IdP (approver)',
+    load: async () => (await import('./approve.js')).approve,
+  },
+  deny: {
+    summary: 'deny a request with a reason, signed in with your IdP (approver)',
+    load: async () => (await import('./approve.js')).deny,
+  },
   grant: {
     summary: 'spend a single-use grant (grant consume <id>)',
     load: async () => (await import('./agent.js')).grant,
