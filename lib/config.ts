@@ -8,6 +8,7 @@
  * {@link loadConfig} and passes the result down as props.
  */
 import { z } from 'zod';
+import { identityProviderSchema } from '../lambdas/identity/config.js';
 import { DEFAULT_EMAIL_RULES, DOMAIN_NAME, type EmailRules } from '../lambdas/shared/email.js';
 import {
   ENVIRONMENT_NAME,
@@ -226,6 +227,22 @@ export const configSchema = z
     environments: jsonObject<EnvironmentMap>(environmentsSchema),
     /** How emails compare as identities (sub-addressing, punycode domains). */
     emailIdentity: jsonObject<EmailRules>(emailIdentitySchema),
+    /**
+     * The company's OpenID Connect IdP (docs/identity.md): issuer, client id,
+     * the client secret's Secrets Manager ARN or name, the approval API's
+     * audience, where groups come from, clock tolerance. Without it nobody
+     * signs in and a Slack user is an identity by their Slack profile alone.
+     */
+    identityProvider: jsonObject(identityProviderSchema).optional(),
+    /**
+     * Base URL of the web inbox: a step-up request's card links its Approve to
+     * `<webInboxUrl>/requests/<id>`.
+     */
+    webInboxUrl: z
+      .url({ protocol: /^https$/, error: 'must be an https URL' })
+      .refine((v) => !/[?#]/.test(v), 'must be an https URL without query or fragment')
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
   })
   .strict();
 

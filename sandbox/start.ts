@@ -5,7 +5,8 @@
  *
  * Environment: COUNTERSIGN_PORT (default 4010), COUNTERSIGN_DATA_DIR (default
  * `.countersign/`), SLACK_SIGNING_SECRET (default: the documented development
- * secret), and SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET + SLACK_CHANNEL together
+ * secret), COUNTERSIGN_IDP_PORT (default 4011: the local OpenID provider, see
+ * sandbox/idp.ts), and SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET + SLACK_CHANNEL together
  * to post cards to a real Slack workspace.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,6 +14,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
+import { startSandboxIdp } from './idp.js';
 import { CountersignLoop, DEV_SIGNING_SECRET, type LoopOptions } from './loop.js';
 import {
   DIGEST_KEY_FILE,
@@ -146,6 +148,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const started = Date.now();
   const sandbox = await startSandbox({ dataDir, signingSecret, slack, port: port(env) });
   const { loop, server } = sandbox;
+  const idp = await startSandboxIdp([server.url], env);
   const key = loop.digests.key;
   const secretNote = env.SLACK_SIGNING_SECRET
     ? '(from SLACK_SIGNING_SECRET)'
@@ -161,6 +164,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       ? `  Fake Slack Web API    ${server.url}/slack/api/<method>`
       : `  Slack                 real workspace, channel ${slack?.channel} (point the app's interactivity URL at a public tunnel to /slack/interactions)`,
     `  Status API            ${server.url}/requests/<intentId>   ${server.url}/events   ${server.url}/slack/messages`,
+    ...idp.banner,
     `  Audit store           AWS_ENDPOINT_URL_S3=${loop.aws.endpoints.s3} (bucket ${loop.aws.bucket})   AWS_ENDPOINT_URL_DYNAMODB=${loop.aws.endpoints.dynamodb} (table ${loop.aws.table})`,
     '',
     `  Signing secret        ${signingSecret} ${secretNote}`,
@@ -181,6 +185,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   const stop = async () => {
     console.log('\nStopping the sandbox (writing the digests of the hours that have ended)…');
+    await idp.close();
     await sandbox.close();
     process.exit(0);
   };

@@ -57,7 +57,9 @@ export type TokenRefusalCode =
   | 'not-yet-valid'
   | 'wrong-nonce'
   | 'missing-claim'
-  | 'unverified-email';
+  | 'unverified-email'
+  /** The IdP (its key set, its identity store) could not be reached: refused, never waved through. */
+  | 'unavailable';
 
 /** A presented token that did not verify. Nothing is changed on its account. */
 export class TokenRefused extends Error {
