@@ -67,6 +67,12 @@ export interface WebInboxProps {
    */
   readonly stepUpAcr?: string;
   /**
+   * Scopes of the sign-in (`COUNTERSIGN_WEB_SCOPE`): add the IdP's groups scope
+   * when it releases the groups claim only under one (Okta: `groups`).
+   * @default 'openid email profile'
+   */
+  readonly scope?: string;
+  /**
    * Policy bundle compiled into the handler.
    * @default - none
    */
@@ -149,6 +155,7 @@ export class WebInbox extends Construct {
         settings({
           COUNTERSIGN_APPROVER_GROUP: props.approverGroupHandle,
           ...(props.stepUpAcr ? { COUNTERSIGN_WEB_STEP_UP_ACR: props.stepUpAcr } : {}),
+          ...(props.scope ? { COUNTERSIGN_WEB_SCOPE: props.scope } : {}),
         }),
       );
 

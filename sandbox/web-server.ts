@@ -65,6 +65,8 @@ export function webDepsForLoop(loop: CountersignLoop, idp: WebIdp, origin: strin
       redirectUri: `${origin}/callback`,
       verifier: idp.verifier,
       allowHttpIssuer: true,
+      // The local IdP releases the groups claim under its own scope, as Okta does.
+      scope: 'openid email profile groups',
       ...(idp.stepUpAcr ? { stepUpAcr: idp.stepUpAcr } : {}),
     }),
     // The local inbox's session key lives as long as the process: a restart signs everyone out.

@@ -37,6 +37,7 @@ const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const verifier = createTokenVerifier(identity);
 const base = { ...reviewCoreFromEnv(), logger, resolveActor: signInResolver };
 const stepUpAcr = optionalEnv('COUNTERSIGN_WEB_STEP_UP_ACR');
+const scope = optionalEnv('COUNTERSIGN_WEB_SCOPE');
 /** A custom domain in front of the API, when there is one; else the API's own domain. */
 const fixedOrigin = optionalEnv('COUNTERSIGN_WEB_ORIGIN');
 const flows = new Map<string, SignInFlow>();
@@ -53,6 +54,7 @@ function flowFor(origin: string): SignInFlow {
       redirectUri: `${origin}/callback`,
       verifier,
       ...(stepUpAcr ? { stepUpAcr } : {}),
+      ...(scope ? { scope } : {}),
     });
     flows.set(origin, flow);
   }

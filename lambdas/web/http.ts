@@ -49,7 +49,7 @@ export const CSP = [
 export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': CSP,
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
   'cache-control': 'no-store',
   'strict-transport-security': 'max-age=31536000; includeSubDomains',

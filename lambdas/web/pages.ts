@@ -60,7 +60,7 @@ function layout(title: string, session: Session | undefined, main: string): stri
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)} · Countersign</title>
 <link rel="stylesheet" href="/static/inbox.css">
 </head><body>

@@ -15,7 +15,7 @@ body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, san
 .who { margin-left:auto; display:flex; gap:.5rem; align-items:center; font-size:.9rem; }
 .who form { margin:0; }
 button.link { background:none; border:0; color:#c7d2fe; padding:0; font:inherit; cursor:pointer; text-decoration:underline; min-height:auto; }
-main { max-width:60rem; margin:0 auto; padding:1rem; }
+main { max-width:60rem; margin:0 auto; padding:1rem; overflow-wrap:anywhere; }
 h1 { font-size:1.4rem; margin:.5rem 0 1rem; }
 h2 { font-size:1.1rem; margin:1.5rem 0 .5rem; }
 h2 small, h3 small { font-weight:400; color:var(--muted); }
@@ -31,7 +31,8 @@ h2 small, h3 small { font-weight:400; color:var(--muted); }
 .status.approved { background:#dcf5e6; color:var(--ok); }
 .status.denied, .status.expired { background:#fde4e1; color:var(--bad); }
 .facts { background:var(--card); border:1px solid var(--line); border-radius:.6rem; padding:.5rem 1rem; margin:1rem 0; }
-.row { display:grid; grid-template-columns:1fr; padding:.4rem 0; border-bottom:1px solid var(--line); }
+.row { display:grid; grid-template-columns:minmax(0, 1fr); padding:.4rem 0; border-bottom:1px solid var(--line); }
+.row > * { min-width:0; }
 .row:last-child { border-bottom:0; }
 dt { font-size:.8rem; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
 dd { margin:0; overflow-wrap:anywhere; }
@@ -53,8 +54,8 @@ button.primary { background:var(--ok); border-color:var(--ok); color:#fff; }
 button.danger { background:var(--bad); border-color:var(--bad); color:#fff; }
 .button { background:var(--accent); border-color:var(--accent); color:#fff; }
 @media (min-width: 48rem) {
-  .row { grid-template-columns: 14rem 1fr; gap:1rem; }
-  .decide-all { grid-template-columns: 1fr 1fr; }
+  .row { grid-template-columns: 14rem minmax(0, 1fr); gap:1rem; }
+  .decide-all { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
   .decide.modify { grid-column: 1 / -1; }
 }
 `;
