@@ -18,6 +18,7 @@ import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
+import { identityProviderBinding, WebInbox } from './web-inbox.js';
 
 /** Properties of a {@link CountersignStack}. */
 export interface CountersignStackProps extends StackProps {
@@ -56,6 +57,8 @@ export class CountersignStack extends Stack {
   public readonly alarms: AlarmNotifications;
   /** Registered agents (owner, environments), read by Evaluate and the interaction handler. */
   public readonly agents: AgentRegistry;
+  /** The web inbox and approval API; present when an identity provider is configured. */
+  public readonly webInbox?: WebInbox;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -119,6 +122,23 @@ export class CountersignStack extends Stack {
       schedule: config.digestSchedule,
       alarmActions,
     });
+
+    if (config.identityProvider) {
+      this.webInbox = new WebInbox(this, 'WebInbox', {
+        auditWriter: this.auditStore.auditWriter(),
+        slackSecretReader: this.slackEndpoint.secretReader(),
+        identityProvider: identityProviderBinding(this, config.identityProvider),
+        approverGroupHandle: config.approverGroupHandle,
+        policyBundle: this.policyBundle,
+      });
+      this.webInbox.handler.bind(this.agents.selfReader());
+      this.webInbox.allowReviewCallbacks(this.workflow.stateMachine);
+      new CfnOutput(this, 'WebInboxUrl', {
+        description:
+          'The web inbox and approval API (register <url>/callback as the redirect URI at the IdP)',
+        value: this.webInbox.url,
+      });
+    }
 
     this.statusApi = new StatusApi(this, 'StatusApi', {
       tableReader: {

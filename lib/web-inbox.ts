@@ -23,7 +23,9 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { IDENTITY_PROVIDER_ENV, type IdentityProviderConfig } from '../lambdas/identity/config.js';
 import {
   type Binding,
   CEDAR_WASM,
@@ -193,6 +195,12 @@ export class WebInbox extends Construct {
     }
   }
 
+  /** Lets the handler complete review task tokens (the core completes the token of a decision). */
+  public allowReviewCallbacks(stateMachine: sfn.IStateMachine): void {
+    // Success and failure only: the handler sends no heartbeats.
+    stateMachine.grant(this.handler, 'states:SendTaskSuccess', 'states:SendTaskFailure');
+  }
+
   /** The inbox's URL (the API's default endpoint, no trailing slash). */
   public get url(): string {
     return this.api.apiEndpoint;
@@ -207,4 +215,24 @@ export class WebInbox extends Construct {
       },
     };
   }
+}
+
+/**
+ * Binding for a handler that verifies the IdP's tokens: the configuration as
+ * JSON in `COUNTERSIGN_IDENTITY_PROVIDER`, and read access to the client
+ * secret it names (an ARN, or a name in this account and region).
+ */
+export function identityProviderBinding(scope: Construct, config: IdentityProviderConfig): Binding {
+  const secretId = config.clientSecretId;
+  const secret = secretId
+    ? secretId.startsWith('arn:')
+      ? secretsmanager.Secret.fromSecretCompleteArn(scope, 'IdentityProviderClientSecret', secretId)
+      : secretsmanager.Secret.fromSecretNameV2(scope, 'IdentityProviderClientSecret', secretId)
+    : undefined;
+  return {
+    environment: { [IDENTITY_PROVIDER_ENV]: JSON.stringify(config) },
+    grant: (grantee: iam.IGrantable) => {
+      secret?.grantRead(grantee);
+    },
+  };
 }

@@ -11,9 +11,11 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../lambdas/web/api.js';
+import { loadConfig } from '../../lib/config.js';
+import { CountersignStack } from '../../lib/countersign-stack.js';
 import { settings } from '../../lib/handler-function.js';
 import { WEB_ROUTES, WebInbox } from '../../lib/web-inbox.js';
-import { TEST_ENV, testApp } from '../infra/support.js';
+import { CDK_CONTEXT, TEST_ENV, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
 
 let app: App;
 let template: Template;
@@ -91,5 +93,56 @@ describe('WebInbox', () => {
   it('is cdk-nag AwsSolutions clean, every acknowledgement with its reason', () => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations).toEqual([]);
+  });
+});
+
+describe('CountersignStack with an identity provider', () => {
+  let stackTemplate: Template;
+  let stackApp: App;
+  beforeAll(() => {
+    stackApp = testApp();
+    const stack = new CountersignStack(stackApp, 'Countersign', {
+      env: TEST_ENV,
+      config: loadConfig(CDK_CONTEXT.countersign, {
+        identityProvider: {
+          issuer: 'https://idp.example.com',
+          clientId: 'countersign-web',
+          clientSecretId: 'countersign/idp-client',
+          apiAudience: 'urn:countersign:approval-api',
+        },
+      }),
+      policyBundle: TEST_POLICY_BUNDLE,
+    });
+    Validations.of(stackApp).addPlugins(new AwsSolutionsChecks(stackApp, { verbose: true }));
+    stackTemplate = Template.fromStack(stack);
+  });
+
+  it('deploys the inbox with the task callbacks, the agent registry and the IdP client secret, and outputs its URL', () => {
+    stackTemplate.hasOutput('WebInboxUrl', {});
+    const web = Object.entries(stackTemplate.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('WebInboxWebFunction'),
+    );
+    expect(web).toBeDefined();
+    const variables = (web![1] as { Properties: { Environment: { Variables: Record<string, unknown> } } })
+      .Properties.Environment.Variables;
+    expect(Object.keys(variables)).toEqual(
+      expect.arrayContaining([
+        'COUNTERSIGN_AGENTS',
+        'COUNTERSIGN_IDENTITY_PROVIDER',
+        'COUNTERSIGN_TABLE_NAME',
+      ]),
+    );
+    const policies = JSON.stringify(
+      Object.entries(stackTemplate.findResources('AWS::IAM::Policy')).filter(([id]) =>
+        id.startsWith('WebInbox'),
+      ),
+    );
+    expect(policies).toContain('states:SendTaskSuccess');
+    expect(policies).toContain('countersign/idp-client');
+    expect(policies).not.toContain('states:StartExecution');
+  });
+
+  it('has no unacknowledged cdk-nag finding', () => {
+    expect(new AwsSolutionsChecks(stackApp).validateScope(stackApp).violations).toEqual([]);
   });
 });
