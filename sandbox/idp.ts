@@ -562,3 +562,20 @@ export async function startSandboxIdp(
   ];
   return { ...idp, banner };
 }
+
+/**
+ * The local IdP's people as an IdP directory (lambdas/identity/actor-resolver.ts):
+ * the person with this verified email, and their groups.
+ */
+export function localIdpDirectory(idp: Pick<LocalIdp, 'issuer' | 'people'>): {
+  name: string;
+  findByEmail(email: string): Promise<{ groups: string[] } | undefined>;
+} {
+  return {
+    name: idp.issuer,
+    async findByEmail(email) {
+      const person = idp.people.find((p) => p.email?.toLowerCase() === email && p.emailVerified !== false);
+      return person ? { groups: [...person.groups] } : undefined;
+    },
+  };
+}

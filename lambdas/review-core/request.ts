@@ -3,11 +3,19 @@
  * resolve the person and apply the invariants and the eligibility rule; and
  * how a refusal or a human act lands in the audit trail.
  */
+import { type SignInRef, signInRef } from '../identity/contract.js';
 import { appendAudit } from '../shared/audit.js';
 import { showsCurrentIntent } from '../shared/card.js';
 import type { ResolvedIdentity } from '../shared/identity.js';
 import { requestFacts } from '../shared/registration.js';
-import { currentHash, currentIntent, getRequest, type RequestItem } from '../shared/store.js';
+import type { ApproverRef } from '../shared/intent.js';
+import {
+  currentHash,
+  currentIntent,
+  getRequest,
+  type RequestDecision,
+  type RequestItem,
+} from '../shared/store.js';
 import {
   type MessageStyle,
   PLAIN_STYLE,
@@ -25,7 +33,31 @@ import {
 } from './eligibility.js';
 
 /** A person who passed the checks, as votes and decisions name them. */
-export type Voter = { slackUserId: string; email: string; displayName: string; via: string };
+export type Voter = {
+  slackUserId: string;
+  email: string;
+  displayName: string;
+  via: string;
+  /** The channel they acted in. */
+  channel: string;
+  /** The IdP sign-in their channel verified, when there was one. */
+  signIn?: SignInRef;
+};
+
+/** How a vote, a modification or an acknowledgement names the voter. */
+export function approverRef(voter: Voter, at: string): ApproverRef {
+  return { ...decidedByOf(voter), at };
+}
+
+/** How a decision names the person whose act decided it. */
+export function decidedByOf(voter: Voter): NonNullable<RequestDecision['decidedBy']> {
+  return {
+    slackUserId: voter.slackUserId,
+    email: voter.email,
+    channel: voter.channel,
+    ...(voter.signIn ? { signIn: voter.signIn } : {}),
+  };
+}
 
 /** A refusal or late answer, with its code. */
 export type Stop = { outcome: ReviewOutcomeCode; message: string; code?: string };
@@ -113,7 +145,20 @@ export async function checkActor(
     const message = await refuse(deps, request, command, identity, verdict.code, verdict.reason);
     return { outcome: 'refused', message, code: verdict.code };
   }
-  return { ok: true, identity, voter: { ...verdict.approver, via: verdict.via } };
+  const { slackUserId, email, displayName } = verdict.approver;
+  const signIn = command.actor.signIn;
+  return {
+    ok: true,
+    identity,
+    voter: {
+      slackUserId,
+      email,
+      displayName,
+      via: verdict.via,
+      channel: command.actor.channel,
+      ...(signIn ? { signIn: signInRef(signIn) } : {}),
+    },
+  };
 }
 
 /** Audits a refusal and returns the message for the person. */
@@ -136,6 +181,7 @@ export async function refuse(
         slackUserId: command.actor.userId,
         ...(identity?.kind === 'human' ? { email: identity.email } : {}),
         channel: command.actor.channel,
+        ...(command.actor.signIn ? { signIn: signInRef(command.actor.signIn) } : {}),
       },
       intentHash: currentHash(request),
       data: {
@@ -181,6 +227,7 @@ export function audit(
         slackUserId: voter.slackUserId,
         email: voter.email,
         channel: command.actor.channel,
+        ...(voter.signIn ? { signIn: voter.signIn } : {}),
       },
       intentHash,
       data,

@@ -3,6 +3,7 @@
  * and the decision it gets back. This module is the single source of truth for
  * both shapes; the JSON Schema in `schemas/` is generated from it.
  */
+import type { SignInRef } from '../identity/contract.js';
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 
@@ -96,9 +97,14 @@ export type FinalStatus = (typeof FINAL_STATUSES)[number];
 
 /** A human who voted on a request. */
 export interface ApproverRef {
+  /** The person's user id in the channel they acted in (a Slack user id for `slack`). */
   slackUserId: string;
   email: string;
   at: string;
+  /** Where they acted: `slack`, `web`, `api`, ... (absent on votes recorded before channels were). */
+  channel?: string;
+  /** The IdP sign-in they acted with, when the channel verified one. */
+  signIn?: SignInRef;
 }
 
 /** The `Detail` of a `Privileged Action Decided` event. */

@@ -20,6 +20,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { currentHash, currentIntent } from './current-intent.js';
+import type { SignInRef } from '../identity/contract.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
 import type { VerifiedFacts } from './registration.js';
 
@@ -76,7 +77,7 @@ export interface RequestDecision {
   approvers: ApproverRef[];
   policies: string[];
   /** Slack user who made the deciding click, when a human decided. */
-  decidedBy?: { slackUserId: string; email: string };
+  decidedBy?: { slackUserId: string; email: string; channel?: string; signIn?: SignInRef };
   /** Parameters as approved, when modified. */
   parameters?: Record<string, unknown>;
   intentHash: string;
@@ -243,6 +244,9 @@ export type VoteResult =
   /** The intent changed (a modification) since the voter's check: the vote would approve something unseen. */
   | { kind: 'changed'; request: RequestItem };
 
+/** How a voter's canonical email is kept among `voterIds` (beside their channel user id). */
+export const voterEmailKey = (email: string) => `email:${email}`;
+
 /** DynamoDB condition: the request's current intent (modified or not) has hash `:seen`. */
 const AT_VERSION =
   '((attribute_not_exists(modification) AND intentHash = :seen) OR modification.intentHash = :seen)';
@@ -266,12 +270,14 @@ export async function recordApproval(
         Key: requestKey(intentId),
         UpdateExpression:
           'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter)',
-        ConditionExpression: `attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId) AND ${AT_VERSION}`,
+        // A person is one voter whatever channel they vote from: their channel id and their email both count.
+        ConditionExpression: `attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId) AND NOT contains(voterIds, :voterEmail) AND ${AT_VERSION}`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':vote': [vote],
-          ':voter': [vote.slackUserId],
+          ':voter': [vote.slackUserId, voterEmailKey(vote.email)],
           ':voterId': vote.slackUserId,
+          ':voterEmail': voterEmailKey(vote.email),
           ':pending': 'PENDING',
           ':seen': seenHash,
         },
@@ -282,7 +288,10 @@ export async function recordApproval(
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await getRequest(deps, intentId);
-    if (current?.status === 'PENDING' && current.voterIds.includes(vote.slackUserId)) {
+    if (
+      current?.status === 'PENDING' &&
+      (current.voterIds.includes(vote.slackUserId) || current.voterIds.includes(voterEmailKey(vote.email)))
+    ) {
       return { kind: 'already-voted', request: current };
     }
     if (current?.status === 'PENDING' && currentHash(current) !== seenHash)
