@@ -7,8 +7,8 @@ import { type SignInRef, signInRef } from '../identity/contract.js';
 import { appendAudit } from '../shared/audit.js';
 import { showsCurrentIntent } from '../shared/card.js';
 import type { ResolvedIdentity } from '../shared/identity.js';
-import { requestFacts } from '../shared/registration.js';
 import type { ApproverRef } from '../shared/intent.js';
+import { requestFacts } from '../shared/registration.js';
 import {
   currentHash,
   currentIntent,

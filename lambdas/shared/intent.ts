@@ -3,9 +3,10 @@
  * and the decision it gets back. This module is the single source of truth for
  * both shapes; the JSON Schema in `schemas/` is generated from it.
  */
-import type { SignInRef } from '../identity/contract.js';
+
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import type { SignInRef } from '../identity/contract.js';
 
 /** EventBridge detail-type of an intent. */
 export const INTENT_DETAIL_TYPE = 'Privileged Action Requested';

@@ -19,8 +19,8 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { currentHash, currentIntent } from './current-intent.js';
 import type { SignInRef } from '../identity/contract.js';
+import { currentHash, currentIntent } from './current-intent.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
 import type { VerifiedFacts } from './registration.js';
 
