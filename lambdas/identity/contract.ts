@@ -67,6 +67,11 @@ export interface StepUpRequirement {
   amr: string[];
   /** Longest time between the sign-in (`auth_time`) and the vote. */
   maxAgeSeconds: number;
+  /**
+   * Further method lists, each of which must also be met (one method of each):
+   * what several matching policies with different methods combine to.
+   */
+  allOf?: string[][];
 }
 
 /** Why a token was refused: a stable code for audit records and tests, and a sentence for a 401 body. */

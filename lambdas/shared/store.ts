@@ -19,7 +19,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { SignInRef } from '../identity/contract.js';
+import type { SignInRef, StepUpRequirement } from '../identity/contract.js';
 import { currentHash, currentIntent } from './current-intent.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
 import type { VerifiedFacts } from './registration.js';
@@ -56,6 +56,8 @@ export interface ReviewPlan {
   masked: string[];
   /** Parameter paths an approver may edit before approving. */
   editable: string[];
+  /** What an approval's sign-in must meet (policies' `@stepup`, strictest); none when absent. Deny never needs it. */
+  stepUp?: StepUpRequirement;
   /** Seconds before expiry at which to remind the approvers (largest first). */
   remindBeforeSeconds?: number[];
   /** Who is told when the review nears expiry unanswered: `group:<handle>` / `email:<address>`. */
