@@ -9,6 +9,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { StepUpRequirement } from '../lambdas/identity/contract.js';
+import { parseStepUp } from '../lambdas/identity/step-up.js';
 import { canonicalJson, sha256Hex } from '../lambdas/shared/canonical.js';
 
 /** A validated policy set, ready to embed in a Lambda. */
@@ -67,6 +69,8 @@ export interface PlanAnnotations {
   /** Who may break glass (`@responders`): required with `@breakglass("true")`. */
   responderGroups: string[];
   responderEmails: string[];
+  /** What an approver's sign-in must meet (`@stepup`); undefined when the policy asks none. */
+  stepUp?: StepUpRequirement;
 }
 
 /** What a policy means to Countersign, read from its effect, scope and annotations. */
@@ -101,6 +105,7 @@ export const KNOWN_ANNOTATIONS = [
   'escalate',
   'mask',
   'editable',
+  'stepup',
   'breakglass',
   'responders',
 ] as const;
@@ -112,6 +117,7 @@ const PLAN_ANNOTATIONS = [
   'escalate',
   'mask',
   'editable',
+  'stepup',
   'breakglass',
   'responders',
 ];
@@ -315,6 +321,7 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
         }
       }
     }
+    readStepUpAnnotation(a.stepup, plan, errors);
     if (a.mask !== undefined) plan.masked = paths('mask', a.mask, errors);
     if (a.editable !== undefined) plan.editable = paths('editable', a.editable, errors);
     if (a.breakglass !== undefined) {
@@ -339,6 +346,14 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
     meta.plan = plan;
   }
   return { meta, errors };
+}
+
+/** Reads `@stepup` (see lambdas/identity/step-up.ts) into the plan. */
+function readStepUpAnnotation(value: string | undefined, plan: PlanAnnotations, errors: string[]): void {
+  if (value === undefined) return;
+  const parsed = parseStepUp(value);
+  if (parsed.ok) plan.stepUp = parsed.requirement;
+  else errors.push(parsed.error);
 }
 
 /** Line and column (1-based) of a UTF-8 byte offset (Cedar reports byte offsets) in a text. */

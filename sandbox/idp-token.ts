@@ -7,15 +7,15 @@
  * Environment: COUNTERSIGN_IDP_PORT, COUNTERSIGN_IDP_CLIENT_SECRET and
  * COUNTERSIGN_PORT, as `npm start` reads them.
  */
+import { directoryPeople } from './idp.js';
 import {
   CLI_CLIENT_ID,
-  directoryPeople,
   SANDBOX_API_AUDIENCE,
   SANDBOX_IDP_PORT,
   SANDBOX_WEB_CLIENT_SECRET,
   WEB_CALLBACK_PATH,
   WEB_CLIENT_ID,
-} from './idp.js';
+} from './idp-constants.js';
 import { signInHeadless } from './idp-sign-in.js';
 
 const args = process.argv.slice(2);

@@ -23,6 +23,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { type Adapter, type AdapterPayload, type Configuration, errors } from 'oidc-provider';
+import {
+  CLI_CLIENT_ID,
+  SANDBOX_API_AUDIENCE,
+  SANDBOX_IDP_PORT,
+  SANDBOX_WEB_CLIENT_SECRET,
+  WEB_CALLBACK_PATH,
+  WEB_CLIENT_ID,
+} from './idp-constants.js';
+
+export * from './idp-constants.js';
 
 /** A person the local IdP can sign in. */
 export interface IdpPerson {
@@ -78,16 +88,8 @@ export const SANDBOX_ACR = {
   mfa: 'urn:countersign:sandbox:mfa',
 } as const;
 
-/** Default audience of the approval API's access tokens. */
-export const SANDBOX_API_AUDIENCE = 'urn:countersign:approval-api';
-
 /** Scope of the approval API's access tokens. */
 export const API_SCOPE = 'review';
-
-/** Client id of the web inbox at the local IdP. */
-export const WEB_CLIENT_ID = 'countersign-web';
-/** Client id of the CLI at the local IdP. */
-export const CLI_CLIENT_ID = 'countersign-cli';
 
 interface DirectoryFile {
   users: { id: string; name: string; realName?: string; email?: string; isBot?: boolean }[];
@@ -529,15 +531,6 @@ export async function startLocalIdp(options: LocalIdpOptions): Promise<LocalIdp>
   };
 }
 
-/** The web client's secret in `npm start` (development only, like the sandbox's Slack signing secret). */
-export const SANDBOX_WEB_CLIENT_SECRET = 'countersign-sandbox-web-client-secret';
-
-/** Default port of the sandbox's IdP. */
-export const SANDBOX_IDP_PORT = 4011;
-
-/** The web inbox's sign-in callback under its origin. */
-export const WEB_CALLBACK_PATH = '/callback';
-
 /**
  * The IdP of `npm start`: on COUNTERSIGN_IDP_PORT (default 4011), the web
  * client's secret from COUNTERSIGN_IDP_CLIENT_SECRET (default the documented
@@ -561,4 +554,21 @@ export async function startSandboxIdp(
     `  API token             npx tsx sandbox/idp-token.ts alice@example.com --mfa   (audience ${idp.apiAudience})`,
   ];
   return { ...idp, banner };
+}
+
+/**
+ * The local IdP's people as an IdP directory (lambdas/identity/actor-resolver.ts):
+ * the person with this verified email, and their groups.
+ */
+export function localIdpDirectory(idp: Pick<LocalIdp, 'issuer' | 'people'>): {
+  name: string;
+  findByEmail(email: string): Promise<{ groups: string[] } | undefined>;
+} {
+  return {
+    name: idp.issuer,
+    async findByEmail(email) {
+      const person = idp.people.find((p) => p.email?.toLowerCase() === email && p.emailVerified !== false);
+      return person ? { groups: [...person.groups] } : undefined;
+    },
+  };
 }

@@ -27,6 +27,7 @@ import {
   type SlackDirectory,
   startFakeSlack,
 } from './fake-slack.js';
+import { SANDBOX_WEB_INBOX_URL } from './idp-constants.js';
 import { type LocalAws, startLocalAws } from './local-aws.js';
 import { LocalDigests, loadOrCreateDigestKey, scheduleIntervalMs } from './local-digests.js';
 import type { StreamConsumer } from './local-stream.js';
@@ -235,6 +236,8 @@ export class CountersignLoop {
         options.defaultReviewTimeoutSeconds ?? config.defaultReviewTimeoutSeconds,
       ),
       COUNTERSIGN_SLACK_API_URL: options.slack ? (options.slack.apiUrl ?? '') : slack!.url,
+      // Where a step-up request's card sends its approvers (the local web inbox).
+      COUNTERSIGN_WEB_INBOX_URL: config.webInboxUrl ?? SANDBOX_WEB_INBOX_URL,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
       // The agents registered with addAgent, the environments and email rules, as synthesized.

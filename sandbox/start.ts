@@ -14,7 +14,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
-import { startSandboxIdp } from './idp.js';
+import { SANDBOX_WEB_INBOX_URL, startSandboxIdp } from './idp.js';
 import { CountersignLoop, DEV_SIGNING_SECRET, type LoopOptions } from './loop.js';
 import {
   DIGEST_KEY_FILE,
@@ -148,7 +148,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const started = Date.now();
   const sandbox = await startSandbox({ dataDir, signingSecret, slack, port: port(env) });
   const { loop, server } = sandbox;
-  const idp = await startSandboxIdp([server.url], env);
+  const idp = await startSandboxIdp([SANDBOX_WEB_INBOX_URL, server.url], env);
   const key = loop.digests.key;
   const secretNote = env.SLACK_SIGNING_SECRET
     ? '(from SLACK_SIGNING_SECRET)'

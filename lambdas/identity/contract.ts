@@ -35,6 +35,30 @@ export interface SignIn {
 }
 
 /**
+ * What a vote, a decision and an audit record keep of a sign-in: whose it was
+ * (issuer and subject) and how strong and fresh it was. Email and groups are
+ * recorded elsewhere on the vote; tokens never are.
+ */
+export interface SignInRef {
+  issuer: string;
+  subject: string;
+  amr: string[];
+  acr?: string;
+  authTime?: number;
+}
+
+/** The facts of a sign-in a vote records. */
+export function signInRef(signIn: SignIn): SignInRef {
+  return {
+    issuer: signIn.issuer,
+    subject: signIn.subject,
+    amr: [...signIn.amr],
+    ...(signIn.acr !== undefined ? { acr: signIn.acr } : {}),
+    ...(signIn.authTime !== undefined ? { authTime: signIn.authTime } : {}),
+  };
+}
+
+/**
  * What a high-risk request needs of an approver's sign-in before an approval
  * counts (a policy's `@stepup` annotation). Deny never needs it.
  */
@@ -43,6 +67,11 @@ export interface StepUpRequirement {
   amr: string[];
   /** Longest time between the sign-in (`auth_time`) and the vote. */
   maxAgeSeconds: number;
+  /**
+   * Further method lists, each of which must also be met (one method of each):
+   * what several matching policies with different methods combine to.
+   */
+  allOf?: string[][];
 }
 
 /** Why a token was refused: a stable code for audit records and tests, and a sentence for a 401 body. */

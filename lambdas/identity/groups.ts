@@ -67,16 +67,17 @@ export interface IdentityStoreGroupsOptions {
   now?: () => number;
 }
 
-/**
- * Groups from the identity store: the user (by email or `externalId`), their
- * memberships (`ListGroupMembershipsForMember`, every page), each group's
- * display name (`DescribeGroup`, cached). A person the store does not hold is
- * in no group; a store that cannot be reached refuses (`unavailable`).
- */
-export function identityStoreGroups(
+/** The identity store's answers about people: who a person is there, and their groups' names. */
+export interface IdentityStoreLookup {
+  userOf(person: { issuer: string; subject: string; email: string }): Promise<string | undefined>;
+  groupsOfUser(userId: string): Promise<string[]>;
+}
+
+/** Looks people up in one identity store (group display names cached for `nameTtlMs`). */
+export function identityStoreLookup(
   store: IdentityStoreApi,
   options: IdentityStoreGroupsOptions,
-): GroupSource {
+): IdentityStoreLookup {
   const { identityStoreId } = options;
   const ttl = options.nameTtlMs ?? 300_000;
   const now = options.now ?? Date.now;
@@ -98,27 +99,44 @@ export function identityStoreGroups(
   };
 
   return {
+    userOf: (person) => findUser(store, identityStoreId, options.match, person),
+    async groupsOfUser(userId) {
+      const groupIds: string[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await store.send(
+          new ListGroupMembershipsForMemberCommand({
+            IdentityStoreId: identityStoreId,
+            MemberId: { UserId: userId },
+            NextToken: nextToken,
+          }),
+        );
+        for (const m of page.GroupMemberships ?? []) if (m.GroupId) groupIds.push(m.GroupId);
+        nextToken = page.NextToken;
+      } while (nextToken);
+      const resolved = await Promise.all([...new Set(groupIds)].map(groupName));
+      return [...new Set(resolved.filter((n): n is string => n !== undefined))];
+    },
+  };
+}
+
+/**
+ * Groups from the identity store: the user (by email or `externalId`), their
+ * memberships (`ListGroupMembershipsForMember`, every page), each group's
+ * display name (`DescribeGroup`, cached). A person the store does not hold is
+ * in no group; a store that cannot be reached refuses (`unavailable`).
+ */
+export function identityStoreGroups(
+  store: IdentityStoreApi,
+  options: IdentityStoreGroupsOptions,
+): GroupSource {
+  const lookup = identityStoreLookup(store, options);
+  return {
     async groupsOf({ issuer, subject, email }) {
       try {
-        const userId = await findUser(store, identityStoreId, options.match, { issuer, subject, email });
-        if (!userId) return [];
-        const groupIds: string[] = [];
-        let nextToken: string | undefined;
-        do {
-          const page = await store.send(
-            new ListGroupMembershipsForMemberCommand({
-              IdentityStoreId: identityStoreId,
-              MemberId: { UserId: userId },
-              NextToken: nextToken,
-            }),
-          );
-          for (const m of page.GroupMemberships ?? []) if (m.GroupId) groupIds.push(m.GroupId);
-          nextToken = page.NextToken;
-        } while (nextToken);
-        const resolved = await Promise.all([...new Set(groupIds)].map(groupName));
-        return [...new Set(resolved.filter((n): n is string => n !== undefined))];
+        const userId = await lookup.userOf({ issuer, subject, email });
+        return userId ? await lookup.groupsOfUser(userId) : [];
       } catch (error) {
-        if (error instanceof TokenRefused) throw error;
         throw new TokenRefused(
           'unavailable',
           `the identity store could not tell this person's groups: ${(error as Error).message}`,

@@ -1,7 +1,7 @@
 /** Acknowledge: an approver other than the responder signs off a break-glass approval afterwards. */
 import { acknowledgePostHoc, getRequest } from '../shared/store.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
-import { audit, checkActor, stateOf, styleOf } from './request.js';
+import { approverRef, audit, checkActor, stateOf, styleOf } from './request.js';
 
 /** An approver acknowledges a break-glass approval's post-hoc review. */
 export async function acknowledge(deps: ReviewCoreDeps, command: ReviewCommand): Promise<ReviewOutcome> {
@@ -35,11 +35,7 @@ export async function acknowledge(deps: ReviewCoreDeps, command: ReviewCommand):
       state: stateOf(request),
     };
   }
-  const by = {
-    slackUserId: checked.voter.slackUserId,
-    email: checked.voter.email,
-    at: deps.now().toISOString(),
-  };
+  const by = approverRef(checked.voter, deps.now().toISOString());
   const won = await acknowledgePostHoc(deps, request.intentId, by);
   if (!won.won) {
     return {

@@ -7,8 +7,10 @@ import type { ApproverRef } from '../shared/intent.js';
 import { currentHash, type RequestItem, recordApproval } from '../shared/store.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
 import {
+  approverRef,
   audit,
   checkActor,
+  decidedByOf,
   lateMessage,
   openRequest,
   refuse,
@@ -62,11 +64,7 @@ export async function approve(
   voter: Voter,
 ): Promise<ReviewOutcome> {
   const plan = request.review!;
-  const vote: ApproverRef = {
-    slackUserId: voter.slackUserId,
-    email: voter.email,
-    at: deps.now().toISOString(),
-  };
+  const vote: ApproverRef = approverRef(voter, deps.now().toISOString());
   // The vote counts only for the version that was checked (and that the card showed).
   const counted = await recordApproval(deps, request.intentId, vote, currentHash(request));
   if (counted.kind === 'changed') {
@@ -141,7 +139,7 @@ export async function afterApproval(
     decidedAt: deps.now().toISOString(),
     approvers: current.approvals,
     policies: plan.policies,
-    decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
+    decidedBy: decidedByOf(voter),
     intentHash: currentHash(current),
     ...(modified ? { parameters: modified.parameters } : {}),
   });

@@ -7,6 +7,7 @@
 import { currentHash } from '../shared/store.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
 import type { Admitted } from './prepare.js';
+import { approverRef, decidedByOf } from './request.js';
 import { settle } from './settle.js';
 
 /** The break-glass approval: decide, with the responder's reason kept for Record's notice. */
@@ -26,9 +27,9 @@ export async function breakGlass(
       automatic: false,
       reason: `Break-glass approval by ${voter.displayName} (the responder): ${reason}`,
       decidedAt: at,
-      approvers: [{ slackUserId: voter.slackUserId, email: voter.email, at }],
+      approvers: [approverRef(voter, at)],
       policies: request.review?.policies ?? [],
-      decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
+      decidedBy: decidedByOf(voter),
       intentHash: currentHash(request),
       breakGlass: true,
       breakGlassReason: reason,

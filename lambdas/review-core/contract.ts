@@ -95,6 +95,8 @@ export interface ReviewRefusal {
   field?: string;
   /** Per-input messages, when several inputs are wrong (field -> message). */
   fields?: Record<string, string>;
+  /** Where the person can do it instead (`step-up-required`: the request's page in the web inbox). */
+  url?: string;
 }
 
 /** The request as it stands, for a channel to render (a card, a page). */
@@ -213,6 +215,8 @@ export interface ReviewCoreDeps extends AuditDeps, ReviewPolicy {
   notifier: ReviewNotifier;
   /** @default PLAIN_STYLE */
   style?: MessageStyle;
+  /** Base URL of the web inbox, where a step-up request is approved after a fresh sign-in. */
+  webInboxUrl?: string;
 }
 
 /** Longest reason accepted. */

@@ -2,6 +2,7 @@
 import { currentHash } from '../shared/store.js';
 import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js';
 import type { Admitted } from './prepare.js';
+import { decidedByOf } from './request.js';
 import { settle } from './settle.js';
 
 /** Decides DENIED with the denier's reason. */
@@ -22,7 +23,7 @@ export async function deny(
       decidedAt: deps.now().toISOString(),
       approvers: request.approvals,
       policies: request.review?.policies ?? [],
-      decidedBy: { slackUserId: voter.slackUserId, email: voter.email },
+      decidedBy: decidedByOf(voter),
       intentHash: currentHash(request),
     },
     { denyReason: reason },

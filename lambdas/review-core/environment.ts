@@ -5,6 +5,7 @@
  * cold start. A channel's handler adds its identity resolver and notifier.
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { webInboxUrlFromEnv } from '../identity/step-up.js';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { observed } from '../shared/client-config.js';
 import { optionalEnv } from '../shared/env.js';
@@ -20,6 +21,7 @@ export function reviewCoreFromEnv(): EnvironmentDeps {
     ...auditDepsFromEnv(),
     sfn: observed(new SFNClient(lambdaClientConfig)),
     approverGroup: optionalEnv('COUNTERSIGN_APPROVER_GROUP'),
+    ...(webInboxUrlFromEnv() ? { webInboxUrl: webInboxUrlFromEnv() } : {}),
     ...cedarRule(),
   };
 }

@@ -13,7 +13,7 @@ import type { ReviewCommand, ReviewCoreDeps, ReviewOutcome } from './contract.js
 import { checkVoter, reviewPlanRule } from './eligibility.js';
 import { diffParameters, judgeReevaluation } from './modification.js';
 import type { Admitted } from './prepare.js';
-import { audit, lateMessage, refuse, stateOf, styleOf } from './request.js';
+import { approverRef, audit, lateMessage, refuse, stateOf, styleOf } from './request.js';
 
 /** A modification: re-evaluate, then record it as the modifier's approval, or refuse. */
 export async function modify(
@@ -73,7 +73,7 @@ export async function modify(
     intentHash: newHash,
     fromHash: currentHash(request),
     diff: read.diff,
-    by: { slackUserId: voter.slackUserId, email: voter.email, at: deps.now().toISOString() },
+    by: approverRef(voter, deps.now().toISOString()),
     policies: verdict.policies,
   };
   const written = await recordModification(deps, request.intentId, modification);

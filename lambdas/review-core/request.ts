@@ -3,11 +3,20 @@
  * resolve the person and apply the invariants and the eligibility rule; and
  * how a refusal or a human act lands in the audit trail.
  */
+import { type SignInRef, signInRef } from '../identity/contract.js';
+import { requestPageUrl, STEP_UP_REFUSAL, stepUpProblem } from '../identity/step-up.js';
 import { appendAudit } from '../shared/audit.js';
 import { showsCurrentIntent } from '../shared/card.js';
 import type { ResolvedIdentity } from '../shared/identity.js';
+import type { ApproverRef } from '../shared/intent.js';
 import { requestFacts } from '../shared/registration.js';
-import { currentHash, currentIntent, getRequest, type RequestItem } from '../shared/store.js';
+import {
+  currentHash,
+  currentIntent,
+  getRequest,
+  type RequestDecision,
+  type RequestItem,
+} from '../shared/store.js';
 import {
   type MessageStyle,
   PLAIN_STYLE,
@@ -25,13 +34,42 @@ import {
 } from './eligibility.js';
 
 /** A person who passed the checks, as votes and decisions name them. */
-export type Voter = { slackUserId: string; email: string; displayName: string; via: string };
+export type Voter = {
+  slackUserId: string;
+  email: string;
+  displayName: string;
+  via: string;
+  /** The channel they acted in. */
+  channel: string;
+  /** The IdP sign-in their channel verified, when there was one. */
+  signIn?: SignInRef;
+};
 
-/** A refusal or late answer, with its code. */
-export type Stop = { outcome: ReviewOutcomeCode; message: string; code?: string };
+/** How a vote, a modification or an acknowledgement names the voter. */
+export function approverRef(voter: Voter, at: string): ApproverRef {
+  return { ...decidedByOf(voter), at };
+}
+
+/** How a decision names the person whose act decided it. */
+export function decidedByOf(voter: Voter): NonNullable<RequestDecision['decidedBy']> {
+  return {
+    slackUserId: voter.slackUserId,
+    email: voter.email,
+    channel: voter.channel,
+    ...(voter.signIn ? { signIn: voter.signIn } : {}),
+  };
+}
+
+/** A refusal or late answer, with its code (and where to act instead, for a step-up). */
+export type Stop = { outcome: ReviewOutcomeCode; message: string; code?: string; url?: string };
 
 /** Refusal codes beyond the eligibility rule's. */
-export type CoreRefusalCode = RefusalCode | 'bad-metadata' | 'stale-form' | 'modification-refused';
+export type CoreRefusalCode =
+  | RefusalCode
+  | 'bad-metadata'
+  | 'stale-form'
+  | 'modification-refused'
+  | typeof STEP_UP_REFUSAL;
 
 /** Without the approve policies to ask, break-glass is refused (fail closed). */
 const refuseUnchecked = async () => ({
@@ -113,7 +151,53 @@ export async function checkActor(
     const message = await refuse(deps, request, command, identity, verdict.code, verdict.reason);
     return { outcome: 'refused', message, code: verdict.code };
   }
-  return { ok: true, identity, voter: { ...verdict.approver, via: verdict.via } };
+  const stepUp = await checkStepUp(deps, request, command, identity);
+  if (stepUp) return stepUp;
+  const { slackUserId, email, displayName } = verdict.approver;
+  const signIn = command.actor.signIn;
+  return {
+    ok: true,
+    identity,
+    voter: {
+      slackUserId,
+      email,
+      displayName,
+      via: verdict.via,
+      channel: command.actor.channel,
+      ...(signIn ? { signIn: signInRef(signIn) } : {}),
+    },
+  };
+}
+
+/**
+ * A request whose policy asks for step-up counts an approval, a modification
+ * or a break-glass only from a sign-in that meets it: a chat click carries
+ * none. Refused (and audited) with the request's web page to go to instead.
+ * Deny and acknowledge never need it.
+ */
+async function checkStepUp(
+  deps: ReviewCoreDeps,
+  request: RequestItem,
+  command: ReviewCommand,
+  identity: ResolvedIdentity,
+): Promise<Stop | undefined> {
+  const requirement = request.review?.stepUp;
+  if (!requirement || command.verb === 'deny' || command.verb === 'acknowledge') return undefined;
+  const problem = stepUpProblem(requirement, command.actor.signIn, deps.now());
+  if (!problem) return undefined;
+  const url = requestPageUrl(deps.webInboxUrl, request.intentId);
+  const where = url
+    ? ` Approve at ${url}`
+    : ' This deployment configures no web inbox (webInboxUrl), so it cannot be approved';
+  const message = await refuse(deps, request, command, identity, STEP_UP_REFUSAL, problem, {
+    data: { stepUp: requirement, ...(url ? { url } : {}) },
+  });
+  return {
+    outcome: 'refused',
+    code: STEP_UP_REFUSAL,
+    message: `${message}${where}.`,
+    ...(url ? { url } : {}),
+  };
 }
 
 /** Audits a refusal and returns the message for the person. */
@@ -136,6 +220,7 @@ export async function refuse(
         slackUserId: command.actor.userId,
         ...(identity?.kind === 'human' ? { email: identity.email } : {}),
         channel: command.actor.channel,
+        ...(command.actor.signIn ? { signIn: signInRef(command.actor.signIn) } : {}),
       },
       intentHash: currentHash(request),
       data: {
@@ -181,6 +266,7 @@ export function audit(
         slackUserId: voter.slackUserId,
         email: voter.email,
         channel: command.actor.channel,
+        ...(voter.signIn ? { signIn: voter.signIn } : {}),
       },
       intentHash,
       data,
@@ -213,7 +299,7 @@ export const stateOf = (request: RequestItem) => ({
 /** A stop (a refusal, a late or unknown request) as the outcome a channel shows. */
 export const stopped = (stop: Stop, request?: RequestItem): ReviewOutcome => ({
   outcome: stop.outcome,
-  refusal: { code: stop.code ?? stop.outcome, message: stop.message },
+  refusal: { code: stop.code ?? stop.outcome, message: stop.message, ...(stop.url ? { url: stop.url } : {}) },
   ...(request ? { state: stateOf(request) } : {}),
 });
 

@@ -4,6 +4,7 @@
  * what they use; appending and reading chains live in audit.ts.
  */
 import type { PutObjectCommandInput } from '@aws-sdk/client-s3';
+import type { SignInRef } from '../identity/contract.js';
 import { canonicalJson, sha256Base64, sha256Hex } from './canonical.js';
 
 /** `prevHash` of the first record in every request's chain. */
@@ -30,7 +31,7 @@ export type AuditKind =
 export type AuditActor =
   | { type: 'agent'; source: string; agentId: string }
   /** `channel`: where the person acted (`slack`, ...), on records the review core writes. */
-  | { type: 'human'; slackUserId: string; email?: string; channel?: string }
+  | { type: 'human'; slackUserId: string; email?: string; channel?: string; signIn?: SignInRef }
   | { type: 'policy'; policies: string[] }
   | { type: 'system'; component: string };
 

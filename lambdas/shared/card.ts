@@ -4,6 +4,7 @@
  * place, so the card always shows the request's current state.
  */
 import type { KnownBlock, TextObject } from '@slack/types';
+import { requestPageUrl, webInboxUrlFromEnv } from '../identity/step-up.js';
 import {
   codeJson,
   codeLines,
@@ -44,6 +45,8 @@ export const ACTION = {
   modify: 'modify',
   breakglass: 'breakglass',
   viewFull: 'view_full',
+  /** Approve on a step-up request: a link to the web inbox. Slack still posts its click, which is ignored. */
+  webApprove: 'web_approve',
 } as const;
 
 /** Slack's limit on a button's `value`. */
@@ -153,7 +156,7 @@ function fencedSection(name: string, shown: Shown<string>): KnownBlock[] {
 /** Renders the card for a request in any state. */
 export function renderCard(
   request: RequestItem,
-  options: { note?: string } = {},
+  options: { note?: string; webInboxUrl?: string } = {},
 ): { text: string; blocks: KnownBlock[] } {
   const intent = currentIntent(request);
   const plan = request.review;
@@ -262,7 +265,12 @@ export function renderCard(
     ],
   });
   if (options.note) blocks.push({ type: 'context', elements: [ours(truncate(options.note, 2000))] });
-  const actions = cardButtons(request, truncated || blocks.length + 1 > MAX_BLOCKS);
+  const stepUpUrl = request.review?.stepUp
+    ? requestPageUrl(options.webInboxUrl ?? webInboxUrlFromEnv(), request.intentId)
+    : undefined;
+  const stepUp = stepUpBlock(request, stepUpUrl);
+  if (stepUp) blocks.push(stepUp);
+  const actions = cardButtons(request, truncated || blocks.length + 1 > MAX_BLOCKS, stepUpUrl);
   return { text, blocks: fitBlocks(blocks, actions) };
 }
 
@@ -344,15 +352,50 @@ function button(
   };
 }
 
+/**
+ * Why a pending step-up request has no Approve button that votes: policy asks
+ * for a fresh IdP sign-in, which a chat click cannot show.
+ */
+function stepUpBlock(request: RequestItem, url: string | undefined): KnownBlock | undefined {
+  const stepUp = request.review?.stepUp;
+  if (!stepUp || request.status !== 'PENDING') return undefined;
+  const methods = [stepUp.amr, ...(stepUp.allOf ?? [])].map((list) => list.join(' or ')).join(' and ');
+  const minutes = Math.max(1, Math.round(stepUp.maxAgeSeconds / 60));
+  const where = url
+    ? '*Approve in Countersign…* opens the web inbox, which asks you to sign in again.'
+    : 'No web inbox is configured (`webInboxUrl`), so nobody can approve it; it can still be denied here.';
+  return {
+    type: 'context',
+    elements: [
+      ours(
+        `:lock: Policy asks for a fresh sign-in (${escapeEntities(methods)}, within ${minutes} min) to approve: a Slack click cannot approve this request. ${where} Deny works here.`,
+      ),
+    ],
+  };
+}
+
 /** The card's buttons: Approve / Modify / Deny / Break glass while pending, and View full request when truncated. */
-function cardButtons(request: RequestItem, truncated: boolean): KnownBlock | undefined {
+function cardButtons(request: RequestItem, truncated: boolean, stepUpUrl?: string): KnownBlock | undefined {
   const elements: Record<string, unknown>[] = [];
   if (request.status === 'PENDING') {
     const plan = request.review;
-    elements.push(button(ACTION.approve, 'Approve', approveButtonValue(request), 'primary'));
-    if (plan?.editable.length) elements.push(button(ACTION.modify, 'Modify…', request.intentId));
+    // Approving, modifying and breaking glass need the step-up sign-in: only the web inbox can show it.
+    if (plan?.stepUp) {
+      if (stepUpUrl) {
+        elements.push({
+          type: 'button',
+          action_id: ACTION.webApprove,
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Approve in Countersign…' },
+          url: stepUpUrl,
+        });
+      }
+    } else {
+      elements.push(button(ACTION.approve, 'Approve', approveButtonValue(request), 'primary'));
+      if (plan?.editable.length) elements.push(button(ACTION.modify, 'Modify…', request.intentId));
+    }
     elements.push(button(ACTION.deny, 'Deny…', request.intentId, 'danger'));
-    if (plan?.breakGlass && request.intent.context?.urgency === 'urgent')
+    if (!plan?.stepUp && plan?.breakGlass && request.intent.context?.urgency === 'urgent')
       elements.push(button(ACTION.breakglass, 'Break glass…', request.intentId));
   }
   if (truncated) elements.push(button(ACTION.viewFull, 'View full request', request.intentId));

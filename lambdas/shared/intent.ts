@@ -3,8 +3,10 @@
  * and the decision it gets back. This module is the single source of truth for
  * both shapes; the JSON Schema in `schemas/` is generated from it.
  */
+
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import type { SignInRef } from '../identity/contract.js';
 
 /** EventBridge detail-type of an intent. */
 export const INTENT_DETAIL_TYPE = 'Privileged Action Requested';
@@ -96,9 +98,14 @@ export type FinalStatus = (typeof FINAL_STATUSES)[number];
 
 /** A human who voted on a request. */
 export interface ApproverRef {
+  /** The person's user id in the channel they acted in (a Slack user id for `slack`). */
   slackUserId: string;
   email: string;
   at: string;
+  /** Where they acted: `slack`, `web`, `api`, ... (absent on votes recorded before channels were). */
+  channel?: string;
+  /** The IdP sign-in they acted with, when the channel verified one. */
+  signIn?: SignInRef;
 }
 
 /** The `Detail` of a `Privileged Action Decided` event. */

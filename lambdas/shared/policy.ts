@@ -28,6 +28,8 @@ import {
   policyBundleDigest,
   readPolicyMeta,
 } from '../../lib/policy-bundle.js';
+import type { StepUpRequirement } from '../identity/contract.js';
+import { combineStepUps } from '../identity/step-up.js';
 import { canonicalEmail, sameIdentity } from './email.js';
 import { UNKNOWN_ENVIRONMENT } from './environment.js';
 import type { Intent } from './intent.js';
@@ -36,6 +38,12 @@ import type { ReviewPlan } from './store.js';
 
 /** The validated bundle as JSON, substituted by esbuild `define` at bundle time; absent in tests and the CLI. */
 declare const COUNTERSIGN_POLICY_BUNDLE: string | undefined;
+
+/** The strictest step-up of the matching review policies, as a plan field (none when no policy asks). */
+function stepUpOf(requirements: (StepUpRequirement | undefined)[]): { stepUp?: StepUpRequirement } {
+  const stepUp = combineStepUps(requirements);
+  return stepUp ? { stepUp } : {};
+}
 
 /** Defaults policy falls back to. */
 export interface PolicyDefaults {
@@ -349,6 +357,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       breakGlass,
       responderGroups: breakGlass ? responderGroups.sort() : [],
       responderEmails: breakGlass ? responderEmails.sort() : [],
+      ...stepUpOf(plans.map(({ plan }) => plan.stepUp)),
     };
   }
 

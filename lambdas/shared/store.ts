@@ -19,6 +19,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { SignInRef, StepUpRequirement } from '../identity/contract.js';
 import { currentHash, currentIntent } from './current-intent.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
 import type { VerifiedFacts } from './registration.js';
@@ -55,6 +56,8 @@ export interface ReviewPlan {
   masked: string[];
   /** Parameter paths an approver may edit before approving. */
   editable: string[];
+  /** What an approval's sign-in must meet (policies' `@stepup`, strictest); none when absent. Deny never needs it. */
+  stepUp?: StepUpRequirement;
   /** Seconds before expiry at which to remind the approvers (largest first). */
   remindBeforeSeconds?: number[];
   /** Who is told when the review nears expiry unanswered: `group:<handle>` / `email:<address>`. */
@@ -76,7 +79,7 @@ export interface RequestDecision {
   approvers: ApproverRef[];
   policies: string[];
   /** Slack user who made the deciding click, when a human decided. */
-  decidedBy?: { slackUserId: string; email: string };
+  decidedBy?: { slackUserId: string; email: string; channel?: string; signIn?: SignInRef };
   /** Parameters as approved, when modified. */
   parameters?: Record<string, unknown>;
   intentHash: string;
@@ -243,6 +246,9 @@ export type VoteResult =
   /** The intent changed (a modification) since the voter's check: the vote would approve something unseen. */
   | { kind: 'changed'; request: RequestItem };
 
+/** How a voter's canonical email is kept among `voterIds` (beside their channel user id). */
+export const voterEmailKey = (email: string) => `email:${email}`;
+
 /** DynamoDB condition: the request's current intent (modified or not) has hash `:seen`. */
 const AT_VERSION =
   '((attribute_not_exists(modification) AND intentHash = :seen) OR modification.intentHash = :seen)';
@@ -266,12 +272,14 @@ export async function recordApproval(
         Key: requestKey(intentId),
         UpdateExpression:
           'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter)',
-        ConditionExpression: `attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId) AND ${AT_VERSION}`,
+        // A person is one voter whatever channel they vote from: their channel id and their email both count.
+        ConditionExpression: `attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId) AND NOT contains(voterIds, :voterEmail) AND ${AT_VERSION}`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':vote': [vote],
-          ':voter': [vote.slackUserId],
+          ':voter': [vote.slackUserId, voterEmailKey(vote.email)],
           ':voterId': vote.slackUserId,
+          ':voterEmail': voterEmailKey(vote.email),
           ':pending': 'PENDING',
           ':seen': seenHash,
         },
@@ -282,7 +290,10 @@ export async function recordApproval(
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await getRequest(deps, intentId);
-    if (current?.status === 'PENDING' && current.voterIds.includes(vote.slackUserId)) {
+    if (
+      current?.status === 'PENDING' &&
+      (current.voterIds.includes(vote.slackUserId) || current.voterIds.includes(voterEmailKey(vote.email)))
+    ) {
       return { kind: 'already-voted', request: current };
     }
     if (current?.status === 'PENDING' && currentHash(current) !== seenHash)

@@ -22,7 +22,22 @@ describe('recordApproval', () => {
     const current = await recordApproval(deps(), request.intentId, alice, request.intentHash);
     // Assess
     expect(stale).toMatchObject({ kind: 'changed', request: { approvals: [] } });
-    expect(current).toMatchObject({ kind: 'counted', request: { voterIds: ['U0ALICE01'] } });
+    expect(current).toMatchObject({
+      kind: 'counted',
+      request: { voterIds: ['U0ALICE01', 'email:alice@example.com'] },
+    });
+  });
+
+  it('one person is one voter across channels: the same email from another channel id is already voted', async () => {
+    const request = await seedPendingRequest(deps());
+    const at = new Date().toISOString();
+    const fromSlack = { slackUserId: 'U0ALICE01', email: 'alice@example.com', at, channel: 'slack' };
+    const fromWeb = { slackUserId: 'alice@example.com', email: 'alice@example.com', at, channel: 'web' };
+    expect(await recordApproval(deps(), request.intentId, fromSlack, request.intentHash)).toMatchObject({
+      kind: 'counted',
+    });
+    const again = await recordApproval(deps(), request.intentId, fromWeb, request.intentHash);
+    expect(again).toMatchObject({ kind: 'already-voted', request: { approvals: [fromSlack] } });
   });
 });
 
