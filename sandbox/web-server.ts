@@ -7,12 +7,12 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { signInResolver } from '../lambdas/identity/actor-resolver.js';
 import type { TokenVerifier } from '../lambdas/identity/contract.js';
 import { slackNotifier } from '../lambdas/interaction/slack-notifier.js';
 import { SILENT_NOTIFIER } from '../lambdas/review-core/contract.js';
 import { reviewCoreFromEnv } from '../lambdas/review-core/environment.js';
 import { createSlackClient } from '../lambdas/shared/slack.js';
-import { signInResolver } from '../lambdas/web/actor.js';
 import type { WebDeps } from '../lambdas/web/contract.js';
 import { handleWeb } from '../lambdas/web/core.js';
 import { MAX_BODY_BYTES, type WebAnswer, type WebRequest } from '../lambdas/web/http.js';
@@ -56,7 +56,7 @@ export function webDepsForLoop(loop: CountersignLoop, idp: WebIdp, origin: strin
     ? slackNotifier({ slack: createSlackClient(FAKE_SLACK_TOKEN, loop.slack.url), logger })
     : SILENT_NOTIFIER;
   return {
-    core: { ...reviewCoreFromEnv(), logger, resolveActor: signInResolver, notifier },
+    core: { ...reviewCoreFromEnv(), logger, resolveActor: signInResolver({ issuer: idp.issuer }), notifier },
     verifier: idp.verifier,
     signIn: openIdSignIn({
       issuer: idp.issuer,

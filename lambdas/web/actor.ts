@@ -1,16 +1,15 @@
 /**
  * Who acts in the web inbox and the approval API: the person the IdP vouched
  * for in a verified token ({@link SignIn}), never anything the browser or the
- * caller says about itself. The review core resolves this actor through
- * {@link signInResolver}; the inbox's list of what a person may decide asks
- * the same invariants and the same rule the core asks ({@link mayApprove}),
- * read-only.
+ * caller says about itself. The review core resolves this actor with the
+ * identity module's `signInResolver` (../identity/actor-resolver.ts); the
+ * inbox's list of what a person may decide asks the same invariants and the
+ * same rule the core asks ({@link mayApprove}), read-only.
  */
 import type { SignIn } from '../identity/contract.js';
-import type { ActorResolver, ChannelActor, ReviewCoreDeps } from '../review-core/contract.js';
+import type { ChannelActor, ReviewCoreDeps } from '../review-core/contract.js';
 import { checkVoter, reviewPlanRule } from '../review-core/eligibility.js';
 import { canonicalEmail, sameIdentity } from '../shared/email.js';
-import type { ResolvedIdentity } from '../shared/identity.js';
 import { currentIntent, type RequestItem } from '../shared/store.js';
 
 /** The inbox's channel name in review commands and audit records. */
@@ -27,31 +26,6 @@ export function actorOf(channel: typeof WEB_CHANNEL | typeof API_CHANNEL, signIn
     signIn,
   };
 }
-
-/**
- * Resolves a web or API actor from its sign-in: the verified email and the
- * asked-about groups the IdP (or the identity store) lists. No sign-in, an
- * email the IdP did not verify, or one that is no acceptable identity means
- * unresolved, and the core refuses.
- */
-export const signInResolver: ActorResolver = async (actor, groupHandles): Promise<ResolvedIdentity> => {
-  const signIn = actor.signIn;
-  if ((actor.channel !== WEB_CHANNEL && actor.channel !== API_CHANNEL) || !signIn)
-    return { kind: 'unresolved', slackUserId: actor.userId, reason: 'no verified sign-in' };
-  if (!signIn.emailVerified)
-    return { kind: 'unresolved', slackUserId: actor.userId, reason: 'the IdP did not verify your email' };
-  const canonical = canonicalEmail(signIn.email);
-  if (!canonical.ok)
-    return { kind: 'unresolved', slackUserId: actor.userId, reason: `your email ${canonical.reason}` };
-  return {
-    kind: 'human',
-    slackUserId: actor.userId,
-    email: canonical.email,
-    name: signIn.name ?? canonical.email,
-    displayName: signIn.name ?? canonical.email,
-    groups: groupHandles.filter((handle) => signIn.groups.includes(handle)),
-  };
-};
 
 /**
  * The core's own invariants and rule applied to this person approving this

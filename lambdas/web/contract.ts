@@ -4,9 +4,8 @@
  * core (`runReviewCommand`) decides.
  */
 import { z } from 'zod';
-import type { StepUpRequirement, TokenVerifier } from '../identity/contract.js';
+import type { TokenVerifier } from '../identity/contract.js';
 import { MAX_REASON, type ReviewCoreDeps, type ReviewOutcome } from '../review-core/contract.js';
-import type { RequestItem } from '../shared/store.js';
 import type { SignInFlow } from './sign-in.js';
 
 /** Dependencies of the web channel. */
@@ -20,12 +19,6 @@ export interface WebDeps {
   sessionKey: string;
   /** The inbox's public origin (`https://…`): a POST from any other origin is forgery. */
   origin: string;
-  /**
-   * What a request needs of a sign-in before an approval counts, when policy
-   * says (the sign-in asks the IdP for it up front). The core enforces it either way.
-   * @default none known in advance
-   */
-  stepUpFor?: (request: RequestItem) => StepUpRequirement | undefined;
 }
 
 /** Statuses the API lists by. */
@@ -84,6 +77,3 @@ export function statusOf(outcome: ReviewOutcome): number {
       return 500;
   }
 }
-
-/** The refusal code of a step-up the core asks for. */
-export const STEP_UP_REQUIRED = 'step-up-required';

@@ -7,6 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { signInResolver } from '../identity/actor-resolver.js';
 import { IDENTITY_PROVIDER_ENV, identityProviderFromEnv } from '../identity/config.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { slackNotifier } from '../interaction/slack-notifier.js';
@@ -15,7 +16,6 @@ import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
-import { signInResolver } from './actor.js';
 import type { WebDeps } from './contract.js';
 import { handleWeb } from './core.js';
 import { fromApiGateway, html, toApiGateway } from './http.js';
@@ -35,7 +35,7 @@ const clientSecret = identity.clientSecretId
 const loadSlack = slackSecretLoader(secrets, requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'));
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const verifier = createTokenVerifier(identity);
-const base = { ...reviewCoreFromEnv(), logger, resolveActor: signInResolver };
+const base = { ...reviewCoreFromEnv(), logger, resolveActor: signInResolver({ issuer: identity.issuer }) };
 const stepUpAcr = optionalEnv('COUNTERSIGN_WEB_STEP_UP_ACR');
 const scope = optionalEnv('COUNTERSIGN_WEB_SCOPE');
 /** A custom domain in front of the API, when there is one; else the API's own domain. */

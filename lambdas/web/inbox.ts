@@ -4,13 +4,14 @@
  * reason / modify, and the history of decided requests. Every POST needs the
  * session's anti-forgery token and must come from the inbox's own origin.
  */
-import { TokenRefused } from '../identity/contract.js';
+import { type StepUpRequirement, TokenRefused } from '../identity/contract.js';
+import { STEP_UP_REFUSAL } from '../identity/step-up.js';
 import { PARAM_BLOCK, readModification } from '../interaction/modals.js';
 import type { ReviewCommand, ReviewOutcome } from '../review-core/contract.js';
 import { describeError, runReviewCommand } from '../review-core/dispatch.js';
 import { currentIntent, getRequest, listRequests, type RequestItem } from '../shared/store.js';
 import { actorOf, mayApprove, mayView, WEB_CHANNEL } from './actor.js';
-import { STEP_UP_REQUIRED, statusOf, type WebDeps } from './contract.js';
+import { statusOf, type WebDeps } from './contract.js';
 import { html, MAX_BODY_BYTES, redirect, type WebAnswer, type WebRequest } from './http.js';
 import { historyPage, inboxPage, messagePage, type PageNotice, requestPage } from './pages.js';
 import {
@@ -141,12 +142,12 @@ export async function handleInbox(deps: WebDeps, http: WebRequest): Promise<WebA
 
 async function login(deps: WebDeps, http: WebRequest): Promise<WebAnswer> {
   const returnTo = safeReturnPath(http.query.get('return'));
-  let stepUp: ReturnType<NonNullable<WebDeps['stepUpFor']>>;
+  let stepUp: StepUpRequirement | undefined;
   if (http.query.get('stepup') === '1') {
     const id = returnTo.match(REQUEST_PAGE)?.[1];
     const request = id ? await getRequest(deps.core, id) : undefined;
     // A step-up always asks for a fresh sign-in, at the request's strength when policy names one.
-    stepUp = (request && deps.stepUpFor?.(request)) ?? { amr: [], maxAgeSeconds: 0 };
+    stepUp = request?.review?.stepUp ?? { amr: [], maxAgeSeconds: 0 };
   }
   const started = await deps.signIn.start({ returnTo, ...(stepUp ? { stepUp } : {}) }, seconds(deps));
   return redirect(started.url, 'sign-in-started', [
@@ -243,7 +244,7 @@ function noticeOf(outcome: ReviewOutcome, requestId: string): PageNotice {
     return {
       kind: 'refused',
       message: outcome.refusal.message.replace(/\*/g, ''),
-      ...(outcome.refusal.code === STEP_UP_REQUIRED
+      ...(outcome.refusal.code === STEP_UP_REFUSAL
         ? { stepUpHref: `/login?return=${encodeURIComponent(`/requests/${requestId}`)}&stepup=1` }
         : {}),
     };

@@ -6,6 +6,7 @@
  * nothing.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { signInResolver } from '../../lambdas/identity/actor-resolver.js';
 import { createTokenVerifier } from '../../lambdas/identity/token-verifier.js';
 import { getRequest, type RequestItem } from '../../lambdas/shared/store.js';
 import { handleWeb } from '../../lambdas/web/core.js';
@@ -20,6 +21,7 @@ let idp: LocalIdp;
 beforeAll(async () => {
   env = await startWebCore();
   idp = await startLocalIdp({ redirectUris: [`${ORIGIN}/callback`] });
+  env.deps.core.resolveActor = signInResolver({ issuer: idp.issuer });
   env.deps.verifier = createTokenVerifier({
     issuer: idp.issuer,
     clientId: idp.web.clientId,

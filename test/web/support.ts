@@ -15,9 +15,9 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { signInResolver } from '../../lambdas/identity/actor-resolver.js';
 import { type SignIn, TokenRefused, type TokenVerifier } from '../../lambdas/identity/contract.js';
 import { type ReviewCoreDeps, SILENT_NOTIFIER } from '../../lambdas/review-core/contract.js';
-import { signInResolver } from '../../lambdas/web/actor.js';
 import type { WebDeps } from '../../lambdas/web/contract.js';
 import type { WebRequest } from '../../lambdas/web/http.js';
 import { newSession, SESSION_COOKIE, sealSession } from '../../lambdas/web/session.js';
@@ -179,7 +179,7 @@ export async function startWebCore() {
     sfn,
     logger,
     now: () => new Date(),
-    resolveActor: signInResolver,
+    resolveActor: signInResolver({ issuer: ISSUER }),
     notifier: SILENT_NOTIFIER,
   };
   const issuer = await testIssuer();
