@@ -24,6 +24,7 @@ import {
   writeSandboxInfo,
 } from './sandbox-info.js';
 import { createSandboxServer, type SandboxServer } from './server.js';
+import { startSandboxInbox } from './web-server.js';
 
 /** What the sandbox writes in its data directory; `--reset` removes these and nothing else. */
 const DATA_ENTRIES = new Set(['dynamodb', 's3', DIGEST_KEY_FILE, DIGEST_PUBLIC_KEY_FILE, SANDBOX_INFO_FILE]);
@@ -149,6 +150,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const sandbox = await startSandbox({ dataDir, signingSecret, slack, port: port(env) });
   const { loop, server } = sandbox;
   const idp = await startSandboxIdp([SANDBOX_WEB_INBOX_URL, server.url], env);
+  const inbox = await startSandboxInbox(loop, idp);
   const key = loop.digests.key;
   const secretNote = env.SLACK_SIGNING_SECRET
     ? '(from SLACK_SIGNING_SECRET)'
@@ -164,6 +166,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       ? `  Fake Slack Web API    ${server.url}/slack/api/<method>`
       : `  Slack                 real workspace, channel ${slack?.channel} (point the app's interactivity URL at a public tunnel to /slack/interactions)`,
     `  Status API            ${server.url}/requests/<intentId>   ${server.url}/events   ${server.url}/slack/messages`,
+    ...inbox.banner,
     ...idp.banner,
     `  Audit store           AWS_ENDPOINT_URL_S3=${loop.aws.endpoints.s3} (bucket ${loop.aws.bucket})   AWS_ENDPOINT_URL_DYNAMODB=${loop.aws.endpoints.dynamodb} (table ${loop.aws.table})`,
     '',
@@ -185,6 +188,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   const stop = async () => {
     console.log('\nStopping the sandbox (writing the digests of the hours that have ended)…');
+    await inbox.close();
     await idp.close();
     await sandbox.close();
     process.exit(0);

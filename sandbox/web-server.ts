@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signInResolver } from '../lambdas/identity/actor-resolver.js';
 import type { TokenVerifier } from '../lambdas/identity/contract.js';
+import { createTokenVerifier } from '../lambdas/identity/token-verifier.js';
 import { slackNotifier } from '../lambdas/interaction/slack-notifier.js';
 import { SILENT_NOTIFIER } from '../lambdas/review-core/contract.js';
 import { reviewCoreFromEnv } from '../lambdas/review-core/environment.js';
@@ -19,6 +20,8 @@ import { MAX_BODY_BYTES, type WebAnswer, type WebRequest } from '../lambdas/web/
 import { randomToken } from '../lambdas/web/session.js';
 import { openIdSignIn } from '../lambdas/web/sign-in.js';
 import { FAKE_SLACK_TOKEN } from './fake-slack.js';
+import { type LocalIdp, SANDBOX_ACR } from './idp.js';
+import { SANDBOX_WEB_INBOX_URL } from './idp-constants.js';
 import type { CountersignLoop } from './loop.js';
 
 /** The IdP the local inbox signs people in with. */
@@ -151,4 +154,43 @@ export async function startWebServer(
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The inbox of `npm start`: on the origin the loop's cards link to
+ * (SANDBOX_WEB_INBOX_URL, `http://localhost:4012`), signing people in at the
+ * sandbox's OpenID provider. Returns the server and its banner lines.
+ */
+export async function startSandboxInbox(
+  loop: CountersignLoop,
+  idp: LocalIdp,
+): Promise<WebServer & { banner: string[] }> {
+  const inbox = new URL(SANDBOX_WEB_INBOX_URL);
+  const verifier = createTokenVerifier({
+    issuer: idp.issuer,
+    clientId: idp.web.clientId,
+    apiAudience: idp.apiAudience,
+    clockToleranceSeconds: 60,
+  });
+  const server = await startWebServer(
+    (origin) =>
+      webDepsForLoop(
+        loop,
+        {
+          issuer: idp.issuer,
+          clientId: idp.web.clientId,
+          clientSecret: idp.web.clientSecret,
+          verifier,
+          stepUpAcr: SANDBOX_ACR.mfa,
+        },
+        origin,
+      ),
+    { port: Number(inbox.port), hostname: inbox.hostname },
+  );
+  const banner = [
+    `  Web inbox             ${server.url}/   (sign in as any person of the directory; the one-time code is shown on the page)`,
+    `  Approval API          ${server.url}/v1/requests?status=PENDING   (Authorization: Bearer <token>; openapi/approval-api.json)`,
+    `  CLI                   COUNTERSIGN_API_URL=${server.url} COUNTERSIGN_OIDC_ISSUER=${idp.issuer} COUNTERSIGN_CLI_CLIENT_ID=${idp.cli.clientId} COUNTERSIGN_API_AUDIENCE=${idp.apiAudience} npm run countersign -- approve <id>`,
+  ];
+  return { ...server, banner };
 }

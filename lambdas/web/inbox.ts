@@ -241,9 +241,14 @@ async function showRequest(
 /** What the person reads after the core answered. */
 function noticeOf(outcome: ReviewOutcome, requestId: string): PageNotice {
   if (outcome.refusal) {
+    const url = outcome.refusal.url;
     return {
       kind: 'refused',
-      message: outcome.refusal.message.replace(/\*/g, ''),
+      // This page is where the core points a step-up: offer the fresh sign-in instead of the link.
+      message: (url
+        ? outcome.refusal.message.replace(` Approve at ${url}.`, '')
+        : outcome.refusal.message
+      ).replace(/\*/g, ''),
       ...(outcome.refusal.code === STEP_UP_REFUSAL
         ? { stepUpHref: `/login?return=${encodeURIComponent(`/requests/${requestId}`)}&stepup=1` }
         : {}),

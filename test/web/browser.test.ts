@@ -192,4 +192,42 @@ describe('web inbox in chromium', () => {
     expect(refusals.map((r) => (r.actor as { channel: string }).channel).sort()).toEqual(['slack', 'web']);
     await page.close();
   }, 120_000);
+
+  it('a step-up request: a one-factor session is refused, and after a fresh multi-factor sign-in the approval counts', async () => {
+    // Prepare: a request whose policy asks for mfa within 10 minutes (policies/25-account-access.cedar)
+    const intent = await pending({
+      action: 'sso:CreateAccountAssignment',
+      resource: 'arn:aws:sso::123456789012:permissionSet/ssoins-1/ps-1',
+      parameters: { principalId: 'u-1', targetId: '123456789012' },
+    });
+    const page = await freshPage(1280, 900);
+    await page.goto(`${web.url}/requests/${intent.intentId}`);
+    await signIn(page, 'bob@example.com', false);
+    // Act: approve with a one-factor session
+    await page.click('button.primary');
+    await page.waitForSelector('.notice.refused');
+    const refusal = await page.locator('.notice.refused p').textContent();
+    await page.screenshot({ path: resolve(IMAGES, 'web-inbox-step-up.png') });
+    const voteless = await request(loop, intent.intentId);
+    // Act: sign in again, with the one-time code, and approve
+    await page.click('.notice.refused a.button');
+    await signIn(page, 'bob@example.com', true);
+    await page.waitForSelector('button.primary');
+    await page.click('button.primary');
+    await page.waitForSelector('.notice.done').catch(async (e) => {
+      throw await showing(page, e);
+    });
+    // Assess
+    expect(refusal).toMatch(/multi-factor|mfa|sign-in/i);
+    expect(voteless?.approvals).toHaveLength(0);
+    const stored = await eventually(async () => {
+      const r = await request(loop, intent.intentId);
+      return r?.status === 'APPROVED' ? r : undefined;
+    });
+    expect(stored.decision?.decidedBy?.email).toBe('bob@example.com');
+    const chain = await readChain({ ddb: loop.aws.ddb, table: loop.aws.table }, intent.intentId);
+    expect(chain.find((r) => r.kind === 'refused')?.data).toMatchObject({ code: 'step-up-required' });
+    expect(JSON.stringify(chain.find((r) => r.kind === 'vote'))).toContain('"mfa"');
+    await page.close();
+  }, 120_000);
 });
