@@ -28,6 +28,8 @@ export interface ApproverSettings {
   issuer: string;
   clientId: string;
   audience: string;
+  /** Scopes asked for: the IdP may release the API's scope and the groups claim only when asked. */
+  scope: string;
 }
 
 /** A cached access token. */
@@ -37,6 +39,9 @@ interface CachedToken {
   expiresAt: number;
 }
 
+/** Scopes asked for when none are configured. */
+export const DEFAULT_SCOPE = 'openid email profile';
+
 /** Seconds of life a cached token must have left to be used. */
 const MARGIN_SECONDS = 60;
 
@@ -45,7 +50,7 @@ export function tokenCacheFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'countersign', 'tokens.json');
 }
 
-const cacheKey = (s: ApproverSettings) => `${s.issuer} ${s.clientId} ${s.audience}`;
+const cacheKey = (s: ApproverSettings) => `${s.issuer} ${s.clientId} ${s.audience} ${s.scope}`;
 
 async function readCache(file: string): Promise<Record<string, CachedToken>> {
   try {
@@ -78,10 +83,7 @@ export const deviceGrant: TokenSource = async (settings, io) => {
     loopback ? { execute: [client.allowInsecureRequests] } : undefined,
   );
   const resource = { resource: settings.audience };
-  const device = await client.initiateDeviceAuthorization(config, {
-    scope: 'openid email profile',
-    ...resource,
-  });
+  const device = await client.initiateDeviceAuthorization(config, { scope: settings.scope, ...resource });
   io.err(
     `To sign in, open ${device.verification_uri_complete ?? device.verification_uri} and confirm the code ${device.user_code}`,
   );
@@ -121,6 +123,7 @@ function settingsOf(
     issuer: pick('issuer', 'COUNTERSIGN_OIDC_ISSUER'),
     clientId: pick('client-id', 'COUNTERSIGN_CLI_CLIENT_ID'),
     audience: pick('audience', 'COUNTERSIGN_API_AUDIENCE'),
+    scope: (values.scope as string | undefined) ?? env.COUNTERSIGN_CLI_SCOPE ?? DEFAULT_SCOPE,
   };
 }
 
@@ -146,6 +149,7 @@ export async function decideFromCli(
       issuer: { type: 'string' },
       'client-id': { type: 'string' },
       audience: { type: 'string' },
+      scope: { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -194,7 +198,7 @@ export async function decideFromCli(
 const usageOf = (
   verb: 'approve' | 'deny',
 ) => `usage: countersign ${verb} <request-id>${verb === 'deny' ? ' --reason "why"' : ' [--reason "note"]'}
-                          [--api URL] [--issuer URL] [--client-id ID] [--audience AUD]
+                          [--api URL] [--issuer URL] [--client-id ID] [--audience AUD] [--scope S]
 
 ${verb === 'approve' ? 'Approves' : 'Denies'} a request through the approval API as you, signed in with your IdP
 (device authorization: open the printed URL and confirm the code). The token is cached in
@@ -204,6 +208,7 @@ $XDG_CONFIG_HOME/countersign/tokens.json (mode 600) until it expires.
   --issuer     the IdP issuer (env COUNTERSIGN_OIDC_ISSUER)
   --client-id  the CLI's OpenID client id (env COUNTERSIGN_CLI_CLIENT_ID)
   --audience   the approval API's audience (env COUNTERSIGN_API_AUDIENCE)
+  --scope      scopes to ask for (env COUNTERSIGN_CLI_SCOPE, default "openid email profile")
 
 Exit: 0 decided or vote counted, 1 refused or failed, 2 usage.`;
 

@@ -20,7 +20,7 @@ import { MAX_BODY_BYTES, type WebAnswer, type WebRequest } from '../lambdas/web/
 import { randomToken } from '../lambdas/web/session.js';
 import { openIdSignIn } from '../lambdas/web/sign-in.js';
 import { FAKE_SLACK_TOKEN } from './fake-slack.js';
-import { type LocalIdp, SANDBOX_ACR } from './idp.js';
+import { API_SCOPE, type LocalIdp, SANDBOX_ACR } from './idp.js';
 import { SANDBOX_WEB_INBOX_URL } from './idp-constants.js';
 import type { CountersignLoop } from './loop.js';
 
@@ -190,7 +190,7 @@ export async function startSandboxInbox(
   const banner = [
     `  Web inbox             ${server.url}/   (sign in as any person of the directory; the one-time code is shown on the page)`,
     `  Approval API          ${server.url}/v1/requests?status=PENDING   (Authorization: Bearer <token>; openapi/approval-api.json)`,
-    `  CLI                   COUNTERSIGN_API_URL=${server.url} COUNTERSIGN_OIDC_ISSUER=${idp.issuer} COUNTERSIGN_CLI_CLIENT_ID=${idp.cli.clientId} COUNTERSIGN_API_AUDIENCE=${idp.apiAudience} npm run countersign -- approve <id>`,
+    `  CLI                   COUNTERSIGN_API_URL=${server.url} COUNTERSIGN_OIDC_ISSUER=${idp.issuer} COUNTERSIGN_CLI_CLIENT_ID=${idp.cli.clientId} COUNTERSIGN_API_AUDIENCE=${idp.apiAudience} COUNTERSIGN_CLI_SCOPE="openid email profile groups ${API_SCOPE}" npm run countersign -- approve <id>`,
   ];
   return { ...server, banner };
 }
