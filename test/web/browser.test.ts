@@ -3,8 +3,8 @@
  * provider: an approver signs in (the sandbox IdP's pages, a one-time code),
  * approves, and the audit record carries channel `web` and the sign-in's
  * `amr`; the human the agent acts for is refused in the inbox with the very
- * sentence Slack gives her. Screenshots of the inbox at desktop and phone
- * width go to docs/images/.
+ * sentence Slack gives her; a step-up request is approved after a fresh
+ * multi-factor sign-in. Screenshots of the inbox at desktop and phone width.
  */
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -28,7 +28,14 @@ import {
   USER,
 } from '../support/loop.js';
 
-const IMAGES = resolve(import.meta.dirname, '../../docs/images');
+/**
+ * Where the screenshots go: test/artifacts/web-inbox/, or the README's
+ * docs/images/ when COUNTERSIGN_UPDATE_SCREENSHOTS=1 (so a test run leaves
+ * the tracked images alone).
+ */
+const IMAGES = process.env.COUNTERSIGN_UPDATE_SCREENSHOTS
+  ? resolve(import.meta.dirname, '../../docs/images')
+  : resolve(import.meta.dirname, '../artifacts/web-inbox');
 
 let loop: CountersignLoop;
 let idp: LocalIdp;
@@ -37,6 +44,7 @@ let browser: Browser;
 let context: BrowserContext | undefined;
 
 beforeAll(async () => {
+  await mkdir(IMAGES, { recursive: true });
   loop = await sharedLoop();
   web = await startWebServer(
     (origin) =>
@@ -142,7 +150,6 @@ describe('web inbox in chromium', () => {
     await page.waitForSelector(`a[href="/requests/${intent.intentId}"]`).catch(async (e) => {
       throw await showing(page, e);
     });
-    await mkdir(IMAGES, { recursive: true });
     await page.screenshot({ path: resolve(IMAGES, 'web-inbox-desktop.png'), fullPage: true });
     await page.click(`a[href="/requests/${intent.intentId}"]`);
     await page.waitForSelector('button.primary');
