@@ -1,5 +1,6 @@
 /** The card of a step-up request: Approve is a link to the web inbox, with the reason; Slack renders nothing that votes. */
 import { describe, expect, it } from 'vitest';
+import { WEB_INBOX_URL_ENV } from '../../lambdas/identity/step-up.js';
 import { renderCard } from '../../lambdas/shared/card.js';
 import type { RequestItem } from '../../lambdas/shared/store.js';
 import { makeIntent, makeReviewPlan } from '../support/fixtures.js';
@@ -45,7 +46,15 @@ describe('a step-up request card', () => {
   });
 
   it('without a web inbox there is nothing to approve with, and the card says so', () => {
-    const { blocks } = renderCard(pending({ stepUp }), {});
+    // The shared sandbox loop of a full run sets the variable for its handlers.
+    const configured = process.env[WEB_INBOX_URL_ENV];
+    delete process.env[WEB_INBOX_URL_ENV];
+    let blocks: unknown[];
+    try {
+      blocks = renderCard(pending({ stepUp }), {}).blocks;
+    } finally {
+      if (configured !== undefined) process.env[WEB_INBOX_URL_ENV] = configured;
+    }
     expect(buttons(blocks).map((b) => b.action_id)).toEqual(['deny']);
     expect(JSON.stringify(blocks)).toContain('No web inbox is configured');
   });
