@@ -14,6 +14,7 @@ import { AuditDigest } from './audit-digest.js';
 import { AuditStore } from './audit-store.js';
 import type { CountersignConfig } from './config.js';
 import { REPO_ROOT } from './handler-function.js';
+import { identityProviderReader, webInboxLink } from './identity-provider.js';
 import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
@@ -105,6 +106,17 @@ export class CountersignStack extends Stack {
     this.workflow.evaluateFunction.bind(this.agents.reader());
     this.slackEndpoint.handler.bind(this.agents.selfReader());
     this.slackEndpoint.allowReviewCallbacks(this.workflow.stateMachine);
+    // Step-up cards link to the web inbox; Slack users are linked to the company IdP.
+    if (config.webInboxUrl) {
+      for (const fn of [
+        this.workflow.reviewFunction,
+        this.workflow.recordFunction,
+        this.slackEndpoint.handler,
+      ])
+        fn.bind(webInboxLink(config.webInboxUrl));
+    }
+    if (config.identityProvider)
+      this.slackEndpoint.handler.bind(identityProviderReader(this, config.identityProvider));
     this.intentBus.allowDecisionsOnlyFrom(this.workflow.stateMachine.role);
     this.intentRoute = new IntentRoute(this, 'IntentRoute', {
       eventBus: this.intentBus.eventBus,

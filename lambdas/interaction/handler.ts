@@ -8,9 +8,13 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { WebClient } from '@slack/web-api';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { identityStoreDirectory, linkedSlackResolver } from '../identity/actor-resolver.js';
+import { identityProviderFromEnv } from '../identity/config.js';
+import { createIdentityStoreClient } from '../identity/groups.js';
 import { reviewCoreFromEnv } from '../review-core/environment.js';
 import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
+import { identityResolverFor } from '../shared/identity.js';
 import { answerWindow, createWindowSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
@@ -24,6 +28,14 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const base = { ...reviewCoreFromEnv(), logger };
+const idp = identityProviderFromEnv();
+// With an identity store, a Slack user is an approver only as the IdP's person with that email.
+const idpDirectory = idp?.identityStoreId
+  ? identityStoreDirectory(createIdentityStoreClient(idp), {
+      identityStoreId: idp.identityStoreId,
+      name: idp.issuer,
+    })
+  : undefined;
 /** Every Slack call of this handler happens before its answer, so all go through the answer-window client. */
 const window = answerWindow();
 let slack: WebClient | undefined;
@@ -39,7 +51,12 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
     const secret = await loadSecret();
     slack ??= createWindowSlackClient(secret.botToken, slackApiUrl, window);
     result = await handleInteraction(
-      { ...base, slack, signingSecret: secret.signingSecret },
+      {
+        ...base,
+        slack,
+        signingSecret: secret.signingSecret,
+        ...(idpDirectory ? { identity: linkedSlackResolver(identityResolverFor(slack), idpDirectory) } : {}),
+      },
       toHttpRequest(event),
     );
   } catch (error) {

@@ -230,6 +230,11 @@ function renderElement(element, ctx, block) {
   switch (element.type) {
     case 'button': {
       const style = element.style === 'primary' || element.style === 'danger' ? element.style : 'default';
+      // A link button (a step-up request's Approve) opens its page, as Slack does.
+      if (typeof element.url === 'string' && /^https?:\/\//.test(element.url)) {
+        return `<a class="bk-button bk-button-${style}" href="${escapeHtml(element.url)}" target="_blank" rel="noopener noreferrer"
+        data-action-id="${escapeHtml(element.action_id ?? '')}">${textObject(element.text, ctx)}</a>`;
+      }
       return `<button type="button" class="bk-button bk-button-${style}"
         data-action-id="${escapeHtml(element.action_id ?? '')}"
         data-value="${escapeHtml(element.value ?? '')}"

@@ -34,6 +34,7 @@ import { captureLogger } from '../interaction/harness.js';
 import { DEMO, type SeedOptions, seedPendingRequest } from '../support/fixtures.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalAws, startLocalAws } from '../support/local-aws.js';
 
+const INBOX = 'https://countersign.example.com';
 let aws: LocalAws;
 let fakeAws: RunningFakeAws;
 let slack: RunningFakeSlack;
@@ -105,6 +106,7 @@ beforeAll(async () => {
     logger,
     now: () => new Date(),
     notifier: { requestChanged: async () => {}, postHocAcknowledged: async () => {} },
+    webInboxUrl: INBOX,
     resolveActor: channelResolver({
       web: signInResolver({ issuer: idp.issuer }),
       api: signInResolver({ issuer: idp.issuer }),
@@ -304,5 +306,88 @@ describe('Slack users linked to the IdP by verified email', () => {
       kind: 'unresolved',
       reason: expect.stringContaining('connection refused'),
     });
+  });
+});
+
+describe('step-up: a request whose policy asks for a fresh multi-factor sign-in', () => {
+  const STEP_UP = { amr: ['mfa'], maxAgeSeconds: 600 };
+
+  it('a Slack click and a one-factor sign-in are refused with the page to go to; a fresh mfa sign-in approves', async () => {
+    const request = await seed({ review: { stepUp: STEP_UP } });
+    const page = `${INBOX}/requests/${request.intentId}`;
+
+    const fromSlack = await send('slack', 'U0ALICE01', 'approve', request.intentId, {
+      seenHash: request.intentHash,
+    });
+    const oneFactor = await send('web', 'bob@example.com', 'approve', request.intentId, {
+      signIn: await signedIn('bob@example.com', false),
+      seenHash: request.intentHash,
+    });
+    const mfa = await send('web', 'alice@example.com', 'approve', request.intentId, {
+      signIn: await signedIn('alice@example.com'),
+      seenHash: request.intentHash,
+    });
+
+    expect(fromSlack).toMatchObject({ outcome: 'refused', refusal: { code: 'step-up-required', url: page } });
+    expect(fromSlack.refusal?.message).toContain(`Approve at ${page}`);
+    expect(oneFactor).toMatchObject({ outcome: 'refused', refusal: { code: 'step-up-required', url: page } });
+    expect(oneFactor.refusal?.message).toMatch(/needs a sign-in with mfa; yours used pwd/);
+    expect(mfa).toMatchObject({ outcome: 'approved' });
+    const final = await stored(request.intentId);
+    expect(final.decision?.approvers.map((a) => [a.email, a.channel, a.signIn?.amr])).toEqual([
+      ['alice@example.com', 'web', ['pwd', 'mfa']],
+    ]);
+    const refusals = (await chainOf(request.intentId)).filter((r) => r.kind === 'refused');
+    expect(refusals.map((r) => [r.actor, r.data.code])).toEqual([
+      [expect.objectContaining({ slackUserId: 'U0ALICE01', channel: 'slack' }), 'step-up-required'],
+      [
+        expect.objectContaining({ channel: 'web', signIn: expect.objectContaining({ amr: ['pwd'] }) }),
+        'step-up-required',
+      ],
+    ]);
+  });
+
+  it('a multi-factor sign-in older than the maximum age is refused', async () => {
+    const request = await seed({ review: { stepUp: STEP_UP } });
+    const later = { ...deps, now: () => new Date(Date.now() + 11 * 60_000) };
+    const outcome = await runReviewCommand(later, {
+      requestId: request.intentId,
+      verb: 'approve',
+      seenHash: request.intentHash,
+      actor: { channel: 'web', userId: 'alice@example.com', signIn: await signedIn('alice@example.com') },
+    });
+    expect(outcome).toMatchObject({ outcome: 'refused', refusal: { code: 'step-up-required' } });
+    expect(outcome.refusal?.message).toMatch(/within the last 10 minutes/);
+    expect((await stored(request.intentId)).approvals).toEqual([]);
+  });
+
+  it('Modify needs it too (refused before its form opens); Deny never does', async () => {
+    const request = await seed({ review: { stepUp: STEP_UP, editable: ['parameters.roleName'] } });
+    const modify = await runReviewCommand(deps, {
+      requestId: request.intentId,
+      verb: 'modify',
+      stage: 'check',
+      actor: { channel: 'slack', userId: 'U0ALICE01' },
+    });
+    expect(modify).toMatchObject({ outcome: 'refused', refusal: { code: 'step-up-required' } });
+    const deny = await send('slack', 'U0BOB0002', 'deny', request.intentId, {
+      seenHash: request.intentHash,
+      reason: 'not without a ticket',
+    });
+    expect(deny).toMatchObject({ outcome: 'denied' });
+  });
+
+  it('without a configured web inbox the refusal says no page exists, and nothing is approved', async () => {
+    const request = await seed({ review: { stepUp: STEP_UP } });
+    const { webInboxUrl: _none, ...noInbox } = deps;
+    const outcome = await runReviewCommand(noInbox, {
+      requestId: request.intentId,
+      verb: 'approve',
+      seenHash: request.intentHash,
+      actor: { channel: 'slack', userId: 'U0ALICE01' },
+    });
+    expect(outcome.refusal).toMatchObject({ code: 'step-up-required' });
+    expect(outcome.refusal).not.toHaveProperty('url');
+    expect(outcome.refusal?.message).toMatch(/configures no web inbox/);
   });
 });

@@ -8,7 +8,7 @@ import type { TokenRefusalCode } from '../../lambdas/identity/contract.js';
 import { claimGroups, identityStoreGroups } from '../../lambdas/identity/groups.js';
 import { createTokenVerifier, type TokenVerifierConfig } from '../../lambdas/identity/token-verifier.js';
 import { directoryPeople, type LocalIdp, startLocalIdp } from '../../sandbox/idp.js';
-import { type HeadlessTokens, signInHeadless } from '../../sandbox/idp-sign-in.js';
+import { type HeadlessTokens, signInHeadless, signInWithDevice } from '../../sandbox/idp-sign-in.js';
 import { type FakeIdentityStore, startFakeIdentityStore } from './fake-identity-store.js';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -80,6 +80,21 @@ describe('a valid sign-in', () => {
     expect(signIn).toMatchObject({
       subject: 'sandbox-alice',
       email: 'alice@example.com',
+      amr: ['pwd', 'mfa'],
+      via: 'bearer',
+    });
+  });
+
+  it("the CLI's device authorization grant (public client) yields an API token for the person", async () => {
+    const device = await signInWithDevice(idp, { person: 'grace@example.com', mfa: true });
+    expect(decodeJwt(device.accessToken)).toMatchObject({
+      aud: idp.apiAudience,
+      client_id: idp.cli.clientId,
+    });
+    const signIn = await createTokenVerifier(configOf(idp)).verifyAccessToken(device.accessToken);
+    expect(signIn).toMatchObject({
+      subject: 'sandbox-grace',
+      email: 'grace@example.com',
       amr: ['pwd', 'mfa'],
       via: 'bearer',
     });

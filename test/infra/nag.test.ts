@@ -41,7 +41,20 @@ function acknowledgements(root: IConstruct): { path: string; id: string; reason:
 
 describe('cdk-nag AwsSolutions', () => {
   it('finds nothing unacknowledged in the stack (default config and with every option on)', () => {
-    for (const overrides of [{}, { auditLegalHold: true, alarmEmail: 'secops@example.com' }]) {
+    for (const overrides of [
+      {},
+      {
+        auditLegalHold: true,
+        alarmEmail: 'secops@example.com',
+        identityProvider: {
+          issuer: 'https://example.okta.com',
+          clientId: 'countersign',
+          clientSecretId: 'countersign/oidc-client',
+          identityStoreId: 'd-1234567890',
+        },
+        webInboxUrl: 'https://countersign.example.com',
+      },
+    ]) {
       // Prepare
       const { app } = nagApp(overrides);
       // Act
