@@ -19,7 +19,7 @@ import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
-import { identityProviderBinding, WebInbox } from './web-inbox.js';
+import { clientSecretReader, WebInbox } from './web-inbox.js';
 
 /** Properties of a {@link CountersignStack}. */
 export interface CountersignStackProps extends StackProps {
@@ -139,12 +139,22 @@ export class CountersignStack extends Stack {
       this.webInbox = new WebInbox(this, 'WebInbox', {
         auditWriter: this.auditStore.auditWriter(),
         slackSecretReader: this.slackEndpoint.secretReader(),
-        identityProvider: identityProviderBinding(this, config.identityProvider),
+        identityProvider: identityProviderReader(this, config.identityProvider),
+        clientSecret: clientSecretReader(this, config.identityProvider),
         approverGroupHandle: config.approverGroupHandle,
         policyBundle: this.policyBundle,
       });
       this.webInbox.handler.bind(this.agents.selfReader());
       this.webInbox.allowReviewCallbacks(this.workflow.stateMachine);
+      // Without a configured URL (a custom domain), step-up cards link to the deployed inbox.
+      if (!config.webInboxUrl) {
+        for (const fn of [
+          this.workflow.reviewFunction,
+          this.workflow.recordFunction,
+          this.slackEndpoint.handler,
+        ])
+          fn.bind(webInboxLink(this.webInbox.url));
+      }
       new CfnOutput(this, 'WebInboxUrl', {
         description:
           'The web inbox and approval API (register <url>/callback as the redirect URI at the IdP)',

@@ -25,7 +25,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { IDENTITY_PROVIDER_ENV, type IdentityProviderConfig } from '../lambdas/identity/config.js';
+import type { IdentityProviderConfig } from '../lambdas/identity/config.js';
 import {
   type Binding,
   CEDAR_WASM,
@@ -56,11 +56,13 @@ export interface WebInboxProps {
   readonly auditWriter: Binding;
   /** Read access to the Slack secret: a decision in the inbox repaints the request's Slack card. */
   readonly slackSecretReader: Binding;
-  /**
-   * The IdP configuration (`COUNTERSIGN_IDENTITY_PROVIDER`) and read access to
-   * its client secret.
-   */
+  /** The IdP configuration (`COUNTERSIGN_IDENTITY_PROVIDER`), with its identity store when it has one. */
   readonly identityProvider: Binding;
+  /**
+   * Read access to the IdP client secret.
+   * @default - none (a public client)
+   */
+  readonly clientSecret?: Binding;
   /** Slack user-group handle of the default approvers (`COUNTERSIGN_APPROVER_GROUP`). */
   readonly approverGroupHandle: string;
   /**
@@ -152,6 +154,7 @@ export class WebInbox extends Construct {
       .bind(props.auditWriter)
       .bind(props.slackSecretReader)
       .bind(props.identityProvider)
+      .bind(props.clientSecret ?? settings({}))
       .bind(this.sessionKeyReader())
       .bind(
         settings({
@@ -218,11 +221,11 @@ export class WebInbox extends Construct {
 }
 
 /**
- * Binding for a handler that verifies the IdP's tokens: the configuration as
- * JSON in `COUNTERSIGN_IDENTITY_PROVIDER`, and read access to the client
- * secret it names (an ARN, or a name in this account and region).
+ * Read access to the IdP client secret the identity configuration names (an
+ * ARN, or a name in this account and region): the sign-in's code exchange
+ * authenticates with it. Nothing when the client is public.
  */
-export function identityProviderBinding(scope: Construct, config: IdentityProviderConfig): Binding {
+export function clientSecretReader(scope: Construct, config: IdentityProviderConfig): Binding {
   const secretId = config.clientSecretId;
   const secret = secretId
     ? secretId.startsWith('arn:')
@@ -230,7 +233,7 @@ export function identityProviderBinding(scope: Construct, config: IdentityProvid
       : secretsmanager.Secret.fromSecretNameV2(scope, 'IdentityProviderClientSecret', secretId)
     : undefined;
   return {
-    environment: { [IDENTITY_PROVIDER_ENV]: JSON.stringify(config) },
+    environment: {},
     grant: (grantee: iam.IGrantable) => {
       secret?.grantRead(grantee);
     },

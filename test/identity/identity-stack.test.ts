@@ -43,20 +43,24 @@ describe('identity provider and web inbox in the stack', () => {
     });
   });
 
-  it('the interaction role, and only it, reads the identity store; nothing writes to it', () => {
+  it('the interaction and web inbox roles, and only they, read the identity store; nothing writes to it', () => {
     const { template } = synth({ identityProvider: IDP, webInboxUrl: 'https://countersign.example.com' });
     const readers = [...statementsByRole(template)].filter(([, statements]) =>
       statements.some((s) => actionsOf(s).some((a) => a.startsWith('identitystore:'))),
     );
-    expect(readers.map(([role]) => role)).toEqual([
+    // The web inbox verifies sign-ins and reads the signed-in person's groups from the store too.
+    expect(readers.map(([role]) => role).sort()).toEqual([
       expect.stringMatching(/^SlackEndpointInteractionFunction/),
+      expect.stringMatching(/^WebInboxWebFunction/),
     ]);
-    const actions = readers[0]![1].flatMap(actionsOf).filter((a) => a.startsWith('identitystore:'));
-    expect(actions.sort()).toEqual([
-      'identitystore:DescribeGroup',
-      'identitystore:GetUserId',
-      'identitystore:ListGroupMembershipsForMember',
-    ]);
+    for (const [, statements] of readers) {
+      const actions = statements.flatMap(actionsOf).filter((a) => a.startsWith('identitystore:'));
+      expect(actions.sort()).toEqual([
+        'identitystore:DescribeGroup',
+        'identitystore:GetUserId',
+        'identitystore:ListGroupMembershipsForMember',
+      ]);
+    }
   });
 
   it('without them nothing is added', () => {

@@ -40,12 +40,10 @@ beforeAll(() => {
     slackSecretReader: settings({
       COUNTERSIGN_SLACK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-AbCdEf',
     }),
-    identityProvider: {
-      environment: {
-        COUNTERSIGN_IDENTITY_PROVIDER: JSON.stringify({ issuer: 'https://idp.example.com', clientId: 'c' }),
-      },
-      grant: (g) => void clientSecret.grantRead(g),
-    },
+    identityProvider: settings({
+      COUNTERSIGN_IDENTITY_PROVIDER: JSON.stringify({ issuer: 'https://idp.example.com', clientId: 'c' }),
+    }),
+    clientSecret: { environment: {}, grant: (g) => void clientSecret.grantRead(g) },
     approverGroupHandle: 'security-approvers',
     stepUpAcr: 'urn:example:mfa',
   });
@@ -140,6 +138,11 @@ describe('CountersignStack with an identity provider', () => {
     expect(policies).toContain('states:SendTaskSuccess');
     expect(policies).toContain('countersign/idp-client');
     expect(policies).not.toContain('states:StartExecution');
+    // Step-up cards link to the deployed inbox when no URL is configured.
+    const review = Object.entries(stackTemplate.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('ApprovalWorkflowReviewFunction'),
+    );
+    expect(JSON.stringify(review?.[1])).toContain('COUNTERSIGN_WEB_INBOX_URL');
   });
 
   it('has no unacknowledged cdk-nag finding', () => {
