@@ -23,6 +23,9 @@ export type AuditKind =
   | 'cancelled'
   | 'announced'
   | 'grant-consumed'
+  | 'credentials-issued'
+  | 'credentials-failed'
+  | 'unapproved-action'
   | 'escalated'
   | 'acknowledged';
 
