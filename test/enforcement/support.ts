@@ -7,14 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { STSClient } from '@aws-sdk/client-sts';
+import type { DetectorDeps } from '../../lambdas/detector/core.js';
 import { type Catalog, parseCatalog } from '../../lambdas/grant/catalog.js';
-import type { ExchangeDeps } from '../../lambdas/grant/exchange.js';
+import { type ExchangeDeps, exchangeForCaller } from '../../lambdas/grant/exchange.js';
 import type { AuditDeps } from '../../lambdas/shared/audit.js';
 import { approvedIntentHash } from '../../lambdas/shared/canonical.js';
 import { createGrant } from '../../lambdas/shared/grants.js';
+import { createSlackClient } from '../../lambdas/shared/slack.js';
 import { finalize, type RequestDecision, type RequestItem } from '../../lambdas/shared/store.js';
 import { parseAgentRoles } from '../../lambdas/status/caller.js';
-import { type FakeSts, startFakeSts } from '../../sandbox/fake-sts.js';
+import { FAKE_SLACK_TOKEN } from '../../sandbox/fake-slack.js';
+import { type CloudTrailEvent, type FakeSts, startFakeSts } from '../../sandbox/fake-sts.js';
 import { type IntentOverrides, seedPendingRequest } from '../support/fixtures.js';
 import { type LocalAws, startLocalAws } from '../support/local-aws.js';
 
@@ -126,4 +129,53 @@ export async function decided(
     options.staleGrant ? { ...decision, grant: { grantId, expiresAt, singleUse: true } } : decision,
   );
   return { request, grantId, decision };
+}
+
+/** Countersign's own (non-executor) role in the tests: the grant function's. */
+export const OWN_ROLE = `arn:aws:iam::${ACCOUNT}:role/countersign-grant-function`;
+
+/** Detector dependencies over the rig's table and a fake Slack; `counted` collects metric data. */
+export function detectorDeps(
+  rig: Rig,
+  slack: { url: string },
+  counted: string[] = [],
+): DetectorDeps & { counted: string[]; warnings: string[] } {
+  const warnings: string[] = [];
+  const client = createSlackClient(FAKE_SLACK_TOKEN, slack.url);
+  return {
+    ddb: rig.aws.ddb,
+    table: rig.aws.table,
+    now: () => rig.clock.now,
+    catalog: CATALOG,
+    executors: EXECUTORS,
+    ownRoles: [OWN_ROLE],
+    channel: 'C0APPROVAL',
+    slack: async () => client,
+    countUnapproved: () => counted.push('UnapprovedActions'),
+    warn: (message) => warnings.push(message),
+    counted,
+    warnings,
+  };
+}
+
+/** Exchanges an approved grant as the agent; returns the minted access key id. */
+export async function mintedKey(rig: Rig, grantId: string): Promise<string> {
+  const answer = await exchangeForCaller(rig.deps, { grantId, callerArn: AGENT_SESSION });
+  if (answer.statusCode !== 200) throw new Error(`exchange refused: ${JSON.stringify(answer.body)}`);
+  return (answer.body as { credentials: { accessKeyId: string } }).credentials.accessKeyId;
+}
+
+/** The EventBridge event CloudTrail puts on the default bus for a call. */
+export function busEvent(detail: CloudTrailEvent) {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'AWS API Call via CloudTrail',
+    source: `aws.${detail.eventSource.split('.')[0]}`,
+    account: ACCOUNT,
+    time: detail.eventTime,
+    region: 'us-east-1',
+    resources: [],
+    detail,
+  };
 }
