@@ -7,6 +7,10 @@
  * it issued, with its session policy, source identity and tags, so tests can
  * read what a set of credentials carries.
  *
+ * It also serves IAM's `AttachRolePolicy` and `DetachRolePolicy` (the same
+ * protocol) as the place minted credentials are used: each call is judged by
+ * {@link FakeSts.call} and its CloudTrail event handed to `onCloudTrail`.
+ *
  * It also stands in for the services those credentials are used on:
  * {@link FakeSts.call} evaluates a call made with a key against the session
  * policy (the subset Countersign writes: exact actions, exact resources,
@@ -79,6 +83,10 @@ export interface FakeStsOptions {
   trust?: Record<string, string[]>;
   /** Every role's `MaxSessionDuration`. @default 3600 */
   maxSessionSeconds?: number;
+  /** Receives the CloudTrail event of every IAM call the fake serves (the sandbox puts it on the default bus). */
+  onCloudTrail?: (event: CloudTrailEvent) => void;
+  /** The principal behind a long-term access key (one the fake did not mint), for CloudTrail. */
+  principalOf?: (accessKeyId: string) => string | undefined;
 }
 
 /** A running fake STS. */
@@ -88,7 +96,7 @@ export interface FakeSts {
   sessions: Map<string, FakeSession>;
   /** Every AssumeRole call. */
   calls: AssumeRoleCall[];
-  /** `AWS_ENDPOINT_URL_STS`. */
+  /** `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL_IAM` (both served here). */
   env(): Record<string, string>;
   /**
    * A service call with a key: allowed or denied by the session's policy,
@@ -133,6 +141,7 @@ export interface CloudTrailEvent {
 
 const SOURCE_IDENTITY = /^[\w+=,.@-]{2,64}$/;
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+const IAM_NS = 'https://iam.amazonaws.com/doc/2010-05-08/';
 
 const esc = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -287,6 +296,35 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     void (async () => {
       const params = Object.fromEntries(new URLSearchParams(await readBody(req)));
       if (params.Action === 'AssumeRole') return assumeRole(req, params, res);
+      if (params.Action === 'AttachRolePolicy' || params.Action === 'DetachRolePolicy') {
+        const key = signingKeyOf(req) ?? 'anonymous';
+        const roleName = params.RoleName ?? '';
+        const policyArn = params.PolicyArn ?? '';
+        const result = call(
+          key,
+          {
+            action: `iam:${params.Action}`,
+            resource: `arn:aws:iam::${account}:role/${roleName}`,
+            eventSource: 'iam.amazonaws.com',
+            requestParameters: { roleName, policyArn },
+            context: { 'iam:PolicyARN': policyArn },
+          },
+          sessions.has(key) ? undefined : options.principalOf?.(key),
+        );
+        options.onCloudTrail?.(result.event);
+        if (!result.allowed) {
+          res.writeHead(403, { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() });
+          res.end(
+            `<ErrorResponse xmlns="${IAM_NS}"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${esc(result.event.errorMessage ?? 'denied')}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+          );
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() });
+        res.end(
+          `<${params.Action}Response xmlns="${IAM_NS}"><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${params.Action}Response>`,
+        );
+        return;
+      }
       if (params.Action === 'GetCallerIdentity') {
         const key = signingKeyOf(req);
         const session = key ? sessions.get(key) : undefined;
@@ -363,7 +401,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     url,
     sessions,
     calls,
-    env: () => ({ AWS_ENDPOINT_URL_STS: url }),
+    env: () => ({ AWS_ENDPOINT_URL_STS: url, AWS_ENDPOINT_URL_IAM: url }),
     call,
     close: () =>
       new Promise<void>((resolve) => {
