@@ -14,7 +14,7 @@ import { CredentialsRefusedError, credentialsFor, getStatus } from '../client/in
 import type { CommandModule } from './main.js';
 import { UsageError } from './main.js';
 
-/** Variables that would let the command pick other credentials than the minted ones. */
+/** Variables that would let the command pick other credentials than the minted ones (the SDK prefers AWS_PROFILE over a key pair). */
 const SHADOWING = [
   'AWS_PROFILE',
   'AWS_DEFAULT_PROFILE',
