@@ -24,6 +24,7 @@ import { AGENT_SOURCE_PREFIX, type Intent } from '../shared/intent.js';
 import { getRequest, type RequestItem } from '../shared/store.js';
 import { type AgentRoles, type ApiAnswer, agentForCaller, notAnAgent } from '../status/caller.js';
 import { type ApprovedAction, type Catalog, type PolicyDocument, sessionPolicyFor } from './catalog.js';
+import { refusalAnswer } from './core.js';
 
 /** STS's shortest session. */
 export const MIN_SESSION_SECONDS = 900;
@@ -169,16 +170,7 @@ export async function exchangeForCaller(
   if (!plan.ok) return plan.answer;
   const actor = { type: 'agent' as const, agentId, source: `${AGENT_SOURCE_PREFIX}${agentId}` };
   const consumed = await consumeGrant(deps, input.grantId, { agentId, actor });
-  if (!consumed.ok) {
-    const status = { 'not-found': 404, 'not-yours': 404, 'already-consumed': 409, expired: 410 }[
-      consumed.reason
-    ];
-    const error =
-      consumed.reason === 'not-yours' || consumed.reason === 'not-found'
-        ? 'not_found'
-        : consumed.reason.replace('-', '_');
-    return refuse(status, error, consumed.message);
-  }
+  if (!consumed.ok) return refusalAnswer(consumed);
   const grant = consumed.grant;
   const request = await getRequest(deps, grant.intentId);
   const chain = { requestId: grant.intentId, createdAt: request?.createdAt ?? grant.issuedAt };

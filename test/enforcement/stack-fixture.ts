@@ -5,28 +5,11 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CONFIG_CONTEXT_KEY, loadConfig } from '../../lib/config.js';
 import { CountersignStack } from '../../lib/countersign-stack.js';
+import { sandboxExecutorStatements } from '../../sandbox/fake-sts-sandbox.js';
 import { CDK_CONTEXT, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
 
 /** Account and region of the fixture (IAM's CloudTrail events reach the default bus in us-east-1). */
 export const FIXTURE_ENV = { account: '123456789012', region: 'us-east-1' };
-
-/** The executors' privileged statements: classes of resources; sessions narrow them to one. */
-export function executorStatements(account = FIXTURE_ENV.account, region = FIXTURE_ENV.region) {
-  return {
-    'iam-changes': [
-      new iam.PolicyStatement({
-        actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
-        resources: [`arn:aws:iam::${account}:role/*`],
-      }),
-    ],
-    'kms-operations': [
-      new iam.PolicyStatement({
-        actions: ['kms:EnableKeyRotation'],
-        resources: [`arn:aws:kms:${region}:${account}:key/*`],
-      }),
-    ],
-  };
-}
 
 /** Synthesizes the fixture stack (bundling skipped); `agentRoleName` names the agent's role. */
 export function enforcementStack(agentRoleName = 'deploy-bot-agent') {
@@ -36,7 +19,8 @@ export function enforcementStack(agentRoleName = 'deploy-bot-agent') {
     config: loadConfig(CDK_CONTEXT[CONFIG_CONTEXT_KEY], {}),
     policyBundle: TEST_POLICY_BUNDLE,
   });
-  for (const [name, statements] of Object.entries(executorStatements()))
+  // The same executors the sandbox registers.
+  for (const [name, statements] of Object.entries(sandboxExecutorStatements()))
     stack.addExecutor(name, { statements });
   const agentRole = new iam.Role(stack, 'AgentDeployBot', {
     roleName: agentRoleName,
