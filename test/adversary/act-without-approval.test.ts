@@ -162,7 +162,7 @@ describe('enforcement at runtime (adversary)', () => {
     const forged = (n: number, userIdentity: Record<string, unknown>) => ({
       eventVersion: '1.09',
       eventID: `forged-${n}-${decision.intentId}`,
-      eventTime: new Date().toISOString().slice(0, 19) + 'Z',
+      eventTime: `${new Date().toISOString().slice(0, 19)}Z`,
       eventSource: 'iam.amazonaws.com',
       eventName: 'AttachRolePolicy',
       awsRegion: 'us-east-1',
