@@ -12,7 +12,7 @@
  * an executor no catalog entry names, or one whose policy does not cover an
  * IAM action its catalog entries need, fails the synth.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Lazy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -22,10 +22,22 @@ import type { Binding } from './handler-function.js';
 /** The catalog file's name inside the policy directory. */
 export const CATALOG_FILE = 'enforcement.json';
 
-/** Reads and validates the enforcement catalog of a policy directory. */
+/**
+ * Reads and validates the enforcement catalog of a policy directory.
+ * @throws Error naming the file when it is missing, not JSON, invalid or empty
+ */
 export function loadCatalog(policyDir: string): Catalog {
   const file = `${policyDir}/${CATALOG_FILE}`;
-  return parseCatalog(readFileSync(file, 'utf8'), file);
+  if (!existsSync(file)) {
+    throw new Error(
+      `${file} is missing: the enforcement catalog lives beside the policies (see docs/enforcement.md)`,
+    );
+  }
+  const catalog = parseCatalog(readFileSync(file, 'utf8'), file);
+  if (Object.keys(catalog.actions).length === 0) {
+    throw new Error(`${file} maps no action: the detector's CloudTrail rule needs at least one`);
+  }
+  return catalog;
 }
 
 /** What an executor is registered with. */

@@ -5,6 +5,9 @@
  * route, the CloudTrail rule on the default bus with its detector and alarm,
  * a catalog checked at synth, and cdk-nag clean with executors added.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../lambdas/grant/catalog.js';
 import { CONFIG_CONTEXT_KEY, loadConfig } from '../../lib/config.js';
 import { CountersignStack } from '../../lib/countersign-stack.js';
+import { loadCatalog } from '../../lib/executors.js';
 import { CDK_CONTEXT, TEST_POLICY_BUNDLE, testApp } from '../infra/support.js';
 import { enforcementStack, FIXTURE_ENV } from './stack-fixture.js';
 import { CATALOG } from './support.js';
@@ -158,5 +162,25 @@ describe('cdk-nag with executors', () => {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations).toEqual([]);
+  });
+});
+
+describe('the catalog at synth', () => {
+  it('fails the synth naming the file when it is missing or invalid', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'countersign-catalog-'));
+    try {
+      expect(() => loadCatalog(dir)).toThrow(`${dir}/enforcement.json is missing`);
+      writeFileSync(
+        join(dir, 'enforcement.json'),
+        JSON.stringify({ version: 1, actions: { 'iam:AttachRolePolicy': { executor: 'iam-changes' } } }),
+      );
+      expect(() => loadCatalog(dir)).toThrow(
+        /enforcement\.json is invalid: actions\.iam:AttachRolePolicy\.iamActions/,
+      );
+      writeFileSync(join(dir, 'enforcement.json'), JSON.stringify({ version: 1, actions: {} }));
+      expect(() => loadCatalog(dir)).toThrow(/maps no action/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
