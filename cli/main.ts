@@ -65,6 +65,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'spend a single-use grant (grant consume <id>)',
     load: async () => (await import('./agent.js')).grant,
   },
+  exec: {
+    summary: 'run a command with the credentials minted for an approved request',
+    load: async () => (await import('./exec.js')).exec,
+  },
 };
 
 /** Top-level usage text. */

@@ -30,6 +30,12 @@ import { waitForDecision } from './status.js';
 
 export { approvedIntentHash } from '../lambdas/shared/canonical.js';
 export type { DecisionDetail, Intent } from '../lambdas/shared/intent.js';
+export {
+  CredentialsRefusedError,
+  credentialsFor,
+  type ExecutorSession,
+  exchangeGrant,
+} from './credentials.js';
 export * from './errors.js';
 export {
   type ConsumeGrantOptions,

@@ -13,12 +13,14 @@ import { AuditArchiver } from './audit-archiver.js';
 import { AuditDigest } from './audit-digest.js';
 import { AuditStore } from './audit-store.js';
 import type { CountersignConfig } from './config.js';
-import { REPO_ROOT } from './handler-function.js';
+import { type ExecutorOptions, Executors, loadCatalog } from './executors.js';
+import { HandlerFunction, REPO_ROOT } from './handler-function.js';
 import { identityProviderReader, webInboxLink } from './identity-provider.js';
 import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
+import { UnapprovedActionDetector } from './unapproved-action-detector.js';
 import { clientSecretReader, WebInbox } from './web-inbox.js';
 
 /** Properties of a {@link CountersignStack}. */
@@ -60,6 +62,10 @@ export class CountersignStack extends Stack {
   public readonly agents: AgentRegistry;
   /** The web inbox and approval API; present when an identity provider is configured. */
   public readonly webInbox?: WebInbox;
+  /** Executor roles and the enforcement catalog (policies/enforcement.json). */
+  public readonly executors: Executors;
+  /** CloudTrail rule and detector of unapproved privileged actions. */
+  public readonly detector: UnapprovedActionDetector;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -171,6 +177,26 @@ export class CountersignStack extends Stack {
       auditWriter: this.auditStore.auditWriter(),
     });
 
+    // Validated here, at synth: a catalog that does not parse fails the synth, naming the problem.
+    this.executors = new Executors(this, 'Executors', {
+      catalog: loadCatalog(path.resolve(REPO_ROOT, config.policyDir)),
+      grantRole: this.statusApi.grantFunction.role!,
+    });
+    this.statusApi.grantFunction.bind(this.executors.exchanger());
+    this.detector = new UnapprovedActionDetector(this, 'UnapprovedActionDetector', {
+      catalog: this.executors.catalog,
+      executorReader: this.executors.reader(),
+      auditWriter: this.auditStore.auditWriter(),
+      slackSecretReader: this.slackEndpoint.secretReader(),
+      slackChannelId: config.slackChannelId,
+      ownRoleArns: () =>
+        this.node
+          .findAll()
+          .filter((c): c is HandlerFunction => c instanceof HandlerFunction)
+          .map((fn) => fn.role!.roleArn),
+      alarmActions,
+    });
+
     new CfnOutput(this, 'AlarmTopicArn', {
       description: 'SNS topic every Countersign alarm notifies (alarmEmail subscribes to it; add your own)',
       value: this.alarms.topic.topicArn,
@@ -219,6 +245,18 @@ export class CountersignStack extends Stack {
         ' --output text --query PublicKey | base64 -d > countersign-digest.der',
       ]),
     });
+  }
+
+  /**
+   * Registers an executor role for the enforcement catalog's entries that
+   * name `name` (policies/enforcement.json): it holds `options.statements`,
+   * and only the grant function may assume it, per approved action, with a
+   * session policy of exactly that action (see docs/enforcement.md).
+   *
+   * @throws Error when no catalog entry names the executor or its statements miss an IAM action an entry needs
+   */
+  public addExecutor(name: string, options: ExecutorOptions): iam.Role {
+    return this.executors.addExecutor(name, options);
   }
 
   /**

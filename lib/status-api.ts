@@ -6,6 +6,9 @@
  *   caller's own requests (status Lambda, table read only).
  * - `POST /grants/{grantId}/consume`: spends one of the caller's own grants
  *   (grant Lambda, table read/write plus audit append).
+ * - `POST /grants/{grantId}/credentials`: spends one of the caller's own
+ *   grants for executor credentials scoped to the approved call (same Lambda;
+ *   see lib/executors.ts).
  *
  * Why an HTTP API: its access logs need no account-wide setting. A REST API
  * stage with access logging fails to deploy in an account whose API Gateway
@@ -107,7 +110,8 @@ export class StatusApi extends Construct {
     }).bind(props.tableReader);
     this.grantFunction = new HandlerFunction(this, 'GrantFunction', {
       name: 'grant',
-      description: 'Countersign grant API: POST /grants/{grantId}/consume for the calling agent',
+      description:
+        'Countersign grant API: POST /grants/{grantId}/consume and /credentials for the calling agent',
       memorySize: 256,
       environment: { COUNTERSIGN_AGENT_ROLES: agentRoles },
     }).bind(props.auditWriter);
@@ -144,11 +148,18 @@ export class StatusApi extends Construct {
       authorizer,
       integration: new HttpLambdaIntegration('Status', this.statusFunction, { payloadFormatVersion }),
     });
+    const grantIntegration = new HttpLambdaIntegration('Grant', this.grantFunction, { payloadFormatVersion });
     this.api.addRoutes({
       path: '/grants/{grantId}/consume',
       methods: [apigwv2.HttpMethod.POST],
       authorizer,
-      integration: new HttpLambdaIntegration('Grant', this.grantFunction, { payloadFormatVersion }),
+      integration: grantIntegration,
+    });
+    this.api.addRoutes({
+      path: '/grants/{grantId}/credentials',
+      methods: [apigwv2.HttpMethod.POST],
+      authorizer,
+      integration: grantIntegration,
     });
   }
 
@@ -158,8 +169,8 @@ export class StatusApi extends Construct {
   }
 
   /**
-   * Lets an agent's role read its own requests and consume its own grants:
-   * `execute-api:Invoke` on the two routes, and the role ARN → agent id entry
+   * Lets an agent's role read its own requests and consume (or exchange) its
+   * own grants: `execute-api:Invoke` on the three routes, and the role ARN → agent id entry
    * in the handlers' `COUNTERSIGN_AGENT_ROLES`, set together.
    */
   public grantAgent(grantee: iam.IGrantable, agentId: string): iam.Grant {
@@ -179,6 +190,7 @@ export class StatusApi extends Construct {
     const resourceArns = [
       this.api.arnForExecuteApi('GET', '/requests/*', stage),
       this.api.arnForExecuteApi('POST', '/grants/*/consume', stage),
+      this.api.arnForExecuteApi('POST', '/grants/*/credentials', stage),
     ];
     const grant = iam.Grant.addToPrincipal({ grantee, actions: ['execute-api:Invoke'], resourceArns });
     const principal = grantee.grantPrincipal;

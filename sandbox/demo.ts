@@ -12,7 +12,12 @@ import {
   PutEventsCommand,
   type PutEventsCommandOutput,
 } from '@aws-sdk/client-eventbridge';
-import { AGENT_SOURCE_PREFIX, INTENT_DETAIL_TYPE, type Intent } from '../lambdas/shared/intent.js';
+import {
+  AGENT_SOURCE_PREFIX,
+  type DecisionDetail,
+  INTENT_DETAIL_TYPE,
+  type Intent,
+} from '../lambdas/shared/intent.js';
 
 const AGENT_ID = 'deploy-bot';
 const OWNER = 'erin@example.com';
@@ -87,6 +92,19 @@ export function demoIntents(session = `session-${randomUUID().slice(0, 8)}`): St
         environment: 'prod',
         justification: 'Scheduled rotation of the payments data key after the vendor offboarding (SEC-230).',
         parameters: { keyId: '6f1c2a4e-0b7d-4e52-9a37-2f6c3b1d8e90', alias: 'alias/payments-data' },
+        agent,
+      },
+    },
+    {
+      label: 'Read-only for reporting (prod)',
+      expect: 'review by one security approver; once approved, run with minted credentials',
+      intent: {
+        intentId: id('readonly'),
+        action: 'iam:AttachRolePolicy',
+        resource: 'arn:aws:iam::123456789012:role/reporting-reader',
+        environment: 'prod',
+        justification: 'The weekly revenue report (FIN-88) needs read-only access for its reader role.',
+        parameters: { roleName: 'reporting-reader', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' },
         agent,
       },
     },
@@ -231,7 +249,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     }
     if (open === 0) {
       console.log(`\nAll ${steps.length} intents are decided. Decision events: ${consoleUrl}events`);
-      return 0;
+      return enforce(endpoint, steps);
     }
     if (Date.now() > deadline) {
       console.log(`\nStopped waiting after ${timeoutSeconds} s; ${open} still pending (see the console).`);
@@ -239,6 +257,28 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** Runs the enforcement demo on the approved reporting-role change (sandbox/fake-sts-demo.ts). */
+async function enforce(endpoint: string, steps: Step[]): Promise<number> {
+  const step = steps.find((s) => s.intent.intentId.startsWith('demo-readonly-'))!;
+  const res = await fetch(
+    `${endpoint.replace(/\/$/, '')}/events?intentId=${encodeURIComponent(step.intent.intentId)}`,
+  );
+  const decision = ((await res.json()) as { detail: DecisionDetail }[])[0]?.detail;
+  if (decision?.status !== 'APPROVED') {
+    console.log(dim('\nApprove "Read-only for reporting" to see it run with minted credentials.'));
+    return 0;
+  }
+  const { enforcementDemo } = await import('./fake-sts-demo.js');
+  const shown = await enforcementDemo(
+    endpoint,
+    AGENT_ID,
+    decision,
+    step.intent.parameters as { roleName: string; policyArn: string },
+    { line: (t) => console.log(t), ok: COLOR.APPROVED!, bad: COLOR.DENIED!, dim },
+  );
+  return shown ? 0 : 1;
 }
 
 if (process.argv[1]?.endsWith('sandbox/demo.ts')) {

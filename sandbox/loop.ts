@@ -27,6 +27,7 @@ import {
   type SlackDirectory,
   startFakeSlack,
 } from './fake-slack.js';
+import { type SandboxEnforcement, startSandboxEnforcement } from './fake-sts-sandbox.js';
 import { SANDBOX_WEB_INBOX_URL } from './idp-constants.js';
 import { type LocalAws, startLocalAws } from './local-aws.js';
 import { LocalDigests, loadOrCreateDigestKey, scheduleIntervalMs } from './local-digests.js';
@@ -173,6 +174,8 @@ export class CountersignLoop {
   /** Executions started, in order, with the event that started each. */
   readonly executions: { event: BusEvent; execution: LocalExecution }[] = [];
   private readonly running = new Set<Promise<unknown>>();
+  /** The fake STS and IAM, the executors and the credentials exchange (sandbox/fake-sts-sandbox.ts). */
+  enforcement!: SandboxEnforcement;
   private readonly listeners = new Set<(event: BusEvent) => void>();
 
   private constructor(
@@ -219,6 +222,22 @@ export class CountersignLoop {
     // The fake workspace's approval channel stands in for the configured one.
     const channel = options.slack?.channel ?? directory.channels?.[0]?.id ?? config.slackChannelId;
     const fakeAws = await startFakeAws();
+    let loop: CountersignLoop | undefined;
+    const enforcement = await startSandboxEnforcement({
+      ...synthesized.enforcement,
+      agentIds: (directory.agents ?? []).map((a) => a.id),
+      store: { ddb: aws.ddb, table: aws.table },
+      // CloudTrail's delivery: the API call event on the account's default bus.
+      putCloudTrail: (event) =>
+        loop?.putEvents([
+          {
+            EventBusName: 'default',
+            Source: `aws.${event.eventSource.replace(/\.amazonaws\.com$/, '')}`,
+            DetailType: 'AWS API Call via CloudTrail',
+            Detail: JSON.stringify(event),
+          },
+        ]),
+    });
     const secretArn = fakeAws.setSecret(
       SLACK_SECRET_ID,
       JSON.stringify({ botToken: options.slack?.botToken ?? FAKE_SLACK_TOKEN, signingSecret }),
@@ -228,6 +247,7 @@ export class CountersignLoop {
       // Region, local credentials, endpoints, table and bucket.
       ...aws.env(),
       ...fakeAws.env(),
+      ...enforcement.env(),
       COUNTERSIGN_AUDIT_RETENTION_DAYS: String(config.auditRetentionDays),
       COUNTERSIGN_SLACK_SECRET_ARN: secretArn,
       COUNTERSIGN_SLACK_CHANNEL: channel,
@@ -276,7 +296,6 @@ export class CountersignLoop {
     digests
       .start()
       .catch((error: Error) => console.error(`sandbox digest catch-up failed: ${error.message}`));
-    let loop: CountersignLoop | undefined;
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
       handlers: {
@@ -303,6 +322,7 @@ export class CountersignLoop {
       workflow,
       interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
     );
+    loop.enforcement = enforcement;
     return loop;
   }
 
@@ -315,6 +335,7 @@ export class CountersignLoop {
     return entries.map((entry) => {
       const problem = entryProblem(entry, this.config.eventBusName);
       if (problem) return problem;
+      const bus = busIdOf(entry) === 'default' ? 'default' : this.config.eventBusName;
       const event: BusEvent = {
         version: '0',
         id: randomUUID(),
@@ -326,18 +347,18 @@ export class CountersignLoop {
         resources: entry.Resources ?? [],
         detail: (parseStrictJson(entry.Detail!) as { value: Record<string, unknown> }).value,
       };
-      this.deliver(event);
+      this.deliver(event, bus);
       return { EventId: event.id };
     });
   }
 
-  private deliver(event: BusEvent): void {
+  private deliver(event: BusEvent, bus: string): void {
     this.busEvents.push(event);
     if (event.source === DECISION_SOURCE && event['detail-type'] === DECISION_DETAIL_TYPE)
       this.decisions.push(event);
     for (const listener of this.listeners) listener(event);
     for (const rule of this.synthesized.rules) {
-      if (!matchesPattern(rule.eventPattern, event)) continue;
+      if (rule.eventBusName !== bus || !matchesPattern(rule.eventPattern, event)) continue;
       if (rule.targetsWorkflow) this.startWorkflow(event);
       for (const entry of rule.targetHandlers) this.invokeTarget(entry, event);
     }
@@ -424,15 +445,28 @@ export class CountersignLoop {
     await this.digests
       .close()
       .catch((error: Error) => console.error(`shutdown digest run failed: ${error.message}`));
-    await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close()]);
+    await Promise.all([
+      this.aws.close(),
+      this.slack?.close(),
+      this.fakeAws.close(),
+      this.enforcement.close(),
+    ]);
   }
 }
 
 /** The EventBridge per-entry error for an invalid entry, or undefined. */
+/** The bus name of an entry (a name or an ARN; absent is the default bus). */
+function busIdOf(entry: PutEventsEntry): string | undefined {
+  const bus = entry.EventBusName ?? 'default';
+  return bus.startsWith('arn:') ? bus.split('/').pop() : bus;
+}
+
 function entryProblem(entry: PutEventsEntry, busName: string): PutEventsResultEntry | undefined {
   const bus = entry.EventBusName ?? 'default';
-  const busId = bus.startsWith('arn:') ? bus.split('/').pop() : bus;
-  if (busId !== busName) {
+  const busId = busIdOf(entry);
+  // The default bus takes CloudTrail's API-call events only: the sandbox stands in for CloudTrail.
+  const cloudTrail = busId === 'default' && entry.DetailType === 'AWS API Call via CloudTrail';
+  if (busId !== busName && !cloudTrail) {
     return { ErrorCode: 'InvalidArgument', ErrorMessage: `Event bus ${bus} does not exist.` };
   }
   if (!entry.Source)

@@ -25,6 +25,7 @@ import { consumeGrant } from '../lambdas/shared/grants.js';
 import { getRequest, listRequests, type RequestItem, toDetail } from '../lambdas/shared/store.js';
 import { finalState } from '../lambdas/status/core.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
+import { signingKeyOf } from './fake-sts.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
 import { signedClick, signedViewSubmission } from './slack-click.js';
 
@@ -450,6 +451,13 @@ export async function createSandboxServer(
       sendJson(res, 200, await click(await readBody(req)));
       return;
     }
+    const credentials = /^\/grants\/([^/]+)\/credentials$/.exec(path);
+    if (credentials && method === 'POST') {
+      // The status API's exchange; the caller is the agent whose sandbox key signed the call.
+      const answer = await loop.enforcement.exchange(decodeURIComponent(credentials[1]!), signingKeyOf(req));
+      sendJson(res, answer.statusCode, answer.body);
+      return;
+    }
     const grant = /^\/grants\/([^/]+)\/consume$/.exec(path);
     if (grant && req.method === 'POST') {
       // The status API's grant endpoint, without SigV4: the sandbox has one trust domain.
@@ -566,7 +574,7 @@ export async function createSandboxServer(
         runId: options.runId ?? null,
         bucket: loop.aws.bucket,
         table: loop.aws.table,
-        endpoints: loop.aws.endpoints,
+        endpoints: { ...loop.aws.endpoints, iam: loop.enforcement.sts.url, sts: loop.enforcement.sts.url },
         keyId: loop.digests.key.signer.keyId,
         publicKey: loop.digests.key.publicKeyPem,
       });

@@ -9,11 +9,13 @@ import { resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Catalog } from '../lambdas/grant/catalog.js';
 import type { AslDefinition } from '../lib/approval-workflow.js';
 import { CONFIG_CONTEXT_KEY, type CountersignConfig, loadConfig } from '../lib/config.js';
 import { CountersignStack } from '../lib/countersign-stack.js';
 import { HandlerFunction } from '../lib/handler-function.js';
 import type { SandboxAgent } from './fake-slack.js';
+import { sandboxExecutorStatements } from './fake-sts-sandbox.js';
 
 /** A rule of the bus as synthesized: its pattern and what it targets. */
 export interface SynthesizedRule {
@@ -49,6 +51,8 @@ export interface SynthesizedLoop {
    * (`COUNTERSIGN_AGENTS`, `COUNTERSIGN_ENVIRONMENTS`, `COUNTERSIGN_EMAIL_RULES`).
    */
   registryEnvironment: Record<string, string>;
+  /** The enforcement catalog the synth validated, and the executors the stack registered. */
+  enforcement: { catalog: Catalog; executorNames: string[] };
 }
 
 const root = resolve(import.meta.dirname, '..');
@@ -70,6 +74,9 @@ export function synthesizeLoop(
     config,
     env: { account: '123456789012', region: 'us-east-1' },
   });
+  for (const [name, statements] of Object.entries(sandboxExecutorStatements())) {
+    stack.addExecutor(name, { statements });
+  }
   for (const agent of agents) {
     const role = new iam.Role(stack, `SandboxAgent-${agent.id}`, {
       assumedBy: new iam.AccountRootPrincipal(),
@@ -94,7 +101,8 @@ export function synthesizeLoop(
     .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern)
     .map(([logicalId, r]) => ({
       logicalId,
-      eventBusName: config.eventBusName,
+      // A rule without EventBusName is on the account's default bus (the CloudTrail detector's).
+      eventBusName: r.Properties.EventBusName === undefined ? 'default' : config.eventBusName,
       eventPattern: r.Properties.EventPattern as Record<string, unknown>,
       targetsWorkflow: JSON.stringify(r.Properties.Targets ?? []).includes(machineId),
       targetHandlers: ((r.Properties.Targets ?? []) as { Arn?: { 'Fn::GetAtt'?: [string, string] } }[])
@@ -130,5 +138,12 @@ export function synthesizeLoop(
   const registryEnvironment = Object.fromEntries(
     Object.keys(stack.agents.reader().environment).map((name) => [name, String(variables[name])]),
   );
-  return { config, definition: stack.workflow.renderDefinition(), rules, streams, registryEnvironment };
+  return {
+    config,
+    definition: stack.workflow.renderDefinition(),
+    rules,
+    streams,
+    registryEnvironment,
+    enforcement: { catalog: stack.executors.catalog, executorNames: Object.keys(stack.executors.roles) },
+  };
 }

@@ -6,7 +6,7 @@
  */
 
 import type { AuditDeps } from '../shared/audit.js';
-import { consumeGrant } from '../shared/grants.js';
+import { type ConsumeRefusal, consumeGrant } from '../shared/grants.js';
 import { AGENT_SOURCE_PREFIX } from '../shared/intent.js';
 import { type AgentRoles, type ApiAnswer, agentForCaller, notAnAgent } from '../status/caller.js';
 
@@ -23,6 +23,14 @@ const REFUSAL_ERROR = {
   expired: 'expired',
 } as const;
 
+/** The API answer of a refused consume (another agent's grant answers like a missing one). */
+export function refusalAnswer(result: { reason: ConsumeRefusal; message: string }): ApiAnswer {
+  return {
+    statusCode: REFUSAL_STATUS[result.reason],
+    body: { error: REFUSAL_ERROR[result.reason], message: result.message },
+  };
+}
+
 /** Consumes `grantId` on behalf of the caller's agent. */
 export async function consumeForCaller(
   deps: GrantDeps,
@@ -34,12 +42,7 @@ export async function consumeForCaller(
     agentId,
     actor: { type: 'agent', agentId, source: `${AGENT_SOURCE_PREFIX}${agentId}` },
   });
-  if (!result.ok) {
-    return {
-      statusCode: REFUSAL_STATUS[result.reason],
-      body: { error: REFUSAL_ERROR[result.reason], message: result.message },
-    };
-  }
+  if (!result.ok) return refusalAnswer(result);
   const g = result.grant;
   return {
     statusCode: 200,

@@ -24,6 +24,9 @@ export type AuditKind =
   | 'cancelled'
   | 'announced'
   | 'grant-consumed'
+  | 'credentials-issued'
+  | 'credentials-failed'
+  | 'unapproved-action'
   | 'escalated'
   | 'acknowledged';
 

@@ -145,6 +145,7 @@ describe('status API', () => {
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual([
       'GET /requests/{intentId}',
       'POST /grants/{grantId}/consume',
+      'POST /grants/{grantId}/credentials',
     ]);
     for (const r of routes) expect(r.Properties.AuthorizationType).toBe('AWS_IAM');
     for (const integration of Object.values(template.findResources('AWS::ApiGatewayV2::Integration'))) {
@@ -171,7 +172,7 @@ describe('status API', () => {
     expect(Object.values(format).join(' ')).not.toMatch(/body/i);
   });
 
-  it('an agent role may invoke exactly the two routes of this stage', () => {
+  it('an agent role may invoke exactly the three routes of this stage', () => {
     const api = logicalIdOf('StatusApi', 'AWS::ApiGatewayV2::Api');
     const role = logicalIdOf('DeployBotRole', 'AWS::IAM::Role');
     const invoke = statementsOf(role).filter((s) => s.Action === 'execute-api:Invoke');
@@ -180,7 +181,8 @@ describe('status API', () => {
     expect(resources).toContain(api);
     expect(resources).toContain('/v1/GET/requests/*');
     expect(resources).toContain('/v1/POST/grants/*/consume');
-    expect((invoke[0]!.Resource as unknown[]).length).toBe(2);
+    expect(resources).toContain('/v1/POST/grants/*/credentials');
+    expect((invoke[0]!.Resource as unknown[]).length).toBe(3);
   });
 
   it('both handlers get the role -> agent mapping, and only the grant handler may write', () => {

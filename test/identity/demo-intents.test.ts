@@ -16,6 +16,7 @@ describe('demo intents', () => {
     ['Customer-data export (prod)', 'prod', 'review', 1],
     ['Role escalation (prod)', 'prod', 'review', 2],
     ['Key rotation (prod)', 'prod', 'review', 1],
+    ['Read-only for reporting (prod)', 'prod', 'review', 1],
     ['Read a build log (dev)', 'dev', 'allow', undefined],
   ] as const)('%s: derived %s, outcome %s', (label, environment, outcome, quorum) => {
     // Prepare

@@ -78,7 +78,7 @@ const UNUSED_GRANTS_KEPT: { handlers: string[] | '*'; action: RegExp; reason: st
       'a redelivered record finds its object already written and checks its checksum (HeadObject); s3rver has no conditional writes, so test/audit/archive.test.ts covers that path',
   },
   {
-    handlers: ['interaction', 'review', 'record', 'reminder'],
+    handlers: ['interaction', 'review', 'record', 'reminder', 'detector'],
     action: /^secretsmanager:DescribeSecret$/,
     reason: 'part of Secret.grantRead (metadata only); the handlers call GetSecretValue',
   },
@@ -104,6 +104,7 @@ describe('IAM proof: the handlers’ recorded calls', () => {
       expired: 'EXPIRED',
       status: 200,
       grant: 200,
+      detector: 'unapproved',
     });
     expect([...new Set(run.calls.map((c) => c.handler))].sort()).toEqual(
       [...deployed.handlers.keys()].sort(),

@@ -233,6 +233,38 @@ const grant = await import('../../lambdas/grant/handler.js');
 outcomes.grant = (await grant.handler(apiEvent({ grantId }))).statusCode;
 await loop.idle();
 
+// A privileged call CloudTrail recorded with no approval behind it (its session names an approved
+// request whose grant covers another call): the detector reads both, audits and alerts.
+loop.putEvents([
+  {
+    EventBusName: 'default',
+    Source: 'aws.iam',
+    DetailType: 'AWS API Call via CloudTrail',
+    Detail: JSON.stringify({
+      eventID: `proof-${Date.now()}`,
+      eventTime: `${new Date().toISOString().slice(0, 19)}Z`,
+      eventSource: 'iam.amazonaws.com',
+      eventName: 'AttachRolePolicy',
+      awsRegion: 'us-east-1',
+      recipientAccountId: '123456789012',
+      requestParameters: {
+        roleName: 'payments-deployer',
+        policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
+      },
+      userIdentity: {
+        type: 'AssumedRole',
+        arn: 'arn:aws:sts::123456789012:assumed-role/legacy-admin/s1',
+        accountId: '123456789012',
+        sessionContext: { sourceIdentity: approved.intentId },
+      },
+    }),
+  },
+]);
+await loop.idle();
+outcomes.detector = (
+  loop.targetInvocations.find((t) => t.entry.includes('/detector/'))?.result as { kind?: string } | undefined
+)?.kind;
+
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('COUNTERSIGN_')));
 await loop.close();
 await fakes.close();
