@@ -23,6 +23,7 @@ import { readChain } from '../lambdas/shared/audit.js';
 import { parseButtonValue, renderCard } from '../lambdas/shared/card.js';
 import { consumeGrant } from '../lambdas/shared/grants.js';
 import { getRequest, listRequests, type RequestItem, toDetail } from '../lambdas/shared/store.js';
+import { requestTrace } from '../lambdas/shared/tracing-context.js';
 import { finalState } from '../lambdas/status/core.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
@@ -542,6 +543,7 @@ export async function createSandboxServer(
         status: final.status,
         votes: request.approvals,
         decision: final.decision ? toDetail(request, final.decision) : null,
+        traceId: requestTrace(request.intentId, request.intent?.context).traceId,
         request: publicRequest(request),
         audit: await readChain(deps, intentId),
       });
