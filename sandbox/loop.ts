@@ -31,6 +31,7 @@ import { type LocalAws, startLocalAws } from './local-aws.js';
 import { LocalDigests, loadOrCreateDigestKey, scheduleIntervalMs } from './local-digests.js';
 import type { StreamConsumer } from './local-stream.js';
 import { type LocalExecution, LocalWorkflow } from './local-workflow.js';
+import { type RunningOtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 import { type SynthesizedLoop, synthesizeLoop } from './synth.js';
 
 /** The signing secret the sandbox uses when `SLACK_SIGNING_SECRET` is not set. Development only. */
@@ -86,6 +87,12 @@ export interface LoopOptions {
   defaultReviewTimeoutSeconds?: number;
   /** Pause between retries of failed tasks, in ms (real Step Functions waits seconds). @default 10 */
   retryPauseMs?: number;
+  /**
+   * Export each request's trace to a local OTLP/HTTP receiver
+   * (`loop.traces`), as a deployed stack does to its configured endpoint.
+   * @default true
+   */
+  traceExport?: boolean;
 }
 
 /** One wake-up the local scheduler holds. */
@@ -184,6 +191,8 @@ export class CountersignLoop {
     readonly scheduler: LocalScheduler,
     /** The digest signer: its key and the hourly digest runs (standing in for the digest Lambda). */
     readonly digests: LocalDigests,
+    /** The OTLP/HTTP receiver the handlers export traces to; undefined when trace export is off. */
+    readonly traces: RunningOtlpReceiver | undefined,
     private readonly workflow: LocalWorkflow,
     private readonly interaction: (
       event: APIGatewayProxyEventV2,
@@ -218,6 +227,7 @@ export class CountersignLoop {
     // The fake workspace's approval channel stands in for the configured one.
     const channel = options.slack?.channel ?? directory.channels?.[0]?.id ?? config.slackChannelId;
     const fakeAws = await startFakeAws();
+    const traces = options.traceExport === false ? undefined : await startOtlpReceiver();
     const secretArn = fakeAws.setSecret(
       SLACK_SECRET_ID,
       JSON.stringify({ botToken: options.slack?.botToken ?? FAKE_SLACK_TOKEN, signingSecret }),
@@ -237,6 +247,7 @@ export class CountersignLoop {
       COUNTERSIGN_SLACK_API_URL: options.slack ? (options.slack.apiUrl ?? '') : slack!.url,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
+      COUNTERSIGN_OTLP_ENDPOINT: traces?.url ?? '',
       // The agents registered with addAgent, the environments and email rules, as synthesized.
       ...synthesized.registryEnvironment,
       // The same policy set the synth validated (config policyDir), not a bundle embedded at build time.
@@ -297,6 +308,7 @@ export class CountersignLoop {
       signingSecret,
       scheduler,
       digests,
+      traces,
       workflow,
       interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
     );
@@ -421,7 +433,7 @@ export class CountersignLoop {
     await this.digests
       .close()
       .catch((error: Error) => console.error(`shutdown digest run failed: ${error.message}`));
-    await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close()]);
+    await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close(), this.traces?.close()]);
   }
 }
 
