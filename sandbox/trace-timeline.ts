@@ -46,34 +46,18 @@ export async function requestTimeline(
   if (!request) return undefined;
   const trace = requestTrace(request.intentId, request.intent?.context);
   const parent = trace.parentSpanId ? { parentSpanId: trace.parentSpanId } : {};
+  // Other requests may share an agent's trace: keep this request's spans only.
   const received = receiver
     ?.trace(trace.traceId)
-    .filter(
-      (s) => s.attributes['countersign.request_id'] === intentId || s.parentSpanId === trace.rootSpanId,
-    );
-  if (received && received.some((s) => s.spanId === trace.rootSpanId)) {
-    return {
-      traceId: trace.traceId,
-      ...parent,
-      exported: true,
-      spans: received.map((s) => ({
-        spanId: s.spanId,
-        ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
-        name: s.name,
-        start: s.start,
-        end: s.end,
-        attributes: s.attributes,
-        events: s.events.map((e) => ({ name: e.name, at: e.at })),
-        status: STATUS[s.status] ?? 'unset',
-      })),
-    };
-  }
-  const chain = await readChain(deps, intentId);
-  const { spans } = requestSpans(request, chain);
+    .filter((s) => s.spanId === trace.rootSpanId || s.parentSpanId === trace.rootSpanId);
+  const exported = received?.some((s) => s.spanId === trace.rootSpanId) === true;
+  const spans: TimelineSpan[] = exported
+    ? received!.map((s) => ({ ...s, status: STATUS[s.status] ?? 'unset' }))
+    : requestSpans(request, await readChain(deps, intentId)).spans;
   return {
     traceId: trace.traceId,
     ...parent,
-    exported: false,
+    exported,
     spans: spans.map((s) => ({
       spanId: s.spanId,
       ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),

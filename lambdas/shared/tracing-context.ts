@@ -108,8 +108,6 @@ export interface RequestTrace {
   rootSpanId: string;
   /** The agent's span that published the intent; absent when Countersign started the trace. */
   parentSpanId?: string;
-  /** Whether backends should keep the trace (the agent's sampled flag; always for a trace Countersign starts). */
-  sampled: boolean;
   /** The agent's validated tracestate, passed on unchanged. */
   tracestate?: string;
 }
@@ -122,7 +120,9 @@ const nonZero = (id: string) => (/^0+$/.test(id) ? `${id.slice(0, -1)}1` : id);
  * The trace of a request, from its intent's context when it carries a valid
  * `traceparent`, else a trace id derived from the request id (so every piece
  * of Countersign names the same new trace). The request span's id is derived
- * from the trace and request ids.
+ * from the trace and request ids. The agent's sampled flag is not honoured:
+ * Countersign's spans are always exported (sampled), so an agent cannot keep
+ * its reviews out of the team's traces by clearing the flag.
  */
 export function requestTrace(
   requestId: string,
@@ -136,12 +136,11 @@ export function requestTrace(
       traceId: parsed.value.traceId,
       rootSpanId: spanIdFor(parsed.value.traceId, requestId, 'review'),
       parentSpanId: parsed.value.spanId,
-      sampled: (parsed.value.flags & 0x01) === 1,
       ...(state ? { tracestate: state } : {}),
     };
   }
   const traceId = nonZero(hex(`countersign/trace/${requestId}`, 32));
-  return { traceId, rootSpanId: spanIdFor(traceId, requestId, 'review'), sampled: true };
+  return { traceId, rootSpanId: spanIdFor(traceId, requestId, 'review') };
 }
 
 /** The span id of one piece of a request's trace (`review`, `audit/<seq>`): the same in every Lambda. */
@@ -149,9 +148,9 @@ export function spanIdFor(traceId: string, requestId: string, piece: string): st
   return nonZero(hex(`countersign/span/${traceId}/${requestId}/${piece}`, 16));
 }
 
-/** The `traceparent` naming a span of a request's trace. */
-export function traceparentOf(traceId: string, spanId: string, sampled: boolean): string {
-  return `${TRACEPARENT_VERSION}-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+/** The `traceparent` naming a span of a request's trace (always sampled, see {@link requestTrace}). */
+export function traceparentOf(traceId: string, spanId: string): string {
+  return `${TRACEPARENT_VERSION}-${traceId}-${spanId}-01`;
 }
 
 /**

@@ -72,7 +72,8 @@ export function toReadableSpans(
   resource: Attributes = {},
 ): ReadableSpan[] {
   const res = resourceFromAttributes({ 'service.name': 'countersign', ...resource });
-  const flags = trace.sampled ? 1 : 0;
+  // Always sampled: see requestTrace.
+  const flags = 1;
   const state = traceState(trace.tracestate);
   return spans.map((span: TraceSpan) => {
     const context = { traceId: trace.traceId, spanId: span.spanId, traceFlags: flags, traceState: state };
@@ -166,7 +167,7 @@ export function requestTraceExporter(
       if (!request) return { exported: 0, dropped: 0 };
       const xray = xrayTraceContext(extras.xrayHeader);
       spans = requestSpans(request, chain, xray ? { xray } : {});
-      if (!spans.trace.sampled || spans.spans.length === 0) return { exported: 0, dropped: 0 };
+      if (spans.spans.length === 0) return { exported: 0, dropped: 0 };
       if (spans.dropped > 0) onDropped(spans.dropped, 'span limit');
       const error = await exportSpans(exporter, toReadableSpans(spans, settings.resource));
       if (!error) return { exported: spans.spans.length, dropped: spans.dropped };
