@@ -52,6 +52,8 @@ export interface RunningOtlpReceiver {
   trace(traceId: string): ReceivedSpan[];
   /** Raw request bodies received (for checks over everything that was sent). */
   bodies(): string[];
+  /** Headers of the accepted export requests, in order (e.g. an API key the exporter sends). */
+  headers(): Record<string, string | string[] | undefined>[];
   /** Answer the next `times` exports with `status` (e.g. 503) and keep nothing. */
   failNext(times: number, status?: number): void;
   /** Hold every answer `ms` milliseconds (a slow backend). */
@@ -146,6 +148,7 @@ export function parseOtlpJson(
 export async function startOtlpReceiver(options: { port?: number } = {}): Promise<RunningOtlpReceiver> {
   const kept: ReceivedSpan[] = [];
   const bodies: string[] = [];
+  const headers: Record<string, string | string[] | undefined>[] = [];
   const listeners = new Set<(spans: ReceivedSpan[]) => void>();
   let failures: { times: number; status: number } = { times: 0, status: 503 };
   let stallMs = 0;
@@ -204,7 +207,11 @@ export async function startOtlpReceiver(options: { port?: number } = {}): Promis
         return;
       }
       bodies.push(text);
-      if (bodies.length > 1000) bodies.shift();
+      headers.push({ ...req.headers });
+      if (bodies.length > 1000) {
+        bodies.shift();
+        headers.shift();
+      }
       kept.push(...parsed.spans);
       if (kept.length > MAX_KEPT_SPANS) kept.splice(0, kept.length - MAX_KEPT_SPANS);
       for (const listener of listeners) listener(parsed.spans);
@@ -224,6 +231,7 @@ export async function startOtlpReceiver(options: { port?: number } = {}): Promis
         (a, b) => a.start - b.start,
       ),
     bodies: () => [...bodies],
+    headers: () => [...headers],
     failNext(times, status = 503) {
       failures = { times, status };
     },
