@@ -18,6 +18,7 @@ import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
+import { TraceExport } from './trace-export.js';
 
 /** Properties of a {@link CountersignStack}. */
 export interface CountersignStackProps extends StackProps {
@@ -119,6 +120,18 @@ export class CountersignStack extends Stack {
       schedule: config.digestSchedule,
       alarmActions,
     });
+
+    if (config.traceExport) {
+      // Record exports each request's trace once its decision is durable (docs/observability.md).
+      const traceExport = new TraceExport(this, 'TraceExport', config.traceExport);
+      this.workflow.recordFunction.bind(traceExport.exporter());
+      if (traceExport.headersSecret)
+        new CfnOutput(this, 'TraceExportHeadersSecretArn', {
+          description:
+            'Secrets Manager secret to fill with the OTLP backend headers, e.g. {"x-api-key":"..."}',
+          value: traceExport.headersSecret.secretArn,
+        });
+    }
 
     this.statusApi = new StatusApi(this, 'StatusApi', {
       tableReader: {

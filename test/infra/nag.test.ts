@@ -41,7 +41,14 @@ function acknowledgements(root: IConstruct): { path: string; id: string; reason:
 
 describe('cdk-nag AwsSolutions', () => {
   it('finds nothing unacknowledged in the stack (default config and with every option on)', () => {
-    for (const overrides of [{}, { auditLegalHold: true, alarmEmail: 'secops@example.com' }]) {
+    for (const overrides of [
+      {},
+      {
+        auditLegalHold: true,
+        alarmEmail: 'secops@example.com',
+        traceExport: { endpoint: 'https://otlp.example.com/v1/traces', headersSecret: true },
+      },
+    ]) {
       // Prepare
       const { app } = nagApp(overrides);
       // Act
