@@ -13,20 +13,16 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { type Attributes, type HrTime, SpanKind, SpanStatusCode, type TraceState } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Attributes } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { readChain } from './audit.js';
 import { lambdaClientConfig, observed } from './client-config.js';
 import { getRequest, type StoreDeps } from './store.js';
 import { xrayTraceContext } from './tracing-context.js';
-import { type RequestSpans, requestSpans, type TraceSpan } from './tracing-spans.js';
+import { type RequestSpans, requestSpans } from './tracing-spans.js';
 
 /** Deadline of one export, retries included, when `COUNTERSIGN_OTLP_TIMEOUT_MS` is unset. */
 export const DEFAULT_EXPORT_TIMEOUT_MS = 2000;
-/** Instrumentation scope of Countersign's spans. */
-export const TRACER_NAME = 'countersign';
 
 /** Where and how spans are exported. */
 export interface TraceExportSettings {
@@ -52,103 +48,6 @@ export type RequestTraceExporter = (
   extras?: { xrayHeader?: string },
 ) => Promise<ExportOutcome>;
 
-const hr = (epochMs: number): HrTime => [Math.floor(epochMs / 1000), Math.round((epochMs % 1000) * 1e6)];
-
-function traceState(text: string | undefined): TraceState | undefined {
-  if (!text) return undefined;
-  // Validated at intent parsing (./tracing-context.ts); passed on as the agent sent it.
-  const state: TraceState = {
-    set: () => state,
-    unset: () => state,
-    get: () => undefined,
-    serialize: () => text,
-  };
-  return state;
-}
-
-/** The request's spans as the SDK's finished spans. */
-export function toReadableSpans(
-  { trace, spans }: Pick<RequestSpans, 'trace' | 'spans'>,
-  resource: Attributes = {},
-): ReadableSpan[] {
-  const res = resourceFromAttributes({ 'service.name': 'countersign', ...resource });
-  // Always sampled: see requestTrace.
-  const flags = 1;
-  const state = traceState(trace.tracestate);
-  return spans.map((span: TraceSpan) => {
-    const context = { traceId: trace.traceId, spanId: span.spanId, traceFlags: flags, traceState: state };
-    const isRoot = span.spanId === trace.rootSpanId;
-    const duration = Math.max(0, span.end - span.start);
-    return {
-      name: span.name,
-      kind: isRoot ? SpanKind.CONSUMER : SpanKind.INTERNAL,
-      spanContext: () => context,
-      ...(span.parentSpanId
-        ? {
-            parentSpanContext: {
-              traceId: trace.traceId,
-              spanId: span.parentSpanId,
-              traceFlags: flags,
-              isRemote: isRoot,
-              ...(state ? { traceState: state } : {}),
-            },
-          }
-        : {}),
-      startTime: hr(span.start),
-      endTime: hr(span.start + duration),
-      duration: hr(duration),
-      status: {
-        code:
-          span.status === 'ok'
-            ? SpanStatusCode.OK
-            : span.status === 'error'
-              ? SpanStatusCode.ERROR
-              : SpanStatusCode.UNSET,
-      },
-      attributes: span.attributes,
-      links: span.links.map((link) => ({
-        context: { traceId: link.traceId, spanId: link.spanId, traceFlags: 1 },
-        attributes: link.attributes,
-      })),
-      events: span.events.map((event) => ({
-        name: event.name,
-        time: hr(event.at),
-        attributes: event.attributes,
-      })),
-      ended: true,
-      resource: res,
-      instrumentationScope: { name: TRACER_NAME },
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0,
-    } satisfies ReadableSpan;
-  });
-}
-
-/** Hands spans to an exporter and waits for its result; never throws. */
-export function exportSpans(exporter: SpanExporter, spans: ReadableSpan[]): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    try {
-      exporter.export(spans, (result: { code: number; error?: Error }) =>
-        // ExportResultCode.SUCCESS is 0.
-        resolve(result.code === 0 ? undefined : (result.error?.message ?? 'export failed')),
-      );
-    } catch (error) {
-      resolve((error as Error).message ?? String(error));
-    }
-  });
-}
-
-/** The SDK's OTLP/HTTP exporter (JSON bodies) for these settings. */
-export function otlpExporter(settings: TraceExportSettings): SpanExporter {
-  return new OTLPTraceExporter({
-    url: settings.endpoint,
-    timeoutMillis: settings.timeoutMs,
-    concurrencyLimit: 1,
-    ...(settings.headers ? { headers: settings.headers } : {}),
-  });
-}
-
 /**
  * A request trace exporter: reads the request and its audit chain, builds the
  * spans and exports them. Every failure (reading, building, the headers,
@@ -158,8 +57,11 @@ export function otlpExporter(settings: TraceExportSettings): SpanExporter {
 export function requestTraceExporter(
   settings: TraceExportSettings,
   onDropped: (count: number, reason: string) => void,
-  exporter: SpanExporter = otlpExporter(settings),
+  given?: SpanExporter,
 ): RequestTraceExporter {
+  // The SDK loads with the first export, not at cold start (./tracing-otlp.ts).
+  let sdk: Promise<typeof import('./tracing-otlp.js')> | undefined;
+  let exporter = given;
   return async (deps, requestId, extras = {}) => {
     let spans: RequestSpans | undefined;
     try {
@@ -169,6 +71,9 @@ export function requestTraceExporter(
       spans = requestSpans(request, chain, xray ? { xray } : {});
       if (spans.spans.length === 0) return { exported: 0, dropped: 0 };
       if (spans.dropped > 0) onDropped(spans.dropped, 'span limit');
+      sdk ??= import('./tracing-otlp.js');
+      const { exportSpans, otlpExporter, toReadableSpans } = await sdk;
+      exporter ??= otlpExporter(settings);
       const error = await exportSpans(exporter, toReadableSpans(spans, settings.resource));
       if (!error) return { exported: spans.spans.length, dropped: spans.dropped };
       onDropped(spans.spans.length, error);
@@ -257,13 +162,16 @@ export function handlerTraceExport(
   env: Record<string, string | undefined> = process.env,
 ): (deps: StoreDeps, requestId: string) => Promise<void> {
   const metrics = new Metrics({ namespace: 'Countersign', serviceName });
+  let dropped = false;
   const exporter = traceExportFromEnv((count, reason) => {
+    dropped = true;
     metrics.addMetric(DROPPED_SPANS_METRIC, MetricUnit.Count, count);
     warn('trace export dropped spans', { count, reason });
   }, env);
   if (!exporter) return async () => {};
   return async (deps, requestId) => {
+    dropped = false;
     await exporter(deps, requestId, { xrayHeader: env._X_AMZN_TRACE_ID });
-    metrics.publishStoredMetrics();
+    if (dropped) metrics.publishStoredMetrics();
   };
 }
