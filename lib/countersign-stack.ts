@@ -122,8 +122,10 @@ export class CountersignStack extends Stack {
     });
 
     if (config.traceExport) {
-      // Record exports each request's trace once its decision is durable (docs/observability.md).
+      // Review exports the opening steps when the card is up, Record the rest with the decision
+      // (docs/observability.md).
       const traceExport = new TraceExport(this, 'TraceExport', config.traceExport);
+      this.workflow.reviewFunction.bind(traceExport.exporter());
       this.workflow.recordFunction.bind(traceExport.exporter());
       if (traceExport.headersSecret)
         new CfnOutput(this, 'TraceExportHeadersSecretArn', {

@@ -1,5 +1,5 @@
 /**
- * Trace export: where the Record handler sends each request's trace (an
+ * Trace export: where the Review and Record handlers send each request's trace (an
  * OTLP/HTTP traces URL of a collector, Datadog, Honeycomb or Grafana) and,
  * when the backend needs an API key, the Secrets Manager secret holding the
  * headers to send. Off unless configured. X-Ray stays on for the workflow and
@@ -58,7 +58,7 @@ export class TraceExport extends Construct {
   }
 
   /**
-   * Binding for the handler that exports traces: `COUNTERSIGN_OTLP_ENDPOINT`,
+   * Binding for a handler that exports traces (Review, Record): `COUNTERSIGN_OTLP_ENDPOINT`,
    * `COUNTERSIGN_OTLP_TIMEOUT_MS` and, with a headers secret,
    * `COUNTERSIGN_OTLP_HEADERS_SECRET_ARN` plus read access to it only.
    */

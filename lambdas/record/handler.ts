@@ -41,6 +41,6 @@ export const handler = async (state: WorkflowState): Promise<DecisionDetail> => 
     policies: decision.policies,
   });
   // After the decision is durable; bounded, and never throws (docs/observability.md).
-  await exportTrace(deps, decision.intentId);
+  await exportTrace(deps, decision.intentId, 'closing');
   return decision;
 };

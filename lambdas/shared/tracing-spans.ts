@@ -47,11 +47,25 @@ export interface RequestSpans {
   dropped: number;
 }
 
+/**
+ * Which spans a piece of Countersign exports: Review sends the `opening`
+ * steps (evaluation and the card's posting) as soon as the card is up, so a
+ * stalled agent's trace already says what it waits for; Record sends the
+ * `closing` rest (the request span, votes, refusals, the decision) with the
+ * decision. `all` is the whole tree (the console's view).
+ */
+export type SpanPart = 'all' | 'opening' | 'closing';
+
 /** What the exporter knows beyond the request and its trail. */
 export interface SpanContextExtras {
   /** X-Ray trace of the workflow execution (Lambda's `_X_AMZN_TRACE_ID`, see xrayTraceContext). */
   xray?: { traceId: string; spanId: string };
+  /** @default 'all' */
+  part?: SpanPart;
 }
+
+/** Records whose spans Review exports when the card is up. */
+const OPENING_KINDS = new Set(['rejected', 'policy-evaluated', 'reviewers-notified']);
 
 const FINAL_KINDS = new Set(['decided', 'expired', 'cancelled']);
 const ms = (at: string) => Date.parse(at);
@@ -261,7 +275,12 @@ export function requestSpans(
   const end = Math.max(ms(last.at), start);
 
   const steps: TraceSpan[] = [];
+  const kindOf = new Map<string, string>();
   const events: TraceSpan['events'] = [];
+  const remember = (spanId: string, kind: string) => {
+    kindOf.set(spanId, kind);
+    return spanId;
+  };
   let notifiedAt: number | undefined;
   let previous: AuditRecord | undefined;
   for (const record of chain) {
@@ -271,7 +290,10 @@ export function requestSpans(
     if (step)
       steps.push({
         ...step,
-        spanId: spanIdFor(trace.traceId, request.intentId, `audit/${record.seq}`),
+        ...(step.name === 'countersign.notify' && request.intent
+          ? { attributes: { ...step.attributes, 'countersign.action': request.intent.action } }
+          : {}),
+        spanId: remember(spanIdFor(trace.traceId, request.intentId, `audit/${record.seq}`), record.kind),
         parentSpanId: trace.rootSpanId,
         events: [],
         links: [],
@@ -283,8 +305,15 @@ export function requestSpans(
   events.push(...reminderEvents(chain, end));
   events.sort((a, b) => a.at - b.at);
 
-  const kept = steps.slice(0, MAX_SPANS_PER_REQUEST - 1);
-  const dropped = steps.length - kept.length;
+  const part = extras.part ?? 'all';
+  // Review exported the opening steps only if it ran (a policy allow or deny never reaches it).
+  const reviewed = chain.some((r) => r.kind === 'reviewers-notified');
+  const opening = (span: TraceSpan) => OPENING_KINDS.has(kindOf.get(span.spanId) ?? '');
+  if (part === 'opening')
+    return { trace, spans: steps.filter(opening).slice(0, MAX_SPANS_PER_REQUEST), dropped: 0 };
+  const eligible = steps.filter((span) => part === 'all' || !reviewed || !opening(span));
+  const kept = eligible.slice(0, MAX_SPANS_PER_REQUEST - 1);
+  const dropped = eligible.length - kept.length;
   const decision = finalRecord ? (finalRecord.data.decision as { status?: string } | undefined) : undefined;
   const root: TraceSpan = {
     name: 'countersign.review',

@@ -19,7 +19,7 @@ import { readChain } from './audit.js';
 import { lambdaClientConfig, observed } from './client-config.js';
 import { getRequest, type StoreDeps } from './store.js';
 import { xrayTraceContext } from './tracing-context.js';
-import { type RequestSpans, requestSpans } from './tracing-spans.js';
+import { type RequestSpans, requestSpans, type SpanPart } from './tracing-spans.js';
 
 /** Deadline of one export, retries included, when `COUNTERSIGN_OTLP_TIMEOUT_MS` is unset. */
 export const DEFAULT_EXPORT_TIMEOUT_MS = 2000;
@@ -45,7 +45,7 @@ export type ExportOutcome =
 export type RequestTraceExporter = (
   deps: StoreDeps,
   requestId: string,
-  extras?: { xrayHeader?: string },
+  extras?: { xrayHeader?: string; part?: SpanPart },
 ) => Promise<ExportOutcome>;
 
 /**
@@ -68,7 +68,10 @@ export function requestTraceExporter(
       const [request, chain] = await Promise.all([getRequest(deps, requestId), readChain(deps, requestId)]);
       if (!request) return { exported: 0, dropped: 0 };
       const xray = xrayTraceContext(extras.xrayHeader);
-      spans = requestSpans(request, chain, xray ? { xray } : {});
+      spans = requestSpans(request, chain, {
+        ...(xray ? { xray } : {}),
+        ...(extras.part ? { part: extras.part } : {}),
+      });
       if (spans.spans.length === 0) return { exported: 0, dropped: 0 };
       if (spans.dropped > 0) onDropped(spans.dropped, 'span limit');
       sdk ??= import('./tracing-otlp.js');
@@ -150,8 +153,8 @@ export function traceExportFromEnv(
 export const DROPPED_SPANS_METRIC = 'TraceSpansDropped';
 
 /**
- * What a handler calls once a request's piece is durable: exports the
- * request's trace when export is configured, counts dropped spans in the
+ * What a handler calls once a request's piece is durable: exports that
+ * part of the request's trace (see SpanPart) when export is configured, counts dropped spans in the
  * {@link DROPPED_SPANS_METRIC} metric and logs why; a no-op when export is off.
  * Never throws. The X-Ray header of the invocation (`_X_AMZN_TRACE_ID`) links
  * the request span to the workflow execution's X-Ray trace.
@@ -160,7 +163,7 @@ export function handlerTraceExport(
   serviceName: string,
   warn: (message: string, extra: Record<string, unknown>) => void,
   env: Record<string, string | undefined> = process.env,
-): (deps: StoreDeps, requestId: string) => Promise<void> {
+): (deps: StoreDeps, requestId: string, part?: SpanPart) => Promise<void> {
   const metrics = new Metrics({ namespace: 'Countersign', serviceName });
   let dropped = false;
   const exporter = traceExportFromEnv((count, reason) => {
@@ -169,9 +172,9 @@ export function handlerTraceExport(
     warn('trace export dropped spans', { count, reason });
   }, env);
   if (!exporter) return async () => {};
-  return async (deps, requestId) => {
+  return async (deps, requestId, part) => {
     dropped = false;
-    await exporter(deps, requestId, { xrayHeader: env._X_AMZN_TRACE_ID });
+    await exporter(deps, requestId, { xrayHeader: env._X_AMZN_TRACE_ID, ...(part ? { part } : {}) });
     if (dropped) metrics.publishStoredMetrics();
   };
 }

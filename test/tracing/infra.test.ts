@@ -1,7 +1,7 @@
 /**
  * Trace export on the synthesized template: off by default; when configured,
- * only the Record function gets the endpoint, and only it may read the
- * headers secret. X-Ray stays on for the workflow and every function.
+ * only the Review and Record functions get the endpoint, and only they may
+ * read the headers secret. X-Ray stays on for the workflow and every function.
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
@@ -27,14 +27,17 @@ describe('trace export in the template', () => {
     expect(JSON.stringify(template.toJSON())).not.toContain('trace export headers');
   });
 
-  it('configured: the Record function alone exports, and alone reads the headers secret', () => {
+  it('configured: Review and Record alone export, and alone read the headers secret', () => {
     // Act
     const { template } = synth({ traceExport: { endpoint: ENDPOINT, headersSecret: true, timeoutMs: 1500 } });
     // Assess
     const exporting = functions(template).filter(
       ([, fn]) => fn.Properties.Environment?.Variables?.COUNTERSIGN_OTLP_ENDPOINT,
     );
-    expect(exporting.map(([id]) => id)).toEqual([expect.stringMatching(/RecordFunction/)]);
+    expect(exporting.map(([id]) => id).sort()).toEqual([
+      expect.stringMatching(/RecordFunction/),
+      expect.stringMatching(/ReviewFunction/),
+    ]);
     const vars = exporting[0]![1].Properties.Environment!.Variables!;
     expect(vars).toMatchObject({ COUNTERSIGN_OTLP_ENDPOINT: ENDPOINT, COUNTERSIGN_OTLP_TIMEOUT_MS: '1500' });
     const [secretId] = Object.entries(
@@ -47,14 +50,16 @@ describe('trace export in the template', () => {
       .map(([id]) => id);
     expect(secretId).toBeDefined();
     expect(vars.COUNTERSIGN_OTLP_HEADERS_SECRET_ARN).toEqual({ Ref: secretId });
-    const recordRole = (exporting[0]![1].Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+    const exportingRoles = exporting.map(
+      ([, fn]) => (fn.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0],
+    );
     for (const [role, statements] of statementsByRole(template)) {
       const reads = statements.some(
         (s) =>
           JSON.stringify(s.Resource ?? '').includes(secretId!) &&
           JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'),
       );
-      expect(reads, role).toBe(role === recordRole);
+      expect(reads, role).toBe(exportingRoles.includes(role));
     }
   });
 

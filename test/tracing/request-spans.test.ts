@@ -209,6 +209,33 @@ describe('requestSpans', () => {
     expect(spans[0]!.status).toBe('unset');
   });
 
+  it('Review sends the opening steps, Record the rest: together the whole tree, each span once', () => {
+    const intent = makeIntent();
+    const chain = reviewedChain(intent);
+    const names = (part: 'opening' | 'closing' | 'all') =>
+      requestSpans(requestOf(intent), chain, { part }).spans.map((s) => s.name);
+    expect(names('opening')).toEqual(['countersign.evaluate', 'countersign.notify']);
+    expect(names('closing')).toEqual([
+      'countersign.review',
+      'countersign.refusal',
+      'countersign.vote',
+      'countersign.decision',
+    ]);
+    expect([...names('opening'), ...names('closing')].sort()).toEqual(names('all').sort());
+    const notify = requestSpans(requestOf(intent), chain, { part: 'opening' }).spans[1]!;
+    expect(notify.attributes).toMatchObject({
+      'countersign.action': 'iam:AttachRolePolicy',
+      'countersign.approver_groups': ['security-approvers'],
+    });
+    // A policy decision never reaches Review: Record sends the evaluation too.
+    const automatic = [chain[0]!, chain[1]!, { ...chain[6]!, seq: 3 }];
+    expect(requestSpans(requestOf(intent), automatic, { part: 'closing' }).spans.map((s) => s.name)).toEqual([
+      'countersign.review',
+      'countersign.evaluate',
+      'countersign.decision',
+    ]);
+  });
+
   it('a pending request: the trace so far, marked pending', () => {
     const intent = makeIntent();
     const { spans } = requestSpans(requestOf(intent), reviewedChain(intent).slice(0, 3));

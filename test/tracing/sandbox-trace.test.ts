@@ -166,7 +166,7 @@ describe('an agent trace continues through the review and back', () => {
     expect(byName(spans, 'countersign.vote')[0]!.attributes['countersign.vote']).toBe('deny');
   });
 
-  it('the pending request shows its timeline so far from the audit trail, not yet exported', async () => {
+  it('a pending request: what it waits for is exported already; the console shows the trail so far', async () => {
     // Prepare
     const intent = makeIntent();
     // Act
@@ -184,6 +184,16 @@ describe('an agent trace continues through the review and back', () => {
       'countersign.notify',
     ]);
     expect(timeline.spans[0]!.attributes['countersign.pending']).toBe(true);
+    // Review already exported what the agent waits for, before any decision.
+    const waiting = receiver.trace(timeline.traceId).find((s) => s.name === 'countersign.notify');
+    expect(waiting).toMatchObject({
+      parentSpanId: timeline.spans[0]!.spanId,
+      attributes: expect.objectContaining({
+        'countersign.action': 'iam:AttachRolePolicy',
+        'countersign.approver_groups': expect.any(Array),
+        'countersign.quorum': expect.any(Number),
+      }),
+    });
   });
 
   it('an export endpoint that refuses or stalls changes no decision', async () => {
