@@ -1,6 +1,6 @@
 /**
  * Overhead of trace export, export on versus off, in one run:
- * - cold start: module-init time of the interaction and Record bundles (built
+ * - cold start: module-init time of the interaction, Review and Record bundles (built
  *   as the stack builds them) in fresh processes, with and without
  *   `COUNTERSIGN_OTLP_ENDPOINT`;
  * - click -> decision: from a signed approve click to the decision event on
@@ -121,7 +121,7 @@ if (process.argv[2] === 'loop') {
   process.exit(0);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`cold start, median of ${COLD_RUNS} fresh processes (${process.version})`);
-  console.table([await coldStart('interaction'), await coldStart('record')]);
+  console.table([await coldStart('interaction'), await coldStart('review'), await coldStart('record')]);
   const tsx = join(root, 'node_modules', '.bin', 'tsx');
   const run = (mode: 'on' | 'off') => {
     const child = spawnSync(tsx, [join(root, 'bench', 'trace.ts'), 'loop', mode], {
