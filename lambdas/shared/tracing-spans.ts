@@ -84,6 +84,29 @@ const defined = (attributes: Record<string, unknown>): SpanAttributes =>
     Object.entries(attributes).filter(([, v]) => v !== undefined && v !== null),
   ) as SpanAttributes;
 
+/**
+ * A human's act (vote, refusal, modification) as a span from `start` (the
+ * card's first posting) to the click: how long this person took.
+ */
+function humanAct(
+  name: string,
+  record: AuditRecord,
+  start: number,
+  attributes: Record<string, unknown>,
+): Omit<TraceSpan, 'spanId' | 'parentSpanId' | 'events' | 'links'> {
+  return {
+    name,
+    start,
+    end: ms(record.at),
+    attributes: defined({
+      'countersign.approver': humanEmail(record),
+      'countersign.channel': humanChannel(record),
+      ...attributes,
+    }),
+    status: 'unset',
+  };
+}
+
 /** The step span of one audit record, or undefined for records that are events or nothing. */
 function stepSpan(
   record: AuditRecord,
@@ -135,46 +158,21 @@ function stepSpan(
         status: 'unset',
       };
     case 'vote':
-      return {
-        name: 'countersign.vote',
-        // From the card's posting to the click: how long this approver took.
-        start: since(notifiedAt),
-        end: at,
-        attributes: defined({
-          'countersign.vote': typeof data.vote === 'string' ? data.vote : undefined,
-          'countersign.approver': humanEmail(record),
-          'countersign.channel': humanChannel(record),
-          'countersign.deciding': data.deciding === true,
-          'countersign.approvals': typeof data.approvals === 'number' ? data.approvals : undefined,
-        }),
-        status: 'unset',
-      };
+      return humanAct('countersign.vote', record, since(notifiedAt), {
+        'countersign.vote': typeof data.vote === 'string' ? data.vote : undefined,
+        'countersign.deciding': data.deciding === true,
+        'countersign.approvals': typeof data.approvals === 'number' ? data.approvals : undefined,
+      });
     case 'refused':
-      return {
-        name: 'countersign.refusal',
-        start: since(notifiedAt),
-        end: at,
-        attributes: defined({
-          'countersign.verb': typeof data.vote === 'string' ? data.vote : undefined,
-          'countersign.refusal_code': typeof data.code === 'string' ? data.code : undefined,
-          'countersign.approver': humanEmail(record),
-          'countersign.channel': humanChannel(record),
-        }),
-        status: 'unset',
-      };
+      return humanAct('countersign.refusal', record, since(notifiedAt), {
+        'countersign.verb': typeof data.vote === 'string' ? data.vote : undefined,
+        'countersign.refusal_code': typeof data.code === 'string' ? data.code : undefined,
+      });
     case 'modified':
-      return {
-        name: 'countersign.modify',
-        start: since(notifiedAt),
-        end: at,
-        attributes: defined({
-          'countersign.approver': humanEmail(record),
-          'countersign.channel': humanChannel(record),
-          'countersign.changed_paths': Array.isArray(data.diff) ? data.diff.length : undefined,
-          'countersign.intent_hash': record.intentHash,
-        }),
-        status: 'unset',
-      };
+      return humanAct('countersign.modify', record, since(notifiedAt), {
+        'countersign.changed_paths': Array.isArray(data.diff) ? data.diff.length : undefined,
+        'countersign.intent_hash': record.intentHash,
+      });
     default:
       if (!FINAL_KINDS.has(record.kind) || data.final !== true) return undefined;
       return {

@@ -48,6 +48,14 @@ async function decidedRequest() {
   return request;
 }
 
+/** A Secrets Manager client of the fake AWS. */
+const secretsClient = () =>
+  new SecretsManagerClient({
+    endpoint: fake.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+
 function collect() {
   const drops: { count: number; reason: string }[] = [];
   return { drops, onDropped: (count: number, reason: string) => drops.push({ count, reason }) };
@@ -58,11 +66,7 @@ describe('requestTraceExporter', () => {
     // Prepare
     const request = await decidedRequest();
     const arn = fake.setSecret('countersign/otlp', JSON.stringify({ 'x-api-key': 'k-123' }));
-    const sm = new SecretsManagerClient({
-      endpoint: fake.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    });
+    const sm = secretsClient();
     const { drops, onDropped } = collect();
     const exporter = requestTraceExporter(
       { endpoint: receiver.url, timeoutMs: 2000, headers: secretHeaders(sm, arn) },
@@ -117,11 +121,7 @@ describe('requestTraceExporter', () => {
   it('a headers secret that is not a JSON object of strings drops the spans with the reason', async () => {
     const request = await decidedRequest();
     const arn = fake.setSecret('countersign/otlp-bad', JSON.stringify({ 'x-api-key': 42 }));
-    const sm = new SecretsManagerClient({
-      endpoint: fake.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    });
+    const sm = secretsClient();
     const { drops, onDropped } = collect();
     const exporter = requestTraceExporter(
       { endpoint: receiver.url, timeoutMs: 1000, headers: secretHeaders(sm, arn) },
