@@ -54,7 +54,7 @@ const policyDefine = {
 };
 
 /** Bundles a handler as the stack does (minified CJS, ES module builds preferred, policies embedded). */
-async function bundle(entry: string, outfile: string, external: boolean): Promise<Metafile> {
+export async function bundle(entry: string, outfile: string, external: boolean): Promise<Metafile> {
   const result = await build({
     entryPoints: [entry],
     outfile,
@@ -91,12 +91,13 @@ export function heaviestPackages(metafile: Metafile, top = 5): string {
     .join(', ');
 }
 
-function initTimes(file: string, runs: number): number[] {
+/** Module-init times of a bundle in `runs` fresh Node processes, with extra environment. */
+export function initTimes(file: string, runs: number, env: Record<string, string> = {}): number[] {
   const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));`;
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const out = execFileSync(process.execPath, ['-e', script], {
-      env: { ...process.env, ...HANDLER_ENV },
+      env: { ...process.env, ...HANDLER_ENV, ...env },
       cwd: root,
       encoding: 'utf8',
     });

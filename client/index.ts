@@ -13,6 +13,7 @@
  * See docs/agents.md.
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { approvedIntentHash, intentHash } from '../lambdas/shared/canonical.js';
 import type { DecisionDetail, Intent } from '../lambdas/shared/intent.js';
 import type { BackoffOptions, Timing } from './backoff.js';
@@ -27,6 +28,7 @@ import {
 } from './publish.js';
 import type { CredentialsProvider, FetchLike } from './signed-fetch.js';
 import { waitForDecision } from './status.js';
+import { withTraceContext } from './trace.js';
 
 export { approvedIntentHash } from '../lambdas/shared/canonical.js';
 export type { DecisionDetail, Intent } from '../lambdas/shared/intent.js';
@@ -105,6 +107,11 @@ export interface RequestApprovalResult {
   decision?: DecisionDetail;
   /** Set when `wait` was set and no decision arrived in time. */
   timedOut?: boolean;
+  /**
+   * W3C trace id of the request's trace: the caller's (propagated in
+   * `context.traceparent`), else the decision's once it arrived.
+   */
+  traceId?: string;
 }
 
 let defaultClient: EventBridgeClient | undefined;
@@ -124,11 +131,49 @@ function eventBridgeFor(options: Pick<RequestApprovalOptions, 'eventBridge'>): P
  * The `intentId` is the idempotency key: publishing the same intent twice
  * starts one review.
  *
+ * Tracing: the call is a `countersign.request_approval` span (a child of the
+ * caller's active span) of the caller's registered OpenTelemetry provider,
+ * and the intent carries that span as `context.traceparent`, so Countersign's
+ * review continues the caller's trace (docs/observability.md). A
+ * `traceparent` the caller set stands. Without a provider nothing changes.
+ *
  * @throws IntentValidationError naming the offending fields
  * @throws IntentTooLargeError when the intent is over 256 KiB
  * @throws PublishError / CredentialsError when the intent could not be published
  */
-export async function requestApproval(
+export function requestApproval(
+  intent: IntentInput | Record<string, unknown>,
+  options: RequestApprovalOptions,
+): Promise<RequestApprovalResult> {
+  return tracer().startActiveSpan(
+    'countersign.request_approval',
+    { kind: SpanKind.PRODUCER, attributes: { 'countersign.agent_id': options.agentId } },
+    async (span) => {
+      try {
+        const result = await requestApprovalIn(withTraceContext(intent, span.spanContext()), options);
+        span.setAttributes({
+          'countersign.request_id': result.intentId,
+          'countersign.intent_hash': result.intentHash,
+          ...(result.traceId ? { 'countersign.trace_id': result.traceId } : {}),
+          ...(result.decision ? { 'countersign.outcome': result.decision.status } : {}),
+          ...(result.timedOut ? { 'countersign.timed_out': true } : {}),
+        });
+        return result;
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).name });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** The OpenTelemetry tracer of the client: the caller's registered provider, or a no-op. */
+const tracer = () => trace.getTracer('countersign-client');
+
+async function requestApprovalIn(
   intent: IntentInput | Record<string, unknown>,
   options: RequestApprovalOptions,
 ): Promise<RequestApprovalResult> {
@@ -144,6 +189,8 @@ export async function requestApproval(
     intentHash: intentHash(prepared),
     eventId: eventIds[0]!,
   };
+  const propagated = prepared.context?.traceparent?.split('-')[1];
+  if (propagated) result.traceId = propagated;
   if (!options.wait) return result;
   if (!options.statusUrl)
     throw new Error('requestApproval: wait needs statusUrl (or COUNTERSIGN_STATUS_URL)');
@@ -165,7 +212,10 @@ export async function requestApproval(
     if (!(error instanceof DecisionTimeoutError)) throw error;
     result.timedOut = true;
   }
-  if (result.decision) assertBound(prepared, result.intentHash, result.decision);
+  if (result.decision) {
+    assertBound(prepared, result.intentHash, result.decision);
+    result.traceId ??= result.decision.traceId;
+  }
   return result;
 }
 

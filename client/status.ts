@@ -29,6 +29,8 @@ export interface ApprovalStatus {
   intentHash?: string;
   /** The agent whose request it is. */
   agentId?: string;
+  /** W3C trace id of the request's trace (the agent's, or the one Countersign started). */
+  traceId?: string;
 }
 
 /**
@@ -59,11 +61,13 @@ export function parseStatusBody(intentId: string, body: unknown): ApprovalStatus
     : undefined;
   const grantRaw = (b.grant as GrantView | undefined) ?? decision?.grant;
   const intentHash = (b.intentHash as string | undefined) ?? (request.intentHash as string | undefined);
+  const traceId = b.traceId ?? decision?.traceId;
   return {
     intentId: id,
     status: status as RequestStatus,
     ...(typeof intentHash === 'string' ? { intentHash } : {}),
     ...(agentId ? { agentId } : {}),
+    ...(typeof traceId === 'string' ? { traceId } : {}),
     ...(decision ? { decision } : {}),
     ...(grantRaw ? { grant: { ...grantRaw } } : {}),
   };

@@ -154,6 +154,19 @@ const emailIdentitySchema = z
   .strict()
   .default({ subaddressDomains: [...DEFAULT_EMAIL_RULES.subaddressDomains], punycodeDomains: [] });
 
+const traceExportSchema = z
+  .object({
+    endpoint: z
+      .url({
+        protocol: /^https?$/,
+        error: 'must be an http(s) OTLP traces URL like https://collector:4318/v1/traces',
+      })
+      .max(2048),
+    headersSecret: booleanish.default(false),
+    timeoutMs: integerish(100, 30_000, 'an integer number of milliseconds from 100 to 30000').default(2000),
+  })
+  .strict();
+
 /** The schema of the `countersign` context object. */
 export const configSchema = z
   .object({
@@ -243,6 +256,12 @@ export const configSchema = z
       .refine((v) => !/[?#]/.test(v), 'must be an https URL without query or fragment')
       .transform((v) => v.replace(/\/+$/, ''))
       .optional(),
+    /**
+     * OpenTelemetry export of each request's trace (docs/observability.md); off when undefined.
+     * `endpoint`: OTLP/HTTP traces URL (https, or http to a collector in the VPC); `headersSecret`:
+     * create a secret for the backend's API key headers; `timeoutMs`: deadline of one export.
+     */
+    traceExport: jsonObject(traceExportSchema).optional(),
   })
   .strict();
 

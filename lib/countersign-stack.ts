@@ -20,6 +20,7 @@ import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
+import { TraceExport } from './trace-export.js';
 import { UnapprovedActionDetector } from './unapproved-action-detector.js';
 import { clientSecretReader, WebInbox } from './web-inbox.js';
 
@@ -166,6 +167,20 @@ export class CountersignStack extends Stack {
           'The web inbox and approval API (register <url>/callback as the redirect URI at the IdP)',
         value: this.webInbox.url,
       });
+    }
+
+    if (config.traceExport) {
+      // Review exports the opening steps when the card is up, Record the rest with the decision
+      // (docs/observability.md).
+      const traceExport = new TraceExport(this, 'TraceExport', config.traceExport);
+      this.workflow.reviewFunction.bind(traceExport.exporter());
+      this.workflow.recordFunction.bind(traceExport.exporter());
+      if (traceExport.headersSecret)
+        new CfnOutput(this, 'TraceExportHeadersSecretArn', {
+          description:
+            'Secrets Manager secret to fill with the OTLP backend headers, e.g. {"x-api-key":"..."}',
+          value: traceExport.headersSecret.secretArn,
+        });
     }
 
     this.statusApi = new StatusApi(this, 'StatusApi', {

@@ -33,6 +33,7 @@ import { type LocalAws, startLocalAws } from './local-aws.js';
 import { LocalDigests, loadOrCreateDigestKey, scheduleIntervalMs } from './local-digests.js';
 import type { StreamConsumer } from './local-stream.js';
 import { type LocalExecution, LocalWorkflow } from './local-workflow.js';
+import { type RunningOtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 import { type SynthesizedLoop, synthesizeLoop } from './synth.js';
 
 /** The signing secret the sandbox uses when `SLACK_SIGNING_SECRET` is not set. Development only. */
@@ -88,6 +89,12 @@ export interface LoopOptions {
   defaultReviewTimeoutSeconds?: number;
   /** Pause between retries of failed tasks, in ms (real Step Functions waits seconds). @default 10 */
   retryPauseMs?: number;
+  /**
+   * Export each request's trace to a local OTLP/HTTP receiver
+   * (`loop.traces`), as a deployed stack does to its configured endpoint.
+   * @default true
+   */
+  traceExport?: boolean;
 }
 
 /** One wake-up the local scheduler holds. */
@@ -188,6 +195,8 @@ export class CountersignLoop {
     readonly scheduler: LocalScheduler,
     /** The digest signer: its key and the hourly digest runs (standing in for the digest Lambda). */
     readonly digests: LocalDigests,
+    /** The OTLP/HTTP receiver the handlers export traces to; undefined when trace export is off. */
+    readonly traces: RunningOtlpReceiver | undefined,
     private readonly workflow: LocalWorkflow,
     private readonly interaction: (
       event: APIGatewayProxyEventV2,
@@ -238,6 +247,7 @@ export class CountersignLoop {
           },
         ]),
     });
+    const traces = options.traceExport === false ? undefined : await startOtlpReceiver();
     const secretArn = fakeAws.setSecret(
       SLACK_SECRET_ID,
       JSON.stringify({ botToken: options.slack?.botToken ?? FAKE_SLACK_TOKEN, signingSecret }),
@@ -260,6 +270,7 @@ export class CountersignLoop {
       COUNTERSIGN_WEB_INBOX_URL: config.webInboxUrl ?? SANDBOX_WEB_INBOX_URL,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
+      COUNTERSIGN_OTLP_ENDPOINT: traces?.url ?? '',
       // The agents registered with addAgent, the environments and email rules, as synthesized.
       ...synthesized.registryEnvironment,
       // The same policy set the synth validated (config policyDir), not a bundle embedded at build time.
@@ -319,6 +330,7 @@ export class CountersignLoop {
       signingSecret,
       scheduler,
       digests,
+      traces,
       workflow,
       interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
     );
@@ -450,6 +462,7 @@ export class CountersignLoop {
       this.slack?.close(),
       this.fakeAws.close(),
       this.enforcement.close(),
+      this.traces?.close(),
     ]);
   }
 }

@@ -12,7 +12,8 @@
  * - `GET /` is the approval console (static files in `sandbox/console/`);
  *   `GET /api/directory` feeds its user picker, `POST /api/click` signs a click
  *   server-side and posts it to this server's own `/slack/interactions` over
- *   HTTP, the path real Slack uses.
+ *   HTTP, the path real Slack uses; `GET /api/traces/<intentId>` is a
+ *   request's timeline (docs/observability.md).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -23,11 +24,13 @@ import { readChain } from '../lambdas/shared/audit.js';
 import { parseButtonValue, renderCard } from '../lambdas/shared/card.js';
 import { consumeGrant } from '../lambdas/shared/grants.js';
 import { getRequest, listRequests, type RequestItem, toDetail } from '../lambdas/shared/store.js';
+import { requestTrace } from '../lambdas/shared/tracing-context.js';
 import { finalState } from '../lambdas/status/core.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import { signingKeyOf } from './fake-sts.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
 import { signedClick, signedViewSubmission } from './slack-click.js';
+import { requestTimeline } from './trace-timeline.js';
 
 /** Options of {@link createSandboxServer}. */
 export interface SandboxServerOptions {
@@ -550,9 +553,17 @@ export async function createSandboxServer(
         status: final.status,
         votes: request.approvals,
         decision: final.decision ? toDetail(request, final.decision) : null,
+        traceId: requestTrace(request.intentId, request.intent?.context).traceId,
         request: publicRequest(request),
         audit: await readChain(deps, intentId),
       });
+      return;
+    }
+    const traceMatch = /^\/api\/traces\/([^/]+)$/.exec(path);
+    if (traceMatch) {
+      const timeline = await requestTimeline(deps, loop.traces, decodeURIComponent(traceMatch[1]!));
+      if (!timeline) throw new HttpError(404, 'no such request');
+      sendJson(res, 200, timeline);
       return;
     }
     if (path === '/api/directory') {

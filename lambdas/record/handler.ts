@@ -7,6 +7,7 @@ import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import type { DecisionDetail } from '../shared/intent.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
+import { handlerTraceExport } from '../shared/tracing.js';
 import type { WorkflowState } from '../shared/workflow.js';
 import { type RecordDeps, record } from './core.js';
 
@@ -29,6 +30,7 @@ const deps: RecordDeps = {
   },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
 };
+const exportTrace = handlerTraceExport('record', (message, extra) => logger.warn(message, extra));
 
 export const handler = async (state: WorkflowState): Promise<DecisionDetail> => {
   const decision = await record(deps, state);
@@ -38,5 +40,7 @@ export const handler = async (state: WorkflowState): Promise<DecisionDetail> => 
     automatic: decision.automatic,
     policies: decision.policies,
   });
+  // After the decision is durable; bounded, and never throws (docs/observability.md).
+  await exportTrace(deps, decision.intentId, 'closing');
   return decision;
 };

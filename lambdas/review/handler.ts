@@ -8,6 +8,7 @@ import { optionalEnv, requireEnv } from '../shared/env.js';
 import type { ReminderScheduler } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
+import { handlerTraceExport } from '../shared/tracing.js';
 import { type ReviewDeps, type ReviewInput, review } from './core.js';
 import { eventBridgeScheduler } from './scheduler.js';
 
@@ -39,6 +40,7 @@ const deps: ReviewDeps = {
     : {}),
   warn: (message, extra) => logger.warn(message, extra ?? {}),
 };
+const exportTrace = handlerTraceExport('review', (message, extra) => logger.warn(message, extra));
 
 /**
  * Replaces the reminder scheduler. The sandbox has no EventBridge Scheduler
@@ -52,4 +54,6 @@ export function useReminderScheduler(scheduler: ReminderScheduler): void {
 export const handler = async (input: ReviewInput): Promise<void> => {
   const card = await review(deps, input);
   logger.info('review card posted', { requestId: input.requestId, ...card });
+  // The card is up: a stalled agent's trace now shows what it waits for (docs/observability.md).
+  await exportTrace(deps, input.requestId, 'opening');
 };

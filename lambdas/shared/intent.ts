@@ -7,6 +7,7 @@
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import type { SignInRef } from '../identity/contract.js';
+import { parseTraceparent, parseTracestate } from './tracing-context.js';
 
 /** EventBridge detail-type of an intent. */
 export const INTENT_DETAIL_TYPE = 'Privileged Action Requested';
@@ -35,14 +36,34 @@ export const agentIdSchema = z.string().check(z.regex(AGENT_ID, 'agent id must b
 const email = z.email().check(z.maxLength(254));
 const shortText = (max: number) => z.string().check(z.trim(), z.minLength(1), z.maxLength(max));
 
-/** Optional context that helps a reviewer judge the action. */
-export const intentContextSchema = z.strictObject({
-  datasets: z.optional(z.array(shortText(256)).check(z.maxLength(50))),
-  diff: z.optional(z.string().check(z.maxLength(64 * 1024))),
-  impact: z.optional(shortText(4096)),
-  urgency: z.optional(z.enum(['normal', 'urgent'])),
-  links: z.optional(z.array(z.url().check(z.maxLength(2048))).check(z.maxLength(10))),
-});
+/** A string checked by a W3C Trace Context parser, refused with the parser's reason. */
+const traceField = (parse: (text: string) => { ok: true } | { ok: false; reason: string }) =>
+  z.string().check(
+    z.superRefine((value, ctx) => {
+      const parsed = parse(value);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+    }),
+  );
+
+/** Optional context that helps a reviewer judge the action, and the agent's trace to continue. */
+export const intentContextSchema = z
+  .strictObject({
+    datasets: z.optional(z.array(shortText(256)).check(z.maxLength(50))),
+    diff: z.optional(z.string().check(z.maxLength(64 * 1024))),
+    impact: z.optional(shortText(4096)),
+    urgency: z.optional(z.enum(['normal', 'urgent'])),
+    links: z.optional(z.array(z.url().check(z.maxLength(2048))).check(z.maxLength(10))),
+    /** W3C `traceparent` of the agent's span that asks: Countersign's spans join that trace. */
+    traceparent: z.optional(traceField(parseTraceparent)),
+    /** W3C `tracestate` passed on with the trace; needs `traceparent`. */
+    tracestate: z.optional(traceField(parseTracestate)),
+  })
+  .check(
+    z.superRefine((context, ctx) => {
+      if (context.tracestate !== undefined && context.traceparent === undefined)
+        ctx.addIssue({ code: 'custom', message: 'tracestate needs a traceparent', path: ['tracestate'] });
+    }),
+  );
 
 /** Who the agent is and for whom it acts. */
 export const intentAgentSchema = z.strictObject({
@@ -128,6 +149,11 @@ export interface DecisionDetail {
   breakGlass?: true;
   /** Present when approved: a single-use permission to execute exactly this intent. */
   grant?: { grantId: string; expiresAt: string; singleUse: true };
+  /**
+   * W3C trace id of the request's trace: the agent's `traceparent` trace, or
+   * the one Countersign started (docs/observability.md).
+   */
+  traceId: string;
 }
 
 /** A readable, one-line rendering of zod issues, naming each field. */

@@ -23,6 +23,7 @@ import type { SignInRef, StepUpRequirement } from '../identity/contract.js';
 import { currentHash, currentIntent } from './current-intent.js';
 import type { ApproverRef, DecisionDetail, FinalStatus, Intent, RequestStatus } from './intent.js';
 import type { VerifiedFacts } from './registration.js';
+import { requestTrace } from './tracing-context.js';
 
 /**
  * Name of the table's keys-only GSI that lists requests by status, newest
@@ -477,6 +478,7 @@ export function toDetail(request: RequestItem, decision: RequestDecision): Decis
     ...(decision.parameters ? { parameters: decision.parameters } : {}),
     ...(decision.breakGlass ? { breakGlass: true as const } : {}),
     ...(decision.grant ? { grant: decision.grant } : {}),
+    traceId: requestTrace(request.intentId, request.intent?.context).traceId,
   };
 }
 

@@ -13,6 +13,7 @@ import {
   type StoreDeps,
   toDetail,
 } from '../shared/store.js';
+import { requestTrace } from '../shared/tracing-context.js';
 import { type AgentRoles, type ApiAnswer, agentForCaller, notAnAgent } from './caller.js';
 
 /** Dependencies of {@link requestStatus}. */
@@ -33,6 +34,8 @@ export interface StatusBody {
   /** Hash of the intent as received. */
   intentHash: string;
   decision: DecisionDetail | null;
+  /** W3C trace id of the request's trace, also while it is pending (docs/observability.md). */
+  traceId: string;
   grant: { grantId: string; expiresAt: string; singleUse: true; consumedAt?: string } | null;
 }
 
@@ -85,6 +88,7 @@ export async function requestStatus(
     ...(request.intent ? { action: request.intent.action, environment: request.intent.environment } : {}),
     intentHash: request.intentHash,
     decision: decision ? toDetail(request, decision) : null,
+    traceId: requestTrace(request.intentId, request.intent?.context).traceId,
     grant: decision?.grant
       ? { ...decision.grant, ...(grant?.consumedAt ? { consumedAt: grant.consumedAt } : {}) }
       : null,

@@ -5,6 +5,7 @@
  * Slack would and posts them to /slack/interactions.
  */
 import { escapeHtml, mrkdwn, renderBlocks } from './blockkit.js';
+import { renderTimeline } from './timeline.js';
 
 const STORAGE_KEY = 'countersign.console.user';
 const FINAL = new Set(['APPROVED', 'DENIED', 'EXPIRED', 'CANCELLED']);
@@ -17,6 +18,7 @@ const state = {
   requests: [],
   rendered: new Map(),
   openAudits: new Set(),
+  openTimelines: new Set(),
   ephemerals: [],
   events: [],
   busy: new Set(),
@@ -145,6 +147,10 @@ function cardHtml(request) {
         <summary>Audit trail</summary>
         <div class="audit-body">Loading…</div>
       </details>
+      <details class="audit" ${state.openTimelines.has(request.intentId) ? 'open' : ''} data-timeline="${escapeHtml(request.intentId)}">
+        <summary>Timeline</summary>
+        <div class="audit-body">Loading…</div>
+      </details>
     </div>`;
 }
 
@@ -204,6 +210,7 @@ function renderAll(force = false) {
       entry.element.className = `message ${statusClass(request.status)}`;
       entry.fingerprint = fingerprint;
       if (state.openAudits.has(request.intentId)) loadAudit(request.intentId);
+      if (state.openTimelines.has(request.intentId)) loadTimeline(request.intentId);
     }
     const anchor = previous ? previous.nextSibling : list.firstChild;
     if (anchor !== entry.element) list.insertBefore(entry.element, anchor);
@@ -244,6 +251,20 @@ async function loadAudit(intentId) {
     details.querySelector('summary').textContent = `Audit trail · ${view.audit.length} records, hash-chained`;
   } catch (error) {
     details.querySelector('.audit-body').textContent = `Could not load the audit trail: ${error.message}`;
+  }
+}
+
+/** The request's trace as a waterfall (GET /api/traces/<intentId>), next to its audit trail. */
+async function loadTimeline(intentId) {
+  const details = document.querySelector(`details[data-timeline="${CSS.escape(intentId)}"]`);
+  if (!details) return;
+  try {
+    const timeline = await getJson(`/api/traces/${encodeURIComponent(intentId)}`);
+    details.querySelector('.audit-body').innerHTML = renderTimeline(timeline);
+    details.querySelector('summary').textContent =
+      `Timeline · ${timeline.spans.length} spans${timeline.exported ? ', exported' : ''}`;
+  } catch (error) {
+    details.querySelector('.audit-body').textContent = `Could not load the timeline: ${error.message}`;
   }
 }
 
@@ -490,6 +511,14 @@ async function main() {
     (event) => {
       const details = event.target;
       if (!(details instanceof HTMLDetailsElement)) return;
+      if (details.dataset.timeline) {
+        const id = details.dataset.timeline;
+        if (details.open) {
+          state.openTimelines.add(id);
+          loadTimeline(id);
+        } else state.openTimelines.delete(id);
+        return;
+      }
       const id = details.dataset.audit;
       if (details.open) {
         state.openAudits.add(id);

@@ -21,6 +21,7 @@ function decisionFor(
     intentHash: intentHash(intent),
     policies: ['review-prod-iam-change'],
     decidedAt: '2026-03-01T11:59:00.000Z',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     grant: {
       grantId: '7f0c2a8e-0000-4000-8000-000000000001',
       expiresAt: '2026-03-01T12:10:00.000Z',

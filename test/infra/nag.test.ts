@@ -53,6 +53,7 @@ describe('cdk-nag AwsSolutions', () => {
           identityStoreId: 'd-1234567890',
         },
         webInboxUrl: 'https://countersign.example.com',
+        traceExport: { endpoint: 'https://otlp.example.com/v1/traces', headersSecret: true },
       },
     ]) {
       // Prepare
