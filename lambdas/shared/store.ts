@@ -103,6 +103,22 @@ export interface Modification {
   policies: string[];
 }
 
+/**
+ * A message sent for a request in some channel, in no channel's words: what
+ * a notifier needs to repaint it or reply in its thread. Slack's card is also
+ * kept as `card` (every Slack path reads it there).
+ */
+export interface SentMessage {
+  /** The channel's name: `slack`, `teams`. */
+  channel: string;
+  /** Where it lives: a Slack channel id, a Teams conversation id. */
+  conversationId: string;
+  /** Which message: a Slack `ts`, a Teams activity id. */
+  messageId: string;
+  /** Teams: the Bot Connector endpoint of the conversation (the activity's `serviceUrl`). */
+  serviceUrl?: string;
+}
+
 /** The post-hoc review item of a break-glass approval. */
 export interface PostHocReview {
   channel: string;
@@ -146,8 +162,18 @@ export interface RequestItem {
   taskToken?: string;
   /** Where the review card lives. */
   card?: { channel: string; ts: string };
+  /** Messages sent for the request beyond Slack's `card` (a Teams card), one per channel. */
+  messages?: SentMessage[];
+  /** The channels of `messages` (what the one-per-channel condition reads). */
+  sentIn?: string[];
   approvals: ApproverRef[];
   voterIds: string[];
+  /**
+   * Canonical emails of the people whose approvals count: one person has one
+   * vote whatever channel (and channel user id) they vote from. Absent on
+   * requests stored before it existed (then `voterIds` alone guards).
+   */
+  voterEmails?: string[];
   decision?: RequestDecision;
   finalizedAt?: string;
   /** Set when an approver modified the parameters; approvals count for this version only. */
@@ -235,6 +261,41 @@ export async function updatePending(
   }
 }
 
+/**
+ * Remembers a message sent for a pending request (a Teams card), one per
+ * channel: returns false when the request is no longer pending or already
+ * has a message in that channel (a retried Review updates that one instead).
+ */
+export async function addSentMessage(
+  { ddb, table }: StoreDeps,
+  intentId: string,
+  message: SentMessage,
+): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: requestKey(intentId),
+        UpdateExpression:
+          'SET messages = list_append(if_not_exists(messages, :none), :message), sentIn = list_append(if_not_exists(sentIn, :none), :channels)',
+        ConditionExpression: 'attribute_exists(pk) AND #status = :pending AND NOT contains(sentIn, :channel)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':none': [],
+          ':message': [message],
+          ':pending': 'PENDING',
+          ':channel': message.channel,
+          ':channels': [message.channel],
+        },
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+  return true;
+}
+
 /** Outcome of an approve vote. */
 export type VoteResult =
   | { kind: 'counted'; request: RequestItem }
@@ -265,13 +326,16 @@ export async function recordApproval(
         TableName: deps.table,
         Key: requestKey(intentId),
         UpdateExpression:
-          'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter)',
-        ConditionExpression: `attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId) AND ${AT_VERSION}`,
+          'SET approvals = list_append(approvals, :vote), voterIds = list_append(voterIds, :voter), voterEmails = list_append(if_not_exists(voterEmails, :none), :email)',
+        ConditionExpression: `attribute_exists(pk) AND #status = :pending AND NOT contains(voterIds, :voterId) AND NOT contains(voterEmails, :voterEmail) AND ${AT_VERSION}`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':vote': [vote],
           ':voter': [vote.slackUserId],
           ':voterId': vote.slackUserId,
+          ':email': [vote.email],
+          ':voterEmail': vote.email,
+          ':none': [],
           ':pending': 'PENDING',
           ':seen': seenHash,
         },
@@ -282,7 +346,10 @@ export async function recordApproval(
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await getRequest(deps, intentId);
-    if (current?.status === 'PENDING' && current.voterIds.includes(vote.slackUserId)) {
+    if (
+      current?.status === 'PENDING' &&
+      (current.voterIds.includes(vote.slackUserId) || (current.voterEmails ?? []).includes(vote.email))
+    ) {
       return { kind: 'already-voted', request: current };
     }
     if (current?.status === 'PENDING' && currentHash(current) !== seenHash)
@@ -380,7 +447,8 @@ export async function recordModification(
   modification: Modification,
 ): Promise<WriteOutcome> {
   return conditionalUpdate(deps, intentId, {
-    UpdateExpression: 'SET modification = :modification, approvals = :votes, voterIds = :voters',
+    UpdateExpression:
+      'SET modification = :modification, approvals = :votes, voterIds = :voters, voterEmails = :emails',
     ConditionExpression: `attribute_exists(pk) AND #status = :pending AND ${AT_VERSION}`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: {
@@ -389,6 +457,7 @@ export async function recordModification(
       ':modification': modification,
       ':votes': [modification.by],
       ':voters': [modification.by.slackUserId],
+      ':emails': [modification.by.email],
     },
   });
 }
