@@ -13,6 +13,8 @@ import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { answerWindow, createWindowSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
+import { teamsFromEnv } from '../teams/environment.js';
+import { teamsNotifier } from '../teams/teams-notifier.js';
 import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
 import { toHttpRequest } from './payload.js';
 
@@ -23,7 +25,13 @@ const loadSecret = slackSecretLoader(
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
-const base = { ...reviewCoreFromEnv(), logger };
+const teams = teamsFromEnv();
+const base = {
+  ...reviewCoreFromEnv(),
+  logger,
+  // A request also shown in Teams has its Teams card repainted by a vote here.
+  ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
+};
 /** Every Slack call of this handler happens before its answer, so all go through the answer-window client. */
 const window = answerWindow();
 let slack: WebClient | undefined;

@@ -8,6 +8,8 @@ import type { DecisionDetail } from '../shared/intent.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import type { WorkflowState } from '../shared/workflow.js';
+import { teamsFromEnv } from '../teams/environment.js';
+import { teamsNotifier } from '../teams/teams-notifier.js';
 import { type RecordDeps, record } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
@@ -17,6 +19,7 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
+const teams = teamsFromEnv();
 
 const deps: RecordDeps = {
   ...auditDepsFromEnv(),
@@ -28,6 +31,7 @@ const deps: RecordDeps = {
     return slack;
   },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
+  ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
 };
 
 export const handler = async (state: WorkflowState): Promise<DecisionDetail> => {

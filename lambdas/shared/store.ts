@@ -65,6 +65,8 @@ export interface ReviewPlan {
   responderGroups?: string[];
   /** Emails that may break glass. */
   responderEmails?: string[];
+  /** Where the review is shown (`@channels`): absent means the deployment's configured channels. */
+  channels?: string[];
 }
 
 /** A final decision as written on the request. */

@@ -67,3 +67,39 @@ export async function replyInThreads(
   }
   return sent;
 }
+
+/** Posts review cards in the configured Teams channel (the Review task's Teams poster). */
+export function teamsPoster(teams: {
+  connector: () => Promise<BotConnector>;
+  serviceUrl: string;
+  channelId: string;
+  tenantId: string;
+}): {
+  post(request: RequestItem): Promise<SentMessage>;
+  repaint(request: RequestItem, message: SentMessage): Promise<void>;
+} {
+  return {
+    async post(request) {
+      const connector = await teams.connector();
+      const posted = await connector.createCard(
+        teams.serviceUrl,
+        { channelId: teams.channelId, tenantId: teams.tenantId },
+        renderAdaptiveCard(request),
+      );
+      return {
+        channel: TEAMS_CHANNEL,
+        conversationId: posted.conversationId,
+        messageId: posted.activityId,
+        serviceUrl: teams.serviceUrl,
+      };
+    },
+    async repaint(request, message) {
+      const connector = await teams.connector();
+      await connector.updateCard(
+        message.serviceUrl ?? teams.serviceUrl,
+        { conversationId: message.conversationId, activityId: message.messageId },
+        renderAdaptiveCard(request),
+      );
+    },
+  };
+}
