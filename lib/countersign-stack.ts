@@ -13,11 +13,12 @@ import { AuditArchiver } from './audit-archiver.js';
 import { AuditDigest } from './audit-digest.js';
 import { AuditStore } from './audit-store.js';
 import type { CountersignConfig } from './config.js';
-import { REPO_ROOT } from './handler-function.js';
+import { REPO_ROOT, settings } from './handler-function.js';
 import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
+import { TeamsEndpoint } from './teams-endpoint.js';
 
 /** Properties of a {@link CountersignStack}. */
 export interface CountersignStackProps extends StackProps {
@@ -56,6 +57,8 @@ export class CountersignStack extends Stack {
   public readonly alarms: AlarmNotifications;
   /** Registered agents (owner, environments), read by Evaluate and the interaction handler. */
   public readonly agents: AgentRegistry;
+  /** The Teams bot's messaging endpoint and secret, when `teams` is configured. */
+  public readonly teamsEndpoint?: TeamsEndpoint;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -103,6 +106,39 @@ export class CountersignStack extends Stack {
     this.slackEndpoint.handler.bind(this.agents.selfReader());
     this.slackEndpoint.allowReviewCallbacks(this.workflow.stateMachine);
     this.intentBus.allowDecisionsOnlyFrom(this.workflow.stateMachine.role);
+    this.workflow.reviewFunction.bind(
+      settings({ COUNTERSIGN_REVIEW_CHANNELS: config.reviewChannels.join(',') }),
+    );
+    if (config.teams) {
+      this.teamsEndpoint = new TeamsEndpoint(this, 'TeamsEndpoint', {
+        ...config.teams,
+        auditWriter: this.auditStore.auditWriter(),
+        slackSecretReader: this.slackEndpoint.secretReader(),
+        approverGroupHandle: config.approverGroupHandle,
+        policyBundle: this.policyBundle,
+        ...(config.interactionReservedConcurrency !== undefined
+          ? { reservedConcurrency: config.interactionReservedConcurrency }
+          : {}),
+      });
+      this.teamsEndpoint.handler.bind(this.agents.selfReader());
+      this.teamsEndpoint.allowReviewCallbacks(this.workflow.stateMachine);
+      // Every handler that posts, repaints or replies to a review's cards reaches Teams too.
+      for (const fn of [
+        this.workflow.reviewFunction,
+        this.workflow.recordFunction,
+        this.workflow.reminders.reminderFunction,
+        this.slackEndpoint.handler,
+      ])
+        fn.bind(this.teamsEndpoint.channel());
+      new CfnOutput(this, 'TeamsMessagingEndpoint', {
+        description: 'Paste into the Azure Bot resource: Configuration → Messaging endpoint',
+        value: this.teamsEndpoint.functionUrl.url,
+      });
+      new CfnOutput(this, 'TeamsSecretArn', {
+        description: 'Secrets Manager secret to fill with {"appPassword":"<Entra app client secret>"}',
+        value: this.teamsEndpoint.secret.secretArn,
+      });
+    }
     this.intentRoute = new IntentRoute(this, 'IntentRoute', {
       eventBus: this.intentBus.eventBus,
       stateMachine: this.workflow.stateMachine,

@@ -9,7 +9,10 @@ import * as z from 'zod/mini';
 
 /** The secret's JSON shape. */
 export const teamsSecretSchema = z.object({
-  appPassword: z.string().check(z.minLength(16, 'appPassword must be the Entra app client secret')),
+  appPassword: z.string().check(
+    z.minLength(16, 'appPassword must be the Entra app client secret'),
+    z.refine((v) => !v.startsWith('replace-me'), 'appPassword is still the placeholder'),
+  ),
 });
 
 /** Returns a loader of the app password. */
