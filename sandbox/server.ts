@@ -13,6 +13,8 @@
  *   `GET /api/directory` feeds its user picker, `POST /api/click` signs a click
  *   server-side and posts it to this server's own `/slack/interactions` over
  *   HTTP, the path real Slack uses.
+ * - `/teams/…` and `/console/teams.html`: the Teams bot's messaging endpoint
+ *   and the console's Teams view (./teams-routes.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -27,6 +29,7 @@ import { finalState } from '../lambdas/status/core.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
 import { signedClick, signedViewSubmission } from './slack-click.js';
+import { teamsRoute } from './teams-routes.js';
 
 /** Options of {@link createSandboxServer}. */
 export interface SandboxServerOptions {
@@ -387,6 +390,7 @@ export async function createSandboxServer(
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (await teamsRoute(loop, () => selfUrl, req, res, path)) return;
 
     if (path === '/' && method === 'POST') {
       const target = req.headers['x-amz-target'];

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { record } from '../../lambdas/record/core.js';
 import { remind } from '../../lambdas/reminder/core.js';
 import { ReviewError, review } from '../../lambdas/review/core.js';
-import { routeChannels } from '../../lambdas/shared/policy.js';
+import { evaluateIntent, routeChannels } from '../../lambdas/shared/policy.js';
 import { getRequest } from '../../lambdas/shared/store.js';
 import { clientCredentialsToken } from '../../lambdas/teams/client-token.js';
 import { BOT_FRAMEWORK_SCOPE, botConnector } from '../../lambdas/teams/connector.js';
@@ -22,7 +22,7 @@ import {
   FAKE_TEAMS_CHANNEL,
   FAKE_TEAMS_TENANT,
 } from '../../sandbox/fake-teams.js';
-import { DEMO } from '../support/fixtures.js';
+import { DEMO, makeIntent } from '../support/fixtures.js';
 import { cardText, startTeamsHarness, type TeamsHarness } from './harness.js';
 
 let h: TeamsHarness;
@@ -70,6 +70,20 @@ describe('@channels', () => {
       '@channels("email") must name one or more of slack, teams, comma-separated',
     ]);
     expect(metaOf(policy('@channels("")')).errors).toHaveLength(1);
+  });
+
+  it('the repository’s policies show production directory changes in Slack and Teams, other reviews where the deployment says', () => {
+    const ask = (action: string) =>
+      evaluateIntent(
+        { intent: makeIntent({ action, resource: 'group/payments-admins' }), agentId: 'deploy-bot' },
+        { approverGroup: 'security-approvers', timeoutSeconds: 3600 },
+      );
+    expect(ask('entra:AddGroupMember')).toMatchObject({
+      outcome: 'review',
+      review: { channels: ['slack', 'teams'], approverGroups: ['security-approvers'] },
+    });
+    expect(ask('entra:AddGroupMember').policies).toContain('review-prod-directory-change');
+    expect(ask('iam:AttachRolePolicy').review?.channels).toBeUndefined();
   });
 
   it('several matching policies show the review in every channel any of them names; none stated = the deployment default', () => {
