@@ -5,6 +5,8 @@
  * the Teams settings and read access together; cdk-nag finds nothing; and the
  * config refuses what would not work.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -127,5 +129,23 @@ describe('Teams config', () => {
     [{ reviewChannels: ['email'] }, /reviewChannels\.0: must be slack or teams/],
   ])('refuses %j', (overrides, message) => {
     expect(() => loadConfig(CDK_CONTEXT.countersign, overrides)).toThrow(message);
+  });
+});
+
+describe('Teams app manifest', () => {
+  it('is one bot in team scope whose ids agree, with the two icons Teams requires at their sizes', () => {
+    const dir = resolve(import.meta.dirname, '../../teams');
+    const manifest = JSON.parse(readFileSync(resolve(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.manifestVersion).toBe('1.17');
+    expect(manifest.bots).toHaveLength(1);
+    expect(manifest.bots[0]).toMatchObject({ botId: manifest.id, scopes: ['team'] });
+    expect(manifest.webApplicationInfo).toEqual({ id: manifest.id, resource: `api://${manifest.id}` });
+    const size = (file: string) => {
+      const png = readFileSync(resolve(dir, file));
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      return [png.readUInt32BE(16), png.readUInt32BE(20)];
+    };
+    expect(size(manifest.icons.color)).toEqual([192, 192]);
+    expect(size(manifest.icons.outline)).toEqual([32, 32]);
   });
 });
