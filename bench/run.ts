@@ -17,6 +17,7 @@ const BENCHES: [name: string, file: string, what: string][] = [
   ['policy', 'policy.ts', 'Cedar decision latency with 100 policies'],
   ['audit', 'audit.ts', 'audit verify throughput over 100,000 records'],
   ['e2e', 'e2e.ts', 'offline loop: intent -> card, click -> decision, 1,000 intents at 50/s'],
+  ['teams', 'teams.ts', 'Teams: invoke activity -> answer card, -> card updated for everyone'],
 ];
 
 const wanted = process.argv.slice(2);
