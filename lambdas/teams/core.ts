@@ -28,7 +28,7 @@ import { everyChannel } from '../review-core/notifiers.js';
 import { type CardAction, claimedServiceUrl, parseActivity } from './activity.js';
 import { ADAPTIVE_CARD_TYPE, type AdaptiveCard, messageCard, renderAdaptiveCard } from './adaptive-card.js';
 import type { BotConnector } from './connector.js';
-import { TEAMS_CHANNEL } from './directory.js';
+import { TEAMS_CHANNEL, teamsVoterId } from './directory.js';
 import type { InboundVerifier } from './inbound-token.js';
 import { TEAMS_STYLE, teamsNotifier } from './teams-notifier.js';
 
@@ -156,7 +156,11 @@ async function act(core: ReviewCoreDeps, action: CardAction): Promise<TeamsResul
   if (action.verb === 'refresh' || action.verb === 'view') {
     const state = await reviewState(core, action.requestId);
     if (!state) return cardAnswer(messageCard('Countersign has no such request.'), 'unknown-request');
-    return cardAnswer(renderAdaptiveCard(state.request, { full: action.verb === 'view' }), 'shown');
+    // Each person's own view: whether their approval (from this channel) is already counted.
+    const mine = state.request.approvals.find((a) => a.slackUserId === teamsVoterId(actor.userId));
+    const full = action.verb === 'view';
+    const notice = mine && !full ? { notice: `You approved this request at ${mine.at}.` } : {};
+    return cardAnswer(renderAdaptiveCard(state.request, { full, ...notice }), 'shown');
   }
   const command: ReviewCommand = {
     requestId: action.requestId,

@@ -269,6 +269,16 @@ describe('Teams: refused clicks', () => {
     expect((await h.request(request.intentId))?.status).toBe('PENDING');
   });
 
+  it('refresh is per person: whoever approved from Teams sees that their approval counts', async () => {
+    const request = await h.seedBoth({ review: { quorum: 2 } });
+    await h.clickTeams(USERS.alice, 'approve', request);
+    const alice = await h.clickTeams(USERS.alice, 'refresh', request);
+    const bob = await h.clickTeams(USERS.bob, 'refresh', request);
+    expect(alice.text).toMatch(/You approved this request at /);
+    expect(bob.text).not.toMatch(/You approved/);
+    expect(bob.text).toContain('1 of 2 approvals: alice@example.com');
+  });
+
   it('refresh and view show the current card without changing anything', async () => {
     const request = await h.seedBoth();
     const refreshed = await h.clickTeams(USERS.dave, 'refresh', request);
