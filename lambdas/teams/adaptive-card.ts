@@ -11,13 +11,14 @@
  * are cut with "View full request". Countersign's own words are
  * proportional `TextRun`s outside those containers.
  */
+
+import type { RequestItem } from '../review-core/contract.js';
 import { fencedJson, plainValue, revealTokens, type Shown, unescapeEntities } from '../shared/agent-text.js';
 import { CARD_BUDGET } from '../shared/card.js';
 import { currentHash, currentIntent } from '../shared/current-intent.js';
 import { UNKNOWN_ENVIRONMENT } from '../shared/environment.js';
 import { maskParameters } from '../shared/masking.js';
 import { requestFacts } from '../shared/registration.js';
-import type { RequestItem } from '../shared/store.js';
 import { PARAM_INPUT, REASON_INPUT } from './activity.js';
 
 /** An Adaptive Card element or action (the schema's JSON). */

@@ -4,9 +4,14 @@
  * everyone sees who decided, when and why; reminders and escalations are
  * replies in the card's thread.
  */
-import type { CoreLogger, MessageStyle, RequestItem, ReviewNotifier } from '../review-core/contract.js';
+import type {
+  CoreLogger,
+  MessageStyle,
+  RequestItem,
+  ReviewNotifier,
+  SentMessage,
+} from '../review-core/contract.js';
 import { PLAIN_STYLE } from '../review-core/contract.js';
-import type { SentMessage } from '../shared/store.js';
 import { renderAdaptiveCard } from './adaptive-card.js';
 import type { BotConnector } from './connector.js';
 import { TEAMS_CHANNEL } from './directory.js';
