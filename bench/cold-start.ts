@@ -3,7 +3,7 @@
  * stack builds it) and module-init time in a fresh Node process, next to the
  * same handler with its node_modules left unbundled.
  *
- *   npx tsx bench/cold-start.ts [runs]
+ *   npx tsx bench/cold-start.ts [runs] [handler ...]
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
@@ -35,6 +35,12 @@ const HANDLER_ENV: Record<string, string> = {
   COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: '3600',
   COUNTERSIGN_DIGEST_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/bench',
   POWERTOOLS_SERVICE_NAME: 'countersign',
+  COUNTERSIGN_AGENTS: '{}',
+  COUNTERSIGN_ENVIRONMENTS: '{}',
+  COUNTERSIGN_TEAMS_APP_ID: '00000000-0000-4000-8000-00000000c0de',
+  COUNTERSIGN_TEAMS_TENANT_ID: '00000000-0000-4000-8000-0000000000aa',
+  COUNTERSIGN_TEAMS_CHANNEL_ID: '19:bench@thread.tacv2',
+  COUNTERSIGN_TEAMS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-teams',
 };
 
 /** One handler's figures. */
@@ -107,10 +113,11 @@ export function initTimes(file: string, runs: number, env: Record<string, string
 }
 
 /** Builds and times every handler. */
-export async function benchColdStart(runs = 15): Promise<ColdStartRow[]> {
+export async function benchColdStart(runs = 15, only: readonly string[] = []): Promise<ColdStartRow[]> {
   const out = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
   const rows: ColdStartRow[] = [];
   const handlers = readdirSync(join(root, 'lambdas')).filter((d) => {
+    if (only.length > 0 && !only.includes(d)) return false;
     try {
       return statSync(join(root, 'lambdas', d, 'handler.ts')).isFile();
     } catch {
@@ -142,7 +149,8 @@ export async function benchColdStart(runs = 15): Promise<ColdStartRow[]> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const runs = Number(process.argv[2] ?? 15);
-  const rows = await benchColdStart(runs);
+  // Further arguments name the handlers to measure (`teams interaction`); all when none.
+  const rows = await benchColdStart(runs, process.argv.slice(3));
   console.log(`cold start, median of ${runs} fresh processes each (${process.version})`);
   console.table(rows);
   const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');

@@ -18,6 +18,7 @@ const BENCHES: [name: string, file: string, what: string][] = [
   ['audit', 'audit.ts', 'audit verify throughput over 100,000 records'],
   ['e2e', 'e2e.ts', 'offline loop: intent -> card, click -> decision, 1,000 intents at 50/s'],
   ['trace', 'trace.ts', 'trace export on vs off: cold start, click -> decision event p50/p99'],
+  ['teams', 'teams.ts', 'Teams: invoke activity -> answer card, -> card updated for everyone'],
 ];
 
 const wanted = process.argv.slice(2);

@@ -167,6 +167,47 @@ const traceExportSchema = z
   })
   .strict();
 
+/** An Entra (Azure AD) GUID: an app, tenant or object id. */
+const entraId = (what: string) =>
+  z
+    .string({ error: `must be the ${what} (a GUID)` })
+    .regex(
+      /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+      `must be the ${what} (a GUID)`,
+    );
+
+/** The Teams channel of a deployment (docs/teams.md). */
+const teamsSchema = z
+  .object({
+    /** The bot's Entra app (client) id: the audience of every inbound token. */
+    appId: entraId('bot app id'),
+    /** The Entra tenant the bot serves: activities from any other tenant are refused. */
+    tenantId: entraId('Entra tenant id'),
+    /** The Teams channel review cards are posted to (`19:…@thread.tacv2`). */
+    channelId: z
+      .string({ error: 'must be a Teams channel id like 19:abc…@thread.tacv2' })
+      .regex(
+        /^19:[A-Za-z0-9_.-]+@thread\.(tacv2|skype)$/,
+        'must be a Teams channel id like 19:abc…@thread.tacv2',
+      ),
+    /** The Bot Connector endpoint cards are posted through. */
+    serviceUrl: z
+      .url({ protocol: /^https$/, error: 'must be an https URL' })
+      .default('https://smba.trafficmanager.net/teams/'),
+    /**
+     * ARN of an existing Secrets Manager secret `{"appPassword": "..."}`; when
+     * absent the stack creates one for the operator to fill in.
+     */
+    secretArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+        'must be a Secrets Manager secret ARN',
+      )
+      .optional(),
+  })
+  .strict();
+
 /** The schema of the `countersign` context object. */
 export const configSchema = z
   .object({
@@ -262,8 +303,22 @@ export const configSchema = z
      * create a secret for the backend's API key headers; `timeoutMs`: deadline of one export.
      */
     traceExport: jsonObject(traceExportSchema).optional(),
+    /** The Microsoft Teams channel; none when undefined. */
+    teams: jsonObject(teamsSchema).optional(),
+    /** Where a review is shown when its policies name no `@channels`. */
+    reviewChannels: jsonObject(
+      z.array(z.enum(['slack', 'teams'], { error: 'must be slack or teams' })).min(1, 'must name a channel'),
+    ).default(['slack']),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.reviewChannels.includes('teams') && !config.teams)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reviewChannels'],
+        message: 'names teams, but teams is not configured',
+      });
+  });
 
 /** A validated Countersign configuration: what {@link configSchema} outputs. */
 export type CountersignConfig = Readonly<z.output<typeof configSchema>>;

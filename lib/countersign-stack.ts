@@ -14,12 +14,13 @@ import { AuditDigest } from './audit-digest.js';
 import { AuditStore } from './audit-store.js';
 import type { CountersignConfig } from './config.js';
 import { type ExecutorOptions, Executors, loadCatalog } from './executors.js';
-import { HandlerFunction, REPO_ROOT } from './handler-function.js';
+import { HandlerFunction, REPO_ROOT, settings } from './handler-function.js';
 import { identityProviderReader, webInboxLink } from './identity-provider.js';
 import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
+import { TeamsEndpoint } from './teams-endpoint.js';
 import { TraceExport } from './trace-export.js';
 import { UnapprovedActionDetector } from './unapproved-action-detector.js';
 import { clientSecretReader, WebInbox } from './web-inbox.js';
@@ -67,6 +68,8 @@ export class CountersignStack extends Stack {
   public readonly executors: Executors;
   /** CloudTrail rule and detector of unapproved privileged actions. */
   public readonly detector: UnapprovedActionDetector;
+  /** The Teams bot's messaging endpoint and secret, when `teams` is configured. */
+  public readonly teamsEndpoint?: TeamsEndpoint;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -125,6 +128,39 @@ export class CountersignStack extends Stack {
     if (config.identityProvider)
       this.slackEndpoint.handler.bind(identityProviderReader(this, config.identityProvider));
     this.intentBus.allowDecisionsOnlyFrom(this.workflow.stateMachine.role);
+    this.workflow.reviewFunction.bind(
+      settings({ COUNTERSIGN_REVIEW_CHANNELS: config.reviewChannels.join(',') }),
+    );
+    if (config.teams) {
+      this.teamsEndpoint = new TeamsEndpoint(this, 'TeamsEndpoint', {
+        ...config.teams,
+        auditWriter: this.auditStore.auditWriter(),
+        slackSecretReader: this.slackEndpoint.secretReader(),
+        approverGroupHandle: config.approverGroupHandle,
+        policyBundle: this.policyBundle,
+        ...(config.interactionReservedConcurrency !== undefined
+          ? { reservedConcurrency: config.interactionReservedConcurrency }
+          : {}),
+      });
+      this.teamsEndpoint.handler.bind(this.agents.selfReader());
+      this.teamsEndpoint.allowReviewCallbacks(this.workflow.stateMachine);
+      // Every handler that posts, repaints or replies to a review's cards reaches Teams too.
+      for (const fn of [
+        this.workflow.reviewFunction,
+        this.workflow.recordFunction,
+        this.workflow.reminders.reminderFunction,
+        this.slackEndpoint.handler,
+      ])
+        fn.bind(this.teamsEndpoint.channel());
+      new CfnOutput(this, 'TeamsMessagingEndpoint', {
+        description: 'Paste into the Azure Bot resource: Configuration → Messaging endpoint',
+        value: this.teamsEndpoint.functionUrl.url,
+      });
+      new CfnOutput(this, 'TeamsSecretArn', {
+        description: 'Secrets Manager secret to fill with {"appPassword":"<Entra app client secret>"}',
+        value: this.teamsEndpoint.secret.secretArn,
+      });
+    }
     this.intentRoute = new IntentRoute(this, 'IntentRoute', {
       eventBus: this.intentBus.eventBus,
       stateMachine: this.workflow.stateMachine,

@@ -71,6 +71,26 @@ export interface PlanAnnotations {
   responderEmails: string[];
   /** What an approver's sign-in must meet (`@stepup`); undefined when the policy asks none. */
   stepUp?: StepUpRequirement;
+  /** Where the review is shown (`@channels("slack, teams")`); undefined when the policy says nothing. */
+  channels?: ReviewChannel[];
+}
+
+/** The chat channels a review can be shown in. */
+export const REVIEW_CHANNELS = ['slack', 'teams'] as const;
+/** One of {@link REVIEW_CHANNELS}. */
+export type ReviewChannel = (typeof REVIEW_CHANNELS)[number];
+
+/** Reads `@channels("slack, teams")`: one or more known channel names, comma-separated. */
+export function channelsAnnotation(value: string, errors: string[]): ReviewChannel[] | undefined {
+  const names = list(value);
+  const unknown = names.filter((n) => !(REVIEW_CHANNELS as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    errors.push(
+      `@channels("${value}") must name one or more of ${REVIEW_CHANNELS.join(', ')}, comma-separated`,
+    );
+    return undefined;
+  }
+  return unique(names) as ReviewChannel[];
 }
 
 /** What a policy means to Countersign, read from its effect, scope and annotations. */
@@ -108,6 +128,7 @@ export const KNOWN_ANNOTATIONS = [
   'stepup',
   'breakglass',
   'responders',
+  'channels',
 ] as const;
 const PLAN_ANNOTATIONS = [
   'quorum',
@@ -120,6 +141,7 @@ const PLAN_ANNOTATIONS = [
   'stepup',
   'breakglass',
   'responders',
+  'channels',
 ];
 
 /** Id the runtime reports when no policy matched; reserved. */
@@ -333,6 +355,10 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
       plan.responderGroups = groups;
       plan.responderEmails = emails;
       if (groups.length + emails.length === 0) errors.push('@responders names nobody');
+    }
+    if (a.channels !== undefined) {
+      const channels = channelsAnnotation(a.channels, errors);
+      if (channels) plan.channels = channels;
     }
     // The agent names the human it acts for; only policy can make that human a responder.
     if (plan.breakGlass && a.responders === undefined) {

@@ -32,6 +32,7 @@ import { SANDBOX_WEB_INBOX_URL } from './idp-constants.js';
 import { type LocalAws, startLocalAws } from './local-aws.js';
 import { LocalDigests, loadOrCreateDigestKey, scheduleIntervalMs } from './local-digests.js';
 import type { StreamConsumer } from './local-stream.js';
+import { type LocalTeams, messagingEvent, startLocalTeams, type TeamsHandler } from './local-teams.js';
 import { type LocalExecution, LocalWorkflow } from './local-workflow.js';
 import { type RunningOtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 import { type SynthesizedLoop, synthesizeLoop } from './synth.js';
@@ -95,6 +96,10 @@ export interface LoopOptions {
    * @default true
    */
   traceExport?: boolean;
+  /** Run the fake Teams side (Bot Connector, Bot Framework keys, Graph) and the Teams handler. @default true */
+  teams?: boolean;
+  /** Where reviews are shown when their policies name no `@channels`. @default config.reviewChannels */
+  reviewChannels?: string[];
 }
 
 /** One wake-up the local scheduler holds. */
@@ -201,6 +206,8 @@ export class CountersignLoop {
     private readonly interaction: (
       event: APIGatewayProxyEventV2,
     ) => Promise<APIGatewayProxyStructuredResultV2>,
+    /** The fake Teams side and the Teams handler, unless started with `teams: false`. */
+    readonly teams?: LocalTeams & { handler: TeamsHandler },
   ) {}
 
   /** The config the loop runs with (cdk.json plus overrides). */
@@ -253,7 +260,10 @@ export class CountersignLoop {
       JSON.stringify({ botToken: options.slack?.botToken ?? FAKE_SLACK_TOKEN, signingSecret }),
     );
 
+    const teams = options.teams === false ? undefined : await startLocalTeams(directory, fakeAws);
     Object.assign(process.env, {
+      ...teams?.env,
+      COUNTERSIGN_REVIEW_CHANNELS: (options.reviewChannels ?? config.reviewChannels).join(','),
       // Region, local credentials, endpoints, table and bucket.
       ...aws.env(),
       ...fakeAws.env(),
@@ -284,6 +294,9 @@ export class CountersignLoop {
       import('../lambdas/interaction/handler.js'),
       import('../lambdas/reminder/handler.js'),
     ]);
+    const teamsHandler = teams
+      ? ((await import('../lambdas/teams/handler.js')).handler as TeamsHandler)
+      : undefined;
     // The table's stream feeds what the stack subscribes to it (the archive handler), filters included.
     for (const subscription of synthesized.streams) {
       const module = (await import(subscription.handler)) as { handler: StreamConsumer };
@@ -333,6 +346,7 @@ export class CountersignLoop {
       traces,
       workflow,
       interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
+      teams && teamsHandler ? { ...teams, handler: teamsHandler } : undefined,
     );
     loop.enforcement = enforcement;
     return loop;
@@ -444,6 +458,15 @@ export class CountersignLoop {
     return this.interaction(event);
   }
 
+  /** Runs the Teams handler on a POST to the bot's messaging endpoint, as the Bot Connector's would. */
+  teamsActivity(request: {
+    headers: Record<string, string>;
+    body: string;
+  }): Promise<APIGatewayProxyStructuredResultV2> {
+    if (!this.teams) throw new Error('this loop runs without Teams');
+    return this.teams.handler(messagingEvent(request.headers, request.body));
+  }
+
   /** Resolves when no execution is running and every audit record so far is archived. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);
@@ -464,6 +487,7 @@ export class CountersignLoop {
       this.enforcement.close(),
       this.traces?.close(),
     ]);
+    await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close(), this.teams?.close()]);
   }
 }
 

@@ -14,6 +14,9 @@
  *   server-side and posts it to this server's own `/slack/interactions` over
  *   HTTP, the path real Slack uses; `GET /api/traces/<intentId>` is a
  *   request's timeline (docs/observability.md).
+ *   HTTP, the path real Slack uses.
+ * - `/teams/…` and `/console/teams.html`: the Teams bot's messaging endpoint
+ *   and the console's Teams view (./teams-routes.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -30,6 +33,7 @@ import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import { signingKeyOf } from './fake-sts.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
 import { signedClick, signedViewSubmission } from './slack-click.js';
+import { teamsRoute } from './teams-routes.js';
 import { requestTimeline } from './trace-timeline.js';
 
 /** Options of {@link createSandboxServer}. */
@@ -391,6 +395,7 @@ export async function createSandboxServer(
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (await teamsRoute(loop, () => selfUrl, req, res, path)) return;
 
     if (path === '/' && method === 'POST') {
       const target = req.headers['x-amz-target'];

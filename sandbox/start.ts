@@ -147,7 +147,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const secretProblem = signingSecretProblem(signingSecret);
   if (secretProblem) throw new Error(`SLACK_SIGNING_SECRET refused: ${secretProblem}`);
   const started = Date.now();
-  const sandbox = await startSandbox({ dataDir, signingSecret, slack, port: port(env) });
+  // Every review is shown in Slack and in the console's Teams view (fake Bot Connector).
+  const sandbox = await startSandbox({
+    dataDir,
+    signingSecret,
+    slack,
+    port: port(env),
+    reviewChannels: ['slack', 'teams'],
+  });
   const { loop, server } = sandbox;
   const idp = await startSandboxIdp([SANDBOX_WEB_INBOX_URL, server.url], env);
   const inbox = await startSandboxInbox(loop, idp);
@@ -162,6 +169,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     `  Approval console      ${server.url}/`,
     `  PutEvents endpoint    ${server.url}   (EventBridge client: endpoint "${server.url}", bus "${loop.config.eventBusName}")`,
     `  Slack interactions    ${server.url}/slack/interactions`,
+    `  Teams view            ${server.url}/console/teams.html   (bot messaging endpoint ${server.url}/teams/messages)`,
     loop.slack
       ? `  Fake Slack Web API    ${server.url}/slack/api/<method>`
       : `  Slack                 real workspace, channel ${slack?.channel} (point the app's interactivity URL at a public tunnel to /slack/interactions)`,

@@ -21,6 +21,7 @@ import type {
   ChannelActor,
   ReviewCommand,
   ReviewCoreDeps,
+  ReviewNotifier,
   ReviewOutcome,
   ReviewOutcomeCode,
   ReviewVerb,
@@ -32,6 +33,7 @@ import {
   reviewState,
   runReviewCommand,
 } from '../review-core/dispatch.js';
+import { everyChannel } from '../review-core/notifiers.js';
 import { inlineValue } from '../shared/agent-text.js';
 import { type IdentityResolver, identityResolverFor } from '../shared/identity.js';
 import { MODAL_TTL_SECONDS, type ModalAction, signMetadata, verifyMetadata } from './metadata.js';
@@ -66,6 +68,8 @@ export interface InteractionDeps extends Omit<ReviewCoreDeps, 'resolveActor' | '
   signingSecret: string;
   /** @default the module-wide cached resolver of `slack` */
   identity?: IdentityResolver;
+  /** The other channels' notifiers (Teams), so a vote here repaints the request's cards there too. */
+  otherChannels?: ReviewNotifier[];
 }
 
 /** What happened, one word per case; the handler emits a metric per outcome. */
@@ -97,7 +101,7 @@ function coreDeps(deps: InteractionDeps): ReviewCoreDeps {
       actor.channel === SLACK_CHANNEL
         ? identity.resolve(actor.userId, groups)
         : { kind: 'unresolved', slackUserId: actor.userId, reason: `not a ${SLACK_CHANNEL} user` },
-    notifier: slackNotifier(deps),
+    notifier: everyChannel(slackNotifier(deps), ...(deps.otherChannels ?? [])),
     style: SLACK_STYLE,
   };
 }

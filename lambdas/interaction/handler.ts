@@ -17,6 +17,8 @@ import { optionalEnv, requireEnv } from '../shared/env.js';
 import { identityResolverFor } from '../shared/identity.js';
 import { answerWindow, createWindowSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
+import { teamsFromEnv } from '../teams/environment.js';
+import { teamsNotifier } from '../teams/teams-notifier.js';
 import { handleInteraction, type InteractionOutcome, type InteractionResult } from './core.js';
 import { toHttpRequest } from './payload.js';
 
@@ -27,7 +29,13 @@ const loadSecret = slackSecretLoader(
   requireEnv('COUNTERSIGN_SLACK_SECRET_ARN'),
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
-const base = { ...reviewCoreFromEnv(), logger };
+const teams = teamsFromEnv();
+const base = {
+  ...reviewCoreFromEnv(),
+  logger,
+  // A request also shown in Teams has its Teams card repainted by a vote here.
+  ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
+};
 const idp = identityProviderFromEnv();
 // With an identity store, a Slack user is an approver only as the IdP's person with that email.
 const idpDirectory = idp?.identityStoreId

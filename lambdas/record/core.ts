@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import { eventRequestId, requestIdFor } from '../evaluate/core.js';
+import type { ReviewNotifier } from '../review-core/contract.js';
 import { inlineValue } from '../shared/agent-text.js';
 import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../shared/audit.js';
 import { mention, renderCard } from '../shared/card.js';
@@ -37,6 +38,8 @@ export interface RecordDeps extends AuditDeps {
   /** How long an approval's grant may be used. */
   grantTtlSeconds: number;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
+  /** The other channels' notifiers (Teams): their cards show the final decision too. Each never throws. */
+  otherChannels?: ReviewNotifier[];
 }
 
 const FINAL_KIND: Record<FinalStatus, AuditKind> = {
@@ -228,6 +231,7 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
   }
 
   await refreshCard(deps, request);
+  for (const channel of deps.otherChannels ?? []) await channel.requestChanged(request);
   if (won) await notifyRequester(deps, request, decision);
   return toDetail(request, decision);
 }

@@ -9,6 +9,8 @@ import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { handlerTraceExport } from '../shared/tracing.js';
 import type { WorkflowState } from '../shared/workflow.js';
+import { teamsFromEnv } from '../teams/environment.js';
+import { teamsNotifier } from '../teams/teams-notifier.js';
 import { type RecordDeps, record } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
@@ -18,6 +20,7 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
+const teams = teamsFromEnv();
 
 const deps: RecordDeps = {
   ...auditDepsFromEnv(),
@@ -29,6 +32,7 @@ const deps: RecordDeps = {
     return slack;
   },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
+  ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
 };
 const exportTrace = handlerTraceExport('record', (message, extra) => logger.warn(message, extra));
 

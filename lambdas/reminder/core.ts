@@ -13,12 +13,14 @@ import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { quorumProgress, slackTime } from '../shared/card.js';
 import { mentionTargets, userIdByEmail } from '../shared/mentions.js';
 import type { ReminderPayload } from '../shared/reminders.js';
-import { currentHash, getRequest } from '../shared/store.js';
+import { currentHash, getRequest, type RequestItem } from '../shared/store.js';
 
 /** Dependencies of {@link remind}. */
 export interface ReminderDeps extends AuditDeps {
   slack: () => Promise<Pick<WebClient, 'chat' | 'usergroups' | 'users'>>;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
+  /** Replies in the thread of the request's cards in other channels (Teams); returns how many were sent. */
+  replyElsewhere?: (request: RequestItem, text: string) => Promise<number>;
 }
 
 /** What a wake-up did. */
@@ -28,10 +30,14 @@ export type ReminderOutcome = 'reminded' | 'escalated' | 'skipped';
 export async function remind(deps: ReminderDeps, payload: ReminderPayload): Promise<ReminderOutcome> {
   if (!payload || typeof payload.requestId !== 'string') throw new Error('reminder payload has no requestId');
   const request = await getRequest(deps, payload.requestId);
-  if (request?.status !== 'PENDING' || !request.card || !request.review || !request.expiresAt) {
-    return 'skipped';
-  }
+  if (request?.status !== 'PENDING' || !request.review || !request.expiresAt) return 'skipped';
+  if (!request.card && !request.messages?.length) return 'skipped';
   if (deps.now().getTime() >= Date.parse(request.expiresAt)) return 'skipped';
+  await remindElsewhere(deps, request, payload.kind);
+  if (!request.card) {
+    if (payload.kind === 'escalation') await auditEscalation(deps, request, payload.beforeSeconds);
+    return payload.kind === 'reminder' ? 'reminded' : 'escalated';
+  }
   const slack = await deps.slack();
   const plan = request.review;
   const minutes = Math.max(1, Math.round((Date.parse(request.expiresAt) - deps.now().getTime()) / 60_000));
@@ -75,6 +81,18 @@ export async function remind(deps: ReminderDeps, payload: ReminderPayload): Prom
       deps.warn?.('could not DM an escalation target', { target, error: (error as Error).message });
     }
   }
+  await auditEscalation(deps, request, payload.beforeSeconds);
+  return 'escalated';
+}
+
+/** Audits an escalation. */
+async function auditEscalation(
+  deps: ReminderDeps,
+  request: RequestItem,
+  beforeSeconds: number,
+): Promise<void> {
+  const plan = request.review!;
+  const targets = plan.escalateTo ?? [];
   await appendAudit(
     deps,
     { requestId: request.intentId, createdAt: request.createdAt },
@@ -84,12 +102,32 @@ export async function remind(deps: ReminderDeps, payload: ReminderPayload): Prom
       intentHash: currentHash(request),
       data: {
         escalateTo: targets,
-        beforeSeconds: payload.beforeSeconds,
+        beforeSeconds: beforeSeconds,
         expiresAt: request.expiresAt,
         approvals: request.approvals.length,
         quorum: plan.quorum,
       },
     },
   );
-  return 'escalated';
+}
+
+/**
+ * The reminder or escalation as a reply in the thread of the request's cards
+ * in other channels, naming the approver (or escalation) groups. Countersign's
+ * words only; the request's action and resource are on the card above it.
+ */
+async function remindElsewhere(deps: ReminderDeps, request: RequestItem, kind: string): Promise<void> {
+  if (!deps.replyElsewhere || !request.messages?.length) return;
+  const plan = request.review!;
+  const minutes = Math.max(1, Math.round((Date.parse(request.expiresAt!) - deps.now().getTime()) / 60_000));
+  const approvals = `${request.approvals.length} of ${plan.quorum} approval${plan.quorum === 1 ? '' : 's'}`;
+  const who =
+    kind === 'reminder'
+      ? [...plan.approverGroups.map((g) => `@${g}`), ...plan.approverEmails]
+      : (plan.escalateTo ?? []).map((t) => (t.startsWith('group:') ? `@${t.slice(6)}` : t.slice(6)));
+  const text =
+    kind === 'reminder'
+      ? `Reminder for ${who.join(', ')}: this review expires at ${request.expiresAt} (in about ${minutes} min) and is still waiting (${approvals}). Unanswered reviews are denied.`
+      : `Escalation to ${who.join(', ')}: nobody has decided this review; it expires at ${request.expiresAt} (in about ${minutes} min), ${approvals}.`;
+  await deps.replyElsewhere(request, text);
 }

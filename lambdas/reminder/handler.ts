@@ -7,6 +7,8 @@ import { optionalEnv, requireEnv } from '../shared/env.js';
 import type { ReminderPayload } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
+import { teamsFromEnv } from '../teams/environment.js';
+import { replyInThreads } from '../teams/teams-notifier.js';
 import { type ReminderDeps, remind } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
@@ -16,6 +18,7 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
+const teams = teamsFromEnv();
 
 const deps: ReminderDeps = {
   ...auditDepsFromEnv(),
@@ -24,6 +27,9 @@ const deps: ReminderDeps = {
     return slack;
   },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
+  ...(teams
+    ? { replyElsewhere: async (request, text) => replyInThreads(await teams.connector(), request, text) }
+    : {}),
 };
 
 export const handler = async (payload: ReminderPayload): Promise<{ outcome: string }> => {

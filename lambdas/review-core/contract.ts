@@ -18,11 +18,11 @@ import type { ResolvedIdentity } from '../shared/identity.js';
 import type { ApproverRef, Intent } from '../shared/intent.js';
 import type { IntentQuestion, IntentVerdict, PolicyDefaults } from '../shared/policy.js';
 import type { VerifiedFacts } from '../shared/registration.js';
-import type { Modification, RequestDecision, RequestItem, ReviewPlan } from '../shared/store.js';
+import type { Modification, RequestDecision, RequestItem, ReviewPlan, SentMessage } from '../shared/store.js';
 import type { ApprovalRule } from './eligibility.js';
 
 /** The request's shapes, for channels that render them (they never load or write a request). */
-export type { Intent, Modification, RequestDecision, RequestItem, ReviewPlan };
+export type { Intent, Modification, RequestDecision, RequestItem, ReviewPlan, SentMessage };
 
 /** What a person can do to a review. */
 export type ReviewVerb = 'approve' | 'deny' | 'modify' | 'break-glass' | 'acknowledge';

@@ -10,7 +10,13 @@ import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
 import { type ReminderScheduler, wakeUps } from '../shared/reminders.js';
-import { getRequest, type RequestItem, updatePending } from '../shared/store.js';
+import {
+  addSentMessage,
+  getRequest,
+  type RequestItem,
+  type SentMessage,
+  updatePending,
+} from '../shared/store.js';
 import { REVIEW_ERROR } from '../shared/workflow.js';
 
 /** Dependencies of {@link review}. */
@@ -24,6 +30,19 @@ export interface ReviewDeps extends AuditDeps {
    */
   scheduler?: ReminderScheduler;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
+  /**
+   * The channels a review is shown in when its plan names none (a policy's
+   * `@channels`). @default ['slack']
+   */
+  channels?: readonly string[];
+  /** Posts and repaints the card in another channel (Teams), when the deployment has one. */
+  otherChannels?: Record<string, ReviewPoster>;
+}
+
+/** Posts a request's card in a channel, or repaints the one already posted there. */
+export interface ReviewPoster {
+  post(request: RequestItem): Promise<SentMessage>;
+  repaint(request: RequestItem, message: SentMessage): Promise<void>;
 }
 
 /** Input of the review task. */
@@ -38,7 +57,10 @@ export class ReviewError extends Error {
 }
 
 /** Stores the token and posts (or refreshes) the card. */
-export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ channel: string; ts: string }> {
+export async function review(
+  deps: ReviewDeps,
+  input: ReviewInput,
+): Promise<{ channel?: string; ts?: string; messages: SentMessage[] }> {
   if (typeof input?.taskToken !== 'string' || input.taskToken.length === 0) {
     throw new ReviewError('review input has no task token');
   }
@@ -59,6 +81,51 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
     throw new ReviewError(`request ${input.requestId} is no longer pending`);
   }
 
+  const channels = request.review?.channels ?? deps.channels ?? ['slack'];
+  // A channel policy asks for that this deployment cannot reach fails the review: the workflow denies it.
+  const missing = channels.filter((c) => c !== 'slack' && !deps.otherChannels?.[c]);
+  if (missing.length > 0)
+    throw new ReviewError(
+      `policy shows this review in ${missing.join(', ')}, which this deployment has no channel for`,
+    );
+  const location = channels.includes('slack') ? await postSlackCard(deps, request, input) : undefined;
+  const messages: SentMessage[] = [];
+  for (const channel of channels.filter((c) => c !== 'slack')) {
+    messages.push(await postCard(deps, deps.otherChannels![channel]!, channel, request, input));
+  }
+
+  // Also on a retried Review: scheduling is idempotent (named schedules), and a retry may follow a
+  // first attempt that died before scheduling.
+  const scheduled = await scheduleWakeUps(deps, request);
+
+  await appendAudit(
+    deps,
+    { requestId: request.intentId, createdAt: request.createdAt },
+    {
+      kind: 'reviewers-notified',
+      actor: { type: 'system', component: 'review' },
+      intentHash: request.intentHash,
+      data: {
+        ...(location ? { channel: location.channel, ts: location.ts } : {}),
+        ...(messages.length ? { messages } : {}),
+        approverGroups: request.review?.approverGroups ?? [],
+        approverEmails: request.review?.approverEmails ?? [],
+        quorum: request.review?.quorum ?? 1,
+        expiresAt: request.expiresAt ?? null,
+        repost: Boolean(request.card),
+        wakeUps: scheduled,
+      },
+    },
+  );
+  return { ...location, messages };
+}
+
+/** Posts the Slack card, or repaints it when a retried Review finds it posted. */
+async function postSlackCard(
+  deps: ReviewDeps,
+  request: RequestItem,
+  input: ReviewInput,
+): Promise<{ channel: string; ts: string }> {
   const slack = await deps.slack();
   const card = renderCard(request);
   let location = request.card;
@@ -82,31 +149,29 @@ export async function review(deps: ReviewDeps, input: ReviewInput): Promise<{ ch
       throw new ReviewError(`request ${input.requestId} was decided while its card was being posted`);
     }
   }
-
-  // Also on a retried Review: scheduling is idempotent (named schedules), and a retry may follow a
-  // first attempt that died before scheduling.
-  const scheduled = await scheduleWakeUps(deps, request);
-
-  await appendAudit(
-    deps,
-    { requestId: request.intentId, createdAt: request.createdAt },
-    {
-      kind: 'reviewers-notified',
-      actor: { type: 'system', component: 'review' },
-      intentHash: request.intentHash,
-      data: {
-        channel: location.channel,
-        ts: location.ts,
-        approverGroups: request.review?.approverGroups ?? [],
-        approverEmails: request.review?.approverEmails ?? [],
-        quorum: request.review?.quorum ?? 1,
-        expiresAt: request.expiresAt ?? null,
-        repost: Boolean(request.card),
-        wakeUps: scheduled,
-      },
-    },
-  );
   return location;
+}
+
+/** Posts the card in another channel once; a retried Review repaints the one it finds. */
+async function postCard(
+  deps: ReviewDeps,
+  poster: ReviewPoster,
+  channel: string,
+  request: RequestItem,
+  input: ReviewInput,
+): Promise<SentMessage> {
+  const sent = request.messages?.find((m) => m.channel === channel);
+  if (sent) {
+    await poster.repaint(request, sent);
+    return sent;
+  }
+  const message = await poster.post(request);
+  if (!(await addSentMessage(deps, request.intentId, message))) {
+    throw new ReviewError(
+      `request ${input.requestId} was decided while its ${channel} card was being posted`,
+    );
+  }
+  return message;
 }
 
 /** Schedules the plan's reminders and escalation; a failure is logged, never fails the review. */

@@ -9,6 +9,8 @@ import type { ReminderScheduler } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { handlerTraceExport } from '../shared/tracing.js';
+import { teamsFromEnv } from '../teams/environment.js';
+import { teamsPoster } from '../teams/teams-notifier.js';
 import { type ReviewDeps, type ReviewInput, review } from './core.js';
 import { eventBridgeScheduler } from './scheduler.js';
 
@@ -20,6 +22,7 @@ const loadSecret = slackSecretLoader(
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
 const scheduleGroup = optionalEnv('COUNTERSIGN_SCHEDULE_GROUP');
+const teams = teamsFromEnv();
 
 const deps: ReviewDeps = {
   ...auditDepsFromEnv(),
@@ -39,6 +42,8 @@ const deps: ReviewDeps = {
       }
     : {}),
   warn: (message, extra) => logger.warn(message, extra ?? {}),
+  channels: (optionalEnv('COUNTERSIGN_REVIEW_CHANNELS') ?? 'slack').split(',').map((c) => c.trim()),
+  ...(teams ? { otherChannels: { teams: teamsPoster(teams) } } : {}),
 };
 const exportTrace = handlerTraceExport('review', (message, extra) => logger.warn(message, extra));
 

@@ -26,6 +26,7 @@ import {
   type PolicyBundle,
   type PolicyMeta,
   policyBundleDigest,
+  type ReviewChannel,
   readPolicyMeta,
 } from '../../lib/policy-bundle.js';
 import type { StepUpRequirement } from '../identity/contract.js';
@@ -358,6 +359,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       responderGroups: breakGlass ? responderGroups.sort() : [],
       responderEmails: breakGlass ? responderEmails.sort() : [],
       ...stepUpOf(plans.map(({ plan }) => plan.stepUp)),
+      ...routeChannels(plans.map(({ plan }) => plan.channels)),
     };
   }
 
@@ -542,6 +544,21 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     approvePoliciesForbid,
     referencedGroups: referencedGroups(bundle),
   };
+}
+
+/**
+ * Where a review is shown, from the `@channels` of every matching review
+ * policy: each channel any of them names (a review is never hidden from a
+ * channel one of its policies asks for). Policies without `@channels` have
+ * no say; when none has one the plan names no channels and the deployment's
+ * configured channels apply (the Review task reads `COUNTERSIGN_REVIEW_CHANNELS`).
+ */
+export function routeChannels(stated: readonly (readonly ReviewChannel[] | undefined)[]): {
+  channels?: ReviewChannel[];
+} {
+  const named = stated.filter((c): c is readonly ReviewChannel[] => c !== undefined);
+  if (named.length === 0) return {};
+  return { channels: unique(named.flat()).sort() };
 }
 
 /**

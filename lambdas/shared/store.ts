@@ -69,6 +69,8 @@ export interface ReviewPlan {
   responderGroups?: string[];
   /** Emails that may break glass. */
   responderEmails?: string[];
+  /** Where the review is shown (`@channels`): absent means the deployment's configured channels. */
+  channels?: string[];
 }
 
 /** A final decision as written on the request. */
@@ -105,6 +107,22 @@ export interface Modification {
   by: ApproverRef;
   /** Policies of the re-evaluation. */
   policies: string[];
+}
+
+/**
+ * A message sent for a request in some channel, in no channel's words: what
+ * a notifier needs to repaint it or reply in its thread. Slack's card is also
+ * kept as `card` (every Slack path reads it there).
+ */
+export interface SentMessage {
+  /** The channel's name: `slack`, `teams`. */
+  channel: string;
+  /** Where it lives: a Slack channel id, a Teams conversation id. */
+  conversationId: string;
+  /** Which message: a Slack `ts`, a Teams activity id. */
+  messageId: string;
+  /** Teams: the Bot Connector endpoint of the conversation (the activity's `serviceUrl`). */
+  serviceUrl?: string;
 }
 
 /** The post-hoc review item of a break-glass approval. */
@@ -150,6 +168,10 @@ export interface RequestItem {
   taskToken?: string;
   /** Where the review card lives. */
   card?: { channel: string; ts: string };
+  /** Messages sent for the request beyond Slack's `card` (a Teams card), one per channel. */
+  messages?: SentMessage[];
+  /** The channels of `messages` (what the one-per-channel condition reads). */
+  sentIn?: string[];
   approvals: ApproverRef[];
   voterIds: string[];
   decision?: RequestDecision;
@@ -237,6 +259,41 @@ export async function updatePending(
     if (isConditionFailure(error)) return false;
     throw error;
   }
+}
+
+/**
+ * Remembers a message sent for a pending request (a Teams card), one per
+ * channel: returns false when the request is no longer pending or already
+ * has a message in that channel (a retried Review updates that one instead).
+ */
+export async function addSentMessage(
+  { ddb, table }: StoreDeps,
+  intentId: string,
+  message: SentMessage,
+): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: requestKey(intentId),
+        UpdateExpression:
+          'SET messages = list_append(if_not_exists(messages, :none), :message), sentIn = list_append(if_not_exists(sentIn, :none), :channels)',
+        ConditionExpression: 'attribute_exists(pk) AND #status = :pending AND NOT contains(sentIn, :channel)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':none': [],
+          ':message': [message],
+          ':pending': 'PENDING',
+          ':channel': message.channel,
+          ':channels': [message.channel],
+        },
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+  return true;
 }
 
 /** Outcome of an approve vote. */
@@ -400,7 +457,8 @@ export async function recordModification(
       ':seen': modification.fromHash,
       ':modification': modification,
       ':votes': [modification.by],
-      ':voters': [modification.by.slackUserId],
+      // One person is one voter whatever channel they vote from (see recordApproval).
+      ':voters': [modification.by.slackUserId, voterEmailKey(modification.by.email)],
     },
   });
 }

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
         },
       },
       emailIdentity: { subaddressDomains: ['*'], punycodeDomains: [] },
+      reviewChannels: ['slack'],
     });
   });
 

@@ -319,6 +319,7 @@ describe('functions', () => {
         'COUNTERSIGN_REMINDER_FUNCTION_ARN',
         'COUNTERSIGN_SCHEDULER_ROLE_ARN',
         'COUNTERSIGN_REMINDER_DLQ_ARN',
+        'COUNTERSIGN_REVIEW_CHANNELS',
       ].sort(),
     );
     expect(keys('ApprovalWorkflowRemindersReminderFunction')).toEqual(

@@ -1,6 +1,6 @@
 /**
- * Invariant 10 in the import graph: the Slack channel (lambdas/interaction/)
- * parses and renders; it reaches the request store, the audit trail, Step
+ * Invariant 10 in the import graph: each channel (Slack: lambdas/interaction/,
+ * Teams: lambdas/teams/) parses and renders; it reaches the request store, the audit trail, Step
  * Functions and the policy engine only through the review core
  * (lambdas/review-core/). And the core knows no channel: it imports nothing
  * of lambdas/interaction/ and no Slack client.
@@ -11,6 +11,9 @@ import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
 const SLACK_CHANNEL = 'lambdas/interaction';
+const TEAMS_CHANNEL = 'lambdas/teams';
+/** Every channel adapter. */
+const CHANNELS = [SLACK_CHANNEL, TEAMS_CHANNEL];
 const CORE = 'lambdas/review-core';
 
 /** What only the core may touch. */
@@ -86,8 +89,8 @@ describe('channel and core boundaries', () => {
     expect(core.has('lambdas/shared/policy.ts')).toBe(true);
   });
 
-  it('the Slack channel imports neither the store, the audit trail, Step Functions nor the policy engine', () => {
-    for (const file of filesOf(SLACK_CHANNEL)) {
+  it('no channel imports the store, the audit trail, Step Functions or the policy engine', () => {
+    for (const file of CHANNELS.flatMap(filesOf)) {
       const direct = importsOf(file).map((i) => i.target);
       expect(
         direct.filter((t) => CORE_ONLY_FILES.includes(t) || CORE_ONLY_PACKAGES.includes(t)),
@@ -96,19 +99,24 @@ describe('channel and core boundaries', () => {
     }
   });
 
-  it('nothing the Slack channel runs reaches them except through the review core', () => {
-    const reached = reachable(filesOf(SLACK_CHANNEL), CORE);
+  it.each(CHANNELS)('nothing %s runs reaches them except through the review core', (channel) => {
+    const reached = reachable(filesOf(channel), CORE);
     const leaks = [...CORE_ONLY_FILES, ...CORE_ONLY_PACKAGES]
       .filter((target) => reached.has(target))
       .map((target) => `${reached.get(target)} -> ${target}`);
     expect(leaks).toEqual([]);
   });
 
+  it('the Teams channel does call the core', () => {
+    const teams = filesOf(TEAMS_CHANNEL).flatMap(importsOf);
+    expect(teams.some((i) => i.target === `${CORE}/dispatch.ts`)).toBe(true);
+  });
+
   it('the core imports no channel and no Slack client', () => {
     for (const file of filesOf(CORE)) {
       const direct = importsOf(file).map((i) => i.target);
       expect(
-        direct.filter((t) => t.startsWith(`${SLACK_CHANNEL}/`) || t === '@slack/web-api'),
+        direct.filter((t) => CHANNELS.some((c) => t.startsWith(`${c}/`)) || t === '@slack/web-api'),
         file,
       ).toEqual([]);
     }
