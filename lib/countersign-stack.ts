@@ -188,6 +188,8 @@ export class CountersignStack extends Stack {
         policyBundle: this.policyBundle,
       });
       this.webInbox.handler.bind(this.agents.selfReader());
+      // A decision in the inbox repaints the request's Teams card too.
+      if (this.teamsEndpoint) this.webInbox.handler.bind(this.teamsEndpoint.channel());
       this.webInbox.allowReviewCallbacks(this.workflow.stateMachine);
       // Without a configured URL (a custom domain), step-up cards link to the deployed inbox.
       if (!config.webInboxUrl) {

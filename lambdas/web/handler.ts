@@ -11,11 +11,15 @@ import { signInResolver } from '../identity/actor-resolver.js';
 import { IDENTITY_PROVIDER_ENV, identityProviderFromEnv } from '../identity/config.js';
 import { createTokenVerifier } from '../identity/token-verifier.js';
 import { slackNotifier } from '../interaction/slack-notifier.js';
+import type { ReviewNotifier } from '../review-core/contract.js';
 import { reviewCoreFromEnv } from '../review-core/environment.js';
+import { everyChannel } from '../review-core/notifiers.js';
 import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
+import { teamsFromEnv } from '../teams/environment.js';
+import { teamsNotifier } from '../teams/teams-notifier.js';
 import type { WebDeps } from './contract.js';
 import { handleWeb } from './core.js';
 import { fromApiGateway, html, toApiGateway } from './http.js';
@@ -41,7 +45,8 @@ const scope = optionalEnv('COUNTERSIGN_WEB_SCOPE');
 /** A custom domain in front of the API, when there is one; else the API's own domain. */
 const fixedOrigin = optionalEnv('COUNTERSIGN_WEB_ORIGIN');
 const flows = new Map<string, SignInFlow>();
-let notifier: ReturnType<typeof slackNotifier> | undefined;
+const teams = teamsFromEnv();
+let notifier: ReviewNotifier | undefined;
 
 /** The sign-in flow for an origin (its callback URL is registered with the IdP). */
 function flowFor(origin: string): SignInFlow {
@@ -66,9 +71,12 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
   let answer: Awaited<ReturnType<typeof handleWeb>>;
   try {
     const slack = await loadSlack();
-    notifier ??= slackNotifier({ slack: createSlackClient(slack.botToken, slackApiUrl), logger });
+    // A decision here repaints the request's cards in every chat channel it was shown in.
+    notifier ??= everyChannel(
+      slackNotifier({ slack: createSlackClient(slack.botToken, slackApiUrl), logger }),
+      ...(teams ? [teamsNotifier({ connector: teams.connector, logger })] : []),
+    );
     const deps: WebDeps = {
-      // A decision here repaints the request's Slack card.
       core: { ...base, notifier },
       verifier,
       signIn: flowFor(origin),

@@ -78,6 +78,20 @@ describe('Teams endpoint (template)', () => {
     });
   });
 
+  it('with the web inbox deployed too, a decision there repaints Teams cards: the inbox gets the Teams settings', () => {
+    const { template } = synth({
+      ...withTeams,
+      identityProvider: {
+        issuer: 'https://idp.example.com',
+        clientId: 'countersign-web',
+        clientSecretId: 'countersign/idp-client',
+        apiAudience: 'urn:countersign:approval-api',
+      },
+    });
+    const ids = functionsWith(template.toJSON().Resources as Resources, 'COUNTERSIGN_TEAMS_SECRET_ARN');
+    expect(ids.map((id) => id.replace(/[0-9A-F]{8}$/, ''))).toContain('WebInboxWebFunction');
+  });
+
   it('the Teams handler may end reviews (success and failure only) and read its secret; nothing else of Step Functions', () => {
     const { template } = synth(withTeams);
     const policies = template.findResources('AWS::IAM::Policy', {
