@@ -87,6 +87,11 @@ export interface PolicyMeta {
    * engine uses it only to skip policies that cannot match.
    */
   scope: { environments?: string[]; services?: string[] };
+  /**
+   * `shadow` (`@mode("shadow")`): evaluated on every intent and its would-be
+   * outcome recorded, but it decides nothing. Undefined: enforced.
+   */
+  mode?: 'shadow';
 }
 
 /** Annotations Countersign understands. Anything else is an error: a typo such as `@qourum` must not silently weaken a review. */
@@ -103,6 +108,7 @@ export const KNOWN_ANNOTATIONS = [
   'editable',
   'breakglass',
   'responders',
+  'mode',
 ] as const;
 const PLAN_ANNOTATIONS = [
   'quorum',
@@ -256,6 +262,8 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
   const actions = scopeActions(json);
   const meta: PolicyMeta = { id, effect: json.effect, actions, scope: readScope(json) };
   if (a.description) meta.description = a.description;
+  const mode = readPolicyMode(a, actions, errors);
+  if (mode) meta.mode = mode;
 
   const outcome = a.outcome;
   const hasPlanAnnotations = PLAN_ANNOTATIONS.some((k) => k in a);
@@ -339,6 +347,32 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
     meta.plan = plan;
   }
   return { meta, errors };
+}
+
+/**
+ * `@mode("shadow" | "enforce")`: a shadow policy is evaluated beside the
+ * enforced ones and its would-be outcome recorded, but it decides nothing.
+ * Only intent policies (`Action::"request"`) can be shadowed: who may approve
+ * is never a trial.
+ */
+export function readPolicyMode(
+  annotations: Record<string, string>,
+  actions: readonly PolicyAction[],
+  errors: string[],
+): 'shadow' | undefined {
+  const mode = annotations.mode;
+  if (mode === undefined || mode === 'enforce') return undefined;
+  if (mode !== 'shadow') {
+    errors.push(`@mode("${mode}") must be "shadow" or "enforce"`);
+    return undefined;
+  }
+  if (actions.includes('approve')) {
+    errors.push(
+      '@mode("shadow") applies only to policies for Action::"request" (approval rules are never a trial)',
+    );
+    return undefined;
+  }
+  return 'shadow';
 }
 
 /** Line and column (1-based) of a UTF-8 byte offset (Cedar reports byte offsets) in a text. */
