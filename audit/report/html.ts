@@ -153,7 +153,7 @@ ${nav}
 <p class="muted">Period <span data-figure="from">${e(f.from)}</span> to <span data-figure="to">${e(f.to)}</span> · generated ${e(f.generatedAt)} · trail ${e(v.source)}</p>
 
 <div class="verdict ${v.ok ? 'ok' : 'failed'}" id="verification">
-<p><b>Verification ${v.ok ? 'passed' : 'FAILED'}.</b> <span data-figure="verified">${v.ok ? 'true' : 'false'}</span> — every figure below is computed only from records that passed it.</p>
+<p><b>Verification ${v.ok ? 'passed' : 'FAILED'}.</b> <span data-figure="verified" hidden>${v.ok ? 'true' : 'false'}</span>Every figure below is computed only from records that passed it.</p>
 <p>Checked: every digest's signature${v.signaturesChecked ? '' : ' (NOT checked: no public key was given)'}, the digest chain, every record's hash, its place in its request's chain, and that every record is listed in exactly one digest.</p>
 <p>Result: <code>${e(v.lines.join(' | '))}</code></p>
 <p>Public key fingerprint (SHA-256 of the DER SubjectPublicKeyInfo): ${v.keyFingerprints.map((k) => `<code data-figure="key-fingerprint">sha256:${e(k)}</code>`).join(', ') || '<i>none</i>'}</p>
