@@ -33,7 +33,7 @@ async function run(...argv: string[]) {
 /** The `data-figure` values of a report page. */
 function figures(html: string): Record<string, string> {
   const found: Record<string, string> = {};
-  for (const m of html.matchAll(/data-figure="([a-z0-9-]+)">([^<]*)</g)) found[m[1]!] ??= m[2]!;
+  for (const m of html.matchAll(/data-figure="([a-z0-9-]+)"[^>]*>([^<]*)</g)) found[m[1]!] ??= m[2]!;
   return found;
 }
 
