@@ -122,7 +122,7 @@ export function renderReport(f: ReportFigures, options: RenderOptions = {}): str
   const rows = f.rows
     .map(
       (r) =>
-        `<tr data-request-id="${e(r.requestId)}"><td>${e(r.requestId)}</td><td>${e(r.agent)}</td><td>${e(r.action)}</td><td>${e(r.environment)}</td><td class="o-${e(r.outcome)}">${e(r.outcome)}</td><td>${r.automatic === null ? '' : r.automatic ? 'policy' : 'human'}</td><td>${e(r.approvers.map((a) => a.email).join(', '))}</td><td>${e(duration(r.timeToDecisionSeconds))}</td><td>${e(r.requestedAt)}</td></tr>`,
+        `<tr data-request-id="${e(r.requestId)}"><td>${e(r.requestId)}</td><td>${e(r.agent)}</td><td>${e(r.action)}</td><td class="mono">${e(r.resource)}</td><td>${e(r.environment)}</td><td class="o-${e(r.outcome)}">${e(r.outcome)}</td><td>${r.automatic === null ? '' : r.automatic ? 'policy' : 'human'}</td><td>${e(r.approvers.map((a) => a.email).join(', '))}</td><td>${e(duration(r.timeToDecisionSeconds))}</td><td>${e(r.requestedAt)}</td></tr>`,
     )
     .join('');
   const nav = options.nav?.length
@@ -214,7 +214,7 @@ ${barChart(
 ${controls}
 
 <h2>Requests</h2>
-<table><thead><tr><th>Request</th><th>Agent</th><th>Action</th><th>Env</th><th>Outcome</th><th>Decided by</th><th>Approvers</th><th>Time</th><th>Requested</th></tr></thead>
+<table><thead><tr><th>Request</th><th>Agent</th><th>Action</th><th>Resource</th><th>Env</th><th>Outcome</th><th>Decided by</th><th>Approvers</th><th>Time</th><th>Requested</th></tr></thead>
 <tbody>${rows}</tbody></table>
 </body></html>
 `;
