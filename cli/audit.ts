@@ -1,5 +1,5 @@
 /**
- * `countersign audit verify | export | digest`: check the audit trail without
+ * `countersign audit verify | export | report | digest | archive`: check the audit trail without
  * trusting the operator, export evidence for auditors, and write a digest on
  * demand (operators, the local sandbox). The work lives in `audit/` and
  * `lambdas/digest/core.ts`; this module parses options and maps errors.

@@ -200,6 +200,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
   // subset is preparsed once, on first use.
   const subsets = new Map<string, string>();
   const selections = new Map<string, string>();
+  const instance = ++enginesCreated;
   function policySetFor(
     action: PolicyAction,
     environment: string,
@@ -222,7 +223,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     const subsetKey = ids.join('\n');
     let psetId = subsets.get(subsetKey);
     if (!psetId) {
-      psetId = `countersign-${digest}-${subsets.size}`;
+      psetId = `countersign-${digest}-${instance}-${subsets.size}`;
       const staticPolicies = Object.fromEntries(ids.map((id) => [id, bundle.policies[id]!]));
       const parsed = cedar.preparsePolicySet(psetId, { staticPolicies });
       if (parsed.type === 'failure')
@@ -605,6 +606,14 @@ export function referencedGroups(bundle: Pick<PolicyBundle, 'policies'>): string
   }
   return [...handles].sort();
 }
+
+/**
+ * Engines created in this process. Cedar keeps preparsed policy sets in one
+ * registry per process, so each engine names its sets with its own number:
+ * two engines of the same bundle (tests, the sandbox, the CLI) never replace
+ * each other's sets.
+ */
+let enginesCreated = 0;
 
 /** Where the repository's policies live when no bundle is embedded. */
 export function policyDirectory(): string {

@@ -3,12 +3,13 @@
  * and its would-be outcome is recorded, but it decides nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatExplain } from '../../cli/policy.js';
 import { type EvaluateDeps, evaluate } from '../../lambdas/evaluate/core.js';
 import { readChain } from '../../lambdas/shared/audit.js';
 import { createPolicyEngine } from '../../lambdas/shared/policy.js';
 import { verifyIntent } from '../../lambdas/shared/registration.js';
 import { buildPolicyBundle, PolicyBundleError } from '../../lib/policy-bundle.js';
-import { DEFAULTS, intent, policyDir, requestPolicy } from '../policy/helpers.js';
+import { DEFAULTS, intent, POLICY_DIR, policyDir, requestPolicy } from '../policy/helpers.js';
 import { makeIntent, sandboxVerification } from '../support/fixtures.js';
 import { type LocalAws, startLocalAws } from '../support/local-aws.js';
 import { newIntentId } from '../support/loop.js';
@@ -65,6 +66,52 @@ describe('@mode("shadow") in the policy engine', () => {
     expect(verdict.review).toMatchObject({ quorum: 1, policies: ['review-ec2'] });
     expect(verdict.review?.approverGroups).not.toContain('cto-office');
     expect(verdict.shadow).toMatchObject({ outcome: 'review', changed: false, policies: ['trial-quorum'] });
+  });
+
+  it('policy explain shows the would-be outcome beside the enforced one', () => {
+    const engine = engineFor({ 'allow.cedar': allowEc2, 'trial.cedar': shadowForbidEc2 });
+    const verdict = engine.evaluateIntent({ intent: intent(), agentId: 'deploy-bot' }, DEFAULTS);
+    const lines = formatExplain({
+      intentId: 'intent-test-0001',
+      action: 'ec2:RunInstances',
+      environment: 'prod',
+      verdict,
+      sources: {},
+      asked: { groups: [], emails: [] },
+      notes: [],
+    });
+    expect(lines).toContain('outcome:   ALLOW');
+    expect(lines).toContain('shadow:    would be DENY (a change) by trial-no-ec2; decides nothing');
+  });
+
+  it('two engines of one bundle keep their own policy sets (Cedar’s registry is per process)', () => {
+    // Prepare: engine A has chosen its set for a dev read before engine B, same bundle, chooses one for prod IAM.
+    const bundle = buildPolicyBundle(POLICY_DIR);
+    const facts = (environment: string) => ({
+      owner: 'o@example.com',
+      onBehalfOf: 'c@example.com',
+      environment,
+      declaredEnvironment: environment,
+      environmentSource: 'resource' as const,
+    });
+    const devRead = {
+      intent: intent({ action: 's3:GetObject', resource: 'arn:aws:s3:::dev-x/y', environment: 'dev' }),
+      agentId: 'deploy-bot',
+      verified: facts('dev'),
+    };
+    const prodIam = {
+      intent: intent({ action: 'iam:AttachRolePolicy', resource: 'arn:aws:iam::1:role/x' }),
+      agentId: 'deploy-bot',
+      verified: facts('prod'),
+    };
+    const a = createPolicyEngine(bundle);
+    expect(a.evaluateIntent(devRead, DEFAULTS).policies).toEqual(['allow-dev-read-only']);
+
+    // Act
+    createPolicyEngine(bundle).evaluateIntent(prodIam, DEFAULTS);
+
+    // Assess: A still allows the dev read.
+    expect(a.evaluateIntent(devRead, DEFAULTS).policies).toEqual(['allow-dev-read-only']);
   });
 
   it('a bundle without shadow policies carries no shadow verdict', () => {
