@@ -15,6 +15,7 @@
  * repository's `policies/` directory at first use. Either way it is preparsed
  * once per process.
  */
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import {
@@ -200,7 +201,10 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
   // subset is preparsed once, on first use.
   const subsets = new Map<string, string>();
   const selections = new Map<string, string>();
-  const instance = ++enginesCreated;
+  // Cedar keeps preparsed policy sets in one registry per process (shared even
+  // by separately loaded copies of this module), so each engine names its sets
+  // with its own random id: two engines of one bundle never replace each other's sets.
+  const instance = randomUUID();
   function policySetFor(
     action: PolicyAction,
     environment: string,
@@ -606,14 +610,6 @@ export function referencedGroups(bundle: Pick<PolicyBundle, 'policies'>): string
   }
   return [...handles].sort();
 }
-
-/**
- * Engines created in this process. Cedar keeps preparsed policy sets in one
- * registry per process, so each engine names its sets with its own number:
- * two engines of the same bundle (tests, the sandbox, the CLI) never replace
- * each other's sets.
- */
-let enginesCreated = 0;
 
 /** Where the repository's policies live when no bundle is embedded. */
 export function policyDirectory(): string {
