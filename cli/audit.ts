@@ -1,5 +1,5 @@
 /**
- * `countersign audit verify | export | digest`: check the audit trail without
+ * `countersign audit verify | export | report | digest | archive`: check the audit trail without
  * trusting the operator, export evidence for auditors, and write a digest on
  * demand (operators, the local sandbox). The work lives in `audit/` and
  * `lambdas/digest/core.ts`; this module parses options and maps errors.
@@ -54,6 +54,15 @@ export const usage = `usage:
       summary on stderr (and as JSON in --summary FILE). Refuses a trail that fails
       verification. Without --public-key, digest signatures are not checked.
 
+  countersign audit report --sandbox [--data-dir DIR] [--from ISO] [--to ISO] [--out FILE] [--pdf]
+  countersign audit report (--bucket B | --dir D) --public-key FILE [--public-key FILE ...]
+                           --from ISO --to ISO [--out FILE] [--pdf]
+      One self-contained HTML file (default report.html; no network needed to open it): the
+      verification it ran (re-run command, public key fingerprints), export's summary, charts and
+      the SOC 2 / NIST 800-53 control mapping, built only from records that pass verification.
+      --pdf also prints it to FILE.pdf through chromium. Exits 1 when verification fails (the
+      report then says so and lists every problem).
+
   countersign audit digest --sandbox [--data-dir DIR]
   countersign audit digest [--period ISO-HOUR | --from ISO --to ISO] [--signing-key FILE]
                            [--bucket B] [--table T] [--retention-days N]
@@ -84,7 +93,8 @@ const SANDBOX_OPTIONS = {
   'data-dir': { type: 'string' },
 } as const;
 
-const SOURCE_OPTIONS = {
+/** Options every trail-reading subcommand takes. */
+export const SOURCE_OPTIONS = {
   ...SANDBOX_OPTIONS,
   bucket: { type: 'string' },
   dir: { type: 'string' },
@@ -106,12 +116,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return digestCommand(rest, io);
     case 'archive':
       return archiveCommand(rest, io);
+    case 'report':
+      return (await import('./audit-report.js')).reportCommand(rest, io);
     default:
       throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
   }
 }
 
-function parseTime(value: string | undefined, option: string): Date | undefined {
+/** An ISO 8601 option as a Date, or a usage error naming the option. */
+export function parseTime(value: string | undefined, option: string): Date | undefined {
   if (value === undefined) return undefined;
   const t = Date.parse(value);
   if (Number.isNaN(t))
@@ -119,7 +132,8 @@ function parseTime(value: string | undefined, option: string): Date | undefined 
   return new Date(t);
 }
 
-function positiveInt(value: string | undefined, option: string): number | undefined {
+/** A positive integer option, or a usage error naming the option. */
+export function positiveInt(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0)
@@ -127,7 +141,8 @@ function positiveInt(value: string | undefined, option: string): number | undefi
   return n;
 }
 
-function trailSource(
+/** The trail source `--bucket` or `--dir` names. */
+export function trailSource(
   values: { bucket?: string; dir?: string },
   io: CliIo,
 ): { source: TrailSource; bucket?: string } {
@@ -138,7 +153,8 @@ function trailSource(
   return { source: s3TrailSource(createS3Client(), bucket), bucket };
 }
 
-async function publicKeys(files: string[] | undefined, io: CliIo) {
+/** Loads each public key file, naming the file on failure. */
+export async function publicKeys(files: string[] | undefined, io: CliIo) {
   return Promise.all(
     (files ?? []).map(async (file) => {
       let data: Buffer;
@@ -218,7 +234,7 @@ interface SandboxDigestAnswer {
 }
 
 /** Source, bucket and keys for `--sandbox`, after the on-demand digest run. */
-async function sandboxSource(
+export async function sandboxSource(
   values: { bucket?: string; dir?: string; 'data-dir'?: string; 'public-key'?: string[] },
   io: CliIo,
 ) {
@@ -230,7 +246,8 @@ async function sandboxSource(
   return { source: s3TrailSource(sandboxS3Client(info), info.bucket), bucket: info.bucket, keys, info };
 }
 
-async function withAws<T>(bucket: string | undefined, action: () => Promise<T>): Promise<T> {
+/** Runs an AWS action, turning SDK failures into an actionable sentence. */
+export async function withAws<T>(bucket: string | undefined, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (error) {

@@ -35,7 +35,10 @@ interface CommandEntry {
 
 /** The command table: one line per command. */
 export const COMMANDS: Record<string, CommandEntry> = {
-  audit: { summary: 'verify and export the audit trail, write digests', load: () => import('./audit.js') },
+  audit: {
+    summary: 'verify, export and report on the audit trail, write digests',
+    load: () => import('./audit.js'),
+  },
   policy: {
     summary: 'test and explain Cedar policies (policy test | policy explain)',
     load: () => import('./policy.js'),

@@ -327,6 +327,12 @@ export function formatExplain(report: ExplainReport): string[] {
     }
   }
   for (const w of verdict.warnings) lines.push(`warning:   ${w}`);
+  if (verdict.shadow) {
+    const s = verdict.shadow;
+    lines.push(
+      `shadow:    would be ${s.outcome.toUpperCase()}${s.changed ? ' (a change)' : ' (no change)'}${s.policies.length ? ` by ${s.policies.join(', ')}` : ''}; decides nothing`,
+    );
+  }
   for (const n of report.notes) lines.push(`note:      ${n}`);
   lines.push(`bundle:    ${verdict.policyDigest}`);
   return lines;

@@ -255,6 +255,8 @@ export const configSchema = z
       .string({ error: 'must be a schedule expression like rate(1 hour)' })
       .refine(isScheduleExpression, 'must be a schedule expression like rate(1 hour) or cron(0 * * * ? *)')
       .default('rate(1 hour)'),
+    /** An approval this many seconds or fewer after the card was posted counts as a rubber stamp (metric only). */
+    rubberStampSeconds: integerish(0, 3600, 'an integer number of seconds from 0 to 3600').default(10),
     /** Email address subscribed to the operational alarms' topic; none when undefined. */
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
     /**

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { CfnOutput, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { RUBBER_STAMP_ENV } from '../lambdas/shared/metrics.js';
 import { type AgentOptions, AgentRegistry } from './agent-registry.js';
 import { AlarmNotifications } from './alarm-notifications.js';
 import { ApprovalWorkflow } from './approval-workflow.js';
@@ -17,6 +18,7 @@ import { type ExecutorOptions, Executors, loadCatalog } from './executors.js';
 import { HandlerFunction, REPO_ROOT, settings } from './handler-function.js';
 import { identityProviderReader, webInboxLink } from './identity-provider.js';
 import { CancelRoute, IntentBus, IntentRoute } from './intent-bus.js';
+import { OperationsMonitoring, scheduleInterval } from './operations-monitoring.js';
 import { buildPolicyBundle, type PolicyBundle } from './policy-bundle.js';
 import { SlackEndpoint } from './slack-endpoint.js';
 import { StatusApi } from './status-api.js';
@@ -70,6 +72,8 @@ export class CountersignStack extends Stack {
   public readonly detector: UnapprovedActionDetector;
   /** The Teams bot's messaging endpoint and secret, when `teams` is configured. */
   public readonly teamsEndpoint?: TeamsEndpoint;
+  /** The operations dashboard and the cross-cutting alarms. */
+  public readonly monitoring: OperationsMonitoring;
 
   constructor(scope: Construct, id: string, props: CountersignStackProps) {
     super(scope, id, props);
@@ -250,6 +254,52 @@ export class CountersignStack extends Stack {
       alarmActions,
     });
 
+    this.workflow.recordFunction.addEnvironment(RUBBER_STAMP_ENV, String(config.rubberStampSeconds));
+    this.monitoring = new OperationsMonitoring(this, 'Monitoring', {
+      stateMachine: this.workflow.stateMachine,
+      functions: {
+        Evaluate: this.workflow.evaluateFunction,
+        Review: this.workflow.reviewFunction,
+        Record: this.workflow.recordFunction,
+        Reminder: this.workflow.reminders.reminderFunction,
+        Interaction: this.slackEndpoint.handler,
+        Cancel: this.cancelRoute.handler,
+        Archive: this.auditArchiver.handler,
+        Digest: this.auditDigest.handler,
+        Status: this.statusApi.statusFunction,
+        Grant: this.statusApi.grantFunction,
+        Detector: this.detector.handler,
+        ...(this.webInbox ? { WebInbox: this.webInbox.handler } : {}),
+        ...(this.teamsEndpoint ? { Teams: this.teamsEndpoint.handler } : {}),
+      },
+      interactionFunction: this.slackEndpoint.handler,
+      archiveFunction: this.auditArchiver.handler,
+      deadLetterQueues: {
+        Intent: this.intentRoute.deadLetterQueue,
+        Cancel: this.cancelRoute.deadLetterQueue,
+        Archive: this.auditArchiver.deadLetterQueue,
+        Reminder: this.workflow.reminders.deadLetterQueue,
+        Detector: this.detector.deadLetterQueue,
+      },
+      table: this.auditStore.table,
+      existingAlarms: [
+        this.workflow.executionsFailedAlarm,
+        this.intentRoute.deadLetterAlarm,
+        this.cancelRoute.deadLetterAlarm,
+        this.auditArchiver.deadLetterAlarm,
+        this.workflow.reminders.deadLetterAlarm,
+        this.auditDigest.failureAlarm,
+        this.detector.deadLetterAlarm,
+        this.detector.alarm,
+      ],
+      alarmActions,
+      digestInterval: scheduleInterval(config.digestSchedule),
+    });
+
+    new CfnOutput(this, 'DashboardName', {
+      description: 'CloudWatch dashboard of this Countersign stack (docs/operations.md)',
+      value: this.monitoring.dashboard.dashboardName,
+    });
     new CfnOutput(this, 'AlarmTopicArn', {
       description: 'SNS topic every Countersign alarm notifies (alarmEmail subscribes to it; add your own)',
       value: this.alarms.topic.topicArn,

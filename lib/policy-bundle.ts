@@ -111,6 +111,11 @@ export interface PolicyMeta {
    * engine uses it only to skip policies that cannot match.
    */
   scope: { environments?: string[]; services?: string[] };
+  /**
+   * `shadow` (`@mode("shadow")`): evaluated on every intent and its would-be
+   * outcome recorded, but it decides nothing. Undefined: enforced.
+   */
+  mode?: 'shadow';
 }
 
 /** Annotations Countersign understands. Anything else is an error: a typo such as `@qourum` must not silently weaken a review. */
@@ -129,6 +134,7 @@ export const KNOWN_ANNOTATIONS = [
   'breakglass',
   'responders',
   'channels',
+  'mode',
 ] as const;
 const PLAN_ANNOTATIONS = [
   'quorum',
@@ -284,6 +290,8 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
   const actions = scopeActions(json);
   const meta: PolicyMeta = { id, effect: json.effect, actions, scope: readScope(json) };
   if (a.description) meta.description = a.description;
+  const mode = readPolicyMode(a, actions, errors);
+  if (mode) meta.mode = mode;
 
   const outcome = a.outcome;
   const hasPlanAnnotations = PLAN_ANNOTATIONS.some((k) => k in a);
@@ -380,6 +388,32 @@ function readStepUpAnnotation(value: string | undefined, plan: PlanAnnotations, 
   const parsed = parseStepUp(value);
   if (parsed.ok) plan.stepUp = parsed.requirement;
   else errors.push(parsed.error);
+}
+
+/**
+ * `@mode("shadow" | "enforce")`: a shadow policy is evaluated beside the
+ * enforced ones and its would-be outcome recorded, but it decides nothing.
+ * Only intent policies (`Action::"request"`) can be shadowed: who may approve
+ * is never a trial.
+ */
+export function readPolicyMode(
+  annotations: Record<string, string>,
+  actions: readonly PolicyAction[],
+  errors: string[],
+): 'shadow' | undefined {
+  const mode = annotations.mode;
+  if (mode === undefined || mode === 'enforce') return undefined;
+  if (mode !== 'shadow') {
+    errors.push(`@mode("${mode}") must be "shadow" or "enforce"`);
+    return undefined;
+  }
+  if (actions.includes('approve')) {
+    errors.push(
+      '@mode("shadow") applies only to policies for Action::"request" (approval rules are never a trial)',
+    );
+    return undefined;
+  }
+  return 'shadow';
 }
 
 /** Line and column (1-based) of a UTF-8 byte offset (Cedar reports byte offsets) in a text. */

@@ -7,6 +7,7 @@
  * `--endpoint=<url>` (default env COUNTERSIGN_ENDPOINT, else http://127.0.0.1:<COUNTERSIGN_PORT or 4010>).
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import {
   EventBridgeClient,
   PutEventsCommand,
@@ -18,6 +19,7 @@ import {
   INTENT_DETAIL_TYPE,
   type Intent,
 } from '../lambdas/shared/intent.js';
+import { defaultDataDir } from './sandbox-info.js';
 
 const AGENT_ID = 'deploy-bot';
 const OWNER = 'erin@example.com';
@@ -249,10 +251,13 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     }
     if (open === 0) {
       console.log(`\nAll ${steps.length} intents are decided. Decision events: ${consoleUrl}events`);
-      return enforce(endpoint, steps);
+      const enforced = await enforce(endpoint, steps);
+      await printReport(consoleUrl);
+      return enforced;
     }
     if (Date.now() > deadline) {
       console.log(`\nStopped waiting after ${timeoutSeconds} s; ${open} still pending (see the console).`);
+      await printReport(consoleUrl);
       return 2;
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -279,6 +284,32 @@ async function enforce(endpoint: string, steps: Step[]): Promise<number> {
     { line: (t) => console.log(t), ok: COLOR.APPROVED!, bad: COLOR.DENIED!, dim },
   );
   return shown ? 0 : 1;
+}
+
+/**
+ * Writes the verified audit report of the sandbox's trail (what
+ * `countersign audit report --sandbox` writes) into the data directory and
+ * prints its path, with the console's Insights page showing the same figures.
+ */
+async function printReport(consoleUrl: string): Promise<void> {
+  const out = join(defaultDataDir(process.cwd()), 'report.html');
+  const { main: cli } = await import('../cli/main.js');
+  const errors: string[] = [];
+  const code = await cli(['audit', 'report', '--sandbox', '--out', out], {
+    out: () => {},
+    err: (line) => errors.push(line),
+    cwd: process.cwd(),
+  }).catch((error: unknown) => {
+    errors.push(String(error));
+    return 1;
+  });
+  if (code !== 0) {
+    console.error(COLOR.DENIED!(`Audit report not written: ${errors.join('; ')}`));
+    return;
+  }
+  console.log(dim(errors.filter((l) => l.startsWith('verification')).join('\n')));
+  console.log(`Audit report: ${bold(out)}`);
+  console.log(`Insights:     ${bold(`${consoleUrl}insights`)}`);
 }
 
 if (process.argv[1]?.endsWith('sandbox/demo.ts')) {

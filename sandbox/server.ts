@@ -9,6 +9,7 @@
  * - `/slack/api/<method>` is the fake Slack Web API the handlers call.
  * - `GET /slack/messages`, `/requests`, `/requests/<intentId>`, `/events`:
  *   read-only views of what happened, as JSON.
+ * - `GET /insights` is the audit report over the sandbox's own trail (sandbox/insights.ts).
  * - `GET /` is the approval console (static files in `sandbox/console/`);
  *   `GET /api/directory` feeds its user picker, `POST /api/click` signs a click
  *   server-side and posts it to this server's own `/slack/interactions` over
@@ -31,6 +32,7 @@ import { requestTrace } from '../lambdas/shared/tracing-context.js';
 import { finalState } from '../lambdas/status/core.js';
 import { loadDirectory, type SlackDirectory } from './fake-slack.js';
 import { signingKeyOf } from './fake-sts.js';
+import { insightsPage } from './insights.js';
 import type { CountersignLoop, PutEventsEntry } from './loop.js';
 import { signedClick, signedViewSubmission } from './slack-click.js';
 import { teamsRoute } from './teams-routes.js';
@@ -599,6 +601,11 @@ export async function createSandboxServer(
     if (path === '/api/ephemerals') {
       const user = url.searchParams.get('user') ?? undefined;
       sendJson(res, 200, loop.slack?.sent('chat.postEphemeral', user) ?? []);
+      return;
+    }
+    if (path === '/insights' && method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(await insightsPage(loop));
       return;
     }
     if (path === '/' || path.startsWith('/console/')) {

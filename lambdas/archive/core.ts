@@ -29,6 +29,8 @@ export interface ArchiveDeps extends ObjectLockSettings {
   s3: S3Client;
   /** Reports a record that could not be archived. */
   error?: (message: string, details: Record<string, unknown>) => void;
+  /** Called once for each record this invocation put in the bucket (not for one already there). */
+  archived?: (item: ArchivableRecord) => void;
 }
 
 /** An audit row as the stream carries it, checked. */
@@ -112,7 +114,9 @@ export async function archiveBatch(
   const results = await Promise.allSettled(
     event.Records.map(async (streamRecord) => {
       const item = archivableRecord(streamRecord);
-      return item ? archiveOne(deps, item) : 'skipped';
+      const outcome = item ? await archiveOne(deps, item) : 'skipped';
+      if (item && outcome === 'archived') deps.archived?.(item);
+      return outcome;
     }),
   );
   const failed = results.findIndex((r) => r.status === 'rejected');

@@ -150,6 +150,8 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
         expiresAt: stored.expiresAt ?? null,
         // Which policy set decided: the digest of the bundle validated at synth.
         policyDigest: verdict.policyDigest,
+        // `@mode("shadow")` policies: what they would have decided; nothing acts on it.
+        ...(verdict.shadow ? { shadow: verdict.shadow } : {}),
       },
     },
   ];

@@ -5,8 +5,11 @@ import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import type { DecisionDetail } from '../shared/intent.js';
+import { decisionMetrics, rubberStampSecondsFromEnv } from '../shared/metrics.js';
+import { powertoolsSink, publishSafely } from '../shared/metrics-emf.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
+import { getRequest } from '../shared/store.js';
 import { handlerTraceExport } from '../shared/tracing.js';
 import type { WorkflowState } from '../shared/workflow.js';
 import { teamsFromEnv } from '../teams/environment.js';
@@ -21,6 +24,8 @@ const loadSecret = slackSecretLoader(
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
 const teams = teamsFromEnv();
+const metrics = powertoolsSink();
+const rubberStampSeconds = rubberStampSecondsFromEnv();
 
 const deps: RecordDeps = {
   ...auditDepsFromEnv(),
@@ -46,5 +51,11 @@ export const handler = async (state: WorkflowState): Promise<DecisionDetail> => 
   });
   // After the decision is durable; bounded, and never throws (docs/observability.md).
   await exportTrace(deps, decision.intentId, 'closing');
+  const request = await getRequest(deps, decision.intentId).catch(() => undefined);
+  publishSafely(
+    metrics,
+    () => decisionMetrics(decision, request, { rubberStampSeconds }),
+    (m, e) => logger.warn(m, e),
+  );
   return decision;
 };

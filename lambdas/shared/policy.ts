@@ -15,6 +15,7 @@
  * repository's `policies/` directory at first use. Either way it is preparsed
  * once per process.
  */
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import {
@@ -66,6 +67,23 @@ export interface IntentVerdict {
   warnings: string[];
   /** Digest of the policy bundle that decided. */
   policyDigest: string;
+  /** Present when the bundle has `@mode("shadow")` policies: what they would have decided. */
+  shadow?: ShadowVerdict;
+}
+
+/**
+ * What the intent's outcome would have been had the `@mode("shadow")`
+ * policies been enforced. Recorded in the audit trail, never acted on.
+ */
+export interface ShadowVerdict {
+  /** The would-be outcome with the shadow policies enforced. */
+  outcome: 'allow' | 'deny' | 'review';
+  /** True when that outcome differs from the enforced one. */
+  changed: boolean;
+  /** Shadow policies among those that would have determined the outcome. */
+  policies: string[];
+  /** The would-be reason. */
+  reason: string;
 }
 
 /** A human who clicked approve, as the interaction handler resolved them from Slack. */
@@ -192,14 +210,24 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
   // subset is preparsed once, on first use.
   const subsets = new Map<string, string>();
   const selections = new Map<string, string>();
-  function policySetFor(action: PolicyAction, environment: string, service: string): string {
-    const key = `${action}|${environment}|${service}`;
+  // Cedar keeps preparsed policy sets in one registry per process (shared even
+  // by separately loaded copies of this module), so each engine names its sets
+  // with its own random id: two engines of one bundle never replace each other's sets.
+  const instance = randomUUID();
+  function policySetFor(
+    action: PolicyAction,
+    environment: string,
+    service: string,
+    withShadow = false,
+  ): string {
+    const key = `${action}|${environment}|${service}|${withShadow ? 'shadow' : 'enforced'}`;
     const known = selections.get(key);
     if (known) return known;
     const ids = [...meta.values()]
       .filter(
         (m) =>
           m.actions.includes(action) &&
+          (withShadow || m.mode !== 'shadow') &&
           (!m.scope.environments || m.scope.environments.includes(environment)) &&
           (!m.scope.services || m.scope.services.includes(service)),
       )
@@ -208,7 +236,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     const subsetKey = ids.join('\n');
     let psetId = subsets.get(subsetKey);
     if (!psetId) {
-      psetId = `countersign-${digest}-${subsets.size}`;
+      psetId = `countersign-${digest}-${instance}-${subsets.size}`;
       const staticPolicies = Object.fromEntries(ids.map((id) => [id, bundle.policies[id]!]));
       const parsed = cedar.preparsePolicySet(psetId, { staticPolicies });
       if (parsed.type === 'failure')
@@ -277,13 +305,19 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     action: { type: string; id: PolicyAction },
     intent: IntentEntity,
     context: Record<string, cedar.CedarValueJson>,
+    withShadow = false,
   ) {
     return cedar.statefulIsAuthorized({
       principal: principal.uid,
       action,
       resource: intent.uid,
       context,
-      preparsedPolicySetId: policySetFor(action.id, intent.attrs.environment, intent.attrs.service),
+      preparsedPolicySetId: policySetFor(
+        action.id,
+        intent.attrs.environment,
+        intent.attrs.service,
+        withShadow,
+      ),
       entities: [principal, intent as cedar.EntityJson],
     });
   }
@@ -369,7 +403,28 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       .map((id) => (meta.get(id)?.description ? `${id} (${meta.get(id)?.description})` : id))
       .join(', ');
 
+  const shadowIds = [...meta.values()].filter((m) => m.mode === 'shadow').map((m) => m.id);
+
+  /**
+   * The enforced verdict, and, when the bundle has shadow policies, what the
+   * verdict would have been with them enforced too (recorded, never acted on).
+   */
   function evaluateIntent(input: IntentQuestion, defaults: PolicyDefaults): IntentVerdict {
+    const verdict = decideIntent(input, defaults, false);
+    if (shadowIds.length === 0) return verdict;
+    const wouldBe = decideIntent(input, defaults, true);
+    return {
+      ...verdict,
+      shadow: {
+        outcome: wouldBe.outcome,
+        changed: wouldBe.outcome !== verdict.outcome,
+        policies: wouldBe.policies.filter((id) => shadowIds.includes(id)),
+        reason: wouldBe.reason,
+      },
+    };
+  }
+
+  function decideIntent(input: IntentQuestion, defaults: PolicyDefaults, withShadow: boolean): IntentVerdict {
     const { intent, agentId } = input;
     const verified = input.verified ?? declaredFacts(intent);
     const { entity, context, problems } = intentEntity(intent, agentId, verified);
@@ -385,7 +440,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       },
       parents: [],
     };
-    const answer = authorize(agent, ACTION_REQUEST, entity, context);
+    const answer = authorize(agent, ACTION_REQUEST, entity, context, withShadow);
     const review = (ids: string[], reason: string): IntentVerdict => {
       const plan = combinePlans(ids, defaults);
       return {

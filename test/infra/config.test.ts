@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       auditRetentionDays: 365,
       auditLegalHold: false,
       digestSchedule: 'rate(1 hour)',
+      rubberStampSeconds: 10,
       policyDir: 'policies',
       environments: {
         prod: {

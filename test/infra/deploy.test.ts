@@ -204,6 +204,7 @@ describe('interaction function concurrency', () => {
 const PHYSICAL_NAME_PROPERTIES: Record<string, string[]> = {
   'AWS::ApiGatewayV2::Api': [],
   'AWS::CloudWatch::Alarm': ['AlarmName'],
+  'AWS::CloudWatch::Dashboard': ['DashboardName'],
   'AWS::DynamoDB::GlobalTable': ['TableName'],
   'AWS::DynamoDB::Table': ['TableName'],
   'AWS::Events::EventBus': ['Name'],

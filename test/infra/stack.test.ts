@@ -326,7 +326,13 @@ describe('functions', () => {
       [...POWERTOOLS_ENV, ...AUDIT_ENV, 'COUNTERSIGN_SLACK_SECRET_ARN'].sort(),
     );
     expect(keys('ApprovalWorkflowRecordFunction')).toEqual(
-      [...POWERTOOLS_ENV, ...AUDIT_ENV, 'COUNTERSIGN_SLACK_SECRET_ARN', 'COUNTERSIGN_SLACK_CHANNEL'].sort(),
+      [
+        ...POWERTOOLS_ENV,
+        ...AUDIT_ENV,
+        'COUNTERSIGN_SLACK_SECRET_ARN',
+        'COUNTERSIGN_SLACK_CHANNEL',
+        'COUNTERSIGN_RUBBER_STAMP_SECONDS',
+      ].sort(),
     );
     expect(keys('SlackEndpointInteractionFunction')).toEqual(
       [
