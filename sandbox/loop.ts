@@ -486,8 +486,8 @@ export class CountersignLoop {
       this.fakeAws.close(),
       this.enforcement.close(),
       this.traces?.close(),
+      this.teams?.close(),
     ]);
-    await Promise.all([this.aws.close(), this.slack?.close(), this.fakeAws.close(), this.teams?.close()]);
   }
 }
 

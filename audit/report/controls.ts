@@ -48,7 +48,7 @@ export function controlMapping(f: ReportFigures): ControlEvidence[] {
     : [];
   const unapproved = f.unapproved.count
     ? [
-        `${f.unapproved.count} grants consumed for requests that were not approved (${examples(f.unapproved.requestIds)})`,
+        `${f.unapproved.count} unapproved privileged actions: ${f.unapproved.detected} calls found in CloudTrail with no approval behind them, ${f.unapproved.count - f.unapproved.detected} grants consumed for requests that were not approved (${examples(f.unapproved.requestIds)})`,
       ]
     : [];
   const requests = `${s.requests} privileged-action requests: ${o.APPROVED} approved, ${o.DENIED} denied, ${o.EXPIRED} expired, ${o.CANCELLED} cancelled, ${o.PENDING} pending`;

@@ -65,7 +65,13 @@ export interface ReportFigures {
     unacknowledged: string[];
   };
   /** Grants consumed for requests that were not approved (none while every execution goes through a grant). */
-  unapproved: { count: number; requestIds: string[]; grantsConsumed: number };
+  /**
+   * Privileged actions without an approval: calls the detector found in
+   * CloudTrail with no consumed grant behind them (`unapproved-action`
+   * records, on their own chains), plus grants consumed for requests that
+   * were not approved.
+   */
+  unapproved: { count: number; requestIds: string[]; grantsConsumed: number; detected: number };
   shadow: { evaluated: number; changed: number; byPolicy: Tally[]; changedRequestIds: string[] };
   exceptions: { expired: string[]; breakGlass: string[]; problems: Problem[]; pending: number };
 }
@@ -179,6 +185,15 @@ export function buildReportFigures(input: ReportInput): ReportFigures {
       }
     }
   }
+  // The detector's records stand on chains of their own (no intent), so they are not among the rows.
+  const detectedIds = verify.records
+    .filter(
+      (r) =>
+        r.kind === 'unapproved-action' &&
+        Date.parse(r.at) >= from.getTime() &&
+        Date.parse(r.at) < to.getTime(),
+    )
+    .map((r) => r.requestId);
   const acknowledgedIds = new Set(acknowledged.map((a) => a.requestId));
   const statement: VerificationStatement = {
     ok: verify.ok,
@@ -214,7 +229,12 @@ export function buildReportFigures(input: ReportInput): ReportFigures {
       acknowledged,
       unacknowledged: breakGlassApprovals.map((b) => b.requestId).filter((id) => !acknowledgedIds.has(id)),
     },
-    unapproved: { count: unapprovedIds.length, requestIds: unapprovedIds, grantsConsumed },
+    unapproved: {
+      count: unapprovedIds.length + detectedIds.length,
+      requestIds: [...detectedIds, ...unapprovedIds],
+      grantsConsumed,
+      detected: detectedIds.length,
+    },
     shadow: {
       evaluated: shadowEvaluated,
       changed: shadowChangedIds.length,

@@ -200,10 +200,11 @@ ${barChart(
 )}
 ${barChart(
   'chart-unapproved',
-  'Unapproved actions (grants used for requests not approved)',
+  'Unapproved actions (calls without an approval, grants used for requests not approved)',
   [
     { name: 'grants consumed', count: f.unapproved.grantsConsumed },
-    { name: 'for requests not approved', count: f.unapproved.count },
+    { name: 'calls without an approval (CloudTrail)', count: f.unapproved.detected },
+    { name: 'grants for requests not approved', count: f.unapproved.count - f.unapproved.detected },
   ],
   '#cf222e',
 )}

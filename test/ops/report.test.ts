@@ -267,3 +267,47 @@ describe('the report page', () => {
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
   });
 });
+
+describe('unapproved actions in the report', () => {
+  it('counts the detector’s CloudTrail findings of the period as exceptions, with their ids, and only those', () => {
+    const verify = (records: unknown[]) => ({
+      ok: true,
+      problems: [],
+      warnings: [],
+      digestCount: 0,
+      recordCount: records.length,
+      requestCount: records.length,
+      pendingCount: 0,
+      signaturesChecked: true,
+      records,
+    });
+    const finding = (requestId: string, at: string) => ({
+      v: 1,
+      requestId,
+      seq: 1,
+      at,
+      kind: 'unapproved-action',
+      actor: { type: 'system', component: 'detector' },
+      intentHash: 'sha256:none',
+      data: { eventName: 'AttachRolePolicy', reasons: ['no consumed grant covers this call'] },
+      prevHash: '0'.repeat(64),
+      hash: 'e'.repeat(64),
+    });
+    const f = buildReportFigures({
+      verify: verify([
+        finding('unapproved-in-period', '2025-03-04T10:00:00.000Z'),
+        finding('unapproved-before', '2025-03-03T10:00:00.000Z'),
+      ]) as Parameters<typeof buildReportFigures>[0]['verify'],
+      from: new Date('2025-03-04T00:00:00Z'),
+      to: new Date('2025-03-05T00:00:00Z'),
+      keyFingerprints: ['ab'],
+      command: 'countersign audit verify',
+      source: 'test',
+    });
+    expect(f.unapproved).toMatchObject({ count: 1, detected: 1, requestIds: ['unapproved-in-period'] });
+    const html = renderReport(f);
+    expect(html).toContain('1 calls found in CloudTrail with no approval behind them');
+    expect(html).toContain('unapproved-in-period');
+    expect(html).not.toContain('unapproved-before');
+  });
+});

@@ -9,6 +9,7 @@
  * trace context starts a trace of its own. Export failures never touch the
  * decision.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceivedSpan, RunningOtlpReceiver } from '../../sandbox/otlp-receiver.js';
 import type { Timeline } from '../../sandbox/trace-timeline.js';
@@ -16,7 +17,8 @@ import { type Sandbox, startSandbox } from '../adversary/support.js';
 import { makeIntent } from '../support/fixtures.js';
 import { denyWithReason, eventually, USER } from '../support/loop.js';
 
-const AGENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+// Its own trace id: other tests share this sandbox's receiver and continue traces of their own.
+const AGENT_TRACE = `4bf92f35${randomBytes(12).toString('hex')}`;
 const AGENT_SPAN = '00f067aa0ba902b7';
 const SECRETS = {
   password: 'hunter2-Z9x8c7v6',
