@@ -1,29 +1,22 @@
 /**
  * Attacker goal: approve with a token. The agent publishes an intent through
- * PutEvents, then presents tokens as the approval API's bearer: a real token
- * from another OpenID provider, one it signed itself, an unsigned one, and a
- * genuine token of the person it acts for (whose session it may hold). The
- * API's path is the one exercised here: the token verifier, then the review
- * core as the `api` channel, over the sandbox loop's real workflow. Each case
- * asserts the refusal and that the request stayed pending; a genuine
+ * PutEvents, then presents tokens as bearer to the approval API over HTTP
+ * (`POST /v1/requests/{id}/decision`, the sandbox's web server running the
+ * deployed handler's core over the loop's real workflow): a real token from
+ * another OpenID provider, one it signed itself, an unsigned one, and a
+ * genuine token of the person it acts for (whose session it may hold). Each
+ * case asserts the HTTP refusal and that the request stayed pending; a genuine
  * approver's token then decides, and the decision event names the channel and
  * the sign-in's `amr`.
  */
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signInResolver } from '../../lambdas/identity/actor-resolver.js';
-import type { SignIn } from '../../lambdas/identity/contract.js';
 import { createTokenVerifier } from '../../lambdas/identity/token-verifier.js';
-import { SILENT_NOTIFIER } from '../../lambdas/review-core/contract.js';
-import { runReviewCommand } from '../../lambdas/review-core/dispatch.js';
-import { reviewCoreFromEnv } from '../../lambdas/review-core/environment.js';
 import { type LocalIdp, startLocalIdp } from '../../sandbox/idp.js';
 import { signInHeadless } from '../../sandbox/idp-sign-in.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
-import { captureLogger } from '../interaction/harness.js';
+import { startWebServer, type WebServer, webDepsForLoop } from '../../sandbox/web-server.js';
 import { DEMO, makeIntent } from '../support/fixtures.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/local-aws.js';
 import {
   decisionFor,
   eventually,
@@ -35,49 +28,49 @@ import {
   verifiedChain,
 } from '../support/loop.js';
 
-const REDIRECT = 'http://127.0.0.1:9/callback';
 let loop: CountersignLoop;
 let idp: LocalIdp;
 let foreign: LocalIdp;
-let sfn: SFNClient;
+let web: WebServer;
 
 beforeAll(async () => {
   loop = await sharedLoop();
-  idp = await startLocalIdp({ redirectUris: [REDIRECT] });
-  foreign = await startLocalIdp({ redirectUris: [REDIRECT] });
-  sfn = new SFNClient({ endpoint: loop.fakeAws.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-});
+  web = await startWebServer(
+    (origin) =>
+      webDepsForLoop(
+        loop,
+        {
+          issuer: idp.issuer,
+          clientId: idp.web.clientId,
+          clientSecret: idp.web.clientSecret,
+          verifier: createTokenVerifier({
+            issuer: idp.issuer,
+            clientId: idp.web.clientId,
+            apiAudience: idp.apiAudience,
+            clockToleranceSeconds: 60,
+          }),
+        },
+        origin,
+      ),
+    { port: 0 },
+  );
+  idp = await startLocalIdp({ redirectUris: [web.redirectUri] });
+  foreign = await startLocalIdp({ redirectUris: [web.redirectUri] });
+}, 120_000);
 afterAll(async () => {
-  sfn.destroy();
-  await idp.close();
-  await foreign.close();
+  await web?.close();
+  await idp?.close();
+  await foreign?.close();
 });
 
-/** The approval API's path for one bearer token: verify, then the core as the `api` channel. */
-async function presentBearer(token: string, requestId: string, seenHash: string) {
-  const verifier = createTokenVerifier({
-    issuer: idp.issuer,
-    clientId: idp.web.clientId,
-    apiAudience: idp.apiAudience,
-    clockToleranceSeconds: 60,
+/** Presents a bearer token to the approval API, approving what the agent saw. */
+async function presentBearer(token: string, requestId: string, intentHash: string) {
+  const res = await fetch(`${web.url}/v1/requests/${encodeURIComponent(requestId)}/decision`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ decision: 'approve', intentHash }),
   });
-  let signIn: SignIn;
-  try {
-    signIn = await verifier.verifyAccessToken(token);
-  } catch (error) {
-    return { refusedToken: (error as { code: string }).code };
-  }
-  const outcome = await runReviewCommand(
-    {
-      ...reviewCoreFromEnv(),
-      sfn,
-      logger: captureLogger(),
-      notifier: SILENT_NOTIFIER,
-      resolveActor: signInResolver({ issuer: idp.issuer }),
-    },
-    { requestId, verb: 'approve', seenHash, actor: { channel: 'api', userId: signIn.email, signIn } },
-  );
-  return { outcome };
+  return { status: res.status, body: (await res.json()) as { error?: string; status?: string } };
 }
 
 describe('tokens an agent can get hold of', () => {
@@ -101,15 +94,22 @@ describe('tokens an agent can get hold of', () => {
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${body}.`;
     const principal = await signInHeadless(idp, { person: DEMO.onBehalfOf, mfa: true });
 
-    expect(await presentBearer(fromForeign.accessToken, intent.intentId, intentHash)).toEqual({
-      refusedToken: 'wrong-issuer',
+    expect(await presentBearer(fromForeign.accessToken, intent.intentId, intentHash)).toMatchObject({
+      status: 401,
+      body: { error: 'wrong-issuer' },
     });
-    expect(await presentBearer(selfSigned, intent.intentId, intentHash)).toEqual({
-      refusedToken: 'unknown-key',
+    expect(await presentBearer(selfSigned, intent.intentId, intentHash)).toMatchObject({
+      status: 401,
+      body: { error: 'unknown-key' },
     });
-    expect(await presentBearer(unsigned, intent.intentId, intentHash)).toEqual({ refusedToken: 'malformed' });
-    const asPrincipal = await presentBearer(principal.accessToken, intent.intentId, intentHash);
-    expect(asPrincipal.outcome).toMatchObject({ outcome: 'refused', refusal: { code: 'self-on-behalf-of' } });
+    expect(await presentBearer(unsigned, intent.intentId, intentHash)).toMatchObject({
+      status: 401,
+      body: { error: 'malformed' },
+    });
+    expect(await presentBearer(principal.accessToken, intent.intentId, intentHash)).toMatchObject({
+      status: 403,
+      body: { error: 'self-on-behalf-of' },
+    });
     expect(await request(loop, intent.intentId)).toMatchObject({ status: 'PENDING', approvals: [] });
     const refusal = (await verifiedChain(loop, intent.intentId)).filter((r) => r.kind === 'refused').at(-1);
     expect(refusal).toMatchObject({
@@ -122,7 +122,7 @@ describe('tokens an agent can get hold of', () => {
     });
 
     const approved = await presentBearer(genuine.accessToken, intent.intentId, intentHash);
-    expect(approved.outcome).toMatchObject({ outcome: 'approved' });
+    expect(approved.status).toBe(200);
     const decision = await eventually(() => decisionFor(loop, intent.intentId));
     expect(decision.detail.status).toBe('APPROVED');
     expect(decision.detail.approvers).toEqual([
