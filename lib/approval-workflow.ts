@@ -211,6 +211,9 @@ export class ApprovalWorkflow extends Construct {
       maxDelay: Duration.seconds(60),
       jitterStrategy: sfn.JitterType.FULL,
     });
+    // After the last try, Record runs once more with the failure: nothing was finalized before
+    // the notice, so it records, audits and announces a denial (the request says DENIED too).
+    record.addCatch(record, { errors: [BREAK_GLASS_NOTICE_ERROR], ...failure });
     record.addCatch(announceFailClosed, { errors: [sfn.Errors.ALL], ...failure });
     record.next(announce);
 

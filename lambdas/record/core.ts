@@ -29,7 +29,7 @@ import {
   type RequestItem,
   toDetail,
 } from '../shared/store.js';
-import { REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
+import { BREAK_GLASS_NOTICE_ERROR, REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
 import { announceBreakGlass } from './break-glass-notice.js';
 
 /** Dependencies of {@link record}. */
@@ -72,6 +72,14 @@ export function workflowVerdict(
           automatic: false,
           reason: failure.Cause || 'denied by a reviewer',
           human: true,
+        };
+      case BREAK_GLASS_NOTICE_ERROR:
+        return {
+          status: 'DENIED',
+          automatic: true,
+          reason:
+            'denied: the break-glass approval could not be announced to the approvers (Slack refused the broadcast or the post-hoc review item through every retry), and an approval nobody was told of does not stand',
+          human: false,
         };
       case REVIEW_ERROR.cancelled:
         return {
@@ -194,15 +202,17 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
     };
   }
 
+  // Before the decision is final: when the notice cannot be posted after every
+  // retry, the workflow runs Record again with that failure, and the request is
+  // finalized DENIED (no grant) rather than APPROVED and announced denied.
+  if (decision.status === 'APPROVED' && decision.breakGlass && deps.slack && !request.finalizedAt)
+    request = await announceBreakGlass({ ...deps, slack: deps.slack }, request);
+
   const finalized = await finalize(deps, requestId, decision);
   const won = finalized.won;
   if (!finalized.request?.decision) throw new Error(`request ${requestId} is finalized without a decision`);
   request = finalized.request;
   decision = finalized.request.decision;
-  // Before the grant: when the notice cannot be posted after every retry, Record
-  // fails closed and no grant exists for a break-glass approval nobody was told of.
-  if (decision.breakGlass && deps.slack)
-    request = await announceBreakGlass({ ...deps, slack: deps.slack }, request);
   if (decision.status === 'APPROVED') await createGrant(deps, request, decision); // idempotent conditional put
 
   // Every outcome ends in exactly one final record (`final: true`, the decision

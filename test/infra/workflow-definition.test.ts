@@ -156,6 +156,8 @@ describe('workflow definition', () => {
 
   it('a failing Record announces a DENIED decision and fails the execution (fail closed)', () => {
     expect(state(STATE.record).Catch).toEqual([
+      // A break-glass notice nobody could post: Record again, with the failure, records the denial.
+      { ErrorEquals: [BREAK_GLASS_NOTICE_ERROR], ResultPath: '$.failure', Next: STATE.record },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.announceFailClosed },
     ]);
     const failClosed = state(STATE.announceFailClosed);

@@ -228,7 +228,7 @@ describe('break-glass', () => {
     expect(notified(await verifiedChain(loop, intent.intentId))).toHaveLength(1);
   });
 
-  it('Slack refusing through every retry: Record fails closed, DENIED is announced and no grant exists', async () => {
+  it('Slack refusing through every retry: the request is finalized DENIED, audited and announced so, and no grant exists', async () => {
     // Prepare
     const intent = rotation('urgent');
     publish(loop, intent);
@@ -241,12 +241,18 @@ describe('break-glass', () => {
       await submitView(loop, USER.carol, view, { reason: 'Leaked password; on-call security unreachable.' });
       const decision = await eventually(() => decisionFor(loop, intent.intentId));
 
-      // Assess: a break-glass approval nobody could be told of is announced DENIED and is unusable.
+      // Assess: a break-glass approval nobody could be told of does not stand: the request, its
+      // final audit record and the announced decision all say DENIED, and there is no grant.
       expect(decision.detail).toMatchObject({ status: 'DENIED', automatic: true });
+      expect(decision.detail.reason).toMatch(/break-glass approval could not be announced/);
+      expect(decision.detail.grant).toBeUndefined();
       const stored = (await request(loop, intent.intentId))!;
+      expect(stored).toMatchObject({ status: 'DENIED', decision: { status: 'DENIED', automatic: true } });
+      expect(stored.finalizedAt).toBeDefined();
       expect(stored.postHoc).toBeUndefined();
-      expect(stored.decision?.grant?.grantId).toBeDefined();
-      expect(await getGrant(loop.aws, stored.decision!.grant!.grantId)).toBeUndefined();
+      expect(stored.decision?.grant).toBeUndefined();
+      const finals = (await verifiedChain(loop, intent.intentId)).filter((r) => r.data.final === true);
+      expect(finals.map((r) => (r.data.decision as { status: string }).status)).toEqual(['DENIED']);
     } finally {
       loop.slack!.setFailure('chat.postMessage', 'internal_error', 0);
     }
