@@ -164,6 +164,17 @@ export function reconcile(
 
 /** Records the final decision of one execution and returns the decision event detail. */
 export async function record(deps: RecordDeps, state: WorkflowState): Promise<DecisionDetail> {
+  return (await recordDecision(deps, state)).detail;
+}
+
+/**
+ * {@link record}, also returning the request as stored with its final
+ * decision, for callers that read it afterwards (the handler's metrics).
+ */
+export async function recordDecision(
+  deps: RecordDeps,
+  state: WorkflowState,
+): Promise<{ detail: DecisionDetail; request: RequestItem }> {
   const now = deps.now();
   let requestId = state.evaluation?.requestId ?? requestIdFor(state);
   let request = await getRequest(deps, requestId);
@@ -243,7 +254,7 @@ export async function record(deps: RecordDeps, state: WorkflowState): Promise<De
   await refreshCard(deps, request);
   for (const channel of deps.otherChannels ?? []) await channel.requestChanged(request);
   if (won) await notifyRequester(deps, request, decision);
-  return toDetail(request, decision);
+  return { detail: toDetail(request, decision), request };
 }
 
 const OUTCOME_WORD: Record<FinalStatus, string> = {

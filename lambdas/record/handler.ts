@@ -9,12 +9,11 @@ import { decisionMetrics, rubberStampSecondsFromEnv } from '../shared/metrics.js
 import { powertoolsSink, publishSafely } from '../shared/metrics-emf.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
-import { getRequest } from '../shared/store.js';
 import { handlerTraceExport } from '../shared/tracing.js';
 import type { WorkflowState } from '../shared/workflow.js';
 import { teamsFromEnv } from '../teams/environment.js';
 import { teamsNotifier } from '../teams/teams-notifier.js';
-import { type RecordDeps, record } from './core.js';
+import { type RecordDeps, recordDecision } from './core.js';
 
 const logger = new Logger({ serviceName: 'countersign' });
 const loadSecret = slackSecretLoader(
@@ -42,7 +41,7 @@ const deps: RecordDeps = {
 const exportTrace = handlerTraceExport('record', (message, extra) => logger.warn(message, extra));
 
 export const handler = async (state: WorkflowState): Promise<DecisionDetail> => {
-  const decision = await record(deps, state);
+  const { detail: decision, request } = await recordDecision(deps, state);
   logger.info('decision recorded', {
     requestId: decision.intentId,
     status: decision.status,
@@ -51,7 +50,6 @@ export const handler = async (state: WorkflowState): Promise<DecisionDetail> => 
   });
   // After the decision is durable; bounded, and never throws (docs/observability.md).
   await exportTrace(deps, decision.intentId, 'closing');
-  const request = await getRequest(deps, decision.intentId).catch(() => undefined);
   publishSafely(
     metrics,
     () => decisionMetrics(decision, request, { rubberStampSeconds }),
