@@ -241,7 +241,9 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const token = options.token ?? FAKE_SLACK_TOKEN;
   const clock = options.clock ?? Date.now;
   const limiter =
-    options.rateLimits === false ? undefined : createRateLimiter(options.rateLimits ?? SLACK_RATE_LIMITS, clock);
+    options.rateLimits === false
+      ? undefined
+      : createRateLimiter(options.rateLimits ?? SLACK_RATE_LIMITS, clock);
   const messages: SlackRecordedMessage[] = [];
   const callListeners = new Set<(call: SlackRecordedCall) => void>();
   const calls: SlackRecordedCall[] = [];

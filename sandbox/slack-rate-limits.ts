@@ -133,14 +133,18 @@ export function createRateLimiter(
         bucket.tokens -= 1;
         counters.accepted[method] = (counters.accepted[method] ?? 0) + 1;
         if (perChannel) {
-          const byChannel = (counters.acceptedByChannel[method] ??= {});
+          const byChannel = counters.acceptedByChannel[method] ?? {};
           byChannel[channel ?? ''] = (byChannel[channel ?? ''] ?? 0) + 1;
+          counters.acceptedByChannel[method] = byChannel;
         }
         return { accepted: true };
       }
       counters.limited[method] = (counters.limited[method] ?? 0) + 1;
       // Slack's Retry-After is whole seconds: round the wait for one token up.
-      return { accepted: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
+      return {
+        accepted: false,
+        retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)),
+      };
     },
     counters: () => structuredClone(counters),
     reset() {
