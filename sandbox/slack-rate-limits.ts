@@ -16,7 +16,8 @@
  *   reference page.
  * Slack does not publish burst sizes ("occasional bursts", "sporadic bursts
  * are welcome", "generous burst behavior"): the bursts below are this model's
- * choice, small enough that a flood is refused within seconds.
+ * choice, half a minute's calls for the tiers and five posts per channel, so
+ * a flood is refused within seconds while a few clicks in a row are not.
  *
  * The clock is injected so tests of the limiter are deterministic.
  */
@@ -34,11 +35,11 @@ export interface MethodRateLimit {
 /** Slack's documented tiers, with this model's bursts (see the module comment). */
 export const SLACK_TIERS = {
   /** Tier 2: 20+ per minute, "occasional bursts". */
-  tier2: { perMinute: 20, burst: 5, scope: 'token' },
+  tier2: { perMinute: 20, burst: 10, scope: 'token' },
   /** Tier 3: 50+ per minute, "sporadic bursts are welcome". */
-  tier3: { perMinute: 50, burst: 10, scope: 'token' },
+  tier3: { perMinute: 50, burst: 25, scope: 'token' },
   /** Tier 4: 100+ per minute, "generous burst behavior". */
-  tier4: { perMinute: 100, burst: 20, scope: 'token' },
+  tier4: { perMinute: 100, burst: 50, scope: 'token' },
 } as const satisfies Record<string, MethodRateLimit>;
 
 /**
@@ -67,7 +68,7 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, MethodRateLimit>> = {
   // Tier 3 (conversations.info reference page).
   'conversations.info': SLACK_TIERS.tier3,
   // Special: "hundreds of requests per minute" (auth.test reference page).
-  'auth.test': { perMinute: 300, burst: 50, scope: 'token' },
+  'auth.test': { perMinute: 300, burst: 100, scope: 'token' },
 };
 
 /** The limit of a method the table does not name. */

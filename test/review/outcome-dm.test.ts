@@ -3,6 +3,7 @@
  * end through the workflow: the outcome with who, when and why; a failed DM
  * never fails the decision.
  */
+import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dmChannelOf } from '../../sandbox/fake-slack.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
@@ -73,13 +74,21 @@ describe('outcome on one card, and a DM to the on-behalf-of human', () => {
   });
 
   it('a failed DM is logged and never fails the decision', async () => {
-    const intent = makeIntent({ intentId: newIntentId() });
+    // An on-behalf-of email Slack has no user for: the lookup fails for real (a
+    // forced failure would never be reached once the Record handler cached carol's id).
+    const nobody = `nobody-${randomUUID()}@example.com`;
+    const intent = makeIntent({ intentId: newIntentId(), agent: { onBehalfOf: nobody } });
     publish(loop, intent);
     await reviewOpen(loop, intent.intentId);
-    loop.slack!.setFailure('users.lookupByEmail', 'users_not_found', 1);
     await denyWithReason(loop, USER.bob, intent.intentId);
     const decision = await eventually(() => decisionFor(loop, intent.intentId));
     expect(decision.detail.status).toBe('DENIED');
-    expect(dmsTo(USER.carol, intent.intentId)).toEqual([]);
+    const lookup = await eventually(() =>
+      loop.slack!.calls.find((c) => c.method === 'users.lookupByEmail' && c.params.email === nobody),
+    );
+    expect(lookup.error).toBe('users_not_found');
+    expect(
+      loop.slack!.messages.filter((m) => m.user !== undefined && m.text?.includes(intent.intentId)),
+    ).toEqual([]);
   });
 });
