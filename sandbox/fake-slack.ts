@@ -415,7 +415,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     },
   };
 
-  function answer(method: string, params: Params, authorization: string | undefined): Answer {
+  function answer(method: string, params: Params, authorization: string | undefined, at: number): Answer {
     const limited = rateLimits.get(method);
     if (limited && limited.n > 0) {
       limited.n -= 1;
@@ -428,7 +428,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     const presented = authorization?.replace(/^Bearer\s+/i, '') ?? str(params.token);
     if (presented !== token) return { body: { ok: false, error: presented ? 'invalid_auth' : 'not_authed' } };
     if (revoked) return { body: { ok: false, error: 'token_revoked' } };
-    const verdict = limiter?.take({ method, token: presented, channel: str(params.channel) });
+    const verdict = limiter?.take({ method, token: presented, channel: str(params.channel), at });
     if (verdict && !verdict.accepted) {
       return {
         status: 429,
@@ -499,12 +499,13 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     },
     async handleRequest(req, res) {
       const method = new URL(req.url ?? '/', 'http://fake-slack').pathname.split('/').pop() ?? '';
-      const at = clock();
+      let at = clock();
       let params: Params = {};
       let result: Answer;
       try {
         params = parseRequest(req, await readBody(req));
-        result = answer(method, params, req.headers.authorization);
+        at = clock();
+        result = answer(method, params, req.headers.authorization, at);
       } catch (error) {
         const code = error instanceof SlackApiError ? error.message : 'invalid_form_data';
         result = { body: { ok: false, error: code } };

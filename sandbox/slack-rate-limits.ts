@@ -81,6 +81,8 @@ export interface RateLimitedCall {
   token: string;
   /** The channel, for methods limited per channel. */
   channel?: string;
+  /** When the call arrived, in epoch milliseconds. @default the limiter's clock */
+  at?: number;
 }
 
 /** The limiter's answer. */
@@ -120,11 +122,11 @@ export function createRateLimiter(
   let counters: RateLimitCounters = { limited: {}, accepted: {}, acceptedByChannel: {} };
 
   return {
-    take({ method, token, channel }) {
+    take({ method, token, channel, at }) {
       const limit = limits[method] ?? DEFAULT_METHOD_RATE_LIMIT;
       const perChannel = limit.scope === 'channel';
       const key = JSON.stringify([method, token, perChannel ? (channel ?? '') : '']);
-      const now = clock();
+      const now = at ?? clock();
       const perMs = limit.perMinute / 60_000;
       const bucket = buckets.get(key) ?? { tokens: limit.burst, at: now };
       bucket.tokens = Math.min(limit.burst, bucket.tokens + Math.max(0, now - bucket.at) * perMs);
