@@ -18,7 +18,7 @@ import { type Sandbox, startSandbox } from './support.js';
 let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await startSandbox();
-});
+}, 180_000);
 afterAll(() => sandbox?.close());
 
 const FLOOD = 15;
@@ -28,7 +28,9 @@ const mentions = (call: SlackRecordedCall, intentId: string) =>
   JSON.stringify(call.params).includes(intentId);
 
 describe('flood the approval channel', () => {
-  it('an agent floods intents: Slack’s channel limit holds, 429s are waited out, nothing is lost', async () => {
+  it('an agent floods intents: Slack’s channel limit holds, 429s are waited out, nothing is lost', {
+    timeout: 180_000,
+  }, async () => {
     // Prepare
     const intents = Array.from({ length: FLOOD }, (_, i) =>
       makeIntent({ justification: `Flood ${i}: rotate the payments credentials (INC-4211).` }),
