@@ -34,7 +34,6 @@ describe('outcome on one card, and a DM to the on-behalf-of human', () => {
     const intent = makeIntent({ intentId: newIntentId() });
     publish(loop, intent);
     const card = await reviewOpen(loop, intent.intentId);
-    const callsBefore = loop.slack!.calls.length;
     await denyWithReason(loop, USER.bob, intent.intentId, 'Use the read-only role instead.');
     await eventually(() => decisionFor(loop, intent.intentId));
     const dm = await eventually(() => dmsTo(USER.carol, intent.intentId)[0]);
@@ -49,11 +48,12 @@ describe('outcome on one card, and a DM to the on-behalf-of human', () => {
     const final = JSON.stringify(currentCard(loop, card)?.blocks);
     expect(final).toMatch(/Denied\* by <@U0BOB0002> · <!date\^\d+/);
     expect(final).toContain('Use the read-only role instead.');
-    // Found by email for this outcome (calls made before this test don't count).
+    // Found by email: looked up in Slack, by this outcome or an earlier one of the same warm
+    // container (the Record handler caches an email's user id, inside the method's tier).
     expect(
-      loop
-        .slack!.calls.slice(callsBefore)
-        .some((c) => c.method === 'users.lookupByEmail' && c.params.email === 'carol@example.com'),
+      loop.slack!.calls.some(
+        (c) => c.method === 'users.lookupByEmail' && c.params.email === 'carol@example.com' && !c.error,
+      ),
     ).toBe(true);
   });
 
