@@ -173,7 +173,8 @@ describe('quotas in the engine', () => {
   const engine = createPolicyEngine(buildPolicyBundle(dir));
   const dev = {
     environment: 'dev',
-    environmentSource: 'declared' as const,
+    declaredEnvironment: 'dev',
+    environmentSource: 'resource' as const,
     owner: 'o@example.com',
     onBehalfOf: 'carol@example.com',
   };
