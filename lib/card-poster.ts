@@ -64,12 +64,14 @@ export class CardPoster extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   /** In alarm while the dead-letter queue holds anything. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** The poster's links to itself and the workflow (outside its default policy, see the constructor). */
+  private readonly linkPolicy: iam.Policy;
 
   constructor(scope: Construct, id: string, props: CardPosterProps) {
     super(scope, id);
     this.posterFunction = new HandlerFunction(this, 'PosterFunction', {
       name: 'poster',
-      description: 'Countersign card poster: post queued review cards at the Slack channel’s pace',
+      description: 'Countersign card poster: post queued review cards at the pace of the Slack channel',
       // Long enough to post a burst and wait out a short Retry-After; it re-invokes itself for more.
       timeout: Duration.seconds(90),
     })
@@ -86,7 +88,7 @@ export class CardPoster extends Construct {
 
     ({ queue: this.deadLetterQueue, alarm: this.deadLetterAlarm } = alarmedDeadLetterQueue(
       this,
-      'the card poster’s asynchronous invocations and its sweep schedule',
+      'the asynchronous invocations and the sweep schedule of the card poster',
       'Countersign card poster kicks or sweeps failed and are in the dead-letter queue; queued cards wait for the next sweep',
       props.alarmActions,
     ));
@@ -96,8 +98,10 @@ export class CardPoster extends Construct {
       onFailure: new destinations.SqsDestination(this.deadLetterQueue),
     });
 
-    // Invoking itself: in a policy of its own, which the function does not depend on (no cycle).
-    const selfInvoke = new iam.Policy(this, 'SelfInvokePolicy', {
+    // Invoking itself and failing reviews: in a policy of its own, which the function does not
+    // depend on (the function's ARN and the workflow, which invokes Review, which kicks the poster,
+    // would otherwise make a cycle).
+    this.linkPolicy = new iam.Policy(this, 'LinkPolicy', {
       statements: [
         new iam.PolicyStatement({
           actions: ['lambda:InvokeFunction'],
@@ -105,13 +109,13 @@ export class CardPoster extends Construct {
         }),
       ],
     });
-    selfInvoke.attachToRole(this.posterFunction.role!);
+    this.linkPolicy.attachToRole(this.posterFunction.role!);
 
     const schedulerRole = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
-      description: 'EventBridge Scheduler: run the Countersign card poster’s sweep',
+      description: 'EventBridge Scheduler: run the Countersign card poster sweep',
     });
     const fnId = Stack.of(this).getLogicalId(this.posterFunction.node.defaultChild as lambda.CfnFunction);
     Validations.of(schedulerRole).acknowledge({
@@ -134,7 +138,12 @@ export class CardPoster extends Construct {
 
   /** Lets the poster fail a review whose card Slack refuses (`states:SendTaskFailure` on this workflow). */
   public allowReviewFailures(stateMachine: sfn.IStateMachine): void {
-    stateMachine.grant(this.posterFunction, 'states:SendTaskFailure');
+    this.linkPolicy.addStatements(
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskFailure'],
+        resources: [stateMachine.stateMachineArn],
+      }),
+    );
   }
 
   /**

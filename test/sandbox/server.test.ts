@@ -98,11 +98,11 @@ async function cardsFor(intentId: string): Promise<Message[]> {
   );
 }
 
-/** Waits for the card and for Review to have finished (its `reviewers-notified` record is in the trail). */
+/** Waits for the card and for its posting to be audited (the poster's `card-posted` record is in the trail). */
 async function waitForCard(intentId: string): Promise<Message> {
   const card = await eventually(async () => (await cardsFor(intentId))[0], 10_000);
   await eventually(async () =>
-    (await requestView(intentId)).audit.some((r) => r.kind === 'reviewers-notified') ? true : undefined,
+    (await requestView(intentId)).audit.some((r) => r.kind === 'card-posted') ? true : undefined,
   );
   return card;
 }
