@@ -12,8 +12,8 @@
  *   already has a card (a re-run after a crash), leaves the queue without a
  *   post. Otherwise `chat.postMessage`, the card's location on the request
  *   (`updatePending(... { card })`), a `card-posted` audit record, then the
- *   entry leaves the queue. A card Slack refuses three times fails the review
- *   (the workflow denies it, audited): a card nobody can see must not wait
+ *   entry leaves the queue. A card Slack refuses fails its review at once
+ *   (the workflow denies it, audited, as when Review posted it): a card nobody can see must not wait
  *   for its expiry in silence.
  * - Backlog: above the threshold, one "queue" message (queue-message.ts)
  *   replaces the wall of cards and is updated in place; only each agent's
@@ -38,8 +38,6 @@ import { currentHash, getRequest, type RequestItem, updatePending } from '../sha
 import { queueClearMessage, queueMessage, summarize } from './queue-message.js';
 import { type Pace, TokenBucket } from './token-bucket.js';
 
-/** Slack refusals of one card before its review is failed (denied). */
-export const MAX_POST_ATTEMPTS = 3;
 /** Shortest gap between two updates of the queue message (chat.update has its own tier). */
 export const QUEUE_MESSAGE_INTERVAL_MS = 5_000;
 /** Time kept back at the end of an invocation: the last post and the lease release must fit. */
@@ -135,7 +133,6 @@ async function drainHeld(
   result: DrainResult,
 ): Promise<DrainResult['outcome']> {
   const clock = () => deps.now().getTime();
-  const attempts = new Map<string, number>();
   for (;;) {
     if (deps.remainingMs() < BUDGET_MARGIN_MS) return 'budget';
     if (!(await renewLease(deps, channel, deps.holder, clock(), deps.leaseMs))) return 'lease-lost';
@@ -174,14 +171,12 @@ async function drainHeld(
       posted = { ok: false, error: error.data?.error ?? 'refused' };
     }
     if (!posted.ok || !posted.ts || !posted.channel) {
-      const tries = (attempts.get(next.requestId) ?? 0) + 1;
-      attempts.set(next.requestId, tries);
-      deps.warn?.('Slack refused a review card', { requestId: next.requestId, error: posted.error, tries });
-      if (tries >= MAX_POST_ATTEMPTS) {
-        await deps.failReview(request, `Slack did not accept the card: ${posted.error}`);
-        await dequeueCard(deps, { channel, sk: next.sk });
-        result.failed.push(next.requestId);
-      }
+      // Slack's refusals (channel_not_found, invalid_blocks, ...) answer the same card the same way
+      // again; 5xx and network errors were retried by the client already. Fail closed now.
+      deps.warn?.('Slack refused a review card', { requestId: next.requestId, error: posted.error });
+      await deps.failReview(request, `Slack did not accept the card: ${posted.error}`);
+      await dequeueCard(deps, { channel, sk: next.sk });
+      result.failed.push(next.requestId);
       continue;
     }
     await recordPosted(deps, request, { channel: posted.channel, ts: posted.ts }, next);

@@ -6,6 +6,8 @@
  * `Retry-After` has passed. Pure: the clock is passed in, so tests drive it.
  */
 
+const EPSILON = 1e-9;
+
 /** How fast a channel may be posted to. */
 export interface Pace {
   /** Tokens added a second (cards a second, sustained). */
@@ -46,15 +48,20 @@ export class TokenBucket {
     const now = clock();
     this.state = {
       tokens: Math.min(pace.burst, Math.max(0, initial?.tokens ?? pace.burst)),
-      // A refill time in the future (a skewed clock) would withhold tokens: never later than now.
-      refilledAt: Math.min(initial?.refilledAt ?? now, now),
+      // A refill time in the future (a skewed clock) would withhold tokens: never later than now or a 429's hold.
+      refilledAt: Math.min(initial?.refilledAt ?? now, Math.max(now, initial?.notBefore ?? 0)),
       notBefore: initial?.notBefore ?? 0,
     };
   }
 
   private refill(now: number): void {
-    const elapsed = Math.max(0, now - this.state.refilledAt);
-    this.state.tokens = Math.min(this.pace.burst, this.state.tokens + (elapsed / 1000) * this.pace.ratePerSecond);
+    // Before a 429's hold ends the bucket stays empty: refilling starts when the hold does.
+    if (now <= this.state.refilledAt) return;
+    const elapsed = now - this.state.refilledAt;
+    this.state.tokens = Math.min(
+      this.pace.burst,
+      this.state.tokens + (elapsed / 1000) * this.pace.ratePerSecond,
+    );
     this.state.refilledAt = now;
   }
 
@@ -63,14 +70,16 @@ export class TokenBucket {
     const now = this.clock();
     this.refill(now);
     const held = Math.max(0, this.state.notBefore - now);
-    const missing = this.state.tokens >= 1 ? 0 : ((1 - this.state.tokens) / this.pace.ratePerSecond) * 1000;
+    // A hair below one token is floating-point dust from many small refills, not a missing token.
+    const missing =
+      this.state.tokens >= 1 - EPSILON ? 0 : ((1 - this.state.tokens) / this.pace.ratePerSecond) * 1000;
     return Math.ceil(Math.max(held, missing));
   }
 
   /** Takes a token when one is there; false (nothing taken) otherwise. */
   take(): boolean {
     if (this.waitMs() > 0) return false;
-    this.state.tokens -= 1;
+    this.state.tokens = Math.max(0, this.state.tokens - 1);
     return true;
   }
 

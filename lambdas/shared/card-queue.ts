@@ -252,7 +252,8 @@ export async function releaseLease(
       new UpdateCommand({
         TableName: deps.table,
         Key: { pk: queuePartition(channel), sk: 'LEASE' },
-        UpdateExpression: 'SET #until = :zero, tokens = :tokens, refilledAt = :at, notBefore = :nb REMOVE holder',
+        UpdateExpression:
+          'SET #until = :zero, tokens = :tokens, refilledAt = :at, notBefore = :nb REMOVE holder',
         ConditionExpression: 'holder = :me',
         ExpressionAttributeNames: { '#until': 'until' },
         ExpressionAttributeValues: {
@@ -282,7 +283,10 @@ export async function readLease(deps: StoreDeps, channel: string): Promise<Lease
 }
 
 /** The channel's "queue" message, when one was ever posted. */
-export async function readBacklogMessage(deps: StoreDeps, channel: string): Promise<BacklogMessage | undefined> {
+export async function readBacklogMessage(
+  deps: StoreDeps,
+  channel: string,
+): Promise<BacklogMessage | undefined> {
   const out = await deps.ddb.send(
     new GetCommand({
       TableName: deps.table,
@@ -294,7 +298,11 @@ export async function readBacklogMessage(deps: StoreDeps, channel: string): Prom
 }
 
 /** Stores where the channel's "queue" message lives and whether it still shows a backlog. */
-export async function writeBacklogMessage(deps: StoreDeps, channel: string, message: BacklogMessage): Promise<void> {
+export async function writeBacklogMessage(
+  deps: StoreDeps,
+  channel: string,
+  message: BacklogMessage,
+): Promise<void> {
   await deps.ddb.send(
     new PutCommand({
       TableName: deps.table,

@@ -235,7 +235,9 @@ export async function getRequest(
 export async function updatePending(
   { ddb, table }: StoreDeps,
   intentId: string,
-  values: Partial<Pick<RequestItem, 'review' | 'expiresAt' | 'taskToken' | 'card' | 'executionId' | 'queued'>>,
+  values: Partial<
+    Pick<RequestItem, 'review' | 'expiresAt' | 'taskToken' | 'card' | 'executionId' | 'queued'>
+  >,
 ): Promise<boolean> {
   const names: Record<string, string> = { '#status': 'status' };
   const vals: Record<string, unknown> = { ':pending': 'PENDING' };

@@ -211,10 +211,11 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
       'requested',
       'policy-evaluated',
       'reviewers-notified',
+      'card-posted',
       'vote',
       'decided',
     ]);
-    expect(view.audit.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(view.audit.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     // The card was updated in place: the latest chat.update for it shows the outcome, without buttons.
     const { body: messages } = await getJson<Message[]>('/slack/messages');
     const updates = messages.filter((m) => m.method === 'chat.update' && m.ts === card.ts);
