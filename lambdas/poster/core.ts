@@ -142,7 +142,7 @@ async function drainHeld(
     if (!next) return 'drained';
 
     const request = await getRequest(deps, next.requestId);
-    if (!request || request.status !== 'PENDING' || request.card) {
+    if (request?.status !== 'PENDING' || request.card) {
       await dequeueCard(deps, { channel, sk: next.sk });
       result.skipped.push(next.requestId);
       continue;
