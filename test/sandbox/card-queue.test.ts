@@ -37,7 +37,10 @@ describe('card queue in the loop', () => {
     for (const intent of flood) publish(loop, intent);
     const queueDeps = { ddb: loop.aws.ddb, table: loop.aws.table };
     const channel = loop.slack!.sent('chat.postMessage')[0]?.channel ?? 'C0APPROVAL';
-    await eventually(async () => ((await listQueue(queueDeps, channel)).length >= 6 ? true : undefined), 20_000);
+    await eventually(
+      async () => ((await listQueue(queueDeps, channel)).length >= 6 ? true : undefined),
+      20_000,
+    );
 
     // Act: report-bot's single review arrives behind the backlog.
     const other = reportIntent();
