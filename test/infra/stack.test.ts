@@ -275,7 +275,7 @@ describe('functions', () => {
   it('run nodejs24.x on arm64 with active tracing, JSON logs to their own log group, 512 MB by default', () => {
     const { template } = synth();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(11); // evaluate, review, record, interaction, archive, digest, status, grant, reminder, cancel, detector
+    expect(Object.keys(functions)).toHaveLength(12); // evaluate, review, record, interaction, archive, digest, status, grant, reminder, cancel, detector, poster
     for (const [id, fn] of Object.entries(functions)) {
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -291,7 +291,7 @@ describe('functions', () => {
       Description: Match.stringLikeRegexp('Evaluate'),
       MemorySize: 512,
     });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 13); // 11 functions, workflow, status API access log
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 14); // 12 functions, workflow, status API access log
   });
 
   it('get exactly the environment the architecture names, each with its binding', () => {
