@@ -320,6 +320,7 @@ describe('functions', () => {
         'COUNTERSIGN_SCHEDULER_ROLE_ARN',
         'COUNTERSIGN_REMINDER_DLQ_ARN',
         'COUNTERSIGN_REVIEW_CHANNELS',
+        'COUNTERSIGN_POSTER_FUNCTION_ARN',
       ].sort(),
     );
     expect(keys('ApprovalWorkflowRemindersReminderFunction')).toEqual(
@@ -471,10 +472,12 @@ describe('slack endpoint', () => {
 });
 
 describe('least privilege', () => {
-  it('only the interaction role may SendTaskSuccess; the cancel role may only SendTaskFailure; on the state machine only', () => {
+  it('only the interaction role may SendTaskSuccess; the cancel and card poster roles may only SendTaskFailure; on the state machine only', () => {
     const { template } = synth();
     const interactionRole = functionRole(template, 'SlackEndpointInteractionFunction');
     const cancelRole = functionRole(template, 'CancelRouteCancelFunction');
+    // The card poster fails a review whose card Slack refuses; it never approves.
+    const posterRole = functionRole(template, 'CardPosterPosterFunction');
     const sm = logicalId(template, 'AWS::StepFunctions::StateMachine', 'ApprovalWorkflowStateMachine');
     const holders: string[] = [];
     for (const [role, statements] of statementsByRole(template)) {
@@ -482,14 +485,14 @@ describe('least privilege', () => {
         if (s.Effect !== 'Allow' || !actionsOf(s).some((a) => a.startsWith('states:SendTask'))) continue;
         holders.push(role);
         expect(actionsOf(s).sort()).toEqual(
-          role === cancelRole
+          role === cancelRole || role === posterRole
             ? ['states:SendTaskFailure']
             : ['states:SendTaskFailure', 'states:SendTaskSuccess'],
         );
         expect(s.Resource).toEqual({ Ref: sm });
       }
     }
-    expect(holders.sort()).toEqual([interactionRole, cancelRole].sort());
+    expect(holders.sort()).toEqual([interactionRole, cancelRole, posterRole].sort());
   });
 
   it('cancellations from agent sources go to the cancel handler (retries, alarmed dead-letter queue)', () => {
