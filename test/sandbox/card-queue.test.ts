@@ -4,7 +4,7 @@
  * the flooder's backlog still waits (cards are interleaved by each agent's
  * rank), at the channel's pace, and every flooded request still gets its card.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { listQueue } from '../../lambdas/shared/card-queue.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
 import { makeIntent } from '../support/fixtures.js';
@@ -15,9 +15,6 @@ let loop: CountersignLoop;
 beforeAll(async () => {
   loop = await sharedLoop();
 }, 180_000);
-afterAll(async () => {
-  await loop?.idle();
-});
 
 /** A customer-data read in dev by report-bot: reviewed (policy review-customer-data). */
 const reportIntent = () =>
