@@ -336,6 +336,8 @@ const SCOPED_OR_UNNAMED = new Set([
   'AWS::ApiGateway::Stage',
   'AWS::IAM::Policy',
   'AWS::KMS::Key',
+  // Scoped to its function (the card poster's asynchronous invoke config).
+  'AWS::Lambda::EventInvokeConfig',
   'AWS::Lambda::EventSourceMapping',
   'AWS::Lambda::Permission',
   'AWS::Lambda::Url',
