@@ -38,6 +38,8 @@ const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
  * No DeleteItem, BatchWriteItem (which can delete), transactions or Scan: the
  * store is append/update only.
  */
+/** Partition-key prefix of the card queue's items (lambdas/shared/card-queue.ts). */
+export const CARD_QUEUE_KEY_PREFIX = 'CARDQUEUE#';
 const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
 /** Object actions that remove evidence; denied to everyone by the bucket policy. */
 export const DENIED_OBJECT_ACTIONS = [
@@ -299,6 +301,24 @@ export class AuditStore extends Construct {
     });
     this.grantObjectWrite(grantee, DIGESTS_PREFIX);
     this.grantObjectRead(grantee, DIGESTS_PREFIX);
+  }
+
+  /**
+   * Lets a grantee remove entries of the card queue (`dynamodb:DeleteItem`),
+   * and nothing else: every key it names must start with `CARDQUEUE#`
+   * (`dynamodb:LeadingKeys`), so requests, grants and audit rows stay
+   * undeletable. The poster removes what it posted or skipped; Record removes a
+   * request decided while its card still waited.
+   */
+  public grantCardQueueRemoval(grantee: iam.IGrantable): void {
+    this.addToPolicy(grantee, ['dynamodb:DeleteItem'], [this.table.tableArn], {
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${CARD_QUEUE_KEY_PREFIX}*`] },
+    });
+  }
+
+  /** Binding for a card-queue remover: the table's name plus {@link grantCardQueueRemoval}. */
+  public cardQueueRemover(): Binding {
+    return { environment: this.tableEnvironment, grant: (g) => this.grantCardQueueRemoval(g) };
   }
 
   /** Binding for an audit writer: the table's name plus {@link grantAuditWrite}. */

@@ -130,6 +130,10 @@ export class CountersignStack extends Stack {
     });
     this.cardPoster.allowReviewFailures(this.workflow.stateMachine);
     this.workflow.reviewFunction.bind(this.cardPoster.kicking());
+    // The poster removes what it posted or skipped; Record removes a request decided while queued.
+    const queueRemover = this.auditStore.cardQueueRemover();
+    this.cardPoster.posterFunction.bind(queueRemover);
+    this.workflow.recordFunction.bind(queueRemover);
     this.agents = new AgentRegistry(config.environments, config.emailIdentity);
     // Evaluate binds owner and environment; the interaction handler compares emails by the same rules.
     this.workflow.evaluateFunction.bind(this.agents.reader());

@@ -78,7 +78,7 @@ const UNUSED_GRANTS_KEPT: { handlers: string[] | '*'; action: RegExp; reason: st
       'a redelivered record finds its object already written and checks its checksum (HeadObject); s3rver has no conditional writes, so test/audit/archive.test.ts covers that path',
   },
   {
-    handlers: ['interaction', 'review', 'record', 'reminder', 'detector'],
+    handlers: ['interaction', 'review', 'record', 'reminder', 'detector', 'poster'],
     action: /^secretsmanager:DescribeSecret$/,
     reason: 'part of Secret.grantRead (metadata only); the handlers call GetSecretValue',
   },
@@ -86,6 +86,30 @@ const UNUSED_GRANTS_KEPT: { handlers: string[] | '*'; action: RegExp; reason: st
     handlers: ['evaluate', 'reminder'],
     action: /^dynamodb:UpdateItem$/,
     reason: 'part of the one audit-writer grant every writer shares; these two handlers only put and read',
+  },
+  {
+    handlers: ['review'],
+    action: /^secretsmanager:GetSecretValue$/,
+    reason:
+      'a retried Review repaints a card the poster already posted (test/poster/drain.test.ts); the scenario never retries Review',
+  },
+  {
+    handlers: ['review', 'poster'],
+    action: /^lambda:InvokeFunction$/,
+    reason:
+      'Review kicks the poster and the poster re-runs itself by async invoke; the sandbox runs the poster in process instead',
+  },
+  {
+    handlers: ['poster'],
+    action: /^(sqs:(SendMessage|GetQueueAttributes|GetQueueUrl)|states:SendTaskFailure)$/,
+    reason:
+      'the async-invoke failure destination sends a lost kick to the alarmed dead-letter queue as the function; SendTaskFailure ends a review whose card Slack refuses (test/poster/drain.test.ts)',
+  },
+  {
+    handlers: ['record'],
+    action: /^dynamodb:DeleteItem$/,
+    reason:
+      'Record removes a request decided while its card still waited in the queue (CARDQUEUE# keys only); the scenario posts every card before deciding',
   },
 ];
 

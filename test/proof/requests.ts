@@ -80,7 +80,10 @@ export function requestsFor(
       ].find((id) => deployed.ref(id) === table);
       const tableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`;
       const resource = input.IndexName ? `${tableArn}/index/${String(input.IndexName)}` : tableArn;
-      out.push({ ...base, action: `dynamodb:${call.operation}`, resource, context: common });
+      // The partition key every item the call names: what `dynamodb:LeadingKeys` conditions see.
+      const keys = dynamoLeadingKeys(input);
+      const context = keys.length ? { ...common, 'dynamodb:LeadingKeys': keys } : common;
+      out.push({ ...base, action: `dynamodb:${call.operation}`, resource, context });
       const key = tableId && encryptionKey(deployed, tableId);
       if (key)
         out.push({
@@ -241,4 +244,16 @@ export function requestsFor(
       throw new Error(`${call.handler}: no IAM mapping for ${call.service}:${call.operation}; add one`);
   }
   return out;
+}
+
+/** The partition keys a DynamoDB call names (Key, Item, or a Query's `:pk`-style equality), for `dynamodb:LeadingKeys`. */
+function dynamoLeadingKeys(input: Record<string, unknown>): string[] {
+  const pkOf = (item: unknown): string | undefined => {
+    const pk = (item as { pk?: unknown } | undefined)?.pk;
+    if (typeof pk === 'string') return pk;
+    const attr = (pk as { S?: unknown } | undefined)?.S;
+    return typeof attr === 'string' ? attr : undefined;
+  };
+  const pk = pkOf(input.Key) ?? pkOf(input.Item);
+  return pk ? [pk] : [];
 }
