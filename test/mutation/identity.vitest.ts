@@ -13,5 +13,4 @@ export default mutationVitestConfig([
   'test/interaction/self-approval.test.ts',
   'test/interaction/policy-rule.test.ts',
   'test/review-core/eligibility.test.ts',
-  'test/review/break-glass.test.ts',
 ]);
