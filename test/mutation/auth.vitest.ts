@@ -11,4 +11,5 @@ export default mutationVitestConfig([
   'test/interaction/signature-check.test.ts',
   'test/teams/inbound-token.test.ts',
   'test/identity/token-verifier.test.ts',
+  'test/identity/token-claims.test.ts',
 ]);
