@@ -74,7 +74,7 @@ describe('scoreFiles', () => {
 
     // Assess
     expect(line).toMatch(
-      /^ {3}75\.0 % {2}lambdas\/b\.ts +killed 3, survived 1, no coverage 0, equivalent 1$/,
+      /^ {2}75\.0 % {2}lambdas\/b\.ts +killed 3, survived 1, no coverage 0, equivalent 1$/,
     );
     expect(gaps).toEqual(['    Survived   lambdas/b.ts:7:3 ConditionalExpression -> false']);
   });
