@@ -12,6 +12,7 @@ export default mutationVitestConfig([
   'test/identity/canonical-email.test.ts',
   'test/identity/slack-identity.test.ts',
   'test/identity/actor-resolver.test.ts',
+  'test/identity/slack-resolver.test.ts',
   'test/interaction/identity.test.ts',
   'test/review-core/eligibility.test.ts',
 ]);
