@@ -77,6 +77,20 @@ describe('verifySlackSignature', () => {
   });
 
   it.each([
+    ['past', -MAX_SKEW_SECONDS],
+    ['future', MAX_SKEW_SECONDS],
+  ])('accepts a timestamp exactly at the edge of the window (%s)', (_name, offset) => {
+    // Prepare
+    const ts = NOW_S + offset;
+
+    // Act
+    const result = check(String(ts), signSlackRequest(SECRET, ts, body));
+
+    // Assess
+    expect(result).toMatchObject({ ok: true, timestamp: ts });
+  });
+
+  it.each([
     ['past', -(MAX_SKEW_SECONDS + 1), `timestamp is ${MAX_SKEW_SECONDS + 1} s from now (limit 300 s)`],
     ['future', MAX_SKEW_SECONDS + 1, `timestamp is -${MAX_SKEW_SECONDS + 1} s from now (limit 300 s)`],
   ])('says how far a %s timestamp is outside the window', (_name, offset, reason) => {
