@@ -143,7 +143,8 @@ function refusalOf(error: unknown): InboundCheck {
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'iss') return { ok: false, code: 'wrong-issuer', reason };
     if (error.claim === 'aud') return { ok: false, code: 'wrong-audience', reason };
-    if (error.claim === 'nbf' || error.claim === 'iat') return { ok: false, code: 'not-yet-valid', reason };
+    // jose checks `iat` only for presence and type here: a missing or non-numeric one is malformed.
+    if (error.claim === 'nbf') return { ok: false, code: 'not-yet-valid', reason };
     return { ok: false, code: 'malformed', reason };
   }
   if (error instanceof errors.JWKSNoMatchingKey) return { ok: false, code: 'unknown-key', reason };

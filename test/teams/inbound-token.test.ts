@@ -236,12 +236,20 @@ describe('botFrameworkVerifier: what is refused', () => {
     expect(check).toMatchObject({ ok: false, code });
   });
 
-  it('refuses a token without an issued-at time', async () => {
+  it('refuses a token without an issued-at time as malformed', async () => {
     // Act
     const check = await verifier().verify(`Bearer ${await token({ iat: null })}`, SERVICE_URL);
 
     // Assess
-    expect(check.ok).toBe(false);
+    expect(check).toMatchObject({ ok: false, code: 'malformed', reason: 'missing required "iat" claim' });
+  });
+
+  it('refuses a JWT-shaped header that is no signed JWT as malformed', async () => {
+    // Act
+    const check = await verifier().verify('Bearer a.b.c', SERVICE_URL);
+
+    // Assess
+    expect(check).toMatchObject({ ok: false, code: 'malformed' });
   });
 
   it('refuses an activity that names no serviceUrl', async () => {
