@@ -9,11 +9,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   BOT_FRAMEWORK_ISSUER,
   botFrameworkVerifier,
   CLOCK_TOLERANCE_SECONDS,
+  KEYS_MAX_AGE_MS,
   normalServiceUrl,
 } from '../../lambdas/teams/inbound-token.js';
 
@@ -44,6 +45,7 @@ beforeAll(async () => {
   rsa = await newKey();
   server = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
+    if (req.url === '/hang') return; // never answers
     if (req.url === '/metadata') {
       host.metadataFetches++;
       res.statusCode = host.metadataStatus;
@@ -59,6 +61,7 @@ beforeAll(async () => {
   host.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
 beforeEach(() => {
@@ -87,7 +90,7 @@ async function token(mint: Mint = {}): Promise<string> {
   if (mint.serviceurl !== null) claims.serviceurl = mint.serviceurl ?? SERVICE_URL;
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: mint.alg ?? 'RS256', kid: key.kid, typ: 'JWT' })
-    .setIssuer(mint.issuer ?? BOT_FRAMEWORK_ISSUER)
+    .setIssuer(mint.issuer ?? 'https://api.botframework.com')
     .setAudience(mint.audience ?? APP_ID);
   if (mint.exp !== null) jwt = jwt.setExpirationTime(NOW_S + (mint.exp ?? 3600));
   if (mint.iat !== null) jwt = jwt.setIssuedAt(NOW_S + (mint.iat ?? -60));
@@ -95,7 +98,9 @@ async function token(mint: Mint = {}): Promise<string> {
   return jwt.sign(key.privateKey);
 }
 
-function verifier(extra: { issuer?: string; refetchCooldownMs?: number; fetch?: typeof fetch } = {}) {
+function verifier(
+  extra: { issuer?: string; refetchCooldownMs?: number; fetch?: typeof fetch; metadataUrl?: string } = {},
+) {
   return botFrameworkVerifier({
     appId: APP_ID,
     metadataUrl: `${host.url}/metadata`,
@@ -194,7 +199,6 @@ describe('botFrameworkVerifier: what passes', () => {
 
 describe('botFrameworkVerifier: what is refused', () => {
   it.each([
-    ['no header', undefined, 'missing'],
     ['an empty header', '', 'missing'],
     ['a Basic header', 'Basic dXNlcjpwYXNz', 'malformed'],
     ['a token that is not a JWT', 'Bearer not-a-jwt', 'malformed'],
@@ -205,6 +209,43 @@ describe('botFrameworkVerifier: what is refused', () => {
 
     // Assess
     expect(check).toMatchObject({ ok: false, code });
+  });
+
+  it('refuses a request without an Authorization header, saying so', async () => {
+    // Act
+    const check = await verifier().verify(undefined, SERVICE_URL);
+
+    // Assess
+    expect(check).toEqual({ ok: false, code: 'missing', reason: 'no Authorization header' });
+  });
+
+  it("gives jose's own reason for a refused token", async () => {
+    // Act
+    const check = await verifier().verify(`Bearer ${await token({ exp: -3600, iat: -7200 })}`, SERVICE_URL);
+
+    // Assess
+    expect(check).toEqual({ ok: false, code: 'expired', reason: '"exp" claim timestamp check failed' });
+  });
+
+  it('refuses a serviceurl claim that is not text, saying the token was not issued for this activity', async () => {
+    // Prepare
+    const jwt = await new SignJWT({ serviceurl: 42 })
+      .setProtectedHeader({ alg: 'RS256', kid: rsa.kid })
+      .setIssuer('https://api.botframework.com')
+      .setAudience(APP_ID)
+      .setIssuedAt(NOW_S - 60)
+      .setExpirationTime(NOW_S + 3600)
+      .sign(rsa.privateKey);
+
+    // Act
+    const check = await verifier().verify(`Bearer ${jwt}`, SERVICE_URL);
+
+    // Assess
+    expect(check).toEqual({
+      ok: false,
+      code: 'service-url-mismatch',
+      reason: 'the token was not issued for the serviceUrl of this activity',
+    });
   });
 
   it.each([
@@ -334,6 +375,66 @@ describe('botFrameworkVerifier: the metadata and keys', () => {
       code: 'metadata-unavailable',
       reason: 'OpenID metadata names no jwks_uri',
     });
+  });
+
+  it("reads the Bot Framework's public metadata unless told otherwise", async () => {
+    // Prepare
+    const asked: string[] = [];
+    const v = botFrameworkVerifier({
+      appId: APP_ID,
+      nowSeconds: () => NOW_S,
+      fetch: async (url) => {
+        asked.push(String(url));
+        return new Response('unavailable', { status: 503 });
+      },
+    });
+
+    // Act
+    const check = await v.verify(`Bearer ${await token()}`, SERVICE_URL);
+
+    // Assess
+    expect(check).toMatchObject({ ok: false, code: 'metadata-unavailable' });
+    expect(asked).toEqual(['https://login.botframework.com/v1/.well-known/openidconfiguration']);
+  });
+
+  it('refuses rather than waits when the metadata host does not answer', async () => {
+    // Prepare
+    const v = botFrameworkVerifier({
+      appId: APP_ID,
+      metadataUrl: `${host.url}/hang`,
+      metadataTimeoutMs: 200,
+      nowSeconds: () => NOW_S,
+    });
+
+    // Act
+    const check = await v.verify(`Bearer ${await token()}`, SERVICE_URL);
+
+    // Assess
+    expect(check).toMatchObject({ ok: false, code: 'metadata-unavailable' });
+  });
+
+  it('trusts the key set for a day, then fetches it again', async () => {
+    // Prepare: only Date is faked (jose dates its key set with Date.now); tokens are judged at NOW_S.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(NOW_S * 1000);
+      const v = verifier();
+      expect((await v.verify(`Bearer ${await token()}`, SERVICE_URL)).ok).toBe(true);
+
+      // Act
+      vi.setSystemTime(NOW_S * 1000 + KEYS_MAX_AGE_MS - 60_000);
+      await v.verify(`Bearer ${await token()}`, SERVICE_URL);
+      const withinADay = host.keyFetches;
+      vi.setSystemTime(NOW_S * 1000 + KEYS_MAX_AGE_MS + 60_000);
+      await v.verify(`Bearer ${await token()}`, SERVICE_URL);
+
+      // Assess
+      expect(KEYS_MAX_AGE_MS).toBe(86_400_000);
+      expect(withinADay).toBe(1);
+      expect(host.keyFetches).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reads the metadata with the injected fetch', async () => {
