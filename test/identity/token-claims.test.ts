@@ -8,7 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { CompactSign, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TokenRefusalCode } from '../../lambdas/identity/contract.js';
 import {
@@ -46,6 +46,12 @@ let rs256: Key;
 beforeAll(async () => {
   rs256 = await newKey('RS256');
   server = createServer((req, res) => {
+    if (req.url === '/hang') return; // never answers
+    if (req.url === '/broken-jwks') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: 'none' }));
+      return;
+    }
     if (req.url === '/.well-known/openid-configuration') {
       idp.discoveryFetches++;
       if (idp.redirect) {
@@ -64,6 +70,7 @@ beforeAll(async () => {
   idp.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
 beforeEach(() => {
@@ -82,9 +89,10 @@ const config = (extra: Partial<TokenVerifierConfig> = {}): TokenVerifierConfig =
   ...extra,
 });
 
-function verifier(extra: Partial<TokenVerifierConfig> = {}) {
+function verifier(extra: Partial<TokenVerifierConfig> = {}, timeoutMs?: number) {
   return createTokenVerifier(config(extra), {
     now: () => NOW,
+    ...(timeoutMs ? { timeoutMs } : {}),
     groups: {
       groupsOf: async ({ claims }) => (Array.isArray(claims.groups) ? (claims.groups as string[]) : []),
     },
@@ -408,6 +416,130 @@ describe('createTokenVerifier: token shape', () => {
   });
 });
 
+describe('createTokenVerifier: refusals a real IdP will not produce on request', () => {
+  it('refuses a token valid only later (nbf), naming the claim', async () => {
+    // Act
+    const refused = await refusal(
+      verifier().verifyAccessToken(await token({ claims: { nbf: NOW_S + 600 } })),
+    );
+
+    // Assess
+    expect(refused).toMatchObject({
+      code: 'not-yet-valid',
+      message: 'the token is not valid yet ("nbf" is in the future)',
+    });
+  });
+
+  it('refuses an iat that is not a time as malformed', async () => {
+    // Act
+    const refused = await refusal(
+      verifier().verifyAccessToken(await token({ iat: null, claims: { iat: 'x' } })),
+    );
+
+    // Assess
+    expect(refused).toMatchObject({ code: 'malformed', message: 'the token\'s "iat" claim is invalid' });
+  });
+
+  it('accepts a token issued exactly at the edge of the clock tolerance', async () => {
+    // Act
+    const signIn = await verifier().verifyAccessToken(await token({ iat: 60 }));
+
+    // Assess
+    expect(signIn.subject).toBe('sub-alice');
+  });
+
+  it('names why a key or signature does not verify', async () => {
+    // Prepare
+    const stranger = await newKey('RS256');
+    const [header, payload] = (await token()).split('.');
+    const [, , foreignSignature] = (await token({ key: { ...stranger, kid: rs256.kid } })).split('.');
+
+    // Act
+    const unknown = await refusal(verifier().verifyAccessToken(await token({ key: stranger })));
+    const forged = await refusal(verifier().verifyAccessToken(`${header}.${payload}.${foreignSignature}`));
+
+    // Assess
+    expect(unknown).toMatchObject({
+      code: 'unknown-key',
+      message: 'the token is signed with a key the identity provider does not publish',
+    });
+    expect(forged).toMatchObject({ code: 'bad-signature', message: "the token's signature does not verify" });
+  });
+
+  it('refuses a token whose header is not JSON before asking for any key', async () => {
+    // Prepare
+    const [, payload, signature] = (await token()).split('.');
+
+    // Act
+    const refused = await refusal(verifier().verifyAccessToken(`bm90IGpzb24.${payload}.${signature}`));
+
+    // Assess
+    expect(refused).toMatchObject({ code: 'malformed', message: 'the token is not a signed JWT' });
+    expect(idp.discoveryFetches).toBe(0);
+  });
+
+  it('refuses an auth_time too large to be a time', async () => {
+    // Prepare: JSON's 1e400 reads as Infinity, which no JSON serialiser writes.
+    const body = `{"iss":${JSON.stringify(idp.url)},"aud":"${API}","sub":"sub-alice","iat":${NOW_S},"exp":${NOW_S + 600},"email":"alice@example.com","email_verified":true,"auth_time":1e400}`;
+    const jws = await new CompactSign(new TextEncoder().encode(body))
+      .setProtectedHeader({ alg: 'RS256', kid: rs256.kid })
+      .sign(rs256.privateKey);
+
+    // Act
+    const refused = await refusal(verifier().verifyAccessToken(jws));
+
+    // Assess
+    expect(refused).toMatchObject({ code: 'malformed', message: 'the token\'s "auth_time" is not a time' });
+  });
+
+  it('compares the email under the rules it is given', async () => {
+    // Prepare
+    const keepTags = createTokenVerifier(config(), {
+      now: () => NOW,
+      groups: { groupsOf: async () => [] },
+      emailRules: { subaddressDomains: [], punycodeDomains: [] },
+    });
+
+    // Act
+    const signIn = await keepTags.verifyAccessToken(await token());
+
+    // Assess
+    expect(signIn.email).toBe('alice+web@example.com');
+  });
+
+  it.each([
+    ['a key set that is not one', '/broken-jwks', undefined],
+    ['a key set host that does not answer', '/hang', 200],
+  ])('refuses while the IdP serves %s, as unavailable', async (_name, path, timeoutMs) => {
+    // Act
+    const refused = await refusal(
+      verifier({ jwksUri: `${idp.url}${path}` }, timeoutMs).verifyAccessToken(await token()),
+    );
+
+    // Assess
+    expect(refused.code).toBe('unavailable');
+    expect(refused.message).toMatch(/^the identity provider's keys could not be read: ./);
+  });
+
+  it('refuses while the key set host cannot be reached, as unavailable', async () => {
+    // Act
+    const refused = await refusal(
+      verifier({ jwksUri: 'http://127.0.0.1:9/jwks' }).verifyAccessToken(await token()),
+    );
+
+    // Assess
+    expect(refused.code).toBe('unavailable');
+  });
+
+  it('refuses while discovery does not answer, within its time limit', async () => {
+    // Act
+    const refused = await refusal(discoverJwksUri(`${idp.url}/hang`, 200));
+
+    // Assess
+    expect(refused.code).toBe('unavailable');
+  });
+});
+
 describe('discoverJwksUri', () => {
   it("reads the key set's address from the issuer's discovery document, with or without a trailing slash", async () => {
     // Act
@@ -432,6 +564,11 @@ describe('discoverJwksUri', () => {
     [
       'a jwks_uri that is no URL',
       () => (idp.discovery = { issuer: idp.url, jwks_uri: 'not a url' }),
+      /names no jwks_uri$/,
+    ],
+    [
+      'a jwks_uri that is a list',
+      () => (idp.discovery = { issuer: idp.url, jwks_uri: [`${idp.url}/jwks`] }),
       /names no jwks_uri$/,
     ],
   ])('refuses a discovery document with %s as unavailable', async (_name, arrange, message) => {
