@@ -22,7 +22,7 @@ const APP_ID = '00000000-0000-4000-8000-0000000000b0';
 const SERVICE_URL = 'https://smba.trafficmanager.net/amer/';
 const NOW_S = Date.UTC(2026, 5, 1, 12) / 1000;
 
-type Key = { kid: string; privateKey: CryptoKey; jwk: JWK };
+type Key = { kid: string; privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; jwk: JWK };
 async function newKey(alg: 'RS256' | 'RS384' | 'RS512' | 'PS256' = 'RS256'): Promise<Key> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const kid = `kid-${Math.random().toString(36).slice(2)}`;
