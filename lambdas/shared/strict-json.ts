@@ -24,8 +24,6 @@ type Frame =
   | { kind: 'object'; keys: Set<string>; path: string }
   | { kind: 'array'; index: number; path: string };
 
-const WHITESPACE = new Set([' ', '\t', '\n', '\r']);
-
 /**
  * Parses `text` as JSON, refusing duplicate object keys and nesting deeper
  * than `maxDepth`. Malformed text is refused with `JSON.parse`'s own message.
@@ -46,8 +44,8 @@ function scan(text: string, maxDepth: number): string | undefined {
   const stack: Frame[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
+    // Whitespace needs no case: it is none of the characters below.
     const ch = text[i]!;
-    if (WHITESPACE.has(ch)) continue;
     const top = stack.at(-1);
     if (ch === '"') {
       const end = stringEnd(text, i);

@@ -6,14 +6,25 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  AGENT_SOURCE_PREFIX,
   agentIdFromSource,
+  agentIdSchema,
+  CANCEL_DETAIL_TYPE,
   cancellationSchema,
+  DECISION_DETAIL_TYPE,
+  DECISION_SOURCE,
   describeIssues,
+  FINAL_STATUSES,
+  FORBIDDEN_KEYS,
+  INTENT_DETAIL_TYPE,
   intentDataProblem,
   MAX_INTENT_BYTES,
+  MAX_INTENT_DEPTH,
+  MAX_KEY_LENGTH,
   MAX_STORED_INTENT_BYTES,
   parseIntent,
 } from '../../lambdas/shared/intent.js';
+import { parseTraceparent, parseTracestate } from '../../lambdas/shared/tracing-context.js';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
@@ -42,6 +53,31 @@ const reasonOf = (raw: unknown) => {
   return result.ok ? undefined : result.reason;
 };
 
+describe('the EventBridge contract', () => {
+  it('names events, sources, statuses and limits as agents and rules rely on them', () => {
+    expect([INTENT_DETAIL_TYPE, CANCEL_DETAIL_TYPE, DECISION_DETAIL_TYPE]).toEqual([
+      'Privileged Action Requested',
+      'Privileged Action Cancelled',
+      'Privileged Action Decided',
+    ]);
+    expect([DECISION_SOURCE, AGENT_SOURCE_PREFIX]).toEqual(['countersign', 'countersign.agent.']);
+    expect(FINAL_STATUSES).toEqual(['APPROVED', 'DENIED', 'EXPIRED', 'CANCELLED']);
+    expect(FORBIDDEN_KEYS).toEqual(['__proto__', 'constructor', 'prototype']);
+    expect([MAX_INTENT_BYTES, MAX_STORED_INTENT_BYTES, MAX_INTENT_DEPTH, MAX_KEY_LENGTH]).toEqual([
+      262_144, 368_640, 24, 256,
+    ]);
+  });
+
+  it('refuses a malformed agent id with a reason naming the rule', () => {
+    // Act
+    const result = agentIdSchema.safeParse('Deploy Bot');
+
+    // Assess
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe('agent id must be 1-64 of [a-z0-9._-]');
+  });
+});
+
 describe('parseIntent: the schema', () => {
   it('accepts a valid intent and returns it with text trimmed', () => {
     // Act
@@ -65,6 +101,8 @@ describe('parseIntent: the schema', () => {
     ['a justification of 4096 characters', { justification: 'j'.repeat(4096) }],
     ['a parameter key of 256 characters', { parameters: { ['k'.repeat(256)]: 1 } }],
     ['an empty parameters object', { parameters: {} }],
+    ['a context with neither trace field', { context: { urgency: 'normal' } }],
+    ['a context with a traceparent alone', { context: { traceparent: TRACEPARENT } }],
     [
       'a full context',
       {
@@ -150,11 +188,15 @@ describe('parseIntent: the schema', () => {
       { context: { links: [`https://e.com/${'a'.repeat(2040)}`] } },
       'context.links.0: Too big',
     ],
-    ['a malformed traceparent', { context: { traceparent: 'nope' } }, 'context.traceparent: '],
+    [
+      'a malformed traceparent',
+      { context: { traceparent: 'nope' } },
+      `context.traceparent: ${(parseTraceparent('nope') as { reason: string }).reason}`,
+    ],
     [
       'a malformed tracestate',
       { context: { traceparent: TRACEPARENT, tracestate: '=' } },
-      'context.tracestate: ',
+      `context.tracestate: ${(parseTracestate('=') as { reason: string }).reason}`,
     ],
     [
       'a tracestate without a traceparent',
@@ -289,6 +331,29 @@ describe('parseIntent: sizes', () => {
     expect(nested).toMatch(/^intent would take more than/);
   });
 
+  it.each([
+    // The estimate: a string its UTF-8 bytes, a number 21, a list 3 + its length, an object 4 + each key's bytes + 1.
+    // Root {parameters} is 15; parameters {a} is 6: 15 + 6 + n, plus twice (6 + n), is 33 + 3n.
+    ['a string parameter', (n: number) => ({ parameters: { a: 'x'.repeat(n) } }), 122_869],
+    // A list of one: 3 + 1 more, inside parameters: 45 + 3n.
+    ['a string in a list', (n: number) => ({ parameters: { a: ['x'.repeat(n)] } }), 122_865],
+    // A number beside it: parameters {a, b} is 8, the number 21: 102 + 3n.
+    ['a string beside a number', (n: number) => ({ parameters: { a: 1, b: 'x'.repeat(n) } }), 122_846],
+    // A top-level list of parameters counts as parameters too: root 15, list 4: 15 + 4 + n + 2(4 + n) = 27 + 3n.
+    ['a top-level list of parameters', (n: number) => ({ parameters: ['x'.repeat(n)] }), 122_871],
+  ])(
+    'estimates the stored size of %s exactly: accepted at the limit, refused one byte past it',
+    (_name, make, n) => {
+      // Act
+      const atLimit = intentDataProblem(make(n));
+      const past = intentDataProblem(make(n + 1));
+
+      // Assess
+      expect(atLimit).toBeUndefined();
+      expect(past).toMatch(/^intent would take more than 368640 bytes/);
+    },
+  );
+
   it('does not count a top-level field that merely starts with "parameters" as parameters', () => {
     // Act
     const problem = intentDataProblem({ ...detail(), parametersNote: 'x'.repeat(130_000) });
@@ -325,6 +390,8 @@ describe('intentDataProblem', () => {
     ['a forbidden key at the root', JSON.parse('{"__proto__":1}'), '(root): key "__proto__" is refused'],
     ['an empty key at the root', { '': 1 }, '(root): empty keys are refused'],
     ['a long key at the root', { ['k'.repeat(257)]: 1 }, '(root): a key is longer than 256 characters'],
+    ['a constructor key', { p: { constructor: 1 } }, 'p: key "constructor" is refused'],
+    ['a prototype key', { p: { prototype: 1 } }, 'p: key "prototype" is refused'],
   ])('refuses %s with a reason naming where', (_name, value, reason) => {
     // Act
     const problem = intentDataProblem(value);
@@ -354,6 +421,9 @@ describe('intentDataProblem', () => {
 
   it.each([
     ['null, booleans and zero', { a: null, b: true, c: false, d: 0, e: -0 }],
+    ['the smallest magnitudes DynamoDB stores', { a: 1e-130, b: -1e-130 }],
+    ['the largest safe integers', { a: 2 ** 53 - 1, b: -(2 ** 53 - 1) }],
+    ['a key of 256 characters', { ['k'.repeat(256)]: 1 }],
     ['an object without a prototype', Object.assign(Object.create(null), { a: 1 })],
     ['a nested list at the deepest level', { a: [[[]]] }],
   ])('accepts %s', (_name, value) => {
