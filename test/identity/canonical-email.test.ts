@@ -1,5 +1,5 @@
 /** Emails as identities: one canonical form, lookalikes refused (lambdas/shared/email.ts). */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   canonicalEmail,
   DEFAULT_EMAIL_RULES,
@@ -97,10 +97,7 @@ describe('canonicalEmail: the edges of an address', () => {
     ['a 63-character domain label', `a@${label63}.com`],
     ['a one-character label', 'a@b.example'],
     ['hyphens inside a label', 'a@my-host.example'],
-    [
-      'a 253-character domain',
-      `a@${[label63, label63, label63, 'd'.repeat(61)].join('.')}`,
-    ],
+    ['a 253-character domain', `a@${[label63, label63, label63, 'd'.repeat(61)].join('.')}`],
     ['the printable specials of a local part', "a!#$%&'*/=?^_`{|}~-x@example.com"],
     ['a tab around it', '\tann@example.com\n'],
   ])('accepts %s', (_name, raw) => {
@@ -180,7 +177,7 @@ describe('parseEmailRules: what configuration may list', () => {
     [
       '"*" as a punycode domain',
       '{"punycodeDomains":["*"]}',
-      'COUNTERSIGN_EMAIL_RULES.punycodeDomains must be a list of lower-case domain names',
+      /^COUNTERSIGN_EMAIL_RULES\.punycodeDomains must be a list of lower-case domain names$/,
     ],
     [
       'a list that is not a list',
@@ -197,6 +194,43 @@ describe('parseEmailRules: what configuration may list', () => {
     ],
   ])('refuses %s', (_name, json, message) => {
     expect(() => parseEmailRules(json)).toThrow(message);
+  });
+
+  it('refuses a domain hidden in a nested list', () => {
+    expect(() => parseEmailRules('{"subaddressDomains":[["example.com"]]}')).toThrow(/subaddressDomains/);
+  });
+
+  it('accepts one-character and 63-character labels, and refuses a 64-character one', () => {
+    expect(
+      parseEmailRules(`{"punycodeDomains":["a.io","mail.x.io","${'d'.repeat(63)}.io"]}`).punycodeDomains,
+    ).toHaveLength(3);
+    expect(() => parseEmailRules(`{"punycodeDomains":["${'d'.repeat(64)}.io"]}`)).toThrow(/punycodeDomains/);
+    expect(() => parseEmailRules('{"punycodeDomains":["a-.io"]}')).toThrow(/punycodeDomains/);
+  });
+
+  it("reads the deployment's rules from COUNTERSIGN_EMAIL_RULES once, and the defaults when it is blank", async () => {
+    // Prepare: the rules are read once per module load, so load fresh copies under each environment.
+    const before = process.env.COUNTERSIGN_EMAIL_RULES;
+    try {
+      vi.resetModules();
+      process.env.COUNTERSIGN_EMAIL_RULES = '{"subaddressDomains":[]}';
+      const configured = await import('../../lambdas/shared/email.js');
+      const first = configured.canonicalEmail('erin+bot@example.com');
+      process.env.COUNTERSIGN_EMAIL_RULES = '{"subaddressDomains":["*"]}';
+      const again = configured.emailRules();
+      vi.resetModules();
+      process.env.COUNTERSIGN_EMAIL_RULES = '  ';
+      const blank = await import('../../lambdas/shared/email.js');
+
+      // Assess
+      expect(first).toEqual({ ok: true, email: 'erin+bot@example.com' });
+      expect(again.subaddressDomains).toEqual([]);
+      expect(blank.emailRules()).toEqual(DEFAULT_EMAIL_RULES);
+    } finally {
+      if (before === undefined) delete process.env.COUNTERSIGN_EMAIL_RULES;
+      else process.env.COUNTERSIGN_EMAIL_RULES = before;
+      vi.resetModules();
+    }
   });
 
   it('accepts "*" and domain names for sub-addressing, and reads empty JSON as the defaults', () => {

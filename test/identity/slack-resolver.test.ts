@@ -79,6 +79,18 @@ describe('createIdentityResolver: what is looked up', () => {
     expect(identity).toEqual({ kind: 'unresolved', slackUserId: '42', reason: 'not a Slack user id' });
   });
 
+  it('refuses an object whose text looks like a user id, without asking Slack', async () => {
+    // Act
+    const identity = await createIdentityResolver(client()).resolve(
+      { toString: () => 'U0ANN0001' } as unknown as string,
+      [],
+    );
+
+    // Assess
+    expect(identity).toEqual({ kind: 'unresolved', slackUserId: 'U0ANN0001', reason: 'not a Slack user id' });
+    expect(countOf('users.info')).toBe(0);
+  });
+
   it('resolves an Enterprise Grid user (W…) like any other', async () => {
     // Act
     const identity = await createIdentityResolver(client()).resolve('W0ENT0001', ['security']);
@@ -118,6 +130,43 @@ describe('createIdentityResolver: who is unresolved, and why', () => {
     expect(identity).toMatchObject({
       kind: 'unresolved',
       reason: expect.stringMatching(/^Slack lookup failed: .*internal_error/),
+    });
+  });
+
+  it('a lookup that fails without a Slack error says what failed', async () => {
+    // Prepare
+    const real = client();
+    const broken = {
+      usergroups: real.usergroups,
+      users: {
+        info: async () => {
+          throw new Error('socket hang up');
+        },
+      },
+    } as unknown as IdentitySlack;
+
+    // Act
+    const identity = await createIdentityResolver(broken).resolve('U0ANN0001', []);
+
+    // Assess
+    expect(identity).toEqual({
+      kind: 'unresolved',
+      slackUserId: 'U0ANN0001',
+      reason: 'Slack lookup failed: socket hang up',
+    });
+  });
+
+  it('a profile without any fields has no email', async () => {
+    // Act
+    const identity = await createIdentityResolver(rewriting((u) => ({ ...u, profile: undefined }))).resolve(
+      'U0ANN0001',
+      [],
+    );
+
+    // Assess
+    expect(identity).toMatchObject({
+      kind: 'unresolved',
+      reason: 'the Slack profile has no email visible to Countersign',
     });
   });
 
@@ -224,6 +273,18 @@ describe('createIdentityResolver: groups', () => {
     // Assess
     expect(identity).toMatchObject({ kind: 'human', groups: ['sre'] });
     expect(countOf('usergroups.users.list')).toBe(2);
+  });
+
+  it('asks Slack for enabled groups only: a disabled group grants nothing', async () => {
+    // Act
+    await createIdentityResolver(client()).resolve('U0ANN0001', ['sre']);
+
+    // Assess
+    const listed = slack.calls.find((c) => c.method === 'usergroups.list') as unknown as {
+      params?: Record<string, unknown>;
+      args?: Record<string, unknown>;
+    };
+    expect(JSON.stringify(listed)).toMatch(/"include_disabled":(false|"false")/);
   });
 
   it('asks Slack about no group when none is asked about', async () => {

@@ -254,9 +254,19 @@ describe('checkVoter: the invariants come before any rule', () => {
   });
 
   it.each([
-    ['the owner the intent declares', 'Owner+x@Example.com', 'self-owner'],
-    ['the human the agent acts for', 'PRINCIPAL@example.com', 'self-on-behalf-of'],
-  ])('%s may not approve, even when the rule would allow it', async (_who, email, code) => {
+    [
+      'the owner the intent declares',
+      'Owner+x@Example.com',
+      'self-owner',
+      'you own the agent that asked for this action; nobody approves their own action',
+    ],
+    [
+      'the human the agent acts for',
+      'PRINCIPAL@example.com',
+      'self-on-behalf-of',
+      'the agent acts on your behalf; nobody approves their own action',
+    ],
+  ])('%s may not approve, even when the rule would allow it', async (_who, email, code, reason) => {
     // Prepare
     const { rule, calls } = recordingRule(true);
 
@@ -264,7 +274,7 @@ describe('checkVoter: the invariants come before any rule', () => {
     const check = await checkVoter(request(), human(email), 'approve', rule);
 
     // Assess
-    expect(check).toMatchObject({ ok: false, code });
+    expect(check).toEqual({ ok: false, code, reason });
     expect(calls).toEqual([]);
   });
 
@@ -427,7 +437,12 @@ describe('checkBreakGlass', () => {
     const check = checkBreakGlass(item, human(OWNER, ['oncall']));
 
     // Assess
-    expect(check).toMatchObject({ ok: false, code: 'self-owner' });
+    expect(check).toEqual({
+      ok: false,
+      code: 'self-owner',
+      reason:
+        'you own the agent that asked for this action; owners never approve, not even on the break-glass path',
+    });
   });
 
   it.each([
