@@ -411,6 +411,19 @@ describe('intentDataProblem', () => {
     expect(problem).toBe(`parameters.${'k'.repeat(64)}…[0].a: contains a NUL character (U+0000)`);
   });
 
+  it('names the root when the whole detail is the problem', () => {
+    expect(intentDataProblem('x\u0000')).toBe('(root): contains a NUL character (U+0000)');
+    expect(intentDataProblem(Number.NaN)).toMatch(/^\(root\): number NaN is not finite/);
+  });
+
+  it('shows a key of exactly 64 characters whole', () => {
+    // Act
+    const problem = intentDataProblem({ parameters: { ['k'.repeat(64)]: 'x\u0000' } });
+
+    // Assess
+    expect(problem).toBe(`parameters.${'k'.repeat(64)}: contains a NUL character (U+0000)`);
+  });
+
   it('shows a key with a quote escaped', () => {
     // Act
     const problem = intentDataProblem({ parameters: { 'a"b': 'x\u0000' } });

@@ -83,8 +83,17 @@ describe('parseStrictJson', () => {
     expect(reason('[{"a":[1,2]},"x,y",[3],{"k":1,"k":2}]')).toBe('duplicate key "k" at [3]');
   });
 
+  it('shows a key of exactly 64 characters whole', () => {
+    expect(reason(`{"${'k'.repeat(64)}":1,"${'k'.repeat(64)}":2}`)).toBe(
+      `duplicate key "${'k'.repeat(64)}" at (root)`,
+    );
+  });
+
   it.each([
     ['truncated text', '{"a":'],
+    ['two bad escapes as keys', '{"\\x":1,"\\x":2}'],
+    ['values separated by a comma at the root', '1,2'],
+    ['a comma alone', ','],
     ['an unterminated string', '{"a":"x'],
     ['a trailing comma', '{"a":1,}'],
     ['a bad escape in a key', '{"\\x":1}'],
