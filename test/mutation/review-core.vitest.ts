@@ -13,6 +13,7 @@ export default defineConfig({
     ...base.test,
     include: [
       'test/review-core/channels.test.ts',
+      'test/review-core/modification.test.ts',
       'test/review/break-glass.test.ts',
       'test/review/modify.test.ts',
       'test/review/deny-reason.test.ts',
