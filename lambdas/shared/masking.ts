@@ -32,7 +32,8 @@ const TEXT_RULES: Array<{ pattern: RegExp; replace: string }> = [
   },
   // aws-secret-access-key
   {
-    pattern: /((?:aws_?)?secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}/gi,
+    // An `aws_` in front is kept as it is, like the rest of the name.
+    pattern: /(secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}/gi,
     replace: `$1${MASK}`,
   },
   // aws-access-key-id

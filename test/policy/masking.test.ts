@@ -64,6 +64,11 @@ describe('maskText', () => {
     ['npm token', 'npm_abcdefghijklmnopqrstuvwxyz0123456789', MASK],
     ['Google API key', 'key=AIzaSyA1234567890abcdefghijklmnopqrstuv', `key=${MASK}`],
     [
+      'quoted password pairs, spaces and all',
+      `Password="p@ss word";Pwd='two words';user=app`,
+      `Password=${MASK};Pwd=${MASK};user=app`,
+    ],
+    [
       'a URL without a password is left alone',
       'https://user@example.com/path',
       'https://user@example.com/path',
