@@ -15,7 +15,6 @@ export default defineConfig({
       'test/review-core/channels.test.ts',
       'test/review-core/modification.test.ts',
       'test/review/break-glass.test.ts',
-      'test/review/modify.test.ts',
       'test/interaction/decisions.test.ts',
     ],
     reporters: ['default'],
