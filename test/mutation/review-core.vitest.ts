@@ -17,6 +17,8 @@ export default defineConfig({
       'test/review/break-glass.test.ts',
       'test/interaction/decisions.test.ts',
     ],
+    // Each mutant starts these files' local servers again; on a loaded machine that can exceed a minute.
+    hookTimeout: 180_000,
     reporters: ['default'],
   },
 });
