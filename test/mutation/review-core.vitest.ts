@@ -13,7 +13,6 @@ export default defineConfig({
     ...base.test,
     include: [
       'test/review-core/channels.test.ts',
-      'test/review-core/modification.test.ts',
       'test/review/break-glass.test.ts',
       'test/interaction/decisions.test.ts',
     ],
