@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import {
   codeJson,
   codeValue,
+  fencedJson,
   inlineValue,
   plainValue,
   unescapeEntities,
@@ -131,5 +132,41 @@ describe('agent-text renderers (property-based)', () => {
       const inner = codeJson(parameters, 1_000_000).value.slice(3, -3);
       expect(parseFresh(unescapeEntities(inner))).toEqual(parameters);
     }
+  });
+});
+
+describe('fenced JSON', () => {
+  it('keeps JSON’s own two-space layout, one member per line', () => {
+    expect(codeJson({ rowLimit: 10, table: 'users' }, 1000)).toEqual({
+      value: '```{\n  "rowLimit": 10,\n  "table": "users"\n}```',
+      hidden: false,
+    });
+  });
+
+  it('says when a value holds a hidden character, and not for a backtick', () => {
+    const hidden = fencedJson({ note: 'a\u202Eb' });
+    expect(hidden.hidden).toBe(true);
+    expect(hidden.tokens.join('')).toContain('"a\\u202Eb"');
+    expect(fencedJson({ note: 'a`b' })).toEqual({
+      tokens: expect.arrayContaining(['\\u0060']),
+      hidden: false,
+    });
+  });
+
+  it('writes a hidden astral character as its two JSON escapes', () => {
+    const shown = fencedJson({ tag: '\u{E0041}' }).tokens.join('');
+    expect(shown).toContain('"\\uDB40\\uDC41"');
+    expect(JSON.parse(shown)).toEqual({ tag: '\u{E0041}' });
+  });
+
+  it('fits the whole fence, backticks included, within its budget', () => {
+    const shown = codeJson({ query: 'x'.repeat(200) }, 50);
+    expect(shown.value.length).toBeLessThanOrEqual(50);
+    expect(shown.value.length).toBeGreaterThan(40);
+    expect(shown.cut).toBeDefined();
+  });
+
+  it('shows nothing to show as null', () => {
+    expect(codeJson(undefined, 100).value).toBe('```null```');
   });
 });
