@@ -91,9 +91,34 @@ describe('diffParameters', () => {
     expect(read.diff).toEqual([{ path: 'dsn', from: null, to: MASK }]);
   });
 
+  it('does not make a whole parameter editable through a path into it when it is not an object', () => {
+    const editable = plan({ editable: ['limits.rows'] });
+    expect(diffParameters({ limits: 5 }, { limits: 6 }, editable).outside).toBe(true);
+    expect(diffParameters({ limits: null }, { limits: { rows: 5 } }, editable)).toEqual({
+      diff: [{ path: 'limits.rows', from: null, to: 5 }],
+      outside: true,
+    });
+  });
+
+  it('does not reach into arrays: changing an element is a change outside the editable parameters', () => {
+    const read = diffParameters(
+      { hosts: ['a', 'b'] },
+      { hosts: ['a', 'c'] },
+      plan({ editable: ['hosts.1'] }),
+    );
+    expect(read.outside).toBe(true);
+  });
+
+  it('shows a masked parameter that was removed as null, not as changed', () => {
+    const read = diffParameters({ dsn: 'x' }, {}, plan({ editable: ['dsn'], masked: ['dsn'] }));
+    expect(read.diff).toEqual([{ path: 'dsn', from: MASK, to: null }]);
+  });
+
   it('ignores an editable path with no segments: nothing becomes editable through it', () => {
     const read = diffParameters({ rowLimit: 1 }, { rowLimit: 2 }, plan({ editable: ['', 'parameters.'] }));
     expect(read).toEqual({ diff: [], outside: true });
+    // Parameter names are the agent's: not even one named "undefined" becomes editable.
+    expect(diffParameters({ undefined: 1 }, { undefined: 2 }, plan({ editable: [''] })).outside).toBe(true);
   });
 });
 
