@@ -290,6 +290,12 @@ describe('grant API core (POST /grants/{grantId}/consume)', () => {
         },
       },
     });
+    // The consume is audited as the calling agent, with the source its events carry.
+    expect((await readChain(deps, request.intentId)).at(-1)).toMatchObject({
+      kind: 'grant-consumed',
+      actor: AGENT,
+      data: { grantId, consumedBy: 'agent:deploy-bot' },
+    });
     expect(await consumeForCaller(apiDeps(), { grantId, callerArn: SESSION_ARN })).toMatchObject({
       statusCode: 409,
       body: { error: 'already_consumed' },
