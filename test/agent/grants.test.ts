@@ -208,6 +208,24 @@ describe('who consumed a grant', () => {
   });
 });
 
+describe('a table that fails', () => {
+  it('is an error for Record and for a consume, never "exists" or a refusal', async () => {
+    const broken = { ...deps, table: 'countersign-no-such-table' };
+    const request = await seedPendingRequest(deps);
+    const decision = {
+      intentHash: request.intentHash,
+      decidedAt: clock.toISOString(),
+      grant: { grantId: randomUUID(), expiresAt: '2099-01-01T00:00:00.000Z', singleUse: true as const },
+    };
+    await expect(createGrant(broken, request, decision)).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
+    await expect(consumeGrant(broken, randomUUID(), { actor: AGENT })).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
+  });
+});
+
 describe('grant ids', () => {
   /** The real table, with every request counted. */
   const counted = () => {
