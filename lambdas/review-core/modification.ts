@@ -24,11 +24,11 @@ export function getAt(value: unknown, segments: string[]): unknown {
 
 /** A copy of `value` without the leaf at `segments`. */
 function withoutPath(value: unknown, segments: string[]): unknown {
-  if (segments.length === 0 || value === null || typeof value !== 'object' || Array.isArray(value))
-    return value;
-  const [head, ...rest] = segments as [string, ...string[]];
+  const [head, ...rest] = segments;
+  if (head === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
   const { [head]: child, ...others } = value as Record<string, unknown>;
-  return rest.length === 0 || child === undefined ? others : { ...others, [head]: withoutPath(child, rest) };
+  // An absent child comes back as an undefined member, which canonical JSON omits.
+  return rest.length === 0 ? others : { ...others, [head]: withoutPath(child, rest) };
 }
 
 /** The editable parameters that differ between two parameter sets, and whether anything else does. */
@@ -37,7 +37,8 @@ export function diffParameters(
   after: Record<string, unknown>,
   plan: Pick<ReviewPlan, 'editable' | 'masked'>,
 ): { diff: Modification['diff']; outside: boolean } {
-  const editable = plan.editable.map(parameterSegments).filter((s) => s.length > 0);
+  // An editable path with no segments names nothing: withoutPath leaves the value whole.
+  const editable = plan.editable.map(parameterSegments);
   const rest = (parameters: unknown) => canonicalJson(editable.reduce(withoutPath, parameters));
   const changed = plan.editable.filter((path) => {
     const segments = parameterSegments(path);

@@ -203,12 +203,8 @@ export function fencedJson(value: unknown): { tokens: string[]; hidden: boolean 
     if (char === '\n') tokens.push(char);
     else if (char === '`' || isHidden(char)) {
       if (char !== '`') hidden = true;
-      // JSON escapes are UTF-16 units: an astral character becomes its surrogate pair.
-      tokens.push(
-        Array.from({ length: char.length }, (_, k) =>
-          hex(char.charCodeAt(k)).replace(/^\\u\{(.*)\}$/, '\\u$1'),
-        ).join(''),
-      );
+      // JSON escapes are UTF-16 units: an astral character becomes its surrogate pair (each unit is 4 hex digits).
+      tokens.push(Array.from({ length: char.length }, (_, k) => hex(char.charCodeAt(k))).join(''));
     } else tokens.push(escapeEntities(char));
   }
   return { tokens, hidden };

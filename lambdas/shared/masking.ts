@@ -19,41 +19,49 @@ const SECRET_KEY =
 const REFERENCE_KEY = /(id|ids|arn|arns|name|names|policy|length|count|expiry|expiresAt|ttl|type)$/i;
 
 /** Patterns replaced inside any string. Order matters: whole blocks before their parts. */
-const TEXT_RULES: Array<{ name: string; pattern: RegExp; replace: string | ((...m: string[]) => string) }> = [
+const TEXT_RULES: Array<{ pattern: RegExp; replace: string }> = [
+  // pem-private-key
   {
-    name: 'pem-private-key',
     pattern: /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(-----END \1PRIVATE KEY-----|$)/g,
     replace: MASK,
   },
+  // url-password
   {
-    name: 'url-password',
     pattern: /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@?#]+):([^\s@/?#]+)@/gi,
     replace: `$1:${MASK}@`,
   },
+  // aws-secret-access-key
   {
-    name: 'aws-secret-access-key',
-    pattern: /((?:aws_?)?secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}/gi,
+    // An `aws_` in front is kept as it is, like the rest of the name.
+    pattern: /(secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}/gi,
     replace: `$1${MASK}`,
   },
+  // aws-access-key-id
   {
-    name: 'aws-access-key-id',
     pattern: /\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b/g,
     replace: MASK,
   },
-  { name: 'http-auth', pattern: /\b(Bearer|Basic|Token)\s+[A-Za-z0-9\-._~+/]{8,}=*/g, replace: `$1 ${MASK}` },
-  { name: 'slack-token', pattern: /\bxox[abposre]-[A-Za-z0-9-]{8,}/g, replace: MASK },
-  { name: 'slack-app-token', pattern: /\bxapp-[A-Za-z0-9-]{8,}/g, replace: MASK },
+  // http-auth
+  { pattern: /\b(Bearer|Basic|Token)\s+[A-Za-z0-9\-._~+/]{8,}=*/g, replace: `$1 ${MASK}` },
+  // slack-token
+  { pattern: /\bxox[abposre]-[A-Za-z0-9-]{8,}/g, replace: MASK },
+  // slack-app-token
+  { pattern: /\bxapp-[A-Za-z0-9-]{8,}/g, replace: MASK },
+  // github-token
   {
-    name: 'github-token',
     pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g,
     replace: MASK,
   },
-  { name: 'stripe-key', pattern: /\b[rsp]k_(?:live|test)_[A-Za-z0-9]{10,}/g, replace: MASK },
-  { name: 'npm-token', pattern: /\bnpm_[A-Za-z0-9]{30,}/g, replace: MASK },
-  { name: 'google-api-key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g, replace: MASK },
-  { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, replace: MASK },
+  // stripe-key
+  { pattern: /\b[rsp]k_(?:live|test)_[A-Za-z0-9]{10,}/g, replace: MASK },
+  // npm-token
+  { pattern: /\bnpm_[A-Za-z0-9]{30,}/g, replace: MASK },
+  // google-api-key
+  { pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g, replace: MASK },
+  // jwt
+  { pattern: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, replace: MASK },
+  // connection-string-password
   {
-    name: 'connection-string-password',
     pattern: /\b(password|pwd|passwd)(\s*=\s*)("[^"]*"|'[^']*'|[^;\s&]+)/gi,
     replace: `$1$2${MASK}`,
   },
@@ -62,7 +70,7 @@ const TEXT_RULES: Array<{ name: string; pattern: RegExp; replace: string | ((...
 /** Masks the secret-looking parts of a string; returns it unchanged when nothing matches. */
 export function maskText(text: string): string {
   let out = text;
-  for (const rule of TEXT_RULES) out = out.replace(rule.pattern, rule.replace as string);
+  for (const rule of TEXT_RULES) out = out.replace(rule.pattern, rule.replace);
   return out;
 }
 
@@ -71,14 +79,16 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key) && !REFERENCE_KEY.test(key);
 }
 
-function maskDeep(value: unknown, key: string | undefined): unknown {
-  if (key !== undefined && isSecretKey(key) && value !== null && value !== undefined && value !== '')
-    return MASK;
+/** Whether a value under a secret key holds something to hide (an absent or empty secret is worth seeing). */
+const holdsSecret = (value: unknown) => value !== null && value !== undefined && value !== '';
+
+function maskDeep(value: unknown): unknown {
   if (typeof value === 'string') return maskText(value);
-  if (Array.isArray(value)) return value.map((v) => maskDeep(v, undefined));
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, k);
+    for (const [k, v] of Object.entries(value))
+      out[k] = isSecretKey(k) && holdsSecret(v) ? MASK : maskDeep(v);
     return out;
   }
   return value;
@@ -107,7 +117,7 @@ export function maskParameters(
   parameters: Record<string, unknown>,
   paths: readonly string[],
 ): Record<string, unknown> {
-  let out = maskDeep(parameters ?? {}, undefined) as Record<string, unknown>;
+  let out = maskDeep(parameters ?? {}) as Record<string, unknown>;
   for (const path of paths) {
     const relative =
       path.startsWith('parameters.') && !('parameters' in (parameters ?? {})) ? path.slice(11) : path;

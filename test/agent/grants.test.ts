@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeGrant as clientConsume } from '../../client/index.js';
 import { consumeForCaller } from '../../lambdas/grant/core.js';
 import { type AuditDeps, GENESIS_HASH, hashRecord, readChain } from '../../lambdas/shared/audit.js';
-import { consumeGrant, createGrant, getGrant } from '../../lambdas/shared/grants.js';
+import { consumeGrant, createGrant, GRANT_RETENTION_SECONDS, getGrant } from '../../lambdas/shared/grants.js';
 import { finalize, type RequestDecision, type RequestItem } from '../../lambdas/shared/store.js';
 import { parseAgentRoles } from '../../lambdas/status/caller.js';
 import { seedPendingRequest } from '../support/fixtures.js';
@@ -80,6 +80,23 @@ describe('grant items', () => {
   });
 });
 
+describe('grant items, retention and absence', () => {
+  it('stay in the table 30 days past expiry (TTL), so a late consume is told the grant expired', async () => {
+    const { grantId } = await approvedWithGrant(900);
+    const grant = (await getGrant(deps, grantId))!;
+    expect(GRANT_RETENTION_SECONDS).toBe(30 * 24 * 60 * 60);
+    expect(grant.ttl).toBe(Math.floor(Date.parse(grant.expiresAt) / 1000) + GRANT_RETENTION_SECONDS);
+    expect(grant).toMatchObject({ grantId, issuedAt: clock.toISOString() });
+  });
+
+  it('are not created for a decision that carries no grant', async () => {
+    const request = await seedPendingRequest(deps);
+    expect(
+      await createGrant(deps, request, { intentHash: request.intentHash, decidedAt: clock.toISOString() }),
+    ).toBe('none');
+  });
+});
+
 describe('consuming a grant', () => {
   it('20 concurrent consumes: exactly one succeeds, the rest are told it was already consumed; one audit record', async () => {
     // Prepare
@@ -147,6 +164,109 @@ describe('consuming a grant', () => {
   });
 });
 
+describe('who consumed a grant', () => {
+  it.each([
+    [
+      'a person, by email',
+      { type: 'human' as const, slackUserId: 'U1', email: 'ops@example.com' },
+      'human:ops@example.com',
+    ],
+    ['a person without an email, by user id', { type: 'human' as const, slackUserId: 'U2' }, 'human:U2'],
+    ['a component', { type: 'system' as const, component: 'sandbox' }, 'system:sandbox'],
+    ['policy', { type: 'policy' as const, policies: ['auto'] }, 'policy'],
+  ])('is recorded on the grant and in the audit record: %s', async (_name, actor, consumedBy) => {
+    const { request, grantId } = await approvedWithGrant();
+    const result = await consumeGrant(deps, grantId, { actor });
+    expect(result).toMatchObject({ ok: true, grant: { consumedBy, consumedAt: clock.toISOString() } });
+    expect((await getGrant(deps, grantId))?.consumedBy).toBe(consumedBy);
+    const record = (await readChain(deps, request.intentId)).at(-1);
+    expect(record).toMatchObject({
+      kind: 'grant-consumed',
+      actor,
+      data: { grantId, consumedBy, consumedAt: clock.toISOString() },
+    });
+  });
+
+  it('without an owner check, any caller with table access spends it once (sandbox and tests)', async () => {
+    const { grantId } = await approvedWithGrant();
+    const system = { actor: { type: 'system' as const, component: 'sandbox' } };
+    expect(await consumeGrant(deps, grantId, system)).toMatchObject({ ok: true });
+    expect(await consumeGrant(deps, grantId, system)).toMatchObject({
+      ok: false,
+      reason: 'already-consumed',
+      message: expect.stringMatching(/was already consumed at .*; a grant is single use/),
+    });
+  });
+
+  it('an agent asking for a grant that does not exist is told it is not found, not that it is not theirs', async () => {
+    const grantId = randomUUID();
+    expect(await consumeGrant(deps, grantId, { agentId: 'deploy-bot', actor: AGENT })).toEqual({
+      ok: false,
+      reason: 'not-found',
+      message: `no grant ${grantId}`,
+    });
+  });
+});
+
+describe('a table that fails', () => {
+  it('is an error for Record and for a consume, never "exists" or a refusal', async () => {
+    const broken = { ...deps, table: 'countersign-no-such-table' };
+    const request = await seedPendingRequest(deps);
+    const decision = {
+      intentHash: request.intentHash,
+      decidedAt: clock.toISOString(),
+      grant: { grantId: randomUUID(), expiresAt: '2099-01-01T00:00:00.000Z', singleUse: true as const },
+    };
+    await expect(createGrant(broken, request, decision)).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
+    await expect(consumeGrant(broken, randomUUID(), { actor: AGENT })).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
+  });
+});
+
+describe('grant ids', () => {
+  /** The real table, with every request counted. */
+  const counted = () => {
+    let calls = 0;
+    const ddb = {
+      send: (command: never) => {
+        calls += 1;
+        return aws.ddb.send(command);
+      },
+    } as typeof aws.ddb;
+    return { deps: { ...deps, ddb }, calls: () => calls };
+  };
+
+  it.each([
+    ['too short', 'abcdefg'],
+    ['too long', `a${'b'.repeat(128)}`],
+    ['a leading dash', '-abcdefgh'],
+    ['a path', 'abcdefgh/../other'],
+    ['a trailing newline', 'abcdefgh\n'],
+    ['a leading space', ' abcdefgh'],
+  ])('%s is refused as not found without touching the table', async (_name, grantId) => {
+    const table = counted();
+    expect(await consumeGrant(table.deps, grantId, { actor: AGENT })).toEqual({
+      ok: false,
+      reason: 'not-found',
+      message: `no grant ${grantId}`,
+    });
+    expect(table.calls()).toBe(0);
+  });
+
+  it.each([
+    ['the shortest', 'abcdefgh'],
+    ['the longest', `a${'b'.repeat(127)}`],
+    ['a UUID', '0b6f4f2e-3c1d-4e8a-9b7c-2d5e6f7a8b9c'],
+  ])('%s well-formed id is looked up', async (_name, grantId) => {
+    const table = counted();
+    expect(await consumeGrant(table.deps, grantId, { actor: AGENT })).toMatchObject({ reason: 'not-found' });
+    expect(table.calls()).toBeGreaterThan(0);
+  });
+});
+
 describe('grant API core (POST /grants/{grantId}/consume)', () => {
   const apiDeps = () => ({
     ...deps,
@@ -179,8 +299,20 @@ describe('grant API core (POST /grants/{grantId}/consume)', () => {
       statusCode: 200,
       body: {
         consumed: true,
-        grant: { grantId, intentId: request.intentId, intentHash: request.intentHash },
+        grant: {
+          grantId,
+          intentId: request.intentId,
+          intentHash: request.intentHash,
+          expiresAt: (await getGrant(deps, grantId))?.expiresAt,
+          consumedAt: clock.toISOString(),
+        },
       },
+    });
+    // The consume is audited as the calling agent, with the source its events carry.
+    expect((await readChain(deps, request.intentId)).at(-1)).toMatchObject({
+      kind: 'grant-consumed',
+      actor: AGENT,
+      data: { grantId, consumedBy: 'agent:deploy-bot' },
     });
     expect(await consumeForCaller(apiDeps(), { grantId, callerArn: SESSION_ARN })).toMatchObject({
       statusCode: 409,

@@ -4,9 +4,9 @@
  * own grant only, scoped to exactly what was approved.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exchangeForCaller, SESSION_TAGS } from '../../lambdas/grant/exchange.js';
+import { exchangeForCaller, parseExecutors, SESSION_TAGS } from '../../lambdas/grant/exchange.js';
 import { readChain } from '../../lambdas/shared/audit.js';
-import { getGrant } from '../../lambdas/shared/grants.js';
+import { consumeGrant, createGrant, getGrant } from '../../lambdas/shared/grants.js';
 import { AGENT_SESSION, decided, EXECUTORS, OTHER_AGENT_SESSION, type Rig, startRig } from './support.js';
 
 let rig: Rig;
@@ -185,5 +185,205 @@ describe('credential exchange', () => {
     expect((await readChain(rig.deps, request.intentId)).at(-1)).toMatchObject({
       kind: 'credentials-failed',
     });
+  });
+
+  it('answers with the credentials, the grant, the role and the session it was scoped to', async () => {
+    const { request, grantId, decision } = await decided(rig.deps);
+    const answer = await exchange(grantId);
+    const body = answer.body as { credentials: { accessKeyId: string } };
+    const session = rig.sts.sessions.get(body.credentials.accessKeyId)!;
+    expect(answer).toEqual({
+      statusCode: 200,
+      body: {
+        credentials: {
+          accessKeyId: session.accessKeyId,
+          secretAccessKey: session.secretAccessKey,
+          sessionToken: session.sessionToken,
+          expiration: session.expiration.toISOString(),
+        },
+        grant: {
+          grantId,
+          intentId: request.intentId,
+          intentHash: decision.intentHash,
+          expiresAt: decision.grant!.expiresAt,
+          consumedAt: rig.clock.now.toISOString(),
+        },
+        roleArn: EXECUTORS['iam-changes'],
+        sourceIdentity: request.intentId,
+        sessionPolicy: session.policy,
+      },
+    });
+    expect(session.roleSessionName).toBe(`countersign-${grantId}`.slice(0, 64));
+    expect((await readChain(rig.deps, request.intentId)).at(-1)).toMatchObject({
+      kind: 'credentials-issued',
+      actor: { type: 'agent', agentId: 'deploy-bot', source: 'countersign.agent.deploy-bot' },
+      intentHash: decision.intentHash,
+      data: {
+        grantId,
+        roleArn: EXECUTORS['iam-changes'],
+        durationSeconds: 1800,
+        expiration: session.expiration.toISOString(),
+      },
+    });
+  });
+
+  it('asks STS for at most the executor roles’ one hour, however long the grant lives', async () => {
+    const { grantId } = await decided(rig.deps, { ttlSeconds: 7200 });
+    const answer = await exchange(grantId);
+    const key = (answer.body as { credentials: { accessKeyId: string } }).credentials.accessKeyId;
+    expect(rig.sts.sessions.get(key)!.durationSeconds).toBe(3600);
+  });
+
+  it('refuses a malformed grant id as not found', async () => {
+    expect(await exchange('../../etc/passwd')).toEqual({
+      statusCode: 404,
+      body: { error: 'not_found', message: 'no grant ../../etc/passwd' },
+    });
+  });
+
+  it('refuses a grant spent by a plain consume, saying when', async () => {
+    const { grantId } = await decided(rig.deps);
+    const actor = { type: 'agent' as const, agentId: 'deploy-bot', source: 'countersign.agent.deploy-bot' };
+    expect(await consumeGrant(rig.deps, grantId, { agentId: 'deploy-bot', actor })).toMatchObject({
+      ok: true,
+    });
+    expect(await exchange(grantId)).toEqual({
+      statusCode: 409,
+      body: {
+        error: 'already_consumed',
+        message: `grant ${grantId} was already consumed at ${rig.clock.now.toISOString()}; a grant is single use`,
+      },
+    });
+  });
+
+  it('refuses a grant that names another version of the request than the approved one, unspent', async () => {
+    const { request, decision } = await decided(rig.deps);
+    const stale = '7d0f4b8e-1c2a-4e3b-9f5d-6a7b8c9d0e1f';
+    await createGrant(rig.deps, request, {
+      intentHash: 'sha256:a-version-nobody-approved',
+      decidedAt: decision.decidedAt,
+      grant: { grantId: stale, expiresAt: decision.grant!.expiresAt, singleUse: true },
+    });
+    expect(await exchange(stale)).toEqual({
+      statusCode: 409,
+      body: {
+        error: 'not_approved',
+        message: `grant ${stale} does not name the approved version of ${request.intentId}`,
+      },
+    });
+    expect((await getGrant(rig.deps, stale))?.consumedAt).toBeUndefined();
+  });
+
+  it('says which status a request that is not approved has', async () => {
+    const { grantId, request } = await decided(rig.deps, { status: 'DENIED', staleGrant: true });
+    expect((await exchange(grantId)).body).toEqual({
+      error: 'not_approved',
+      message: `request ${request.intentId} is DENIED, not APPROVED`,
+    });
+  });
+
+  it.each([
+    ['has a colon', `deploy:${'x'.repeat(20)}`],
+    ['is longer than 64 characters', `intent-${'x'.repeat(60)}`],
+  ])(
+    'gives no credentials, grant unspent, when the intent id %s (no STS SourceIdentity)',
+    async (_name, intentId) => {
+      const { grantId } = await decided(rig.deps, { intent: { intentId } });
+      const answer = await exchange(grantId);
+      expect(answer).toMatchObject({ statusCode: 422, body: { error: 'not_scopable' } });
+      expect((answer.body as { message: string }).message).toContain(
+        `intent id ${intentId} cannot be an STS SourceIdentity`,
+      );
+      expect((await getGrant(rig.deps, grantId))?.consumedAt).toBeUndefined();
+    },
+  );
+
+  it('gives no credentials, grant unspent, when no session policy can be scoped to the approval', async () => {
+    const { grantId } = await decided(rig.deps, { intent: { parameters: {} } });
+    const answer = await exchange(grantId);
+    expect(answer).toMatchObject({ statusCode: 422, body: { error: 'not_scopable' } });
+    expect((answer.body as { message: string }).message).toMatch(
+      /^no credentials can be scoped to this approval \(.+\); the grant stays unspent$/,
+    );
+    expect((await getGrant(rig.deps, grantId))?.consumedAt).toBeUndefined();
+  });
+
+  it('names what is missing: the catalog entry, or the executor it names', async () => {
+    const unknown = await decided(rig.deps, {
+      intent: {
+        action: 'data:Export',
+        resource: 'arn:aws:rds:eu-west-1:123456789012:cluster:c',
+        parameters: {},
+      },
+    });
+    expect((await exchange(unknown.grantId)).body).toEqual({
+      error: 'no_executor',
+      message:
+        'data:Export has no entry in the enforcement catalog: the grant stays unspent and gives no credentials',
+    });
+    const undeployed = await decided(rig.deps, {
+      intent: { action: 's3:PutBucketPolicy', resource: 'arn:aws:s3:::prod-exports', parameters: {} },
+    });
+    expect((await exchange(undeployed.grantId)).body).toMatchObject({
+      message: expect.stringMatching(
+        /^s3:PutBucketPolicy has no deployed executor "[^"]+": the grant stays unspent/,
+      ),
+    });
+  });
+
+  it('fails closed when STS answers without credentials, and audits why', async () => {
+    const { grantId, request } = await decided(rig.deps);
+    const answer = await exchangeForCaller(
+      { ...rig.deps, sts: { send: async () => ({ Credentials: { AccessKeyId: 'ASIAEMPTY' } }) } },
+      { grantId, callerArn: AGENT_SESSION },
+    );
+    expect(answer).toEqual({
+      statusCode: 502,
+      body: {
+        error: 'sts_failed',
+        message: `STS refused the executor session; grant ${grantId} is spent (fail closed)`,
+      },
+    });
+    expect((await readChain(rig.deps, request.intentId)).at(-1)).toMatchObject({
+      kind: 'credentials-failed',
+      data: { grantId, error: 'Error: STS answered without credentials' },
+    });
+  });
+
+  it('keeps the audited STS error short', async () => {
+    const { grantId, request } = await decided(rig.deps);
+    await exchangeForCaller(
+      {
+        ...rig.deps,
+        sts: {
+          send: async () => {
+            throw Object.assign(new Error('x'.repeat(2000)), { name: 'AccessDenied' });
+          },
+        },
+      },
+      { grantId, callerArn: AGENT_SESSION },
+    );
+    const failed = (await readChain(rig.deps, request.intentId)).at(-1)!;
+    expect(failed.data.error).toBe(`AccessDenied: ${'x'.repeat(2000)}`.slice(0, 500));
+  });
+});
+
+describe('COUNTERSIGN_EXECUTORS', () => {
+  it('reads an object of executor name to role ARN; nothing set means no executors', () => {
+    expect(parseExecutors(JSON.stringify(EXECUTORS))).toEqual(EXECUTORS);
+    expect(parseExecutors(undefined)).toEqual({});
+    expect(parseExecutors('  ')).toEqual({});
+  });
+
+  it.each([
+    ['an array', '[]', /must be an object/],
+    ['null', 'null', /must be an object/],
+    ['a string', '"arn:aws:iam::123456789012:role/x"', /must be an object/],
+    ['a user ARN', '{"iam-changes":"arn:aws:iam::123456789012:user/x"}', /iam-changes is not a role ARN/],
+    ['a short account', '{"iam-changes":"arn:aws:iam::1234:role/x"}', /iam-changes is not a role ARN/],
+    ['text before the ARN', '{"x":"see arn:aws:iam::123456789012:role/x"}', /x is not a role ARN/],
+    ['a number', '{"x":42}', /x is not a role ARN/],
+  ])('refuses %s at cold start', (_name, text, message) => {
+    expect(() => parseExecutors(text)).toThrow(message);
   });
 });

@@ -40,6 +40,35 @@ describe('maskText', () => {
       `Server=db;User Id=app;Password=${MASK};Encrypt=true`,
     ],
     [
+      'AWS secret key in STS JSON output',
+      '"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+      `"SecretAccessKey": "${MASK}"`,
+    ],
+    [
+      'AWS secret key in a camelCase config',
+      "awsSecretAccessKey:'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'",
+      `awsSecretAccessKey:'${MASK}'`,
+    ],
+    [
+      'AWS secret key in an environment line',
+      'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      `AWS_SECRET_ACCESS_KEY=${MASK}`,
+    ],
+    [
+      'PEM private key cut off before its END line',
+      'key: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC',
+      `key: ${MASK}`,
+    ],
+    ['bearer token after several spaces', 'Bearer   abcdefgh12345678', `Bearer ${MASK}`],
+    ['Slack app-level token', 'xapp-1-A0123456789-1234567890123-abcdef0123', MASK],
+    ['npm token', 'npm_abcdefghijklmnopqrstuvwxyz0123456789', MASK],
+    ['Google API key', 'key=AIzaSyA1234567890abcdefghijklmnopqrstuv', `key=${MASK}`],
+    [
+      'quoted password pairs, spaces and all',
+      `Password="p@ss word";Pwd='two words';user=app`,
+      `Password=${MASK};Pwd=${MASK};user=app`,
+    ],
+    [
       'a URL without a password is left alone',
       'https://user@example.com/path',
       'https://user@example.com/path',
@@ -56,6 +85,11 @@ describe('maskText', () => {
     ],
   ])('%s', (_name, input, expected) => {
     expect(maskText(input)).toBe(expected);
+  });
+
+  it('shows a masked secret as **** so the reviewer sees something was hidden, not that nothing was there', () => {
+    expect(MASK).toBe('****');
+    expect(maskText('AKIAIOSFODNN7EXAMPLE')).toBe('****');
   });
 });
 
@@ -111,6 +145,65 @@ describe('maskParameters', () => {
       [],
       { args: ['--key', MASK], note: `use ${MASK}` },
     ],
+    [
+      'every spelling of a secret key',
+      {
+        passwd: 'a',
+        pwd: 'b',
+        'api-key': 'c',
+        api_key: 'd',
+        privateKey: 'e',
+        private_key: 'f',
+        sidecarToken: 'g',
+      },
+      [],
+      {
+        passwd: MASK,
+        pwd: MASK,
+        'api-key': MASK,
+        api_key: MASK,
+        privateKey: MASK,
+        private_key: MASK,
+        sidecarToken: MASK,
+      },
+    ],
+    [
+      'keys that only contain pwd are not passwords (OLDPWD is a directory, pwdx a tool)',
+      { OLDPWD: '/home/app', pwdx: '4242' },
+      [],
+      { OLDPWD: '/home/app', pwdx: '4242' },
+    ],
+    [
+      'an empty or absent secret stays visible as empty (setting an empty password is worth seeing)',
+      { password: '', token: null, apiKey: undefined },
+      [],
+      { password: '', token: null, apiKey: undefined },
+    ],
+    [
+      'a wildcard segment masks every key at that level',
+      { a: { host: 'x', n: 1 }, b: { host: 'y' } },
+      ['*.host'],
+      { a: { host: MASK, n: 1 }, b: { host: MASK } },
+    ],
+    [
+      'a path through a string or null leaves the value as it is',
+      { dsn: 'postgres', db: null },
+      ['dsn.user', 'db.user'],
+      { dsn: 'postgres', db: null },
+    ],
+    [
+      'a parameter itself named "parameters" is masked under its own name',
+      { parameters: { query: 'q' }, query: 'select 1' },
+      ['parameters.query'],
+      { parameters: { query: MASK }, query: 'select 1' },
+    ],
+    [
+      'doubled or trailing dots in a configured path are ignored',
+      { db: { dsn: 'x', host: 'h' }, query: 'q' },
+      ['db..dsn', 'query.'],
+      { db: { dsn: MASK, host: 'h' }, query: MASK },
+    ],
+    ['an empty configured path masks nothing', { query: 'q' }, ['', '.'], { query: 'q' }],
     [
       'numbers, booleans and null pass through',
       { rowLimit: 5, dryRun: true, x: null },

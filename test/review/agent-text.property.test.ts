@@ -5,11 +5,13 @@
  * raw hidden character, a backtick inside a fence or a span, a raw `<`/`>`,
  * and never exceeds its budget.
  */
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   codeJson,
   codeValue,
+  fencedJson,
   inlineValue,
   plainValue,
   unescapeEntities,
@@ -41,6 +43,16 @@ const tricky = fc.constantFrom(
   '\u{E0041}',
   '😀',
 );
+/**
+ * JSON.parse in a fresh realm. Node 24's JSON.parse (V8 13.6) reuses the
+ * property transitions earlier parses left on the realm's object map, and
+ * reads a one-character escaped key (`"\\u0060"`, `"\\n"`) as `"\\"` once
+ * any earlier object in the same realm had the key `"\\"` at that position.
+ * The fenced text is right (a fresh process parses it back); reading it in a
+ * realm no earlier case touched keeps this property about the renderer.
+ */
+const parseFresh = (text: string): unknown => runInNewContext('JSON.parse(text)', { text });
+
 const hostileString = fc
   .array(fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), tricky), { maxLength: 40 })
   .map((parts) => parts.join(''));
@@ -102,9 +114,59 @@ describe('agent-text renderers (property-based)', () => {
         const shown = codeJson(parameters, 1_000_000);
         const inner = shown.value.slice(3, -3);
         expect(inner).not.toMatch(/[`<>]/);
-        expect(JSON.parse(unescapeEntities(inner))).toEqual(parameters);
+        expect(parseFresh(unescapeEntities(inner))).toEqual(parameters);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('fenced JSON keeps one-character keys that need escaping apart (backslash, backtick, newline)', () => {
+    // The sequence Node 24's JSON.parse gets wrong in one realm: a lone-backslash key, then escaped one-character keys.
+    for (const parameters of [
+      { '\\': 'a' },
+      { '`': 'b' },
+      { '\n': 'c' },
+      { '': '', '\\': 'd' },
+      { '': '', '`': 'e' },
+    ]) {
+      const inner = codeJson(parameters, 1_000_000).value.slice(3, -3);
+      expect(parseFresh(unescapeEntities(inner))).toEqual(parameters);
+    }
+  });
+});
+
+describe('fenced JSON', () => {
+  it('keeps JSON’s own two-space layout, one member per line', () => {
+    expect(codeJson({ rowLimit: 10, table: 'users' }, 1000)).toEqual({
+      value: '```{\n  "rowLimit": 10,\n  "table": "users"\n}```',
+      hidden: false,
+    });
+  });
+
+  it('says when a value holds a hidden character, and not for a backtick', () => {
+    const hidden = fencedJson({ note: 'a\u202Eb' });
+    expect(hidden.hidden).toBe(true);
+    expect(hidden.tokens.join('')).toContain('"a\\u202Eb"');
+    expect(fencedJson({ note: 'a`b' })).toEqual({
+      tokens: expect.arrayContaining(['\\u0060']),
+      hidden: false,
+    });
+  });
+
+  it('writes a hidden astral character as its two JSON escapes', () => {
+    const shown = fencedJson({ tag: '\u{E0041}' }).tokens.join('');
+    expect(shown).toContain('"\\uDB40\\uDC41"');
+    expect(JSON.parse(shown)).toEqual({ tag: '\u{E0041}' });
+  });
+
+  it('fits the whole fence, backticks included, within its budget', () => {
+    const shown = codeJson({ query: 'x'.repeat(200) }, 50);
+    expect(shown.value.length).toBeLessThanOrEqual(50);
+    expect(shown.value.length).toBeGreaterThan(40);
+    expect(shown.cut).toBeDefined();
+  });
+
+  it('shows nothing to show as null', () => {
+    expect(codeJson(undefined, 100).value).toBe('```null```');
   });
 });
