@@ -6,6 +6,13 @@
  * spelled with different escapes) and nesting past a limit are refused with a
  * reason naming where. The scan is iterative, so a 100,000-level text costs
  * memory, never the call stack.
+ *
+ * The scan also decodes every object's keys itself, and the parsed value must
+ * carry exactly those keys. Node 24's `JSON.parse` (V8 13.6) can misread an
+ * escaped one-character key (`"\n"`, `"\u0041"`) as `"\\"` once an object
+ * with the key `"\\"` has been parsed earlier in the process: one agent's text
+ * could change how another's is read in a warm Lambda. Such a text is refused
+ * rather than read as something it does not say.
  */
 
 /** Result of {@link parseStrictJson}. */
@@ -21,7 +28,7 @@ export interface StrictJsonOptions {
 export const EVENTBRIDGE_MAX_DEPTH = 1000;
 
 type Frame =
-  | { kind: 'object'; keys: Set<string>; path: string }
+  | { kind: 'object'; keys: Set<string>; order: string[]; path: string }
   | { kind: 'array'; index: number; path: string };
 
 /**
@@ -30,17 +37,55 @@ type Frame =
  */
 export function parseStrictJson(text: string, options: StrictJsonOptions = {}): StrictJsonResult {
   const maxDepth = options.maxDepth ?? EVENTBRIDGE_MAX_DEPTH;
-  const problem = scan(text, maxDepth);
+  const objects: string[][] = [];
+  const problem = scan(text, maxDepth, objects);
   if (problem) return { ok: false, reason: problem };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (error) {
     return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
   }
+  const misread = keysMisread(value, objects);
+  if (misread) return { ok: false, reason: misread };
+  return { ok: true, value };
+}
+
+/**
+ * Walks `value` in text order (objects by the keys as written, arrays by
+ * index) and compares each object's own keys with the keys the scan decoded
+ * for it. Returns a reason when they differ, else undefined.
+ */
+function keysMisread(value: unknown, objects: string[][]): string | undefined {
+  const pending: unknown[] = [value];
+  let next = 0;
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) pending.push(node[i]);
+      continue;
+    }
+    const written = objects[next++];
+    const read = Object.keys(node);
+    if (!written || !sameKeys(written, read)) {
+      return 'the JSON parser read an object key differently from how it is written; the text is refused';
+    }
+    for (let i = written.length - 1; i >= 0; i--)
+      pending.push((node as Record<string, unknown>)[written[i]!]);
+  }
+  return undefined;
+}
+
+/** Equal as sets (the scan has already refused duplicates; the order of integer-like keys differs). */
+function sameKeys(written: string[], read: string[]): boolean {
+  if (written.length !== read.length) return false;
+  const readSet = new Set(read);
+  return written.every((key) => readSet.has(key));
 }
 
 /** The first duplicate key or too-deep nesting in `text`, or undefined. Malformed text is left to JSON.parse. */
-function scan(text: string, maxDepth: number): string | undefined {
+function scan(text: string, maxDepth: number, objects: string[][]): string | undefined {
   const stack: Frame[] = [];
   // Stryker disable next-line BooleanLiteral: only read inside an object, and entering one sets it
   let expectKey = false;
@@ -63,6 +108,7 @@ function scan(text: string, maxDepth: number): string | undefined {
         }
         if (top.keys.has(key)) return `duplicate key "${printable(key)}" at ${top.path}`;
         top.keys.add(key);
+        top.order.push(key);
         expectKey = false;
       }
       i = end;
@@ -73,7 +119,13 @@ function scan(text: string, maxDepth: number): string | undefined {
         return `nested deeper than ${maxDepth} levels (at ${top ? childPath(top) : '(root)'})`;
       }
       const path = top ? childPath(top) : '(root)';
-      stack.push(ch === '{' ? { kind: 'object', keys: new Set(), path } : { kind: 'array', index: 0, path });
+      if (ch === '{') {
+        const order: string[] = [];
+        objects.push(order);
+        stack.push({ kind: 'object', keys: new Set(), order, path });
+      } else {
+        stack.push({ kind: 'array', index: 0, path });
+      }
       // Stryker disable next-line ConditionalExpression: expectKey is only read inside an object, where it was set on entry
       expectKey = ch === '{';
       continue;

@@ -101,3 +101,34 @@ describe('parseStrictJson', () => {
     expect(reason(text)).toMatch(/^not valid JSON: ./);
   });
 });
+
+describe('parseStrictJson never returns keys the text does not hold', () => {
+  // Node 24's JSON.parse can read an escaped one-character key as "\\" once an object keyed "\\"
+  // was parsed earlier in the process. Whether this engine does depends on what ran before, so
+  // the property is asserted either way: a value comes back only with the keys as written.
+  const keysOf = (text: string) => {
+    const result = parseStrictJson(text);
+    return result.ok ? Object.keys(result.value as object) : result.reason;
+  };
+
+  it('after another text keyed "\\\\", an escaped one-character key is read as written or refused', () => {
+    expect(keysOf(String.raw`{"\\":1}`)).toEqual(['\\']);
+    for (const [text, key] of [
+      [String.raw`{"\n":1}`, '\n'],
+      [String.raw`{"\u0041":1}`, 'A'],
+      [String.raw`{"\u0060":1}`, '`'],
+    ] as const) {
+      const read = keysOf(text);
+      if (typeof read === 'string') expect(read).toMatch(/read an object key differently/);
+      else expect(read).toEqual([key]);
+    }
+  });
+
+  it('compares nested objects in text order, whatever order integer-like keys take', () => {
+    const result = parseStrictJson('{"b":{"2":[{"x":1},{"y":{"1":0,"a":2}}],"1":true},"a":[]}');
+    expect(result).toEqual({
+      ok: true,
+      value: { b: { '2': [{ x: 1 }, { y: { '1': 0, a: 2 } }], '1': true }, a: [] },
+    });
+  });
+});
