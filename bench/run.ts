@@ -19,6 +19,7 @@ const BENCHES: [name: string, file: string, what: string][] = [
   ['e2e', 'e2e.ts', 'offline loop: intent -> card, click -> decision, 1,000 intents at 50/s'],
   ['trace', 'trace.ts', 'trace export on vs off: cold start, click -> decision event p50/p99'],
   ['teams', 'teams.ts', 'Teams: invoke activity -> answer card, -> card updated for everyone'],
+  ['cost', 'cost.ts', 'AWS cost per 1,000 approvals (measured units x dated prices) and of an idle month'],
 ];
 
 const wanted = process.argv.slice(2);
