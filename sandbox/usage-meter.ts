@@ -88,7 +88,8 @@ export interface UsageSnapshot {
 const EVENT_CHUNK_BYTES = 64 * 1024;
 const METERED = Symbol.for('countersign.usage-meter');
 let active: UsageMeter | undefined;
-let patched = false;
+/** The SDK's own `send`, while it is patched. */
+let originalSend: typeof Client.prototype.send | undefined;
 
 /** Counts billable units; see the module comment. */
 export class UsageMeter {
@@ -123,20 +124,30 @@ export class UsageMeter {
   /** Makes this the meter every SDK client in the process reports to (patches clients once). */
   install(): this {
     active = this;
-    if (!patched) {
-      patched = true;
-      const send = Client.prototype.send as (...args: unknown[]) => unknown;
-      Client.prototype.send = function meteredSend(this: Client<never, never, never, never>, ...args) {
+    if (!originalSend) {
+      const send = Client.prototype.send;
+      originalSend = send;
+      Client.prototype.send = function meteredSend(
+        this: Client<never, never, never, never>,
+        ...args: unknown[]
+      ) {
         addMeterMiddleware(this);
-        return send.apply(this, args);
+        return (send as (...a: unknown[]) => unknown).apply(this, args);
       } as typeof Client.prototype.send;
     }
     return this;
   }
 
-  /** Stops counting SDK calls and output. */
+  /**
+   * Stops counting SDK calls and output and gives the SDK its own `send` back
+   * (clients that got the middleware keep it, inert while no meter is active).
+   */
   uninstall(): void {
-    if (active === this) active = undefined;
+    if (active === this) {
+      active = undefined;
+      if (originalSend) Client.prototype.send = originalSend;
+      originalSend = undefined;
+    }
     this.stopCapturingOutput();
   }
 
