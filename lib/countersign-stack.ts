@@ -114,6 +114,7 @@ export class CountersignStack extends Stack {
       defaultReviewTimeoutSeconds: config.defaultReviewTimeoutSeconds,
       policyBundle: this.policyBundle,
       alarmActions,
+      logKey: this.alarms.key,
     });
     this.agents = new AgentRegistry(config.environments, config.emailIdentity);
     // Evaluate binds owner and environment; the interaction handler compares emails by the same rules.

@@ -103,9 +103,9 @@ describe('throttling: what retries what', () => {
   });
 
   it('the table stream keeps retrying the archive and dead-letters what never archives', () => {
-    const [[, mapping]] = ofType('AWS::Lambda::EventSourceMapping') as [
-      [string, { Properties: Record<string, unknown> }],
-    ];
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const mapping = mappings[0]![1];
     expect(mapping.Properties.MaximumRetryAttempts).toBeGreaterThanOrEqual(10);
     expect(mapping.Properties.BisectBatchOnFunctionError).toBe(true);
     const queue = (
