@@ -79,7 +79,7 @@ const UNUSED_GRANTS_KEPT: { handlers: string[] | '*'; action: RegExp; reason: st
   },
   {
     handlers: ['cancel', 'detector'],
-    action: /^sqs:SendMessage$/,
+    action: /^sqs:(SendMessage|GetQueueAttributes|GetQueueUrl)$/,
     reason:
       'Lambda sends an event whose asynchronous retries all failed to the rule’s dead-letter queue (the on-failure destination) as the function',
   },
