@@ -2,8 +2,11 @@
  * A fake Slack Web API on 127.0.0.1, wire-compatible enough for
  * `new WebClient(token, { slackApiUrl })`: it answers the methods Countersign
  * calls, from a directory of users and user groups, records every message it
- * receives, and can answer HTTP 429 with `Retry-After` to exercise rate
- * limiting. Errors are Slack's own (`{ ok: false, error: 'channel_not_found' }`
+ * receives, and enforces Slack's rate limits (./slack-rate-limits.ts): a call
+ * over its method's tier, or a `chat.postMessage` over the per-channel limit,
+ * is answered HTTP 429 with `Retry-After`, as Slack answers it. The limits are
+ * on by default; `rateLimits: false` switches them off for unit tests whose
+ * subject is not Slack and that need raw speed. Errors are Slack's own (`{ ok: false, error: 'channel_not_found' }`
  * with HTTP 200), so callers see the same failures as against Slack.
  *
  * Use {@link startFakeSlack} for a server of its own, or
@@ -15,6 +18,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type LimitProblem, messageProblems, viewProblems } from './slack-limits.js';
+import {
+  createRateLimiter,
+  type MethodRateLimit,
+  type RateLimitCounters,
+  SLACK_RATE_LIMITS,
+} from './slack-rate-limits.js';
 
 /** A user in the fake workspace. */
 export interface DirectoryUser {
@@ -77,6 +86,10 @@ export interface SlackRecordedCall {
   status: number;
   /** Slack error code when the answer was `ok: false`. */
   error?: string;
+  /** When the call arrived, in epoch milliseconds of the fake's clock. */
+  at: number;
+  /** The `Retry-After` seconds of a 429 answer. */
+  retryAfter?: number;
 }
 
 /** A view opened with `views.open`. */
@@ -92,6 +105,14 @@ export interface FakeSlackOptions {
   directory: SlackDirectory;
   /** Bot token that authenticates; anything else is `invalid_auth`. @default FAKE_SLACK_TOKEN */
   token?: string;
+  /**
+   * Slack's rate limits. `false` switches them off (only for unit tests whose
+   * subject is not Slack); a table replaces the limits of the methods it names.
+   * @default SLACK_RATE_LIMITS
+   */
+  rateLimits?: false | Readonly<Record<string, MethodRateLimit>>;
+  /** Clock of the rate limits and of `calls[].at`, in epoch milliseconds. @default Date.now */
+  clock?: () => number;
 }
 
 /** The fake's state and request handler, without a server. */
@@ -106,7 +127,12 @@ export interface FakeSlack {
    * from it and posts the `view_submission` (see docs/architecture.md).
    */
   readonly views: Map<string, SlackRecordedView>;
-  /** Answers the next `n` calls of `method` with HTTP 429 and `Retry-After: <seconds>`. */
+  /**
+   * What the rate limits refused and accepted (429s by method, accepted calls
+   * by method and by channel), since the start or the last reset.
+   */
+  rateLimitCounters(): RateLimitCounters;
+  /** Answers the next `n` calls of `method` with HTTP 429 and `Retry-After: <seconds>`, whatever the limits say. */
   setRateLimit(method: string, n: number, retryAfterSeconds?: number): void;
   /** Holds the answer to the next `n` calls of `method` for `ms` milliseconds (a slow Slack). */
   setDelay(method: string, ms: number, n?: number): void;
@@ -120,7 +146,7 @@ export interface FakeSlack {
   message(channel: string, ts: string): { text?: string; blocks?: unknown[] } | undefined;
   /** Messages of one method, optionally to one ephemeral recipient. */
   sent(method: SlackRecordedMessage['method'], user?: string): SlackRecordedMessage[];
-  /** Forgets recorded calls, messages, views and pending rate limits/failures. */
+  /** Forgets recorded calls, messages, views and pending rate limits/failures; refills the rate limits' buckets. */
   reset(): void;
   /** Calls `listener` after every call is answered (the sandbox's live updates); returns an unsubscribe function. */
   onCall(listener: (call: SlackRecordedCall) => void): () => void;
@@ -213,6 +239,11 @@ const str = (value: unknown): string | undefined =>
 export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const directory = options.directory;
   const token = options.token ?? FAKE_SLACK_TOKEN;
+  const clock = options.clock ?? Date.now;
+  const limiter =
+    options.rateLimits === false
+      ? undefined
+      : createRateLimiter(options.rateLimits ?? SLACK_RATE_LIMITS, clock);
   const messages: SlackRecordedMessage[] = [];
   const callListeners = new Set<(call: SlackRecordedCall) => void>();
   const calls: SlackRecordedCall[] = [];
@@ -384,7 +415,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     },
   };
 
-  function answer(method: string, params: Params, authorization: string | undefined): Answer {
+  function answer(method: string, params: Params, authorization: string | undefined, at: number): Answer {
     const limited = rateLimits.get(method);
     if (limited && limited.n > 0) {
       limited.n -= 1;
@@ -397,6 +428,14 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     const presented = authorization?.replace(/^Bearer\s+/i, '') ?? str(params.token);
     if (presented !== token) return { body: { ok: false, error: presented ? 'invalid_auth' : 'not_authed' } };
     if (revoked) return { body: { ok: false, error: 'token_revoked' } };
+    const verdict = limiter?.take({ method, token: presented, channel: str(params.channel), at });
+    if (verdict && !verdict.accepted) {
+      return {
+        status: 429,
+        headers: { 'retry-after': String(verdict.retryAfterSeconds) },
+        body: { ok: false, error: 'ratelimited' },
+      };
+    }
     const failure = failures.get(method);
     if (failure && failure.n > 0) {
       failure.n -= 1;
@@ -423,6 +462,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     messages,
     calls,
     views,
+    rateLimitCounters: () => limiter?.counters() ?? { limited: {}, accepted: {}, acceptedByChannel: {} },
     setRateLimit(method, n, retryAfterSeconds = 1) {
       rateLimits.set(method, { n, retryAfter: retryAfterSeconds });
     },
@@ -451,6 +491,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
       rateLimits.clear();
       failures.clear();
       delays.clear();
+      limiter?.reset();
     },
     onCall(listener) {
       callListeners.add(listener);
@@ -458,11 +499,13 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     },
     async handleRequest(req, res) {
       const method = new URL(req.url ?? '/', 'http://fake-slack').pathname.split('/').pop() ?? '';
+      let at = clock();
       let params: Params = {};
       let result: Answer;
       try {
         params = parseRequest(req, await readBody(req));
-        result = answer(method, params, req.headers.authorization);
+        at = clock();
+        result = answer(method, params, req.headers.authorization, at);
       } catch (error) {
         const code = error instanceof SlackApiError ? error.message : 'invalid_form_data';
         result = { body: { ok: false, error: code } };
@@ -473,6 +516,8 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
         params: loggable,
         status: result.status ?? 200,
         ...(result.body.ok === false ? { error: String(result.body.error) } : {}),
+        at,
+        ...(result.headers?.['retry-after'] ? { retryAfter: Number(result.headers['retry-after']) } : {}),
       };
       calls.push(call);
       const delay = delays.get(method);

@@ -22,6 +22,7 @@ import { matchesPattern } from './event-pattern.js';
 import { type RunningFakeAws, startFakeAws } from './fake-aws.js';
 import {
   FAKE_SLACK_TOKEN,
+  type FakeSlackOptions,
   loadDirectory,
   type RunningFakeSlack,
   type SlackDirectory,
@@ -83,6 +84,12 @@ export interface LoopOptions {
    * @default - the fake Slack
    */
   slack?: { botToken: string; apiUrl?: string; channel: string };
+  /**
+   * The fake Slack's rate limits: `false` switches them off (only where Slack
+   * is not the subject), a table replaces the limits of the methods it names.
+   * @default SLACK_RATE_LIMITS (Slack's documented limits)
+   */
+  slackRateLimits?: FakeSlackOptions['rateLimits'];
   /**
    * Review timeout, in seconds, when no policy sets one. Unlike the deployed
    * config (at least 60 s) any value is accepted, so expiry can be watched.
@@ -248,7 +255,12 @@ export class CountersignLoop {
       table: 'countersign',
       bucket: 'countersign-audit',
     });
-    const slack = options.slack ? undefined : await startFakeSlack({ directory });
+    const slack = options.slack
+      ? undefined
+      : await startFakeSlack({
+          directory,
+          ...(options.slackRateLimits !== undefined ? { rateLimits: options.slackRateLimits } : {}),
+        });
     // The fake workspace's approval channel stands in for the configured one.
     const channel = options.slack?.channel ?? directory.channels?.[0]?.id ?? config.slackChannelId;
     const fakeAws = await startFakeAws();

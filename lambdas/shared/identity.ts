@@ -4,12 +4,15 @@
  * `usergroups.users.list` for members). An identity that cannot be resolved is
  * reported as unresolved, never guessed: the caller refuses it (invariant 2).
  *
- * Lookups are cached in the module for a short time so a burst of clicks on one
- * card costs one lookup per user and per group; concurrent lookups of the same
- * key share one request, and failures are never cached.
+ * Lookups are cached in the module for a short time (./lookup-cache.ts) so a
+ * burst of clicks on one card costs one lookup per user and per group, inside
+ * Slack's tiers (`users.info` Tier 4, the user-group methods Tier 2);
+ * concurrent lookups of the same key share one request, and failures are never
+ * cached. The caches count hits and misses for benches.
  */
 import type { WebClient } from '@slack/web-api';
 import { canonicalEmail } from './email.js';
+import { LookupCache } from './lookup-cache.js';
 
 /** A human Slack user, resolved to an email. */
 export interface HumanIdentity {
@@ -62,25 +65,6 @@ interface SlackUser {
   profile?: { email?: string; real_name?: string };
 }
 
-class TtlCache<T> {
-  private readonly entries = new Map<string, { at: number; value: Promise<T> }>();
-  constructor(
-    private readonly ttlMs: number,
-    private readonly now: () => number,
-  ) {}
-
-  get(key: string, load: () => Promise<T>): Promise<T> {
-    const hit = this.entries.get(key);
-    if (hit && this.now() - hit.at < this.ttlMs) return hit.value;
-    const value = load();
-    this.entries.set(key, { at: this.now(), value });
-    value.catch(() => {
-      if (this.entries.get(key)?.value === value) this.entries.delete(key);
-    });
-    return value;
-  }
-}
-
 /** Thrown by a lookup so the caller can tell "Slack says no" from "Slack is down". */
 class LookupError extends Error {}
 
@@ -93,9 +77,9 @@ export function createIdentityResolver(
 ): IdentityResolver {
   const ttl = options.ttlMs ?? IDENTITY_TTL_MS;
   const now = options.now ?? Date.now;
-  const users = new TtlCache<SlackUser>(ttl, now);
-  const groupIds = new TtlCache<Map<string, string>>(ttl, now);
-  const members = new TtlCache<Set<string>>(ttl, now);
+  const users = new LookupCache<SlackUser>('users.info', ttl, now);
+  const groupIds = new LookupCache<Map<string, string>>('usergroups.list', ttl, now);
+  const members = new LookupCache<Set<string>>('usergroups.users.list', ttl, now);
 
   const userInfo = (id: string) =>
     users.get(id, async () => {

@@ -8,11 +8,11 @@
 import { type RetryOptions, WebClient } from '@slack/web-api';
 
 /**
- * Bounded retries. A 429 makes the client wait for the `Retry-After` seconds
- * Slack sends (the client pauses its queue for that long, because
- * `rejectRateLimitedCalls` is false), then retry; network errors and 5xx are
- * retried with a short back-off. The library default (ten retries over about
- * thirty minutes) would outlive any Lambda invocation.
+ * Bounded retries of network errors and 5xx, with a short back-off. The
+ * library default (ten retries over about thirty minutes) would outlive any
+ * Lambda invocation. A 429 is waited out before these retries are counted
+ * (see {@link SLACK_RATE_LIMIT_BUDGET_MS}); once that budget is spent, the
+ * library waits `Retry-After` itself and counts each wait as one of these.
  */
 export const SLACK_RETRY: RetryOptions = {
   retries: 2,
@@ -24,6 +24,24 @@ export const SLACK_RETRY: RetryOptions = {
 
 /** Per-request timeout in milliseconds; a hung connection must not eat the invocation. */
 export const SLACK_TIMEOUT_MS = 5_000;
+
+/**
+ * How long one background call may spend waiting out 429s, in milliseconds.
+ * Slack limits `chat.postMessage` to about one message per second per channel:
+ * when several Review tasks post to one channel at once, each is answered 429
+ * with `Retry-After` and waits its turn. Counting those waits as retries would
+ * fail the third card in line; a time budget lets a short queue drain and still
+ * ends well inside the handlers' 30 s timeout (then the call fails and the
+ * workflow ends it as an audited denial).
+ */
+export const SLACK_RATE_LIMIT_BUDGET_MS = 20_000;
+
+/**
+ * Extra random wait after `Retry-After`, in milliseconds: callers refused at
+ * the same moment are told the same whole second, and would otherwise all
+ * retry together and be refused together again.
+ */
+export const SLACK_RATE_LIMIT_JITTER_MS = 1_000;
 
 /** One retry after a short pause: a second attempt fits the answer window, a third would not. */
 export const SLACK_WINDOW_RETRY: RetryOptions = {
@@ -91,7 +109,46 @@ export function createSlackClient(token: string, apiUrl?: string): WebClient {
     retryConfig: SLACK_RETRY,
     rejectRateLimitedCalls: false,
     timeout: SLACK_TIMEOUT_MS,
+    fetch: retryAfterFetch(),
   });
+}
+
+/** Options of {@link retryAfterFetch}; tests inject the sleep and the randomness. */
+export interface RetryAfterOptions {
+  budgetMs?: number;
+  jitterMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/**
+ * A `fetch` that waits out a 429: it sleeps `Retry-After` seconds plus a random
+ * jitter and sends the same request again, never sooner than Slack asked, for
+ * as long as the waits fit in the budget. Each attempt gets its own timeout
+ * (the library's signal is armed once per attempt and would expire during the
+ * wait). When the next wait would not fit, the 429 goes back to the library.
+ */
+export function retryAfterFetch(options: RetryAfterOptions = {}): typeof fetch {
+  const budget = options.budgetMs ?? SLACK_RATE_LIMIT_BUDGET_MS;
+  const jitter = options.jitterMs ?? SLACK_RATE_LIMIT_JITTER_MS;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = options.random ?? Math.random;
+  return async (input, init) => {
+    let spent = 0;
+    let response = await fetch(input, init);
+    for (;;) {
+      if (response.status !== 429) return response;
+      const seconds = Number(response.headers.get('retry-after'));
+      if (!Number.isFinite(seconds) || seconds < 0) return response;
+      const wait = seconds * 1000 + Math.floor(random() * jitter);
+      if (spent + wait > budget) return response;
+      await response.body?.cancel();
+      await sleep(wait);
+      spent += wait;
+      const { signal: _armed, ...rest } = init ?? {};
+      response = await fetch(input, { ...rest, signal: AbortSignal.timeout(SLACK_TIMEOUT_MS) });
+    }
+  };
 }
 
 /**

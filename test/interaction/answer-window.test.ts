@@ -20,6 +20,8 @@ type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructu
 
 let h: Harness;
 let savedEnv: NodeJS.ProcessEnv;
+/** The fake Slack's clock stands still: a bucket emptied here stays empty for the whole test. */
+const slackClock = () => 1_000_000;
 
 async function loadHandler(): Promise<Handler> {
   vi.resetModules();
@@ -56,7 +58,7 @@ const settingsOf = (client: object) => {
 const callsOf = (method: string) => h.slack.calls.filter((c) => c.method === method);
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ slackClock });
   const secretArn = h.fakeAws.setSecret(
     'countersign/slack',
     JSON.stringify({ botToken: FAKE_SLACK_TOKEN, signingSecret: SIGNING_SECRET }),
@@ -174,5 +176,73 @@ describe('interaction handler inside the answer window', () => {
     expect(callsOf('users.info')).toHaveLength(2);
     expect((await h.request(request.intentId))?.status).toBe('PENDING');
     expect(h.fakeAws.tasks.callsOf('SendTaskSuccess', request.taskToken)).toHaveLength(0);
+  });
+});
+
+describe("interaction handler against Slack's own rate limits", () => {
+  /** Spends the rest of the workspace's users.info bucket, as other clicks and lookups would. */
+  async function exhaustUsersInfo() {
+    for (let i = 0; i < 100; i++) {
+      const response = await fetch(`${h.slack.url}users.info`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${FAKE_SLACK_TOKEN}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: `user=${USERS.bob}`,
+      });
+      await response.body?.cancel();
+      if (response.status === 429) return;
+    }
+    throw new Error('users.info was never limited');
+  }
+
+  it('a lookup over the users.info tier gets the apology at once: no wait on Retry-After, no retry, nothing changed', async () => {
+    // Prepare: a cold container, and the tier spent
+    const handler = await loadHandler();
+    const request = await h.seed();
+    await exhaustUsersInfo();
+    const before = callsOf('users.info').length;
+
+    // Act
+    const result = await handler(event(h.click(USERS.alice, 'approve', request.intentId)));
+
+    // Assess: Slack's clock stands still, so waiting out Retry-After and retrying would show a second 429
+    expect(result.statusCode).toBe(200);
+    const lookups = callsOf('users.info').slice(before);
+    expect(lookups.map((c) => [c.status, c.retryAfter])).toEqual([[429, 1]]);
+    expect(h.slack.sent('chat.postEphemeral', USERS.alice)).toHaveLength(1);
+    expect((await h.request(request.intentId))?.status).toBe('PENDING');
+    expect(h.fakeAws.tasks.callsOf('SendTaskSuccess', request.taskToken)).toHaveLength(0);
+    const chain = await h.verifiedChain(request.intentId);
+    expect(chain.at(-1)).toMatchObject({ kind: 'refused', data: { code: 'unresolved' } });
+  });
+
+  it('a warm container answers a second click from its cache: no lookup reaches Slack, even with the tier spent', async () => {
+    // Prepare: one click warms the cache, then the tier is spent
+    const handler = await loadHandler();
+    // The handler's module instance of the caches (loadHandler reset the module registry)
+    const { lookupCacheCounters } = await import('../../lambdas/shared/lookup-cache.js');
+    const first = await h.seed();
+    const second = await h.seed();
+    await handler(event(h.click(USERS.alice, 'approve', first.intentId)));
+    expect(h.fakeAws.tasks.callsOf('SendTaskSuccess', first.taskToken)).toHaveLength(1);
+    await exhaustUsersInfo();
+    const lookupsBefore = h.slack.calls.filter(
+      (c) => c.method.startsWith('users') || c.method.startsWith('usergroups'),
+    ).length;
+    const counted = lookupCacheCounters()['users.info'] ?? { hits: 0, misses: 0 };
+
+    // Act
+    const result = await handler(event(h.click(USERS.alice, 'approve', second.intentId)));
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    const lookupsAfter = h.slack.calls.filter(
+      (c) => c.method.startsWith('users') || c.method.startsWith('usergroups'),
+    ).length;
+    expect(lookupsAfter).toBe(lookupsBefore);
+    expect(h.fakeAws.tasks.callsOf('SendTaskSuccess', second.taskToken)).toHaveLength(1);
+    expect(lookupCacheCounters()['users.info']).toEqual({ hits: counted.hits + 1, misses: counted.misses });
   });
 });

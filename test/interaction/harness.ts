@@ -132,10 +132,18 @@ export interface Harness {
 }
 
 /** Starts everything the interaction core talks to. */
-export async function startHarness(options: { directory?: SlackDirectory } = {}): Promise<Harness> {
+export async function startHarness(
+  options: {
+    directory?: SlackDirectory /** Clock of the fake Slack's rate limits. */;
+    slackClock?: () => number;
+  } = {},
+): Promise<Harness> {
   const aws = await startLocalAws();
   archiveAuditRecords(aws);
-  const slack = await startFakeSlack({ directory: options.directory ?? loadDirectory() });
+  const slack = await startFakeSlack({
+    directory: options.directory ?? loadDirectory(),
+    ...(options.slackClock ? { clock: options.slackClock } : {}),
+  });
   const fakeAws = await startFakeAws();
   const sfn = new SFNClient({ endpoint: fakeAws.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   // The interaction handler's client profile: 1 s timeout, one retry, a 429 rejected at once.
