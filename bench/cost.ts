@@ -41,7 +41,8 @@ import { cost, PRICE_REGION, PRICES, type PriceKey } from './prices.js';
 /** Sizes and goals of the run. */
 export const COST = {
   requests: Number(process.env.COUNTERSIGN_BENCH_COST_REQUESTS ?? 40),
-  concurrency: 4,
+  /** One request at a time: steady traffic, within Slack's posting rate (a flood is the flood bench's). */
+  concurrency: 1,
   goals: { reviewedPer1000Usd: 0.4, idleMonthlyUsd: 10 },
   /** Bytes of one execution history event in the workflow's log group (level ALL, no execution data). Assumed. */
   executionEventLogBytes: 350,
