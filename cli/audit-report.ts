@@ -75,7 +75,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   await writeFile(out, report.html);
   io.out(`report: ${out}`);
   if (values.pdf) {
-    const pdf = out.replace(/\.html?$/i, '') + '.pdf';
+    const pdf = `${out.replace(/\.html?$/i, '')}.pdf`;
     const { printPdf } = await import('../audit/report/chromium.js');
     await printPdf(report.html, pdf);
     io.out(`pdf: ${pdf}`);

@@ -14,6 +14,7 @@
  * execution fails as AnnounceFailed: the agent still reads the decision from
  * the status API.
  */
+
 import { App, ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -25,6 +26,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
+import { BUILT_IN_DEFAULT_RATE, DEFAULT_RATE_ENV } from '../lambdas/shared/rate-limit.js';
 import { BREAK_GLASS_NOTICE_ERROR, STATE } from '../lambdas/shared/workflow.js';
 import {
   type Binding,
@@ -86,6 +88,12 @@ export interface ApprovalWorkflowProps {
    */
   readonly defaultReviewTimeoutSeconds?: number;
   /**
+   * Request quota of every agent and action class no `@rate` policy matches
+   * (`COUNTERSIGN_DEFAULT_RATE_LIMIT`, read by Evaluate at cold start).
+   * @default '30/minute'
+   */
+  readonly defaultRateLimit?: string;
+  /**
    * Policy bundle compiled into the Evaluate handler.
    * @default - none
    */
@@ -145,6 +153,7 @@ export class ApprovalWorkflow extends Construct {
         settings({
           COUNTERSIGN_APPROVER_GROUP: props.approverGroupHandle,
           COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: String(props.defaultReviewTimeoutSeconds ?? 3600),
+          [DEFAULT_RATE_ENV]: props.defaultRateLimit ?? BUILT_IN_DEFAULT_RATE,
         }),
       );
     this.reminders = new ReviewReminders(this, 'Reminders', {

@@ -16,6 +16,7 @@ import {
   resourcePatternProblem,
   UNKNOWN_ENVIRONMENT,
 } from '../lambdas/shared/environment.js';
+import { BUILT_IN_DEFAULT_RATE, parseRate } from '../lambdas/shared/rate-limit.js';
 
 /** Prefix of every key in error messages and of the flat override keys. */
 export const CONFIG_CONTEXT_KEY = 'countersign';
@@ -246,6 +247,18 @@ export const configSchema = z
       MAX_REVIEW_TIMEOUT_SECONDS,
       `an integer number of seconds from 60 to ${MAX_REVIEW_TIMEOUT_SECONDS}`,
     ).default(3600),
+    /**
+     * Request quota of every agent and action class that no `@rate` policy
+     * matches (`<N>/<second|minute|hour|day>` or `<N>/<ISO 8601 duration>`).
+     */
+    defaultRateLimit: z
+      .string({ error: 'must be a rate like 30/minute' })
+      .superRefine((value, ctx) => {
+        const parsed = parseRate(value);
+        if (!parsed.ok)
+          ctx.addIssue({ code: 'custom', message: `must be a rate like 30/minute: ${parsed.error}` });
+      })
+      .default(BUILT_IN_DEFAULT_RATE),
     /** Object Lock COMPLIANCE retention of every audit object, in days. */
     auditRetentionDays: integerish(1, 36_500, 'an integer number of days from 1 to 36500').default(365),
     /** When true, audit writers also place an Object Lock legal hold on every audit object. */

@@ -112,6 +112,7 @@ export class CountersignStack extends Stack {
       slackChannelId: config.slackChannelId,
       approverGroupHandle: config.approverGroupHandle,
       defaultReviewTimeoutSeconds: config.defaultReviewTimeoutSeconds,
+      defaultRateLimit: config.defaultRateLimit,
       policyBundle: this.policyBundle,
       alarmActions,
       logKey: this.alarms.key,

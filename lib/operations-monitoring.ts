@@ -190,6 +190,10 @@ export class OperationsMonitoring extends Construct {
             title: 'Shadow policies that would have changed the outcome',
             metrics: [search(METRIC.shadowChanges, 'Policy', 'Sum')],
           },
+          {
+            title: 'Intents denied on a request quota, by action class',
+            metrics: [search(METRIC.rateLimited, 'ActionClass', 'Sum')],
+          },
         ],
       })
       .monitorCustom({

@@ -12,6 +12,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { StepUpRequirement } from '../lambdas/identity/contract.js';
 import { parseStepUp } from '../lambdas/identity/step-up.js';
 import { canonicalJson, sha256Hex } from '../lambdas/shared/canonical.js';
+import { parseRate, type RateLimit } from '../lambdas/shared/rate-limit.js';
 
 /** A validated policy set, ready to embed in a Lambda. */
 export interface PolicyBundle {
@@ -116,6 +117,13 @@ export interface PolicyMeta {
    * outcome recorded, but it decides nothing. Undefined: enforced.
    */
   mode?: 'shadow';
+  /**
+   * `@rate("10/minute")`: the quota of the agent and action class of every
+   * intent the policy matches (lambdas/shared/rate-limit.ts). A permit for
+   * `Action::"request"` with `@rate` and no `@outcome` is a quota policy: it
+   * sets the quota and decides nothing.
+   */
+  rate?: RateLimit;
 }
 
 /** Annotations Countersign understands. Anything else is an error: a typo such as `@qourum` must not silently weaken a review. */
@@ -135,6 +143,7 @@ export const KNOWN_ANNOTATIONS = [
   'responders',
   'channels',
   'mode',
+  'rate',
 ] as const;
 const PLAN_ANNOTATIONS = [
   'quorum',
@@ -295,13 +304,17 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
 
   const outcome = a.outcome;
   const hasPlanAnnotations = PLAN_ANNOTATIONS.some((k) => k in a);
+  const rate = readRateAnnotation(a, json.effect, actions, mode, errors);
+  if (rate) meta.rate = rate;
   if (json.effect === 'forbid') {
     if (outcome !== undefined && outcome !== 'deny')
       errors.push(`a forbid policy can only be @outcome("deny")`);
     if (actions.includes('request')) meta.outcome = 'deny';
   } else if (actions.includes('request')) {
     if (outcome === 'allow' || outcome === 'review') meta.outcome = outcome;
-    else errors.push(`a permit policy for Action::"request" needs @outcome("allow") or @outcome("review")`);
+    else if (outcome === undefined && a.rate !== undefined) {
+      // A quota policy: sets the quota of what it matches, decides nothing.
+    } else errors.push(`a permit policy for Action::"request" needs @outcome("allow") or @outcome("review")`);
   } else if (outcome !== undefined) {
     errors.push('@outcome only applies to policies for Action::"request"');
   }
@@ -380,6 +393,38 @@ export function readPolicyMeta(json: cedar.PolicyJson): { meta: PolicyMeta; erro
     meta.plan = plan;
   }
   return { meta, errors };
+}
+
+/**
+ * Reads `@rate("10/minute")` (lambdas/shared/rate-limit.ts). Only permits for
+ * `Action::"request"` alone may carry it: a forbid denies whatever the count,
+ * approval rules have no quota, and a shadow policy enforces nothing.
+ */
+function readRateAnnotation(
+  annotations: Record<string, string>,
+  effect: 'permit' | 'forbid',
+  actions: readonly PolicyAction[],
+  mode: 'shadow' | undefined,
+  errors: string[],
+): RateLimit | undefined {
+  const value = annotations.rate;
+  if (value === undefined) return undefined;
+  if (effect !== 'permit' || actions.length !== 1 || actions[0] !== 'request') {
+    errors.push(
+      `@rate("${value}") applies only to permit policies for Action::"request" alone (write the quota on a permit of its own)`,
+    );
+    return undefined;
+  }
+  if (mode === 'shadow') {
+    errors.push(`@rate("${value}") cannot be on a @mode("shadow") policy: a shadow policy enforces nothing`);
+    return undefined;
+  }
+  const parsed = parseRate(value);
+  if (!parsed.ok) {
+    errors.push(`@rate: ${parsed.error}`);
+    return undefined;
+  }
+  return parsed.rate;
 }
 
 /** Reads `@stepup` (see lambdas/identity/step-up.ts) into the plan. */

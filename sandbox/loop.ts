@@ -301,6 +301,7 @@ export class CountersignLoop {
       COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: String(
         options.defaultReviewTimeoutSeconds ?? config.defaultReviewTimeoutSeconds,
       ),
+      COUNTERSIGN_DEFAULT_RATE_LIMIT: config.defaultRateLimit,
       COUNTERSIGN_SLACK_API_URL: options.slack ? (options.slack.apiUrl ?? '') : slack!.url,
       // Where a step-up request's card sends its approvers (the local web inbox).
       COUNTERSIGN_WEB_INBOX_URL: config.webInboxUrl ?? SANDBOX_WEB_INBOX_URL,

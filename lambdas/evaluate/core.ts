@@ -14,8 +14,10 @@ import {
   parseIntent,
 } from '../shared/intent.js';
 import type { IntentVerdict, PolicyDefaults } from '../shared/policy.js';
+import { countIntent, overQuota } from '../shared/quota-store.js';
+import type { AppliedQuota, RateLimit } from '../shared/rate-limit.js';
 import type { Verification, VerifiedFacts } from '../shared/registration.js';
-import { createRequest, getRequest } from '../shared/store.js';
+import { createRequest, getRequest, type RateLimitVerdict } from '../shared/store.js';
 import type { Evaluation, WorkflowState } from '../shared/workflow.js';
 
 /** Dependencies of {@link evaluate}. */
@@ -27,7 +29,25 @@ export interface EvaluateDeps extends AuditDeps {
   /** Registered owner and derived environment of an intent, or why it is refused (see shared/registration.ts). */
   verify: (agentId: string, intent: Intent) => Verification;
   defaults: PolicyDefaults;
+  /**
+   * Request quotas (`@rate` policies, the configured default): the handler
+   * always sets them; tests of other concerns may leave them out.
+   */
+  quota?: QuotaDeps;
   warn?: (message: string, extra?: Record<string, unknown>) => void;
+}
+
+/** What Evaluate needs to count an intent against its agent's quota. */
+export interface QuotaDeps {
+  /** The quotas that apply to a verified intent (policy.ts `quotasFor`). */
+  quotasFor: (
+    input: { intent: Intent; agentId: string; verified: VerifiedFacts },
+    fallback: RateLimit,
+  ) => AppliedQuota[];
+  /** The canonical action class an action is counted under (policy.ts `quotaClass`). */
+  classOf: (action: string) => string;
+  /** The configured default quota (`defaultRateLimit`). */
+  fallback: RateLimit;
 }
 
 /**
@@ -95,7 +115,7 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
     const entries = () => [
       { kind: 'rejected' as const, actor, intentHash: hash, data: { reason, eventId: state.id ?? null } },
     ];
-    const created = await createOrResume(deps, state, item, entries);
+    const created = (await createOrResume(deps, state, item, entries)).status;
     if (created === 'duplicate') return duplicate(requestId, agentId ?? 'unknown', hash);
     if (created === 'conflict')
       return refuseConflict(deps, state, { requestId, agentId, source, hash, actor });
@@ -114,8 +134,11 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
   const verified = verification.facts;
   const verdict = deps.policy({ intent, agentId, verified }, deps.defaults);
   for (const warning of verdict.warnings) deps.warn?.(warning, { requestId });
+  // Counted before the request is written, whatever policy says: the quota counts every verified
+  // intent that reaches the loop, and an over-quota intent is created denied, never reviewed.
+  const limited = deps.quota ? await checkQuota(deps, deps.quota, { intent, agentId, verified }) : undefined;
   const expiresAt =
-    verdict.outcome === 'review' && verdict.review
+    verdict.outcome === 'review' && verdict.review && !limited
       ? new Date(deps.now().getTime() + verdict.review.timeoutSeconds * 1000).toISOString()
       : undefined;
   const item = {
@@ -128,10 +151,9 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
     intentHash: hash,
     createdAt: now,
     executionId: state.executionId,
-    review: verdict.review,
-    expiresAt,
+    ...(limited ? { rateLimited: limited } : { review: verdict.review, expiresAt }),
   };
-  const entries = (stored: { expiresAt?: string }): AuditEntry[] => [
+  const entries = (stored: { expiresAt?: string; rateLimited?: RateLimitVerdict }): AuditEntry[] => [
     {
       kind: 'requested',
       actor,
@@ -154,10 +176,34 @@ export async function evaluate(deps: EvaluateDeps, state: WorkflowState): Promis
         ...(verdict.shadow ? { shadow: verdict.shadow } : {}),
       },
     },
+    ...(stored.rateLimited
+      ? [
+          {
+            kind: 'rate-limited' as const,
+            actor: { type: 'system' as const, component: 'quota' },
+            intentHash: hash,
+            data: { ...stored.rateLimited },
+          },
+        ]
+      : []),
   ];
   const created = await createOrResume(deps, state, item, entries);
-  if (created === 'duplicate') return duplicate(requestId, agentId, hash);
-  if (created === 'conflict') return refuseConflict(deps, state, { requestId, agentId, source, hash, actor });
+  if (created.status === 'duplicate') return duplicate(requestId, agentId, hash);
+  if (created.status === 'conflict')
+    return refuseConflict(deps, state, { requestId, agentId, source, hash, actor });
+  // A retried Evaluate keeps what its first attempt wrote.
+  const rateLimited = created.stored.rateLimited;
+  if (rateLimited) {
+    return {
+      requestId,
+      outcome: 'deny',
+      agentId,
+      intentHash: hash,
+      reason: rateLimited.reason,
+      policies: rateLimited.quota?.policies ?? [],
+      rateLimited,
+    };
+  }
   return {
     requestId,
     outcome: verdict.outcome,
@@ -183,9 +229,12 @@ async function createOrResume(
   deps: EvaluateDeps,
   state: WorkflowState,
   item: Parameters<typeof createRequest>[1],
-  entries: (stored: { expiresAt?: string }) => AuditEntry[],
-): Promise<'created' | 'resumed' | 'duplicate' | 'conflict'> {
-  let stored: { createdAt: string; expiresAt?: string } = item;
+  entries: (stored: { expiresAt?: string; rateLimited?: RateLimitVerdict }) => AuditEntry[],
+): Promise<{
+  status: 'created' | 'resumed' | 'duplicate' | 'conflict';
+  stored: { createdAt: string; expiresAt?: string; rateLimited?: RateLimitVerdict };
+}> {
+  let stored: { createdAt: string; expiresAt?: string; rateLimited?: RateLimitVerdict } = item;
   let written = new Set<string>();
   if ((await createRequest(deps, item)) === 'duplicate') {
     const existing = await getRequest(deps, item.intentId);
@@ -193,7 +242,7 @@ async function createOrResume(
       existing !== undefined && state.executionId !== undefined && existing.executionId === state.executionId;
     if (!existing || !own || existing.status !== 'PENDING') {
       const same = existing?.intentHash === item.intentHash && existing.agentId === item.agentId;
-      return same || own ? 'duplicate' : 'conflict';
+      return { status: same || own ? 'duplicate' : 'conflict', stored };
     }
     stored = existing;
     written = new Set((await readChain(deps, item.intentId)).map((r) => r.kind));
@@ -202,7 +251,51 @@ async function createOrResume(
   for (const entry of entries(stored)) {
     if (!written.has(entry.kind)) await appendAudit(deps, chain, entry);
   }
-  return written.size > 0 || stored !== item ? 'resumed' : 'created';
+  return { status: written.size > 0 || stored !== item ? 'resumed' : 'created', stored };
+}
+
+/**
+ * Counts a verified intent against its agent's quotas. Undefined when it is
+ * within them; else why it is refused: over a quota, or the counter could not
+ * be updated (fail closed: an intent whose count is unknown is not reviewed).
+ * The agent is the one its EventBridge source names (IAM binds each agent's
+ * role to its own source), the class the canonical one: nothing else the
+ * agent writes (intent id, resource, the action's case) moves the count.
+ */
+async function checkQuota(
+  deps: EvaluateDeps,
+  quota: QuotaDeps,
+  input: { intent: Intent; agentId: string; verified: VerifiedFacts },
+): Promise<RateLimitVerdict | undefined> {
+  const actionClass = quota.classOf(input.intent.action);
+  const base = { agentId: input.agentId, actionClass };
+  try {
+    const quotas = quota.quotasFor(input, quota.fallback);
+    const counts = await countIntent(deps, { agentId: input.agentId, actionClass, quotas });
+    const over = overQuota(counts);
+    if (!over) return undefined;
+    const { quota: q, count, windowStart } = over;
+    const end = new Date((windowStart + q.windowSeconds) * 1000).toISOString();
+    const by = q.policies.map((p) => `policy ${p}`).join(', ');
+    return {
+      outcome: 'over-quota',
+      ...base,
+      reason: `rate limited: agent ${input.agentId} sent ${count} ${actionClass} intents in the current ${q.windowSeconds}-second window, over its quota of ${q.text} (${by}); intents over the quota are denied without review until ${end}`,
+      quota: { text: q.text, limit: q.limit, windowSeconds: q.windowSeconds, policies: q.policies },
+      count,
+      window: { start: new Date(windowStart * 1000).toISOString(), end },
+      counter: over.key,
+    };
+  } catch (error) {
+    const message = ((error as Error).message ?? String(error)).slice(0, 300);
+    deps.warn?.('quota check failed; the intent is denied', { agentId: input.agentId, error: message });
+    return {
+      outcome: 'check-failed',
+      ...base,
+      reason: `denied: the request quota of agent ${input.agentId} could not be checked (${message}); an intent that cannot be counted is not reviewed`,
+      error: message,
+    };
+  }
 }
 
 /**
@@ -243,7 +336,7 @@ async function refuseConflict(
       data: { reason, claimedIntentId: attempt.requestId, eventId: state.id ?? null },
     },
   ];
-  const created = await createOrResume(deps, state, item, entries);
+  const created = (await createOrResume(deps, state, item, entries)).status;
   // A redelivery of the same event: its first execution refuses it.
   if (created === 'duplicate' || created === 'conflict') return duplicate(requestId, agentId, attempt.hash);
   return { requestId, outcome: 'deny', agentId, intentHash: attempt.hash, reason, policies: [] };

@@ -3,7 +3,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { auditDepsFromEnv } from '../shared/aws.js';
 import { requireEnv, requireIntEnv } from '../shared/env.js';
 import { ENVIRONMENTS_ENV, parseEnvironmentMap } from '../shared/environment.js';
-import { evaluateIntent } from '../shared/policy.js';
+import { evaluateIntent, quotaClass, quotasFor } from '../shared/policy.js';
+import { defaultRateFromEnv } from '../shared/rate-limit.js';
 import { AGENTS_ENV, parseAgentRegistry, verifyIntent } from '../shared/registration.js';
 import type { Evaluation, WorkflowState } from '../shared/workflow.js';
 import { type EvaluateDeps, evaluate } from './core.js';
@@ -24,6 +25,8 @@ const deps: EvaluateDeps = {
     approverGroup: requireEnv('COUNTERSIGN_APPROVER_GROUP'),
     timeoutSeconds: requireIntEnv('COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS'),
   },
+  // The default quota is read at cold start: a malformed one fails the start, not a request.
+  quota: { quotasFor, classOf: quotaClass, fallback: defaultRateFromEnv() },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
 };
 

@@ -31,6 +31,7 @@ import {
 } from '../shared/store.js';
 import { BREAK_GLASS_NOTICE_ERROR, REVIEW_ERROR, type WorkflowState } from '../shared/workflow.js';
 import { announceBreakGlass } from './break-glass-notice.js';
+import { alertFlood } from './flood-alert.js';
 
 /** Dependencies of {@link record}. */
 export interface RecordDeps extends AuditDeps {
@@ -40,6 +41,8 @@ export interface RecordDeps extends AuditDeps {
   warn?: (message: string, extra?: Record<string, unknown>) => void;
   /** The other channels' notifiers (Teams): their cards show the final decision too. Each never throws. */
   otherChannels?: ReviewNotifier[];
+  /** The approvals channel, where the flood alert of an over-quota agent goes (./flood-alert.ts). */
+  alertChannel?: string;
 }
 
 const FINAL_KIND: Record<FinalStatus, AuditKind> = {
@@ -218,6 +221,10 @@ export async function recordDecision(
   // finalized DENIED (no grant) rather than APPROVED and announced denied.
   if (decision.status === 'APPROVED' && decision.breakGlass && deps.slack && !request.finalizedAt)
     request = await announceBreakGlass({ ...deps, slack: deps.slack }, request);
+
+  // An over-quota intent: the window's one flood alert, if this is the first to claim it. Never throws,
+  // and the denial does not wait on Slack's answer to stand (it is already the only possible outcome).
+  if (request.rateLimited && !request.finalizedAt) await alertFlood(deps, request);
 
   const finalized = await finalize(deps, requestId, decision);
   const won = finalized.won;

@@ -36,6 +36,7 @@ const deps: RecordDeps = {
     return slack;
   },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
+  alertChannel: optionalEnv('COUNTERSIGN_SLACK_CHANNEL'),
   ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
 };
 const exportTrace = handlerTraceExport('record', (message, extra) => logger.warn(message, extra));

@@ -28,7 +28,11 @@ export type AuditKind =
   | 'credentials-failed'
   | 'unapproved-action'
   | 'escalated'
-  | 'acknowledged';
+  | 'acknowledged'
+  /** Evaluate denied the intent on its agent's request quota (or could not count it). */
+  | 'rate-limited'
+  /** Record posted (or failed to post) the one flood alert of an over-quota window. */
+  | 'flood-alerted';
 
 /** Who caused a state change. */
 export type AuditActor =

@@ -53,6 +53,8 @@ export const METRIC = {
   oldestPending: 'OldestPendingAgeSeconds',
   /** Pending reviews past their policy timeout (a stuck review: nothing expired them). */
   stuck: 'StuckReviews',
+  /** Intents denied on their agent's request quota (or whose quota could not be checked), by `ActionClass`. */
+  rateLimited: 'RateLimited',
 } as const;
 
 /** A metric name of {@link METRIC}. */
@@ -134,6 +136,12 @@ export function archivedRecordMetrics(record: AuditRecord, archivedAt: Date): Me
     }
     case 'refused':
       points.push(count(METRIC.refusals, { name: 'Reason', value: dimensionValue(data.code) }));
+      break;
+    case 'rate-limited':
+      // The class is the canonical one Evaluate counted under (a policy-named service or `other`).
+      points.push(
+        count(METRIC.rateLimited, { name: 'ActionClass', value: dimensionValue(data.actionClass) }),
+      );
       break;
     default:
   }

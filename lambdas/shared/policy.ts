@@ -35,6 +35,8 @@ import { combineStepUps } from '../identity/step-up.js';
 import { canonicalEmail, sameIdentity } from './email.js';
 import { UNKNOWN_ENVIRONMENT } from './environment.js';
 import type { Intent } from './intent.js';
+import { actionClass } from './metrics.js';
+import { type AppliedQuota, combineQuotas, type RateLimit } from './rate-limit.js';
 import { declaredFacts, type VerifiedFacts } from './registration.js';
 import type { ReviewPlan } from './store.js';
 
@@ -151,6 +153,20 @@ export interface PolicyEngine {
   approvePoliciesForbid(
     input: Omit<ApprovalQuestion, 'plan'>,
   ): { reason: string; policies: string[] } | undefined;
+  /**
+   * The quotas of an intent: the `@rate` policies that match it (asked with
+   * its action class in canonical, lower-case form), strictest per window, or
+   * `fallback` when none matches. A quota policy that cannot be evaluated
+   * counts as matching (the stricter reading).
+   */
+  quotasFor(input: IntentQuestion, fallback: RateLimit): AppliedQuota[];
+  /**
+   * The canonical action class an intent is counted under: its service
+   * prefix, lower-cased, when some policy names that service; every other
+   * service counts as `other`, so an agent cannot mint fresh quotas by
+   * inventing service names.
+   */
+  quotaClass(action: string): string;
 }
 
 type ParamType = 'String' | 'Long' | 'Bool';
@@ -219,14 +235,17 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     environment: string,
     service: string,
     withShadow = false,
+    purpose: 'decide' | 'quota' = 'decide',
   ): string {
-    const key = `${action}|${environment}|${service}|${withShadow ? 'shadow' : 'enforced'}`;
+    const key = `${action}|${environment}|${service}|${withShadow ? 'shadow' : 'enforced'}|${purpose}`;
     const known = selections.get(key);
     if (known) return known;
     const ids = [...meta.values()]
       .filter(
         (m) =>
           m.actions.includes(action) &&
+          // Quota policies (`@rate`, no `@outcome`) only set quotas; the quota question asks only `@rate` policies.
+          (purpose === 'quota' ? m.rate !== undefined : !(m.rate && m.outcome === undefined)) &&
           (withShadow || m.mode !== 'shadow') &&
           (!m.scope.environments || m.scope.environments.includes(environment)) &&
           (!m.scope.services || m.scope.services.includes(service)),
@@ -306,6 +325,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     intent: IntentEntity,
     context: Record<string, cedar.CedarValueJson>,
     withShadow = false,
+    purpose: 'decide' | 'quota' = 'decide',
   ) {
     return cedar.statefulIsAuthorized({
       principal: principal.uid,
@@ -317,6 +337,7 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
         intent.attrs.environment,
         intent.attrs.service,
         withShadow,
+        purpose,
       ),
       entities: [principal, intent as cedar.EntityJson],
     });
@@ -424,12 +445,9 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     };
   }
 
-  function decideIntent(input: IntentQuestion, defaults: PolicyDefaults, withShadow: boolean): IntentVerdict {
-    const { intent, agentId } = input;
-    const verified = input.verified ?? declaredFacts(intent);
-    const { entity, context, problems } = intentEntity(intent, agentId, verified);
-    const warnings = problems.map((p) => `${p}; it was left out of policy evaluation`);
-    const agent = {
+  /** The Agent entity (the principal of `Action::"request"`). */
+  function agentEntity(intent: Intent, agentId: string, verified: VerifiedFacts) {
+    return {
       uid: uid('Agent', agentId),
       attrs: {
         id: agentId,
@@ -440,6 +458,53 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
       },
       parents: [],
     };
+  }
+
+  // Services policies name: the action classes quotas count under (any other is `other`).
+  const namedServices = new Set(
+    [...meta.values()].flatMap((m) => m.scope.services ?? []).map((s) => s.toLowerCase()),
+  );
+  function quotaClass(action: string): string {
+    const service = actionClass(action);
+    return namedServices.has(service) ? service : 'other';
+  }
+
+  function quotasFor(input: IntentQuestion, fallback: RateLimit): AppliedQuota[] {
+    const rated = [...meta.values()].filter((m) => m.rate);
+    if (rated.length === 0) return combineQuotas([], fallback);
+    // Asked in canonical form: `SSM:SendCommand` is asked as `ssm:SendCommand`, so case cannot dodge a quota.
+    const [service = '', ...rest] = input.intent.action.split(':');
+    const intent = { ...input.intent, action: [service.toLowerCase(), ...rest].join(':') };
+    const verified = input.verified ?? declaredFacts(intent);
+    const { entity, context } = intentEntity(intent, input.agentId, verified);
+    const answer = authorize(
+      agentEntity(intent, input.agentId, verified),
+      ACTION_REQUEST,
+      entity,
+      context,
+      false,
+      'quota',
+    );
+    const ids =
+      answer.type === 'failure'
+        ? rated.map((m) => m.id)
+        : unique([
+            ...(answer.response.decision === 'allow' ? answer.response.diagnostics.reason : []),
+            ...answer.response.diagnostics.errors.map((e) => e.policyId),
+          ]);
+    const matched = ids.flatMap((id) => {
+      const rate = meta.get(id)?.rate;
+      return rate ? [{ id, rate }] : [];
+    });
+    return combineQuotas(matched, fallback);
+  }
+
+  function decideIntent(input: IntentQuestion, defaults: PolicyDefaults, withShadow: boolean): IntentVerdict {
+    const { intent, agentId } = input;
+    const verified = input.verified ?? declaredFacts(intent);
+    const { entity, context, problems } = intentEntity(intent, agentId, verified);
+    const warnings = problems.map((p) => `${p}; it was left out of policy evaluation`);
+    const agent = agentEntity(intent, agentId, verified);
     const answer = authorize(agent, ACTION_REQUEST, entity, context, withShadow);
     const review = (ids: string[], reason: string): IntentVerdict => {
       const plan = combinePlans(ids, defaults);
@@ -597,6 +662,8 @@ export function createPolicyEngine(bundle: PolicyBundle): PolicyEngine {
     evaluateIntent,
     canApprove,
     approvePoliciesForbid,
+    quotasFor,
+    quotaClass,
     referencedGroups: referencedGroups(bundle),
   };
 }
@@ -661,6 +728,16 @@ export function policyEngine(): PolicyEngine {
 /** Evaluates an intent against the process-wide policy set. */
 export function evaluateIntent(input: IntentQuestion, defaults: PolicyDefaults): IntentVerdict {
   return policyEngine().evaluateIntent(input, defaults);
+}
+
+/** The quotas of an intent under the process-wide policy set (see {@link PolicyEngine.quotasFor}). */
+export function quotasFor(input: IntentQuestion, fallback: RateLimit): AppliedQuota[] {
+  return policyEngine().quotasFor(input, fallback);
+}
+
+/** The canonical action class of an action under the process-wide policy set. */
+export function quotaClass(action: string): string {
+  return policyEngine().quotaClass(action);
 }
 
 /** May this person approve this request? Invariants first, then the plan, then approve policies. */

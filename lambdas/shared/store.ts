@@ -182,6 +182,29 @@ export interface RequestItem {
   postHoc?: PostHocReview;
   /** Break-glass approvals only: the broadcast in the card's thread, once Record has posted it. */
   breakGlassBroadcast?: { channel: string; ts: string };
+  /** Set when Evaluate denied the intent for its agent's request quota (or could not check it). */
+  rateLimited?: RateLimitVerdict;
+}
+
+/**
+ * Why Evaluate refused an intent on its quota: the quota it is over and its
+ * count (`over-quota`), or the counter's failure (`check-failed`, fail closed).
+ */
+export interface RateLimitVerdict {
+  outcome: 'over-quota' | 'check-failed';
+  reason: string;
+  agentId: string;
+  actionClass: string;
+  /** The quota exceeded (`10/minute`), its limit and window, and the policies that set it. */
+  quota?: { text: string; limit: number; windowSeconds: number; policies: string[] };
+  /** This intent's count in the window. */
+  count?: number;
+  /** Window start and end (ISO). */
+  window?: { start: string; end: string };
+  /** The counter item, where the flood alert of the window is claimed. */
+  counter?: { pk: string; sk: string };
+  /** The counter's error (`check-failed`). */
+  error?: string;
 }
 
 export { currentHash, currentIntent };

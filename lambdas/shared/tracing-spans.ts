@@ -220,6 +220,18 @@ function rootEvent(record: AuditRecord): TraceSpan['events'][number] | undefined
       };
     case 'expired':
       return { name: 'countersign.expiry', at, attributes: {} };
+    case 'rate-limited': {
+      const quota = record.data.quota as { text?: string } | undefined;
+      return {
+        name: 'countersign.rate_limited',
+        at,
+        attributes: defined({
+          'countersign.action_class': record.data.actionClass as string | undefined,
+          'countersign.quota': quota?.text,
+          'countersign.count': record.data.count as number | undefined,
+        }),
+      };
+    }
     case 'acknowledged':
       return {
         name: 'countersign.acknowledgement',

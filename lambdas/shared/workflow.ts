@@ -2,7 +2,7 @@
  * Shapes that travel through the approval workflow's state. State names are a
  * contract too: the local runner overrides Lambda tasks by name.
  */
-import type { ReviewPlan } from './store.js';
+import type { RateLimitVerdict, ReviewPlan } from './store.js';
 
 /** Names of the workflow's states. */
 export const STATE = {
@@ -39,6 +39,8 @@ export interface Evaluation {
   policies: string[];
   /** Present when outcome is `review`. */
   review?: ReviewPlan;
+  /** Present when the intent was denied on its agent's request quota (Record posts the flood alert). */
+  rateLimited?: RateLimitVerdict;
 }
 
 /** The EventBridge event as the workflow receives it. */

@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       slackChannelId: 'C0COUNTERSIGN',
       approverGroupHandle: 'security-approvers',
       defaultReviewTimeoutSeconds: 3600,
+      defaultRateLimit: '30/minute',
       auditRetentionDays: 365,
       auditLegalHold: false,
       digestSchedule: 'rate(1 hour)',

@@ -304,6 +304,7 @@ describe('functions', () => {
         'COUNTERSIGN_POLICY_DIGEST',
         'COUNTERSIGN_APPROVER_GROUP',
         'COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS',
+        'COUNTERSIGN_DEFAULT_RATE_LIMIT',
         'COUNTERSIGN_AGENTS',
         'COUNTERSIGN_ENVIRONMENTS',
         'COUNTERSIGN_EMAIL_RULES',
@@ -353,6 +354,8 @@ describe('functions', () => {
     expect(evaluate).toMatchObject({
       COUNTERSIGN_APPROVER_GROUP: 'security-approvers',
       COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: '3600',
+      // The default request quota (config defaultRateLimit): Evaluate needs no new permission to count.
+      COUNTERSIGN_DEFAULT_RATE_LIMIT: '30/minute',
       COUNTERSIGN_POLICY_DIGEST: TEST_POLICY_BUNDLE.digest,
     });
     expect(functionEnv(template, 'ApprovalWorkflowReviewFunction').COUNTERSIGN_SLACK_CHANNEL).toBe(

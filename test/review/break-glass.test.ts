@@ -7,7 +7,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { record } from '../../lambdas/record/core.js';
 import { checkBreakGlass } from '../../lambdas/review-core/eligibility.js';
-import { getGrant } from '../../lambdas/shared/grants.js';
 import { createSlackClient } from '../../lambdas/shared/slack.js';
 import type { RequestItem } from '../../lambdas/shared/store.js';
 import type { WorkflowState } from '../../lambdas/shared/workflow.js';

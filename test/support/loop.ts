@@ -16,13 +16,25 @@ import { type OpenedView, signedClick, signedViewSubmission } from '../../sandbo
 
 export const TEST_DEFAULT_TIMEOUT_SECONDS = 2;
 
+/**
+ * The default request quota of the shared loop. Every test file shares the
+ * loop and its counters, and the suite publishes far more intents a minute as
+ * `deploy-bot` than an agent would, so the default is raised out of the way;
+ * the quota tests use the `@rate` policy of `policies/70-quotas.cedar`, and
+ * the default itself is tested on the Evaluate core (test/workflow/quota.test.ts).
+ */
+export const TEST_DEFAULT_RATE_LIMIT = '100000/minute';
+
 const key = Symbol.for('countersign.test.loop');
 type Holder = { [key]?: Promise<CountersignLoop> };
 
 /** The shared loop, started on first use. */
 export function sharedLoop(): Promise<CountersignLoop> {
   const holder = globalThis as Holder;
-  holder[key] ??= CountersignLoop.start({ defaultReviewTimeoutSeconds: TEST_DEFAULT_TIMEOUT_SECONDS });
+  holder[key] ??= CountersignLoop.start({
+    defaultReviewTimeoutSeconds: TEST_DEFAULT_TIMEOUT_SECONDS,
+    config: { defaultRateLimit: TEST_DEFAULT_RATE_LIMIT },
+  });
   return holder[key];
 }
 
