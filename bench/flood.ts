@@ -276,6 +276,13 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
     );
     const rateLimited = ids.filter((id) => /rate.?limit/i.test(decisions.get(id)?.reason ?? ''));
     const byStatus = countBy(ids.map((id) => decisions.get(id)?.status ?? 'none'));
+    // Why requests ended as they did: the reasons, cut before their request-specific part.
+    const reasons = countBy(
+      ids.map((id) => {
+        const d = decisions.get(id);
+        return d ? `${d.status}: ${d.reason.split(/[:;(]/, 1)[0]!.slice(0, 60)}` : 'none';
+      }),
+    );
 
     // First card of the non-flooding agents' intents published while the flood ran.
     const normalLatencies = ids
@@ -331,6 +338,7 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
       rateLimited: rateLimited.length,
       rateLimitedFlooder: rateLimited.filter((id) => agentOf.get(id) === FLOODER).length,
       decisions: byStatus,
+      reasons,
       perChannel,
       normalFirstCardP50Ms: normalLatencies.length ? round(quantile(normalLatencies, 0.5)) : undefined,
       normalFirstCardP99Ms: normalLatencies.length ? round(quantile(normalLatencies, 0.99)) : undefined,
@@ -417,6 +425,9 @@ export function printFlood(r: Record<string, unknown>): void {
       `  ${channel}: ${c.cards} cards in ${c.seconds} s = ${c.perSecond}/s, ${Math.round(c.share * 100)} % of allowed ${c.share >= g.channelRateShare ? 'ok' : '(over or under: see the note)'}`,
     );
   console.log(`\ndecisions: ${JSON.stringify(r.decisions)}`);
+  console.log('reasons:');
+  for (const [reason, n] of Object.entries(r.reasons as Record<string, number>).sort((a, b) => b[1] - a[1]))
+    console.log(`  ${String(n).padStart(5)}  ${reason}`);
   console.log(`Slack calls by method: ${JSON.stringify(r.slackCallsByMethod)}`);
   console.log(`429s by method: ${JSON.stringify(r.slackLimited)}`);
   console.log(`posts accepted by channel: ${JSON.stringify(r.slackAcceptedByChannel)}`);
