@@ -270,6 +270,20 @@ export const configSchema = z
       .default('rate(1 hour)'),
     /** An approval this many seconds or fewer after the card was posted counts as a rubber stamp (metric only). */
     rubberStampSeconds: integerish(0, 3600, 'an integer number of seconds from 0 to 3600').default(10),
+    /** Review cards posted a second per Slack channel, sustained (Slack allows about one). */
+    cardRatePerSecond: z
+      .preprocess(
+        (v) => (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
+        z
+          .number({ error: 'must be a number of cards a second from 0.1 to 10' })
+          .min(0.1, 'must be a number of cards a second from 0.1 to 10')
+          .max(10, 'must be a number of cards a second from 0.1 to 10'),
+      )
+      .default(1),
+    /** Review cards that may go out back to back in one channel (Slack tolerates short bursts). */
+    cardBurst: integerish(1, 20, 'an integer number of cards from 1 to 20').default(3),
+    /** More cards waiting in a channel than this: one "queue" message instead of a wall of cards. */
+    cardBacklogThreshold: integerish(1, 1000, 'an integer number of cards from 1 to 1000').default(20),
     /** Email address subscribed to the operational alarms' topic; none when undefined. */
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
     /**

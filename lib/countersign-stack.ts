@@ -13,6 +13,7 @@ import { ApprovalWorkflow } from './approval-workflow.js';
 import { AuditArchiver } from './audit-archiver.js';
 import { AuditDigest } from './audit-digest.js';
 import { AuditStore } from './audit-store.js';
+import { CardPoster } from './card-poster.js';
 import type { CountersignConfig } from './config.js';
 import { type ExecutorOptions, Executors, loadCatalog } from './executors.js';
 import { HandlerFunction, REPO_ROOT, settings } from './handler-function.js';
@@ -72,6 +73,8 @@ export class CountersignStack extends Stack {
   public readonly detector: UnapprovedActionDetector;
   /** The Teams bot's messaging endpoint and secret, when `teams` is configured. */
   public readonly teamsEndpoint?: TeamsEndpoint;
+  /** Posts review cards from the per-channel card queue at Slack's pace. */
+  public readonly cardPoster: CardPoster;
   /** The operations dashboard and the cross-cutting alarms. */
   public readonly monitoring: OperationsMonitoring;
 
@@ -117,6 +120,17 @@ export class CountersignStack extends Stack {
       alarmActions,
       logKey: this.alarms.key,
     });
+    this.cardPoster = new CardPoster(this, 'CardPoster', {
+      auditWriter: this.auditStore.auditWriter(),
+      slackSecretReader: this.slackEndpoint.secretReader(),
+      slackChannelId: config.slackChannelId,
+      ratePerSecond: config.cardRatePerSecond,
+      burst: config.cardBurst,
+      backlogThreshold: config.cardBacklogThreshold,
+      alarmActions,
+    });
+    this.cardPoster.allowReviewFailures(this.workflow.stateMachine);
+    this.workflow.reviewFunction.bind(this.cardPoster.kicking());
     this.agents = new AgentRegistry(config.environments, config.emailIdentity);
     // Evaluate binds owner and environment; the interaction handler compares emails by the same rules.
     this.workflow.evaluateFunction.bind(this.agents.reader());
@@ -128,6 +142,7 @@ export class CountersignStack extends Stack {
         this.workflow.reviewFunction,
         this.workflow.recordFunction,
         this.slackEndpoint.handler,
+        this.cardPoster.posterFunction,
       ])
         fn.bind(webInboxLink(config.webInboxUrl));
     }
@@ -203,6 +218,7 @@ export class CountersignStack extends Stack {
           this.workflow.reviewFunction,
           this.workflow.recordFunction,
           this.slackEndpoint.handler,
+          this.cardPoster.posterFunction,
         ])
           fn.bind(webInboxLink(this.webInbox.url));
       }
@@ -264,6 +280,7 @@ export class CountersignStack extends Stack {
         Review: this.workflow.reviewFunction,
         Record: this.workflow.recordFunction,
         Reminder: this.workflow.reminders.reminderFunction,
+        Poster: this.cardPoster.posterFunction,
         Interaction: this.slackEndpoint.handler,
         Cancel: this.cancelRoute.handler,
         Archive: this.auditArchiver.handler,
@@ -281,6 +298,7 @@ export class CountersignStack extends Stack {
         Cancel: this.cancelRoute.deadLetterQueue,
         Archive: this.auditArchiver.deadLetterQueue,
         Reminder: this.workflow.reminders.deadLetterQueue,
+        Poster: this.cardPoster.deadLetterQueue,
         Detector: this.detector.deadLetterQueue,
       },
       table: this.auditStore.table,
@@ -290,6 +308,7 @@ export class CountersignStack extends Stack {
         this.cancelRoute.deadLetterAlarm,
         this.auditArchiver.deadLetterAlarm,
         this.workflow.reminders.deadLetterAlarm,
+        this.cardPoster.deadLetterAlarm,
         this.auditDigest.failureAlarm,
         this.detector.deadLetterAlarm,
         this.detector.alarm,

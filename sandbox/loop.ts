@@ -108,12 +108,73 @@ export interface LoopOptions {
   teams?: boolean;
   /** Where reviews are shown when their policies name no `@channels`. @default config.reviewChannels */
   reviewChannels?: string[];
+<<<<<<< HEAD
   /**
    * Counts what the run would be billed for (Lambda invocations by function,
    * state transitions, bus entries, schedules); SDK calls are counted by the
    * meter itself once installed. @default - nothing counted
    */
   meter?: UsageMeter;
+=======
+  /** How often the card poster's sweep runs, in ms (a schedule every minute when deployed). @default 60000 */
+  posterSweepMs?: number;
+}
+
+/**
+ * The sandbox's card poster runs: the real poster handler module, run
+ * in-process when Review kicks it, when it asks to run again (a timer stands
+ * in for its asynchronous self-invoke) and on a sweep timer (the schedule).
+ */
+export class LocalPoster {
+  /** Every run, in start order, with its result or error. */
+  readonly runs: { reason: string; result?: unknown; error?: string }[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private sweepTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly invoke: (event: { kick: string }) => Promise<unknown>,
+    private readonly track: (run: Promise<unknown>) => void,
+  ) {}
+
+  /** Runs the poster now (Review's kick, or a test's). */
+  kick(reason = 'review'): Promise<unknown> {
+    const entry: (typeof this.runs)[number] = { reason };
+    this.runs.push(entry);
+    const run = this.invoke({ kick: reason }).then(
+      (result) => {
+        entry.result = result;
+      },
+      (error: Error) => {
+        entry.error = error.message;
+      },
+    );
+    this.track(run);
+    return run;
+  }
+
+  /** Runs the poster again shortly, as its asynchronous self-invoke would. */
+  rerun(): Promise<void> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.kick('backlog');
+    }, 10);
+    this.timers.add(timer);
+    return Promise.resolve();
+  }
+
+  /** Starts the sweep timer. */
+  startSweep(intervalMs: number): void {
+    this.sweepTimer = setInterval(() => void this.kick('sweep'), intervalMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Stops the sweep and any pending re-run. */
+  close(): void {
+    clearInterval(this.sweepTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+>>>>>>> main
 }
 
 /** One wake-up the local scheduler holds. */
@@ -223,6 +284,8 @@ export class CountersignLoop {
     readonly digests: LocalDigests,
     /** The OTLP/HTTP receiver the handlers export traces to; undefined when trace export is off. */
     readonly traces: RunningOtlpReceiver | undefined,
+    /** The card poster's runs (kicks, re-runs and the sweep timer). */
+    readonly poster: LocalPoster,
     private readonly workflow: LocalWorkflow,
     private readonly interaction: (
       event: APIGatewayProxyEventV2,
@@ -297,6 +360,11 @@ export class CountersignLoop {
       COUNTERSIGN_AUDIT_RETENTION_DAYS: String(config.auditRetentionDays),
       COUNTERSIGN_SLACK_SECRET_ARN: secretArn,
       COUNTERSIGN_SLACK_CHANNEL: channel,
+      // Review's kick is replaced by an in-process run (LocalPoster); the ARN is never called.
+      COUNTERSIGN_POSTER_FUNCTION_ARN: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:countersign-poster`,
+      COUNTERSIGN_CARD_RATE_PER_SECOND: String(config.cardRatePerSecond),
+      COUNTERSIGN_CARD_BURST: String(config.cardBurst),
+      COUNTERSIGN_CARD_BACKLOG_THRESHOLD: String(config.cardBacklogThreshold),
       COUNTERSIGN_APPROVER_GROUP: config.approverGroupHandle,
       COUNTERSIGN_DEFAULT_REVIEW_TIMEOUT_SECONDS: String(
         options.defaultReviewTimeoutSeconds ?? config.defaultReviewTimeoutSeconds,
@@ -315,12 +383,13 @@ export class CountersignLoop {
       COUNTERSIGN_POLICY_DIR: resolve(import.meta.dirname, '..', config.policyDir),
     });
 
-    const [evaluate, review, record, interaction, reminder] = await Promise.all([
+    const [evaluate, review, record, interaction, reminder, posterModule] = await Promise.all([
       import('../lambdas/evaluate/handler.js'),
       import('../lambdas/review/handler.js'),
       import('../lambdas/record/handler.js'),
       import('../lambdas/interaction/handler.js'),
       import('../lambdas/reminder/handler.js'),
+      import('../lambdas/poster/handler.js'),
     ]);
     const meter = options.meter;
     const metered = <H extends (...args: never[]) => Promise<unknown>>(name: string, handler: H): H =>
@@ -337,6 +406,15 @@ export class CountersignLoop {
     const remind = metered('reminder', reminder.handler as (p: ReminderPayload) => Promise<unknown>);
     const scheduler = new LocalScheduler((payload) => remind(payload), meter);
     review.useReminderScheduler(scheduler);
+    const poster = new LocalPoster(
+      (event) => posterModule.handler(event),
+      (run) => loop?.track(run),
+    );
+    review.usePosterKick(async () => {
+      void poster.kick('review');
+    });
+    posterModule.usePosterRerun(() => poster.rerun());
+    poster.startSweep(options.posterSweepMs ?? 60_000);
     const digests = new LocalDigests(
       {
         ddb: aws.ddb,
@@ -378,6 +456,7 @@ export class CountersignLoop {
       scheduler,
       digests,
       traces,
+      poster,
       workflow,
       metered(
         'interaction',
@@ -507,6 +586,13 @@ export class CountersignLoop {
     return this.teams.handler(messagingEvent(request.headers, request.body));
   }
 
+  /** Counts a background run (a poster run) as running until it settles, for {@link idle}. */
+  track(run: Promise<unknown>): void {
+    const settled = run.catch(() => undefined);
+    this.running.add(settled);
+    void settled.finally(() => this.running.delete(settled));
+  }
+
   /** Resolves when no execution is running and every audit record so far is archived. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);
@@ -516,6 +602,7 @@ export class CountersignLoop {
   /** Stops every server. Handler modules stay loaded: start no second loop in this process. */
   async close(): Promise<void> {
     this.scheduler.close();
+    this.poster.close();
     await this.aws.stream.drained();
     await this.digests
       .close()

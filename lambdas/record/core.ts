@@ -18,6 +18,7 @@ import type { ReviewNotifier } from '../review-core/contract.js';
 import { inlineValue } from '../shared/agent-text.js';
 import { type AuditDeps, type AuditKind, appendAudit, readChain } from '../shared/audit.js';
 import { mention, renderCard } from '../shared/card.js';
+import { dequeueCard } from '../shared/card-queue.js';
 import { createGrant } from '../shared/grants.js';
 import type { DecisionDetail, FinalStatus } from '../shared/intent.js';
 import { userIdByEmail } from '../shared/mentions.js';
@@ -258,6 +259,8 @@ export async function recordDecision(
     );
   }
 
+  // Decided while its card waited in the queue: the card leaves it (the poster would skip it anyway).
+  if (request.queued && !request.card) await dequeueCard(deps, request.queued);
   await refreshCard(deps, request);
   for (const channel of deps.otherChannels ?? []) await channel.requestChanged(request);
   if (won) await notifyRequester(deps, request, decision);

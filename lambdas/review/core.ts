@@ -1,14 +1,18 @@
 /**
  * Review: runs as the workflow's `.waitForTaskToken` task. Stores the task
- * token server-side on the request, then posts the review card. Slack only ever
- * sees the request id; the token stays in DynamoDB until the decision.
+ * token server-side on the request, then puts the Slack card in the channel's
+ * card queue and kicks the poster (lambdas/poster), which posts it at the
+ * channel's pace; cards in other channels (Teams) are posted directly. Slack
+ * only ever sees the request id; the token stays in DynamoDB until the decision.
  *
  * Idempotent: when Step Functions retries the task, the new token replaces the
- * old one and the existing card is updated rather than posted twice.
+ * old one; a card already posted is updated rather than posted twice, and a
+ * card already queued is not queued again (the poster is kicked again).
  */
 import type { WebClient } from '@slack/web-api';
 import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
+import { enqueueCard } from '../shared/card-queue.js';
 import { type ReminderScheduler, wakeUps } from '../shared/reminders.js';
 import {
   addSentMessage,
@@ -23,6 +27,12 @@ import { REVIEW_ERROR } from '../shared/workflow.js';
 export interface ReviewDeps extends AuditDeps {
   slack: () => Promise<Pick<WebClient, 'chat'>>;
   channel: string;
+  /**
+   * Starts the poster for a channel with a queued card (an async invoke in AWS;
+   * in-process in the sandbox). A failed kick is logged, not fatal: the
+   * poster's sweep finds the card within a minute.
+   */
+  kickPoster: (channel: string) => Promise<void>;
   /**
    * Schedules the reminder and escalation wake-ups (EventBridge Scheduler in
    * AWS, timers in the sandbox). Without one no reminders are sent; expiry
@@ -60,7 +70,7 @@ export class ReviewError extends Error {
 export async function review(
   deps: ReviewDeps,
   input: ReviewInput,
-): Promise<{ channel?: string; ts?: string; messages: SentMessage[] }> {
+): Promise<{ channel?: string; ts?: string; queued?: boolean; messages: SentMessage[] }> {
   if (typeof input?.taskToken !== 'string' || input.taskToken.length === 0) {
     throw new ReviewError('review input has no task token');
   }
@@ -88,7 +98,7 @@ export async function review(
     throw new ReviewError(
       `policy shows this review in ${missing.join(', ')}, which this deployment has no channel for`,
     );
-  const location = channels.includes('slack') ? await postSlackCard(deps, request, input) : undefined;
+  const location = channels.includes('slack') ? await queueSlackCard(deps, request, input) : undefined;
   const messages: SentMessage[] = [];
   for (const channel of channels.filter((c) => c !== 'slack')) {
     messages.push(await postCard(deps, deps.otherChannels![channel]!, channel, request, input));
@@ -106,7 +116,9 @@ export async function review(
       actor: { type: 'system', component: 'review' },
       intentHash: request.intentHash,
       data: {
-        ...(location ? { channel: location.channel, ts: location.ts } : {}),
+        // `ts` only when a retried Review found the card posted; a queued card's `ts` is in `card-posted`.
+        ...(location ? { channel: location.channel, ...(location.ts ? { ts: location.ts } : {}) } : {}),
+        ...(location?.queued ? { queued: true } : {}),
         ...(messages.length ? { messages } : {}),
         approverGroups: request.review?.approverGroups ?? [],
         approverEmails: request.review?.approverEmails ?? [],
@@ -117,39 +129,46 @@ export async function review(
       },
     },
   );
+  // Kicked after the audit record, so the trail reads notified, then card-posted.
+  if (location?.queued) {
+    try {
+      await deps.kickPoster(location.channel);
+    } catch (error) {
+      deps.warn?.('could not kick the card poster; its sweep will post the card', {
+        requestId: request.intentId,
+        error: (error as Error).message,
+      });
+    }
+  }
   return { ...location, messages };
 }
 
-/** Posts the Slack card, or repaints it when a retried Review finds it posted. */
-async function postSlackCard(
+/**
+ * Queues the Slack card for the poster, or repaints it when a retried Review
+ * finds it posted. A card queued by an earlier attempt stays where it waits.
+ */
+async function queueSlackCard(
   deps: ReviewDeps,
   request: RequestItem,
   input: ReviewInput,
-): Promise<{ channel: string; ts: string }> {
-  const slack = await deps.slack();
-  const card = renderCard(request);
-  let location = request.card;
+): Promise<{ channel: string; ts?: string; queued?: true }> {
+  const location = request.card;
   if (location) {
-    await slack.chat.update({
+    const card = renderCard(request);
+    await (await deps.slack()).chat.update({
       channel: location.channel,
       ts: location.ts,
       text: card.text,
       blocks: card.blocks,
     });
-  } else {
-    const posted = await slack.chat.postMessage({
-      channel: deps.channel,
-      text: card.text,
-      blocks: card.blocks,
-    });
-    if (!posted.ok || !posted.ts || !posted.channel)
-      throw new ReviewError(`Slack did not accept the card: ${posted.error}`);
-    location = { channel: posted.channel, ts: posted.ts };
-    if (!(await updatePending(deps, request.intentId, { card: location }))) {
-      throw new ReviewError(`request ${input.requestId} was decided while its card was being posted`);
-    }
+    return location;
   }
-  return location;
+  if (request.queued) return { channel: request.queued.channel, queued: true };
+  const queued = await enqueueCard(deps, deps.channel, request);
+  if (!(await updatePending(deps, request.intentId, { queued }))) {
+    throw new ReviewError(`request ${input.requestId} was decided while its card was being queued`);
+  }
+  return { channel: deps.channel, queued: true };
 }
 
 /** Posts the card in another channel once; a retried Review repaints the one it finds. */

@@ -1,5 +1,6 @@
 /** Review task (`.waitForTaskToken`) of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
@@ -23,10 +24,23 @@ const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 let slack: ReturnType<typeof createSlackClient> | undefined;
 const scheduleGroup = optionalEnv('COUNTERSIGN_SCHEDULE_GROUP');
 const teams = teamsFromEnv();
+const posterArn = requireEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
+const lambda = observed(new LambdaClient(lambdaClientConfig));
+/** Starts the card poster: an asynchronous invoke (replaced in the sandbox). */
+let kickPoster = async (_channel: string): Promise<void> => {
+  await lambda.send(
+    new InvokeCommand({
+      FunctionName: posterArn,
+      InvocationType: 'Event',
+      Payload: JSON.stringify({ kick: 'review' }),
+    }),
+  );
+};
 
 const deps: ReviewDeps = {
   ...auditDepsFromEnv(),
   channel: requireEnv('COUNTERSIGN_SLACK_CHANNEL'),
+  kickPoster: (channel) => kickPoster(channel),
   slack: async () => {
     slack ??= createSlackClient((await loadSecret()).botToken, slackApiUrl);
     return slack;
@@ -56,9 +70,14 @@ export function useReminderScheduler(scheduler: ReminderScheduler): void {
   deps.scheduler = scheduler;
 }
 
+/** Replaces the poster's kick. The sandbox runs the poster in-process (sandbox/loop.ts). */
+export function usePosterKick(kick: (channel: string) => Promise<void>): void {
+  kickPoster = kick;
+}
+
 export const handler = async (input: ReviewInput): Promise<void> => {
   const card = await review(deps, input);
-  logger.info('review card posted', { requestId: input.requestId, ...card });
-  // The card is up: a stalled agent's trace now shows what it waits for (docs/observability.md).
+  logger.info('review card queued', { requestId: input.requestId, ...card });
+  // The review is open: a stalled agent's trace now shows what it waits for (docs/observability.md).
   await exportTrace(deps, input.requestId, 'opening');
 };

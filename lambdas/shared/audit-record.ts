@@ -16,6 +16,7 @@ export type AuditKind =
   | 'rejected'
   | 'policy-evaluated'
   | 'reviewers-notified'
+  | 'card-posted'
   | 'vote'
   | 'refused'
   | 'modified'

@@ -152,6 +152,21 @@ export function retryAfterFetch(options: RetryAfterOptions = {}): typeof fetch {
 }
 
 /**
+ * Builds the card poster's client: a 429 is rejected at once (with Slack's
+ * `Retry-After`) instead of waited out inside the client, because the poster
+ * paces the channel itself and decides whether the wait fits its time.
+ * Network errors and 5xx are retried as for {@link createSlackClient}.
+ */
+export function createPosterSlackClient(token: string, apiUrl?: string): WebClient {
+  return new WebClient(token, {
+    ...baseUrl(apiUrl),
+    retryConfig: SLACK_RETRY,
+    rejectRateLimitedCalls: true,
+    timeout: SLACK_TIMEOUT_MS,
+  });
+}
+
+/**
  * Builds the answer-window client: about 1 s per request, one retry, and a
  * 429 rejected at once (waiting out `Retry-After` would miss the window; the
  * caller answers with an apology and nothing changes). With `window`, every

@@ -168,6 +168,8 @@ export interface RequestItem {
   taskToken?: string;
   /** Where the review card lives. */
   card?: { channel: string; ts: string };
+  /** Where the card waits in the card queue until the poster posts it (lambdas/shared/card-queue.ts). */
+  queued?: { channel: string; sk: string };
   /** Messages sent for the request beyond Slack's `card` (a Teams card), one per channel. */
   messages?: SentMessage[];
   /** The channels of `messages` (what the one-per-channel condition reads). */
@@ -256,7 +258,9 @@ export async function getRequest(
 export async function updatePending(
   { ddb, table }: StoreDeps,
   intentId: string,
-  values: Partial<Pick<RequestItem, 'review' | 'expiresAt' | 'taskToken' | 'card' | 'executionId'>>,
+  values: Partial<
+    Pick<RequestItem, 'review' | 'expiresAt' | 'taskToken' | 'card' | 'executionId' | 'queued'>
+  >,
 ): Promise<boolean> {
   const names: Record<string, string> = { '#status': 'status' };
   const vals: Record<string, unknown> = { ':pending': 'PENDING' };

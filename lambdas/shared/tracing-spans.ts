@@ -157,6 +157,19 @@ function stepSpan(
         }),
         status: 'unset',
       };
+    case 'card-posted':
+      // The poster's step: how long the card waited in the channel's queue before it was posted.
+      return {
+        name: 'countersign.card',
+        start: since(previous && ms(previous.at)),
+        end: at,
+        attributes: defined({
+          'countersign.channel': 'slack',
+          'countersign.slack_channel': typeof data.channel === 'string' ? data.channel : undefined,
+          'countersign.queue_wait_ms': typeof data.waitedMs === 'number' ? data.waitedMs : undefined,
+        }),
+        status: 'unset',
+      };
     case 'vote':
       return humanAct('countersign.vote', record, since(notifiedAt), {
         'countersign.vote': typeof data.vote === 'string' ? data.vote : undefined,

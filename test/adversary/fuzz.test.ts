@@ -84,7 +84,7 @@ async function settleOrReview(intentId: string): Promise<RequestView> {
   return eventually(async () => {
     const view = await sandbox.view(intentId);
     if (view?.request.finalizedAt) return view;
-    return view?.request.card && view.audit.some((r) => r.kind === 'reviewers-notified') ? view : undefined;
+    return view?.request.card && view.audit.some((r) => r.kind === 'card-posted') ? view : undefined;
   }, 15_000);
 }
 

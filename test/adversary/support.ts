@@ -120,7 +120,9 @@ export async function startSandbox(): Promise<Sandbox> {
     async reviewOpen(requestId) {
       return eventually(async () => {
         const view = await sandbox.view(requestId);
-        return view?.request.card && view.audit.some((r) => r.kind === 'reviewers-notified')
+        return view?.request.card &&
+          view.audit.some((r) => r.kind === 'reviewers-notified') &&
+          view.audit.some((r) => r.kind === 'card-posted')
           ? view
           : undefined;
       });

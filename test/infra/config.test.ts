@@ -20,6 +20,9 @@ describe('loadConfig', () => {
       auditLegalHold: false,
       digestSchedule: 'rate(1 hour)',
       rubberStampSeconds: 10,
+      cardRatePerSecond: 1,
+      cardBurst: 3,
+      cardBacklogThreshold: 20,
       policyDir: 'policies',
       environments: {
         prod: {

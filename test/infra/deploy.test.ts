@@ -337,6 +337,7 @@ const SCOPED_OR_UNNAMED = new Set([
   'AWS::ApiGateway::Stage',
   'AWS::IAM::Policy',
   'AWS::KMS::Key',
+  // Scoped to its function (asynchronous invoke configs: the card poster's, the rule targets').
   'AWS::Lambda::EventInvokeConfig',
   'AWS::Lambda::EventSourceMapping',
   'AWS::Lambda::Permission',

@@ -275,7 +275,7 @@ describe('functions', () => {
   it('run nodejs24.x on arm64 with active tracing, JSON logs to their own log group, 512 MB by default', () => {
     const { template } = synth();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(11); // evaluate, review, record, interaction, archive, digest, status, grant, reminder, cancel, detector
+    expect(Object.keys(functions)).toHaveLength(12); // evaluate, review, record, interaction, archive, digest, status, grant, reminder, cancel, detector, poster
     for (const [id, fn] of Object.entries(functions)) {
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -291,7 +291,7 @@ describe('functions', () => {
       Description: Match.stringLikeRegexp('Evaluate'),
       MemorySize: 512,
     });
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 13); // 11 functions, workflow, status API access log
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 14); // 12 functions, workflow, status API access log
   });
 
   it('get exactly the environment the architecture names, each with its binding', () => {
@@ -321,6 +321,7 @@ describe('functions', () => {
         'COUNTERSIGN_SCHEDULER_ROLE_ARN',
         'COUNTERSIGN_REMINDER_DLQ_ARN',
         'COUNTERSIGN_REVIEW_CHANNELS',
+        'COUNTERSIGN_POSTER_FUNCTION_ARN',
       ].sort(),
     );
     expect(keys('ApprovalWorkflowRemindersReminderFunction')).toEqual(
@@ -474,10 +475,12 @@ describe('slack endpoint', () => {
 });
 
 describe('least privilege', () => {
-  it('only the interaction role may SendTaskSuccess; the cancel role may only SendTaskFailure; on the state machine only', () => {
+  it('only the interaction role may SendTaskSuccess; the cancel and card poster roles may only SendTaskFailure; on the state machine only', () => {
     const { template } = synth();
     const interactionRole = functionRole(template, 'SlackEndpointInteractionFunction');
     const cancelRole = functionRole(template, 'CancelRouteCancelFunction');
+    // The card poster fails a review whose card Slack refuses; it never approves.
+    const posterRole = functionRole(template, 'CardPosterPosterFunction');
     const sm = logicalId(template, 'AWS::StepFunctions::StateMachine', 'ApprovalWorkflowStateMachine');
     const holders: string[] = [];
     for (const [role, statements] of statementsByRole(template)) {
@@ -485,14 +488,14 @@ describe('least privilege', () => {
         if (s.Effect !== 'Allow' || !actionsOf(s).some((a) => a.startsWith('states:SendTask'))) continue;
         holders.push(role);
         expect(actionsOf(s).sort()).toEqual(
-          role === cancelRole
+          role === cancelRole || role === posterRole
             ? ['states:SendTaskFailure']
             : ['states:SendTaskFailure', 'states:SendTaskSuccess'],
         );
         expect(s.Resource).toEqual({ Ref: sm });
       }
     }
-    expect(holders.sort()).toEqual([interactionRole, cancelRole].sort());
+    expect(holders.sort()).toEqual([interactionRole, cancelRole, posterRole].sort());
   });
 
   it('cancellations from agent sources go to the cancel handler (retries, alarmed dead-letter queue)', () => {

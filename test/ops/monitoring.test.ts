@@ -85,8 +85,8 @@ describe('operations monitoring in the stack', () => {
     const dlqAlarms = Object.values(alarms).filter(
       (a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Properties.Threshold === 1,
     );
-    // Intent, cancel, archive, reminder and the unapproved-action detector.
-    expect(dlqAlarms).toHaveLength(5);
+    // Intent, cancel, archive, reminder, the card poster and the unapproved-action detector.
+    expect(dlqAlarms).toHaveLength(6);
   });
 
   it('one dashboard covers the workflow, every handler, every dead-letter queue, the table and the review metrics', () => {

@@ -94,7 +94,7 @@ const cardOpen = async (intentId: string) => {
   await waitFor(`Review of ${intentId} to finish`, async () => {
     const { readChain } = await import('../../lambdas/shared/audit.js');
     const chain = await readChain({ ddb: loop.aws.ddb, table: loop.aws.table }, intentId);
-    return chain.some((r) => r.kind === 'reviewers-notified') ? true : undefined;
+    return chain.some((r) => r.kind === 'card-posted') ? true : undefined;
   });
 };
 // An Approve carries the version its card shows, as the card's button does.

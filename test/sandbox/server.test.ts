@@ -98,11 +98,11 @@ async function cardsFor(intentId: string): Promise<Message[]> {
   );
 }
 
-/** Waits for the card and for Review to have finished (its `reviewers-notified` record is in the trail). */
+/** Waits for the card and for its posting to be audited (the poster's `card-posted` record is in the trail). */
 async function waitForCard(intentId: string): Promise<Message> {
   const card = await eventually(async () => (await cardsFor(intentId))[0], 10_000);
   await eventually(async () =>
-    (await requestView(intentId)).audit.some((r) => r.kind === 'reviewers-notified') ? true : undefined,
+    (await requestView(intentId)).audit.some((r) => r.kind === 'card-posted') ? true : undefined,
   );
   return card;
 }
@@ -211,10 +211,11 @@ describe('sandbox server: end to end through HTTP and the AWS SDK', () => {
       'requested',
       'policy-evaluated',
       'reviewers-notified',
+      'card-posted',
       'vote',
       'decided',
     ]);
-    expect(view.audit.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(view.audit.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     // The card was updated in place: the latest chat.update for it shows the outcome, without buttons.
     const { body: messages } = await getJson<Message[]>('/slack/messages');
     const updates = messages.filter((m) => m.method === 'chat.update' && m.ts === card.ts);

@@ -89,16 +89,18 @@ export function cardFor(loop: CountersignLoop, requestId: string): SlackRecorded
 }
 
 /**
- * Waits until Review has finished for a request: its card is posted and the
- * `reviewers-notified` record is in the chain. A card alone is not enough:
- * Review posts it before it schedules wake-ups and appends that record, so a
- * click or cancellation right after the card could interleave with both.
+ * Waits until the review is open for a request: Review's `reviewers-notified`
+ * and the poster's `card-posted` records are in the chain. A card alone is not
+ * enough: the poster appends its record after the card is up, so a click or
+ * cancellation right after the card could interleave with it.
  */
 export async function reviewOpen(loop: CountersignLoop, requestId: string): Promise<SlackRecordedMessage> {
   const card = await eventually(() => cardFor(loop, requestId));
   await eventually(async () => {
     const chain = await readChain({ ddb: loop.aws.ddb, table: loop.aws.table }, requestId);
-    return chain.some((r) => r.kind === 'reviewers-notified') ? true : undefined;
+    return chain.some((r) => r.kind === 'reviewers-notified') && chain.some((r) => r.kind === 'card-posted')
+      ? true
+      : undefined;
   });
   return card;
 }

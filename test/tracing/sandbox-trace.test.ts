@@ -184,6 +184,7 @@ describe('an agent trace continues through the review and back', () => {
       'countersign.review',
       'countersign.evaluate',
       'countersign.notify',
+      'countersign.card',
     ]);
     expect(timeline.spans[0]!.attributes['countersign.pending']).toBe(true);
     // Review already exported what the agent waits for, before any decision.

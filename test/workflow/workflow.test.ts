@@ -67,6 +67,7 @@ describe('approval workflow', () => {
       'requested',
       'policy-evaluated',
       'reviewers-notified',
+      'card-posted',
       'vote',
       'decided',
     ]);
