@@ -108,14 +108,12 @@ export interface LoopOptions {
   teams?: boolean;
   /** Where reviews are shown when their policies name no `@channels`. @default config.reviewChannels */
   reviewChannels?: string[];
-<<<<<<< HEAD
   /**
    * Counts what the run would be billed for (Lambda invocations by function,
    * state transitions, bus entries, schedules); SDK calls are counted by the
    * meter itself once installed. @default - nothing counted
    */
   meter?: UsageMeter;
-=======
   /** How often the card poster's sweep runs, in ms (a schedule every minute when deployed). @default 60000 */
   posterSweepMs?: number;
 }
@@ -174,7 +172,6 @@ export class LocalPoster {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
->>>>>>> main
 }
 
 /** One wake-up the local scheduler holds. */
@@ -406,8 +403,9 @@ export class CountersignLoop {
     const remind = metered('reminder', reminder.handler as (p: ReminderPayload) => Promise<unknown>);
     const scheduler = new LocalScheduler((payload) => remind(payload), meter);
     review.useReminderScheduler(scheduler);
+    const post = metered('poster', posterModule.handler as (e: { kick: string }) => Promise<unknown>);
     const poster = new LocalPoster(
-      (event) => posterModule.handler(event),
+      (event) => post(event),
       (run) => loop?.track(run),
     );
     review.usePosterKick(async () => {
