@@ -19,6 +19,12 @@ const BENCHES: [name: string, file: string, what: string][] = [
   ['e2e', 'e2e.ts', 'offline loop: intent -> card, click -> decision, 1,000 intents at 50/s'],
   ['trace', 'trace.ts', 'trace export on vs off: cold start, click -> decision event p50/p99'],
   ['teams', 'teams.ts', 'Teams: invoke activity -> answer card, -> card updated for everyone'],
+  [
+    'flood',
+    'flood.ts',
+    '20 agents, 1,000 intents in 20 s, one flooding: lost, rate limited, card pace, latency, drain',
+  ],
+  ['cost', 'cost.ts', 'AWS cost per 1,000 approvals (measured units x dated prices) and of an idle month'],
 ];
 
 const wanted = process.argv.slice(2);

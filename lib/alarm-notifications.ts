@@ -28,15 +28,23 @@ export class AlarmNotifications extends Construct {
   public readonly topic: sns.Topic;
   /** Alarm action that publishes to {@link topic}. */
   public readonly action: cloudwatch.IAlarmAction;
+  /**
+   * The topic's customer-managed key. The stack's other operational log (the
+   * workflow's execution logs) is encrypted with it too: one key for both
+   * keeps an idle stack's fixed cost down (docs/scale.md), and each service
+   * may use it only through its own key-policy statement.
+   */
+  public readonly key: kms.Key;
 
   constructor(scope: Construct, id: string, props: AlarmNotificationsProps = {}) {
     super(scope, id);
     const key = limitGrantsToAwsServices(
       new kms.Key(this, 'TopicKey', {
-        description: 'Countersign alarm topic',
+        description: 'Countersign operations: alarm topic and workflow execution logs',
         enableKeyRotation: true,
       }),
     );
+    this.key = key;
     // CloudWatch alarms publish to an encrypted topic only if the key lets them.
     key.addToResourcePolicy(
       new iam.PolicyStatement({

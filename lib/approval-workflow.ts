@@ -108,6 +108,13 @@ export interface ApprovalWorkflowProps {
    * @default - none
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * Customer-managed key for the execution logs (the stack passes its
+   * operations key, the alarm topic's); CloudWatch Logs is allowed to use it
+   * for this log group only.
+   * @default - a key of its own
+   */
+  readonly logKey?: kms.Key;
 }
 
 /** The Step Functions Standard approval workflow and its three task handlers. */
@@ -267,12 +274,14 @@ export class ApprovalWorkflow extends Construct {
     // Under /aws/vendedlogs/states/: CloudWatch Logs then needs no per-log-group entry in the account's
     // size-limited resource policy. The stack instance's id makes the name unique per copy and per deploy.
     const logGroupName = instanceScopedName('/aws/vendedlogs/states/');
-    this.logKey = limitGrantsToAwsServices(
-      new kms.Key(this, 'ExecutionLogsKey', {
-        description: 'Countersign approval workflow execution logs',
-        enableKeyRotation: true,
-      }),
-    );
+    this.logKey =
+      props.logKey ??
+      limitGrantsToAwsServices(
+        new kms.Key(this, 'ExecutionLogsKey', {
+          description: 'Countersign approval workflow execution logs',
+          enableKeyRotation: true,
+        }),
+      );
     this.logKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowCloudWatchLogsForTheExecutionLogGroup',

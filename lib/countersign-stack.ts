@@ -118,6 +118,7 @@ export class CountersignStack extends Stack {
       defaultRateLimit: config.defaultRateLimit,
       policyBundle: this.policyBundle,
       alarmActions,
+      logKey: this.alarms.key,
     });
     this.cardPoster = new CardPoster(this, 'CardPoster', {
       auditWriter: this.auditStore.auditWriter(),

@@ -1,6 +1,8 @@
 /** The alarmed dead-letter queue every asynchronous delivery in Countersign ends in. */
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
@@ -37,4 +39,19 @@ export function alarmedDeadLetterQueue(
   });
   for (const action of alarmActions) alarm.addAlarmAction(action);
   return { queue, alarm };
+}
+
+/**
+ * A rule's dead-letter queue catches only what EventBridge could not hand to
+ * Lambda; an event Lambda accepted and whose handler then failed every
+ * asynchronous retry would be dropped. Send those to the same alarmed queue
+ * (the function's on-failure destination), so a throttled or failing handler
+ * loses nothing either.
+ */
+export function deadLetterAsyncFailures(fn: lambda.Function, queue: sqs.IQueue, maxEventAge: Duration): void {
+  fn.configureAsyncInvoke({
+    onFailure: new destinations.SqsDestination(queue),
+    retryAttempts: 2,
+    maxEventAge,
+  });
 }

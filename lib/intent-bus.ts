@@ -19,7 +19,7 @@ import {
   DECISION_SOURCE,
   INTENT_DETAIL_TYPE,
 } from '../lambdas/shared/intent.js';
-import { alarmedDeadLetterQueue } from './dead-letter-queue.js';
+import { alarmedDeadLetterQueue, deadLetterAsyncFailures } from './dead-letter-queue.js';
 import { type Binding, HandlerFunction } from './handler-function.js';
 
 /** Properties of an {@link IntentBus}. */
@@ -300,6 +300,7 @@ export class CancelRoute extends Construct {
       'Countersign cancellations could not be delivered and are in the dead-letter queue',
       props.alarmActions,
     ));
+    deadLetterAsyncFailures(this.handler, this.deadLetterQueue, Duration.hours(1));
     this.rule = new events.Rule(this, 'Rule', {
       eventBus: props.eventBus,
       description: 'Ends an agent’s own pending Countersign review as CANCELLED',

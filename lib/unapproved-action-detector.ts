@@ -17,7 +17,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Catalog } from '../lambdas/grant/catalog.js';
-import { alarmedDeadLetterQueue } from './dead-letter-queue.js';
+import { alarmedDeadLetterQueue, deadLetterAsyncFailures } from './dead-letter-queue.js';
 import { type Binding, HandlerFunction, settings } from './handler-function.js';
 
 /** EventBridge's detail type of CloudTrail API-call events. */
@@ -101,6 +101,7 @@ export class UnapprovedActionDetector extends Construct {
       'CloudTrail events of privileged actions could not be delivered to the Countersign detector',
       props.alarmActions,
     ));
+    deadLetterAsyncFailures(this.handler, this.deadLetterQueue, Duration.hours(6));
     this.rule = new events.Rule(this, 'Rule', {
       // No eventBus: the account's default bus, where CloudTrail delivers.
       description: 'CloudTrail calls of Countersign-catalogued privileged actions, for the detector',

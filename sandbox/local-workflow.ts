@@ -29,6 +29,12 @@ export interface LocalWorkflowOptions {
   tasks: FakeTaskRegistry;
   /** Shortens Retry pauses (milliseconds) so error paths run quickly. */
   retryPauseMs?: number;
+  /**
+   * Called with the type of every execution history event (`ExecutionStarted`,
+   * `StateEntered`, `StateRetried`, ...): what the cost bench counts state
+   * transitions from. @default - events not read
+   */
+  onExecutionEvent?: (type: string) => void;
 }
 
 /** One execution. */
@@ -69,6 +75,12 @@ export class LocalWorkflow {
         Task: { Token: token },
       } as never,
     });
+    const onEvent = this.options.onExecutionEvent;
+    if (onEvent) {
+      void (async () => {
+        for await (const event of run.eventLogs) onEvent(event.type);
+      })().catch(() => undefined);
+    }
     const result = run.result.finally(() => this.closeTask(token));
     return { executionId, result };
   }

@@ -37,6 +37,7 @@ import { type LocalTeams, messagingEvent, startLocalTeams, type TeamsHandler } f
 import { type LocalExecution, LocalWorkflow } from './local-workflow.js';
 import { type RunningOtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 import { type SynthesizedLoop, synthesizeLoop } from './synth.js';
+import type { UsageMeter } from './usage-meter.js';
 
 /** The signing secret the sandbox uses when `SLACK_SIGNING_SECRET` is not set. Development only. */
 export const DEV_SIGNING_SECRET = 'countersign-sandbox-signing-secret';
@@ -107,6 +108,12 @@ export interface LoopOptions {
   teams?: boolean;
   /** Where reviews are shown when their policies name no `@channels`. @default config.reviewChannels */
   reviewChannels?: string[];
+  /**
+   * Counts what the run would be billed for (Lambda invocations by function,
+   * state transitions, bus entries, schedules); SDK calls are counted by the
+   * meter itself once installed. @default - nothing counted
+   */
+  meter?: UsageMeter;
   /** How often the card poster's sweep runs, in ms (a schedule every minute when deployed). @default 60000 */
   posterSweepMs?: number;
 }
@@ -185,7 +192,10 @@ export class LocalScheduler implements ReminderScheduler {
   readonly schedules: LocalSchedule[] = [];
   private readonly timers = new Map<LocalSchedule, NodeJS.Timeout>();
 
-  constructor(private readonly invoke: (payload: ReminderPayload) => Promise<unknown>) {}
+  constructor(
+    private readonly invoke: (payload: ReminderPayload) => Promise<unknown>,
+    private readonly meter?: UsageMeter,
+  ) {}
 
   async schedule(at: Date, payload: ReminderPayload): Promise<void> {
     const name = `${payload.requestId}/${payload.kind}/${payload.beforeSeconds}`;
@@ -197,6 +207,7 @@ export class LocalScheduler implements ReminderScheduler {
       return; // a retried Review: the schedule already exists
     const entry: LocalSchedule = { at, payload };
     this.schedules.push(entry);
+    this.meter?.schedule('created');
     // Node timers hold at most ~24.8 days; longer reviews' wake-ups wait for fire().
     const delay = Math.max(0, at.getTime() - Date.now());
     if (delay < 2 ** 31 - 1) {
@@ -221,6 +232,7 @@ export class LocalScheduler implements ReminderScheduler {
   private async run(entry: LocalSchedule): Promise<unknown> {
     clearTimeout(this.timers.get(entry));
     this.timers.delete(entry);
+    this.meter?.schedule('fired');
     try {
       const outcome = await this.invoke(entry.payload);
       entry.fired = { at: new Date(), outcome };
@@ -254,6 +266,8 @@ export class CountersignLoop {
   /** The fake STS and IAM, the executors and the credentials exchange (sandbox/fake-sts-sandbox.ts). */
   enforcement!: SandboxEnforcement;
   private readonly listeners = new Set<(event: BusEvent) => void>();
+  /** The usage meter the loop reports to, when started with one. */
+  meter: UsageMeter | undefined;
 
   private constructor(
     readonly aws: LocalAws,
@@ -357,7 +371,8 @@ export class CountersignLoop {
       // Where a step-up request's card sends its approvers (the local web inbox).
       COUNTERSIGN_WEB_INBOX_URL: config.webInboxUrl ?? SANDBOX_WEB_INBOX_URL,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-      POWERTOOLS_METRICS_DISABLED: 'true',
+      // Metrics go out as EMF lines on stdout; off unless the caller turned them on (the cost bench counts them).
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       COUNTERSIGN_OTLP_ENDPOINT: traces?.url ?? '',
       // The agents registered with addAgent, the environments and email rules, as synthesized.
       ...synthesized.registryEnvironment,
@@ -373,18 +388,24 @@ export class CountersignLoop {
       import('../lambdas/reminder/handler.js'),
       import('../lambdas/poster/handler.js'),
     ]);
+    const meter = options.meter;
+    const metered = <H extends (...args: never[]) => Promise<unknown>>(name: string, handler: H): H =>
+      meter ? meter.wrap(name, handler) : handler;
     const teamsHandler = teams
-      ? ((await import('../lambdas/teams/handler.js')).handler as TeamsHandler)
+      ? metered('teams', (await import('../lambdas/teams/handler.js')).handler as TeamsHandler)
       : undefined;
     // The table's stream feeds what the stack subscribes to it (the archive handler), filters included.
     for (const subscription of synthesized.streams) {
       const module = (await import(subscription.handler)) as { handler: StreamConsumer };
-      aws.stream.subscribe((event) => module.handler(event), subscription);
+      const consume = metered(functionNameOf(subscription.handler), module.handler);
+      aws.stream.subscribe((event) => consume(event), subscription);
     }
-    const scheduler = new LocalScheduler((payload) => reminder.handler(payload));
+    const remind = metered('reminder', reminder.handler as (p: ReminderPayload) => Promise<unknown>);
+    const scheduler = new LocalScheduler((payload) => remind(payload), meter);
     review.useReminderScheduler(scheduler);
+    const post = metered('poster', posterModule.handler as (e: { kick: string }) => Promise<unknown>);
     const poster = new LocalPoster(
-      (event) => posterModule.handler(event),
+      (event) => post(event),
       (run) => loop?.track(run),
     );
     review.usePosterKick(async () => {
@@ -411,10 +432,11 @@ export class CountersignLoop {
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
       handlers: {
-        [STATE.evaluate]: evaluate.handler as (p: unknown) => Promise<unknown>,
-        [STATE.review]: review.handler as (p: unknown) => Promise<unknown>,
-        [STATE.record]: record.handler as (p: unknown) => Promise<unknown>,
+        [STATE.evaluate]: metered('evaluate', evaluate.handler as (p: unknown) => Promise<unknown>),
+        [STATE.review]: metered('review', review.handler as (p: unknown) => Promise<unknown>),
+        [STATE.record]: metered('record', record.handler as (p: unknown) => Promise<unknown>),
       },
+      ...(meter ? { onExecutionEvent: (type: string) => meter.executionEvent(type) } : {}),
       putEvents: async (entries) => {
         const results = loop!.putEvents(entries as PutEventsEntry[]);
         const failed = results.find((r) => 'ErrorCode' in r);
@@ -434,10 +456,14 @@ export class CountersignLoop {
       traces,
       poster,
       workflow,
-      interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
+      metered(
+        'interaction',
+        interaction.handler as (e: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
+      ),
       teams && teamsHandler ? { ...teams, handler: teamsHandler } : undefined,
     );
     loop.enforcement = enforcement;
+    loop.meter = meter;
     return loop;
   }
 
@@ -450,6 +476,7 @@ export class CountersignLoop {
     return entries.map((entry) => {
       const problem = entryProblem(entry, this.config.eventBusName);
       if (problem) return problem;
+      this.meter?.busEntry(entry.Source!, Buffer.byteLength(entry.Detail!));
       const bus = busIdOf(entry) === 'default' ? 'default' : this.config.eventBusName;
       const event: BusEvent = {
         version: '0',
@@ -488,8 +515,9 @@ export class CountersignLoop {
     this.targetInvocations.push(record);
     const run = (async () => {
       const module = (await import(entry)) as { handler: (e: unknown) => Promise<unknown> };
+      const handler = this.meter ? this.meter.wrap(functionNameOf(entry), module.handler) : module.handler;
       try {
-        record.result = await module.handler(event);
+        record.result = await handler(event);
       } catch (error) {
         record.error = (error as Error).message;
       }
@@ -640,4 +668,9 @@ function entryProblem(entry: PutEventsEntry, busName: string): PutEventsResultEn
 function eventTime(time: PutEventsEntry['Time']): string {
   const date = time === undefined ? new Date() : new Date(typeof time === 'number' ? time * 1000 : time);
   return `${date.toISOString().slice(0, 19)}Z`;
+}
+
+/** A handler's function name for the meter: its directory (`lambdas/<name>/handler.ts`). */
+function functionNameOf(entry: string): string {
+  return entry.split(/[\\/]/).slice(-2, -1)[0] ?? entry;
 }

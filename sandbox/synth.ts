@@ -53,6 +53,18 @@ export interface SynthesizedLoop {
   registryEnvironment: Record<string, string>;
   /** The enforcement catalog the synth validated, and the executors the stack registered. */
   enforcement: { catalog: Catalog; executorNames: string[] };
+  /** The stack's Lambda functions: handler name (`lambdas/<name>/`), logical id, memory size in MB. */
+  functions: SynthesizedFunction[];
+  /** The synthesized template's resources (what the cost bench counts fixed monthly fees from). */
+  resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+}
+
+/** A Lambda function of the stack, as synthesized. */
+export interface SynthesizedFunction {
+  /** The handler's directory under `lambdas/` (e.g. `evaluate`). */
+  name: string;
+  logicalId: string;
+  memorySize: number;
 }
 
 const root = resolve(import.meta.dirname, '..');
@@ -145,5 +157,11 @@ export function synthesizeLoop(
     streams,
     registryEnvironment,
     enforcement: { catalog: stack.executors.catalog, executorNames: Object.keys(stack.executors.roles) },
+    functions: [...entries].map(([logicalId, entry]) => ({
+      name: entry.split(/[\\/]/).slice(-2, -1)[0] ?? entry,
+      logicalId,
+      memorySize: Number(template.Resources[logicalId]?.Properties.MemorySize ?? 128),
+    })),
+    resources: template.Resources,
   };
 }

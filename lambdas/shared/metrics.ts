@@ -230,30 +230,44 @@ export function pendingReviews(records: Iterable<AuditRecord>, now: Date): Pendi
   return pending.sort((a, b) => (a.requestedAt < b.requestedAt ? -1 : 1));
 }
 
-/** Points for the pending reviews: how many, the oldest one's age, how many are past their timeout. */
+/**
+ * Points for the pending reviews: how many, how many are past their timeout,
+ * and the oldest one's age when there is one. A metric costs a monthly fee in
+ * every month it gets a point: the age of no review is left out, so an idle
+ * stack pays for the two counts only (docs/scale.md).
+ */
 export function pendingMetrics(pending: readonly PendingReview[], now: Date): MetricPoint[] {
   const oldest = pending[0];
   const stuck = pending.filter((p) => p.expiresAt !== undefined && Date.parse(p.expiresAt) < now.getTime());
   return [
     { name: METRIC.pending, unit: 'Count', value: pending.length },
-    {
-      name: METRIC.oldestPending,
-      unit: 'Seconds',
-      value: oldest ? Math.max(0, (now.getTime() - Date.parse(oldest.requestedAt)) / 1000) : 0,
-    },
+    ...(oldest
+      ? [
+          {
+            name: METRIC.oldestPending,
+            unit: 'Seconds' as const,
+            value: Math.max(0, (now.getTime() - Date.parse(oldest.requestedAt)) / 1000),
+          },
+        ]
+      : []),
     { name: METRIC.stuck, unit: 'Count', value: stuck.length },
   ];
 }
 
-/** Points for one digest run: digests written (the heartbeat) and chain gaps found. */
+/**
+ * Points for one digest run: digests written (the heartbeat, every run) and
+ * chain gaps, only when a gap was found (each also logged as an error): a run
+ * without gaps adds no point, so an idle month pays for no gap metric.
+ */
 export function digestMetrics(results: readonly { status: string; gapBefore?: string }[]): MetricPoint[] {
+  const gaps = results.filter((r) => r.gapBefore).length;
   return [
     {
       name: METRIC.digestsWritten,
       unit: 'Count',
       value: results.filter((r) => r.status === 'written').length,
     },
-    { name: METRIC.digestGaps, unit: 'Count', value: results.filter((r) => r.gapBefore).length },
+    ...(gaps > 0 ? [{ name: METRIC.digestGaps, unit: 'Count' as const, value: gaps }] : []),
   ];
 }
 

@@ -84,9 +84,10 @@ describe('workflow execution logs', () => {
     });
   });
 
-  it('are encrypted with a rotating customer-managed key that CloudWatch Logs may use for that log group only', () => {
+  it('are encrypted with the rotating operations key (the alarm topic’s), which CloudWatch Logs may use for that log group only', () => {
     const { template } = synth();
-    const key = logicalId(template, 'AWS::KMS::Key', 'ApprovalWorkflowExecutionLogsKey');
+    template.resourceCountIs('AWS::KMS::Key', 4);
+    const key = logicalId(template, 'AWS::KMS::Key', 'AlarmsTopicKey');
     template.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
       KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
@@ -104,7 +105,7 @@ describe('workflow execution logs', () => {
     expect(arn).toContain(':log-group:/aws/vendedlogs/states/');
     expect(arn).toContain('AWS::StackId');
     template.hasResourceProperties('AWS::KMS::Key', {
-      Description: 'Countersign approval workflow execution logs',
+      Description: 'Countersign operations: alarm topic and workflow execution logs',
       EnableKeyRotation: true,
     });
   });
@@ -336,7 +337,7 @@ const SCOPED_OR_UNNAMED = new Set([
   'AWS::ApiGateway::Stage',
   'AWS::IAM::Policy',
   'AWS::KMS::Key',
-  // Scoped to its function (the card poster's asynchronous invoke config).
+  // Scoped to its function (asynchronous invoke configs: the card poster's, the rule targets').
   'AWS::Lambda::EventInvokeConfig',
   'AWS::Lambda::EventSourceMapping',
   'AWS::Lambda::Permission',

@@ -78,6 +78,12 @@ const UNUSED_GRANTS_KEPT: { handlers: string[] | '*'; action: RegExp; reason: st
       'a redelivered record finds its object already written and checks its checksum (HeadObject); s3rver has no conditional writes, so test/audit/archive.test.ts covers that path',
   },
   {
+    handlers: ['cancel', 'detector'],
+    action: /^sqs:(SendMessage|GetQueueAttributes|GetQueueUrl)$/,
+    reason:
+      'Lambda sends an event whose asynchronous retries all failed to the rule’s dead-letter queue (the on-failure destination) as the function',
+  },
+  {
     handlers: ['interaction', 'review', 'record', 'reminder', 'detector', 'poster'],
     action: /^secretsmanager:DescribeSecret$/,
     reason: 'part of Secret.grantRead (metadata only); the handlers call GetSecretValue',

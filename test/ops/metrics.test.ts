@@ -208,6 +208,16 @@ describe('metrics of a final decision', () => {
       { name: METRIC.digestGaps, unit: 'Count', value: 1 },
     ]);
   });
+
+  it('a run without gaps and no pending review publish only what an idle month must (each metric costs a month)', () => {
+    expect(digestMetrics([{ status: 'written' }])).toEqual([
+      { name: METRIC.digestsWritten, unit: 'Count', value: 1 },
+    ]);
+    expect(pendingMetrics([], new Date('2026-01-01T00:00:00Z'))).toEqual([
+      { name: METRIC.pending, unit: 'Count', value: 0 },
+      { name: METRIC.stuck, unit: 'Count', value: 0 },
+    ]);
+  });
 });
 
 describe('the Powertools sink', () => {
