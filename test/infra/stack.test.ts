@@ -531,7 +531,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('audit writers append to the table only: no S3 permission, no deletes, no scans', () => {
+  it('audit writers append to the table only: no S3 permission, no deletes but of card-queue entries, no scans', () => {
     const { template } = synth();
     for (const fn of [
       'ApprovalWorkflowEvaluateFunction',
@@ -542,15 +542,30 @@ describe('least privilege', () => {
       'CancelRouteCancelFunction',
       'StatusApiGrantFunction',
     ]) {
-      const actions = statementsByRole(template).get(functionRole(template, fn))!.flatMap(actionsOf);
+      const statements = statementsByRole(template).get(functionRole(template, fn))!;
+      const actions = statements.flatMap(actionsOf);
       expect(actions, fn).toContain('dynamodb:PutItem');
       expect(
         actions.filter((a) => a.startsWith('s3:')),
         fn,
       ).toEqual([]);
-      expect(actions, fn).not.toContain('dynamodb:DeleteItem');
+      // Record may delete a card-queue entry, and nothing else: every key must be CARDQUEUE#.
+      for (const statement of statements.filter((s) => actionsOf(s).includes('dynamodb:DeleteItem'))) {
+        expect(fn).toBe('ApprovalWorkflowRecordFunction');
+        expect(actionsOf(statement)).toEqual(['dynamodb:DeleteItem']);
+        expect(statement.Condition).toEqual({
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CARDQUEUE#*'] },
+        });
+      }
       expect(actions, fn).not.toContain('dynamodb:Scan');
     }
+    // The poster's only delete is the same: entries of the card queue.
+    const poster = statementsByRole(template).get(functionRole(template, 'CardPosterPosterFunction'))!;
+    const deletes = poster.filter((s) => actionsOf(s).includes('dynamodb:DeleteItem'));
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]!.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CARDQUEUE#*'] },
+    });
   });
 
   it('only the archiver puts record objects (and sets their retention), under records/ only; it cannot write the table', () => {
