@@ -409,6 +409,24 @@ describe('audit verify refuses a record that is not an authentic audit record', 
       },
     ],
     [
+      'a time held in a list',
+      (r) => {
+        r.at = [r.at];
+      },
+    ],
+    [
+      'a prevHash held in a list',
+      (r) => {
+        r.prevHash = [r.prevHash];
+      },
+    ],
+    [
+      'a hash held in a list',
+      (r) => {
+        r.hash = [r.hash];
+      },
+    ],
+    [
       'a numeric kind',
       (r) => {
         r.kind = 3;
