@@ -20,6 +20,19 @@ export function sandboxPeriod(now: Date): { from: Date; to: Date } {
 export async function insightsPage(loop: CountersignLoop, now = new Date()): Promise<string> {
   await loop.digests.writeEnded();
   const { from, to } = sandboxPeriod(now);
+  // The local S3 server can answer a read of an object it is still writing with a 500 (the archive
+  // writes while the page reads the whole trail): read the trail again, a few times, before failing.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await renderReport(loop, from, to);
+    } catch (error) {
+      if ((error as { $fault?: string }).$fault !== 'server' || attempt >= 4) throw error;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
+async function renderReport(loop: CountersignLoop, from: Date, to: Date): Promise<string> {
   const report = await buildAuditReport(s3TrailSource(loop.aws.s3, loop.aws.bucket), {
     from,
     to,

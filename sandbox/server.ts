@@ -604,8 +604,9 @@ export async function createSandboxServer(
       return;
     }
     if (path === '/insights' && method === 'GET') {
+      const html = await insightsPage(loop);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(await insightsPage(loop));
+      res.end(html);
       return;
     }
     if (path === '/' || path.startsWith('/console/')) {

@@ -291,6 +291,7 @@ describe('backlog message', () => {
       time.advance(1000);
     }
     const other = await queued('quiet-bot', time.now);
+    time.advance(1000); // else the two tie on time and their random ids decide the order
     const third = await queued('third-bot', time.now);
     const deps = () =>
       posterDeps({ ...store(), now: time.now }, client, { backlogThreshold: 3, sleep: time.sleep });

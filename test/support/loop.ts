@@ -13,6 +13,7 @@ import { getRequest } from '../../lambdas/shared/store.js';
 import type { SlackRecordedMessage } from '../../sandbox/fake-slack.js';
 import { CountersignLoop } from '../../sandbox/loop.js';
 import { type OpenedView, signedClick, signedViewSubmission } from '../../sandbox/slack-click.js';
+import { type MethodRateLimit, SLACK_RATE_LIMITS } from '../../sandbox/slack-rate-limits.js';
 
 export const TEST_DEFAULT_TIMEOUT_SECONDS = 2;
 
@@ -25,6 +26,23 @@ export const TEST_DEFAULT_TIMEOUT_SECONDS = 2;
  */
 export const TEST_DEFAULT_RATE_LIMIT = '100000/minute';
 
+/**
+ * Slack's limits for the shared loop. It serves every test file in one process: some 150 files'
+ * cards, clicks and lookups in a quarter of an hour, far denser than a workspace's day. Slack's
+ * per-channel posting limit stays as it is (the card queue and the flood tests are about it); the
+ * per-method tiers are ten times Slack's, so one file's clicks do not spend the next file's
+ * `chat.update` minute. Tests of the tiers themselves use a fake with Slack's own table
+ * (test/sandbox/fake-slack-rate-limits.test.ts, test/interaction/answer-window.test.ts).
+ */
+export const TEST_SLACK_RATE_LIMITS: Readonly<Record<string, MethodRateLimit>> = Object.fromEntries(
+  Object.entries(SLACK_RATE_LIMITS).map(([method, limit]) => [
+    method,
+    limit.scope === 'channel'
+      ? limit
+      : { ...limit, perMinute: limit.perMinute * 10, burst: limit.burst * 10 },
+  ]),
+);
+
 const key = Symbol.for('countersign.test.loop');
 type Holder = { [key]?: Promise<CountersignLoop> };
 
@@ -34,6 +52,7 @@ export function sharedLoop(): Promise<CountersignLoop> {
   holder[key] ??= CountersignLoop.start({
     defaultReviewTimeoutSeconds: TEST_DEFAULT_TIMEOUT_SECONDS,
     config: { defaultRateLimit: TEST_DEFAULT_RATE_LIMIT },
+    slackRateLimits: TEST_SLACK_RATE_LIMITS,
   });
   return holder[key];
 }
