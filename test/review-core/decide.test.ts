@@ -64,10 +64,10 @@ async function seed(options: SeedOptions = {}, register = true): Promise<Request
 const stored = async (id: string) => (await getRequest({ ddb: aws.ddb, table: aws.table }, id))!;
 const chainOf = (id: string) => readChain({ ddb: aws.ddb, table: aws.table }, id);
 /** An urgent request whose policy allows break-glass by carol, the human the agent acts for. */
-const urgent = {
+const urgent: SeedOptions = {
   intent: { context: { urgency: 'urgent' } },
   review: { breakGlass: true, responderEmails: ['carol@example.com'] },
-} as const;
+};
 
 describe('an approval', () => {
   it('decides with one approver named by the channel, tells the workflow which request, and records no second vote', async () => {
@@ -393,11 +393,11 @@ describe('break-glass', () => {
     const plain = await seed({ intent: urgent.intent, review: { responderEmails: ['carol@example.com'] } });
 
     // Act
-    const [hinted, notUrgent, notAllowed] = await Promise.all(
-      [breakable, normal, plain].map((r) =>
-        channel.send('t-carol', 'approve', r.intentId, { seenHash: r.intentHash }),
-      ),
-    );
+    const approveAs = (r: RequestItem) =>
+      channel.send('t-carol', 'approve', r.intentId, { seenHash: r.intentHash });
+    const hinted = await approveAs(breakable);
+    const notUrgent = await approveAs(normal);
+    const notAllowed = await approveAs(plain);
 
     // Assess
     expect(hinted.refusal?.code).toBe('self-on-behalf-of');
