@@ -473,3 +473,91 @@ describe('break-glass', () => {
     expect(fakeAws.tasks.calls).toEqual([]);
   });
 });
+
+describe('a modification', () => {
+  /** A request whose plan is what the repository's policies give it, with the role name editable. */
+  const editable: SeedOptions = {
+    review: {
+      policies: ['review-prod-default', 'review-prod-iam-change'],
+      editable: ['parameters.roleName'],
+    },
+  };
+  const evaluating = () =>
+    testChannel({ ...base, evaluateIntent: async (q, d) => policyEngine().evaluateIntent(q, d) });
+  const renamed = (request: RequestItem) => ({
+    seenHash: request.intentHash,
+    parameters: { ...request.intent.parameters, roleName: 'payments-deployer-ro' },
+  });
+
+  it('counts as the modifier approval and decides the modified parameters, naming what changed', async () => {
+    // Prepare
+    const request = await seed(editable);
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, renamed(request));
+
+    // Assess
+    expect(outcome.outcome).toBe('approved');
+    expect(outcome.decided?.reason).toBe(
+      'Approved by t-alice, with modified parameters (parameters.roleName)',
+    );
+    expect(outcome.decided?.parameters).toEqual(renamed(request).parameters);
+    expect(outcome.decided?.intentHash).not.toBe(request.intentHash);
+    const [modified] = (await chainOf(request.intentId)).filter((r) => r.kind === 'modified');
+    expect(modified?.data).toMatchObject({
+      oldHash: request.intentHash,
+      newHash: outcome.decided?.intentHash,
+      countsAsApproval: true,
+      approvals: 1,
+      quorum: 1,
+      diff: [expect.objectContaining({ path: 'parameters.roleName' })],
+    });
+  });
+
+  it('answers a modification short of the quorum as modified, with what is still needed', async () => {
+    // Prepare
+    const request = await seed({ review: { ...editable.review, quorum: 2 } });
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, renamed(request));
+
+    // Assess
+    expect(outcome).toMatchObject({
+      outcome: 'modified',
+      notice: 'Your approval is recorded. 1 more approval needed.',
+    });
+    const now = await stored(request.intentId);
+    expect(now.status).toBe('PENDING');
+    expect(now.modification?.by).toMatchObject({ slackUserId: 't-alice', channel: 'test' });
+    expect(fakeAws.tasks.calls).toEqual([]);
+  });
+
+  it('refuses an unchanged form on the first editable input, and any modification where policy cannot be asked', async () => {
+    // Prepare
+    const request = await seed(editable);
+
+    // Act
+    const unchanged = await evaluating().send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+      parameters: request.intent.parameters,
+    });
+    const unevaluated = await channel.send('t-alice', 'modify', request.intentId, renamed(request));
+
+    // Assess
+    expect(unchanged.refusal).toEqual({
+      code: 'invalid-input',
+      message: 'Nothing was changed: use Approve instead.',
+      field: 'parameters.roleName',
+    });
+    expect(unevaluated.refusal).toMatchObject({
+      code: 'modification-refused',
+      field: 'parameters.roleName',
+      message: expect.stringContaining('policy cannot be evaluated here'),
+    });
+    const now = await stored(request.intentId);
+    expect(now.modification).toBeUndefined();
+    expect(now.approvals).toEqual([]);
+    const [refusal] = (await chainOf(request.intentId)).filter((r) => r.kind === 'refused');
+    expect(refusal?.data).toMatchObject({ code: 'modification-refused', diff: [expect.anything()] });
+  });
+});
