@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ReviewCoreDeps } from '../../lambdas/review-core/contract.js';
 import { readChain } from '../../lambdas/shared/audit.js';
 import { policyEngine } from '../../lambdas/shared/policy.js';
-import { getRequest, type RequestItem } from '../../lambdas/shared/store.js';
+import { finalize, getRequest, type RequestItem } from '../../lambdas/shared/store.js';
 import { REVIEW_ERROR } from '../../lambdas/shared/workflow.js';
 import { type RunningFakeAws, startFakeAws } from '../../sandbox/fake-aws.js';
 import { captureLogger } from '../interaction/harness.js';
@@ -234,12 +234,11 @@ describe('a decision the workflow no longer waits for', () => {
         note: ':warning: The review had already expired when this approval arrived; the action was not approved.',
       },
     ]);
-    expect(logger.entries).toContainEqual(
-      expect.objectContaining({
-        level: 'warn',
-        message: 'workflow had already ended when the decision arrived',
-      }),
-    );
+    expect(logger.entries).toContainEqual({
+      level: 'warn',
+      message: 'workflow had already ended when the decision arrived',
+      extra: [{ requestId: request.intentId, error: 'TaskTimedOut' }],
+    });
   });
 
   it('ends a request whose execution is gone EXPIRED when a denial arrives', async () => {
@@ -264,6 +263,44 @@ describe('a decision the workflow no longer waits for', () => {
     expect(channel.repainted.map((r) => r.note)).toEqual([
       ':warning: The review had already ended when this denial arrived.',
     ]);
+  });
+
+  it('leaves the ending to Record when Record ended the review first, and shows what Record stored', async () => {
+    // Prepare: Record ends the timed-out review just as the approval's task call goes out.
+    const request = await seed();
+    fakeAws.tasks.timeOut(request.taskToken!);
+    const racing = new SFNClient({
+      endpoint: fakeAws.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    racing.middlewareStack.add(
+      (next) => async (args) => {
+        await finalize({ ddb: aws.ddb, table: aws.table }, request.intentId, {
+          status: 'EXPIRED',
+          automatic: true,
+          reason: 'review timed out',
+          decidedAt: new Date().toISOString(),
+          approvers: [],
+          policies: [],
+          intentHash: request.intentHash,
+        });
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const raced = testChannel({ ...base, sfn: racing });
+
+    // Act
+    const outcome = await raced.send('t-alice', 'approve', request.intentId, {
+      seenHash: request.intentHash,
+    });
+    racing.destroy();
+
+    // Assess
+    expect(outcome).toMatchObject({ outcome: 'expired', decided: { reason: 'review timed out' } });
+    expect((await chainOf(request.intentId)).filter((r) => r.kind === 'expired')).toEqual([]);
+    expect(raced.repainted[0]?.status).toBe('EXPIRED');
   });
 });
 
@@ -336,6 +373,23 @@ describe('which request is open for a vote', () => {
     const refusals = (await chainOf(request.intentId)).filter((r) => r.kind === 'refused');
     expect(refusals.map((r) => r.data.code)).toEqual(['not-open']);
     expect((await stored(request.intentId)).status).toBe('PENDING');
+  });
+
+  it('says who decided a decided request even after its review time is over', async () => {
+    // Prepare
+    const created = new Date(Date.now() - 7_200_000);
+    const request = await seed({ createdAt: created });
+    const inTime = testChannel({ ...base, now: () => new Date(created.getTime() + 60_000) });
+    await inTime.send('t-alice', 'approve', request.intentId, { seenHash: request.intentHash });
+
+    // Act
+    const outcome = await channel.send('t-bob', 'approve', request.intentId, {
+      seenHash: request.intentHash,
+    });
+
+    // Assess
+    expect(outcome).toMatchObject({ outcome: 'late', refusal: { code: 'late' } });
+    expect(outcome.refusal?.message).toMatch(/^This request was already approved by t-alice/);
   });
 });
 
