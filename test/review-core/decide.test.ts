@@ -506,6 +506,39 @@ describe('break-glass', () => {
     ]);
   });
 
+  it('approves the parameters as modified when the responder breaks glass on a modified request', async () => {
+    // Prepare
+    const request = await seed({
+      intent: urgent.intent,
+      review: {
+        ...urgent.review,
+        quorum: 2,
+        policies: ['review-prod-default', 'review-prod-iam-change'],
+        editable: ['parameters.roleName'],
+      },
+    });
+    const parameters = { ...request.intent.parameters, roleName: 'payments-deployer-ro' };
+    const evaluating = testChannel({
+      ...base,
+      evaluateIntent: async (q, d) => policyEngine().evaluateIntent(q, d),
+    });
+    const modified = await evaluating.send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+      parameters,
+    });
+
+    // Act
+    const outcome = await channel.send('t-carol', 'break-glass', request.intentId, {
+      seenHash: modified.state?.intentHash,
+      reason: 'payments are down',
+    });
+
+    // Assess
+    expect(modified.outcome).toBe('modified');
+    expect(outcome.outcome).toBe('approved');
+    expect(outcome.decided?.parameters).toEqual(parameters);
+  });
+
   it('refuses break-glass without the approve policies to ask (fail closed)', async () => {
     // Prepare
     const request = await seed(urgent);
