@@ -459,6 +459,7 @@ describe('break-glass', () => {
     for (const refused of [notUrgent, notAllowed]) {
       expect(refused.refusal?.code).toBe('self-on-behalf-of');
       expect(refused.refusal?.message).not.toContain('Break glass');
+      expect(refused.refusal?.message).toMatch(/nobody approves their own action\.$/);
     }
   });
 
