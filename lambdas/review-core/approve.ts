@@ -47,6 +47,7 @@ export async function processApprove(deps: ReviewCoreDeps, command: ReviewComman
     // The responder's own Approve click on a break-glass request: point them at the right path.
     const hint =
       checked.code === 'self-on-behalf-of' &&
+      // Stryker disable next-line OptionalChaining: openRequest refuses a request without a review plan
       request.review?.breakGlass &&
       request.intent.context?.urgency === 'urgent'
         ? ' This urgent request allows break-glass: use *Break glass* and give a reason (it is announced to the approvers and reviewed afterwards).'

