@@ -68,6 +68,7 @@ export function s3TrailSource(s3: S3Client, bucket: string): TrailSource {
         return await out.Body!.transformToString('utf8');
       } catch (error) {
         if (isNotFound(error)) return undefined;
+        (error as Error).message = `reading ${key}: ${(error as Error).message}`;
         throw error;
       }
     },
