@@ -61,6 +61,34 @@ type S3rverClass = new (options: {
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as DynaliteFactory;
 const S3rver = require('s3rver') as S3rverClass;
+allowS3rverContinuationTokens(require('node:crypto') as typeof import('node:crypto'));
+
+/**
+ * s3rver seals a ListObjectsV2 continuation token with single DES, which the
+ * OpenSSL 3 of current Node no longer provides: any listing of more than 1,000
+ * keys (a page and a token) answers 500 `InternalError`. The token only has to
+ * round-trip inside s3rver, so where DES is missing its `des` calls get
+ * AES-128-CBC, with s3rver's 8-byte key and IV doubled. Nothing else in the
+ * process asks for DES.
+ */
+function allowS3rverContinuationTokens(crypto: typeof import('node:crypto')): void {
+  try {
+    crypto.createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+    return;
+  } catch {
+    // DES is unavailable: substitute below.
+  }
+  type Factory = (algorithm: string, key: Buffer, iv: Buffer, ...rest: unknown[]) => unknown;
+  const substitute = (original: Factory): Factory =>
+    function (this: unknown, algorithm, key, iv, ...rest) {
+      return algorithm === 'des'
+        ? original.call(this, 'aes-128-cbc', Buffer.concat([key, key]), Buffer.concat([iv, iv]))
+        : original.call(this, algorithm, key, iv, ...rest);
+    };
+  const writable = crypto as unknown as Record<'createCipheriv' | 'createDecipheriv', Factory>;
+  writable.createCipheriv = substitute(writable.createCipheriv);
+  writable.createDecipheriv = substitute(writable.createDecipheriv);
+}
 
 export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
