@@ -136,8 +136,17 @@ export interface FakeSlack {
   setRateLimit(method: string, n: number, retryAfterSeconds?: number): void;
   /** Holds the answer to the next `n` calls of `method` for `ms` milliseconds (a slow Slack). */
   setDelay(method: string, ms: number, n?: number): void;
-  /** Answers the next `n` calls of `method` with `{ ok: false, error }`. */
-  setFailure(method: string, error: string, n?: number): void;
+  /**
+   * Answers the next `n` calls of `method` with `{ ok: false, error }`; with
+   * `only`, just the calls whose parameters it accepts (other callers sharing
+   * the fake, such as the card poster, are answered as usual).
+   */
+  setFailure(
+    method: string,
+    error: string,
+    n?: number,
+    only?: (params: Record<string, unknown>) => boolean,
+  ): void;
   /** Revokes the bot token: every later call answers `token_revoked`, as after an app is uninstalled. */
   revokeToken(): void;
   /** Seeds a message as if posted earlier (not recorded as a call); returns its ts. */
@@ -250,7 +259,10 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const views = new Map<string, SlackRecordedView>();
   const store = new Map<string, { text?: string; blocks?: unknown[] }>();
   const rateLimits = new Map<string, { n: number; retryAfter: number }>();
-  const failures = new Map<string, { n: number; error: string }>();
+  const failures = new Map<
+    string,
+    { n: number; error: string; only?: (params: Record<string, unknown>) => boolean }
+  >();
   const delays = new Map<string, { n: number; ms: number }>();
   let counter = 0;
   let revoked = false;
@@ -437,7 +449,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
       };
     }
     const failure = failures.get(method);
-    if (failure && failure.n > 0) {
+    if (failure && failure.n > 0 && (!failure.only || failure.only(params))) {
       failure.n -= 1;
       return { body: { ok: false, error: failure.error } };
     }
@@ -469,8 +481,8 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     setDelay(method, ms, n = Number.POSITIVE_INFINITY) {
       delays.set(method, { n, ms });
     },
-    setFailure(method, error, n = 1) {
-      failures.set(method, { n, error });
+    setFailure(method, error, n = 1, only) {
+      failures.set(method, { n, error, ...(only ? { only } : {}) });
     },
     revokeToken() {
       revoked = true;

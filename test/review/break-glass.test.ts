@@ -183,7 +183,8 @@ describe('break-glass', () => {
             (String(c.params.text).startsWith('Post-hoc review needed') &&
               String(c.params.text).includes(intent.intentId))),
       );
-    loop.slack!.setFailure('chat.postMessage', 'internal_error', 1);
+    // Only the broadcast in this card's thread: the poster may post other requests' cards meanwhile.
+    loop.slack!.setFailure('chat.postMessage', 'internal_error', 1, (p) => p.thread_ts === card.ts);
 
     // Act
     await submitView(loop, USER.carol, view, { reason: 'Leaked password; on-call security unreachable.' });
@@ -233,9 +234,15 @@ describe('break-glass', () => {
     // Prepare
     const intent = rotation('urgent');
     publish(loop, intent);
-    await reviewOpen(loop, intent.intentId);
+    const card = await reviewOpen(loop, intent.intentId);
     const view = (await openBreakGlass(USER.carol, intent.intentId))!;
-    loop.slack!.setFailure('chat.postMessage', 'internal_error', 100);
+    // This request's broadcast and post-hoc item only: other requests' cards keep being posted.
+    loop.slack!.setFailure(
+      'chat.postMessage',
+      'internal_error',
+      100,
+      (p) => p.thread_ts === card.ts || JSON.stringify(p).includes(intent.intentId),
+    );
 
     // Act
     try {

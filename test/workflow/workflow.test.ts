@@ -154,7 +154,9 @@ describe('approval workflow', () => {
 
   it('handler failure: Slack refusing the card ends in an audited denial, not a lost request', async () => {
     const intent = iamChange();
-    loop.slack!.setFailure('chat.postMessage', 'channel_not_found', 1);
+    loop.slack!.setFailure('chat.postMessage', 'channel_not_found', 1, (p) =>
+      JSON.stringify(p).includes(intent.intentId),
+    );
     publish(loop, intent);
     const decision = await eventually(() => decisionFor(loop, intent.intentId));
     expect(decision.detail).toMatchObject({ status: 'DENIED', automatic: true });
