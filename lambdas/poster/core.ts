@@ -26,6 +26,7 @@ import { type AuditDeps, appendAudit } from '../shared/audit.js';
 import { renderCard } from '../shared/card.js';
 import {
   acquireLease,
+  type BacklogMessage,
   dequeueCard,
   listQueue,
   type QueueEntry,
@@ -85,6 +86,14 @@ export function postable(entries: readonly QueueEntry[], threshold: number): Que
   return entries.length > threshold ? entries.filter((e) => rankOf(e) === 1) : [...entries];
 }
 
+/**
+ * The head of the queue: enough to choose the next card and to tell whether
+ * the backlog is over the threshold. Entries sort by rank first, so every
+ * agent's first waiting request (rank 1) comes before any second one; a
+ * backlog of thousands is not read whole for each card.
+ */
+const queueHead = (deps: PosterDeps, channel: string) => listQueue(deps, channel, deps.backlogThreshold + 1);
+
 const isRateLimited = (error: unknown): error is { retryAfter: number } =>
   (error as { code?: string })?.code === 'slack_webapi_rate_limited_error';
 const isPlatformError = (error: unknown): error is { data?: { error?: string } } =>
@@ -113,7 +122,7 @@ export async function drain(deps: PosterDeps, channel: string): Promise<DrainRes
       break;
     }
     // A card enqueued while we held the lease was kicked in vain: look once more after releasing.
-    const after = postable(await listQueue(deps, channel), deps.backlogThreshold);
+    const after = postable(await queueHead(deps, channel), deps.backlogThreshold);
     if (after.length === 0) break;
     if (deps.remainingMs() < BUDGET_MARGIN_MS) {
       result.outcome = 'budget';
@@ -133,11 +142,13 @@ async function drainHeld(
   result: DrainResult,
 ): Promise<DrainResult['outcome']> {
   const clock = () => deps.now().getTime();
+  // Only the lease holder writes the queue message, so it is read once per hold.
+  let shown = await readBacklogMessage(deps, channel);
   for (;;) {
     if (deps.remainingMs() < BUDGET_MARGIN_MS) return 'budget';
     if (!(await renewLease(deps, channel, deps.holder, clock(), deps.leaseMs))) return 'lease-lost';
-    const entries = await listQueue(deps, channel);
-    await showBacklog(deps, channel, entries);
+    const entries = await queueHead(deps, channel);
+    shown = await showBacklog(deps, channel, entries, shown);
     const next = postable(entries, deps.backlogThreshold)[0];
     if (!next) return 'drained';
 
@@ -225,32 +236,37 @@ async function recordPosted(
 }
 
 /** Keeps the channel's queue message in step with the backlog. */
-async function showBacklog(deps: PosterDeps, channel: string, entries: readonly QueueEntry[]): Promise<void> {
+/** Returns the message as it now stands. */
+async function showBacklog(
+  deps: PosterDeps,
+  channel: string,
+  entries: readonly QueueEntry[],
+  shown: BacklogMessage | undefined,
+): Promise<BacklogMessage | undefined> {
   const over = entries.length > deps.backlogThreshold;
-  const shown = await readBacklogMessage(deps, channel);
   const nowMs = deps.now().getTime();
-  if (!over && !shown?.open) return;
-  if (over && shown?.open && nowMs - shown.updatedAt < QUEUE_MESSAGE_INTERVAL_MS) return;
+  if (!over && !shown?.open) return shown;
+  if (over && shown?.open && nowMs - shown.updatedAt < QUEUE_MESSAGE_INTERVAL_MS) return shown;
+  // `entries` is the queue's head; the message counts the whole backlog.
   const message = over
-    ? queueMessage(summarize(entries, nowMs), deps.backlogThreshold, deps.webInboxUrl)
+    ? queueMessage(summarize(await listQueue(deps, channel), nowMs), deps.backlogThreshold, deps.webInboxUrl)
     : queueClearMessage(entries.length);
   try {
     const slack = await deps.slack();
     if (shown?.open) {
       await slack.chat.update({ channel: shown.channel, ts: shown.ts, ...message });
-      await writeBacklogMessage(deps, channel, { ...shown, open: over, updatedAt: nowMs });
-    } else {
-      const posted = await slack.chat.postMessage({ channel, ...message, unfurl_links: false });
-      if (posted.ok && posted.ts)
-        await writeBacklogMessage(deps, channel, {
-          channel: posted.channel ?? channel,
-          ts: posted.ts,
-          open: true,
-          updatedAt: nowMs,
-        });
+      const updated = { ...shown, open: over, updatedAt: nowMs };
+      await writeBacklogMessage(deps, channel, updated);
+      return updated;
     }
+    const posted = await slack.chat.postMessage({ channel, ...message, unfurl_links: false });
+    if (!posted.ok || !posted.ts) return shown;
+    const opened = { channel: posted.channel ?? channel, ts: posted.ts, open: true, updatedAt: nowMs };
+    await writeBacklogMessage(deps, channel, opened);
+    return opened;
   } catch (error) {
     // The queue message is a courtesy; the cards and the inbox are what count.
     deps.warn?.('could not update the queue message', { channel, error: String(error) });
+    return shown;
   }
 }

@@ -178,8 +178,8 @@ export async function dequeueCard(deps: StoreDeps, queued: QueuedCard): Promise<
   return true;
 }
 
-/** Every entry waiting in a channel, in posting order. */
-export async function listQueue(deps: StoreDeps, channel: string): Promise<QueueEntry[]> {
+/** The entries waiting in a channel, in posting order: all of them, or the first `limit`. */
+export async function listQueue(deps: StoreDeps, channel: string, limit?: number): Promise<QueueEntry[]> {
   const entries: QueueEntry[] = [];
   let start: Record<string, unknown> | undefined;
   do {
@@ -190,11 +190,12 @@ export async function listQueue(deps: StoreDeps, channel: string): Promise<Queue
         ExpressionAttributeValues: { ':pk': queuePartition(channel), ':prefix': ENTRY_PREFIX },
         ConsistentRead: true,
         ExclusiveStartKey: start,
+        ...(limit !== undefined ? { Limit: limit - entries.length } : {}),
       }),
     );
     entries.push(...((out.Items ?? []) as QueueEntry[]));
     start = out.LastEvaluatedKey;
-  } while (start);
+  } while (start && (limit === undefined || entries.length < limit));
   return entries;
 }
 
@@ -271,30 +272,17 @@ export async function releaseLease(
 }
 
 /** Reads the channel's lease (or undefined when no poster ever ran there). */
-export async function readLease(deps: StoreDeps, channel: string): Promise<Lease | undefined> {
-  const out = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.table,
-      Key: { pk: queuePartition(channel), sk: 'LEASE' },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item as Lease | undefined;
-}
+export const readLease = (deps: StoreDeps, channel: string) => readQueueItem<Lease>(deps, channel, 'LEASE');
 
 /** The channel's "queue" message, when one was ever posted. */
-export async function readBacklogMessage(
-  deps: StoreDeps,
-  channel: string,
-): Promise<BacklogMessage | undefined> {
+export const readBacklogMessage = (deps: StoreDeps, channel: string) =>
+  readQueueItem<BacklogMessage>(deps, channel, 'BACKLOG');
+
+async function readQueueItem<T>(deps: StoreDeps, channel: string, sk: string): Promise<T | undefined> {
   const out = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.table,
-      Key: { pk: queuePartition(channel), sk: 'BACKLOG' },
-      ConsistentRead: true,
-    }),
+    new GetCommand({ TableName: deps.table, Key: { pk: queuePartition(channel), sk }, ConsistentRead: true }),
   );
-  return out.Item as BacklogMessage | undefined;
+  return out.Item as T | undefined;
 }
 
 /** Stores where the channel's "queue" message lives and whether it still shows a backlog. */

@@ -129,6 +129,15 @@ describe('draining a channel', () => {
     expect(await counter('quiet-bot')).toBe(0);
   });
 
+  it('the queue head is the first entries in posting order, every agent’s first request before any second', async () => {
+    const a1 = await queued('flood-bot');
+    const a2 = await queued('flood-bot');
+    const b1 = await queued('quiet-bot');
+    const whole = (await listQueue(store(), channel)).map((e) => e.requestId);
+    expect(whole).toEqual([a1.intentId, b1.intentId, a2.intentId]);
+    expect((await listQueue(store(), channel, 2)).map((e) => e.requestId)).toEqual(whole.slice(0, 2));
+  });
+
   it('is idempotent: a re-run posts nothing, and an entry whose card is up leaves without a second post', async () => {
     const request = await queued();
     await drain(posterDeps(store(), client), channel);
