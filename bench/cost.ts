@@ -36,6 +36,7 @@ import { signedClick } from '../sandbox/slack-click.js';
 import type { SynthesizedLoop } from '../sandbox/synth.js';
 import { type MeteredIndex, UsageMeter, type UsageSnapshot } from '../sandbox/usage-meter.js';
 import { CardIndex } from './cards.js';
+import { waitFor as pollUntil } from './poll.js';
 import { cost, PRICE_REGION, PRICES, type PriceKey } from './prices.js';
 
 /** Sizes and goals of the run. */
@@ -50,7 +51,6 @@ export const COST = {
 
 const APPROVER = 'U0ALICE01';
 const HOURS_PER_MONTH = 730;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Kind = 'reviewed' | 'allowed' | 'denied';
 
@@ -285,14 +285,8 @@ export async function benchCost(): Promise<{
     if (event.source === DECISION_SOURCE)
       decided.set(String(event.detail.intentId), String(event.detail.status));
   });
-  const waitFor = async (check: () => boolean, timeoutMs: number) => {
-    const deadline = performance.now() + timeoutMs;
-    while (!check()) {
-      if (performance.now() > deadline) return false;
-      await sleep(2);
-    }
-    return true;
-  };
+  const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs: number) =>
+    pollUntil(check, timeoutMs, 2);
 
   const one = async (kind: Kind, n: number) => {
     const { source, intent } = intentOf(kind, n);

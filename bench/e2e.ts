@@ -28,6 +28,7 @@ import { getRequest } from '../lambdas/shared/store.js';
 import { CountersignLoop } from '../sandbox/loop.js';
 import { createSandboxServer } from '../sandbox/server.js';
 import { signedClick } from '../sandbox/slack-click.js';
+import { waitFor } from './poll.js';
 import { quantile } from './stats.js';
 
 /** Sizes and targets of the run. */
@@ -122,14 +123,6 @@ export async function benchE2E(): Promise<Record<string, unknown>> {
     });
     await res.text();
     return res.status;
-  };
-  const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs: number) => {
-    const deadline = performance.now() + timeoutMs;
-    while (!(await check())) {
-      if (performance.now() > deadline) return false;
-      await sleep(1);
-    }
-    return true;
   };
 
   try {

@@ -42,6 +42,7 @@ import { createSandboxServer } from '../sandbox/server.js';
 import { signedClick } from '../sandbox/slack-click.js';
 import { SLACK_RATE_LIMITS } from '../sandbox/slack-rate-limits.js';
 import { CardIndex } from './cards.js';
+import { waitFor as pollUntil } from './poll.js';
 import { quantile } from './stats.js';
 
 const env = (name: string, fallback: number) =>
@@ -165,14 +166,8 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
       await sleep(10);
     }
   })();
-  const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs: number) => {
-    const deadline = performance.now() + timeoutMs;
-    while (!(await check())) {
-      if (performance.now() > deadline) return false;
-      await sleep(25);
-    }
-    return true;
-  };
+  const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs: number) =>
+    pollUntil(check, timeoutMs, 25);
 
   try {
     const run = Date.now().toString(36);
