@@ -34,6 +34,22 @@ export interface WebIdp {
   stepUpAcr?: string;
 }
 
+/** The local IdP as the inbox and the API use it: its web client, tokens verified for the API audience. */
+export function sandboxWebIdp(idp: LocalIdp): WebIdp {
+  return {
+    issuer: idp.issuer,
+    clientId: idp.web.clientId,
+    clientSecret: idp.web.clientSecret,
+    verifier: createTokenVerifier({
+      issuer: idp.issuer,
+      clientId: idp.web.clientId,
+      apiAudience: idp.apiAudience,
+      clockToleranceSeconds: 60,
+    }),
+    stepUpAcr: SANDBOX_ACR.mfa,
+  };
+}
+
 /** Options of {@link startWebServer}. */
 export interface WebServerOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 4012 */
@@ -166,27 +182,11 @@ export async function startSandboxInbox(
   idp: LocalIdp,
 ): Promise<WebServer & { banner: string[] }> {
   const inbox = new URL(SANDBOX_WEB_INBOX_URL);
-  const verifier = createTokenVerifier({
-    issuer: idp.issuer,
-    clientId: idp.web.clientId,
-    apiAudience: idp.apiAudience,
-    clockToleranceSeconds: 60,
+  const webIdp = sandboxWebIdp(idp);
+  const server = await startWebServer((origin) => webDepsForLoop(loop, webIdp, origin), {
+    port: Number(inbox.port),
+    hostname: inbox.hostname,
   });
-  const server = await startWebServer(
-    (origin) =>
-      webDepsForLoop(
-        loop,
-        {
-          issuer: idp.issuer,
-          clientId: idp.web.clientId,
-          clientSecret: idp.web.clientSecret,
-          verifier,
-          stepUpAcr: SANDBOX_ACR.mfa,
-        },
-        origin,
-      ),
-    { port: Number(inbox.port), hostname: inbox.hostname },
-  );
   const banner = [
     `  Web inbox             ${server.url}/   (sign in as any person of the directory; the one-time code is shown on the page)`,
     `  Approval API          ${server.url}/v1/requests?status=PENDING   (Authorization: Bearer <token>; openapi/approval-api.json)`,

@@ -11,11 +11,10 @@
  */
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier } from '../../lambdas/identity/token-verifier.js';
 import { type LocalIdp, startLocalIdp } from '../../sandbox/idp.js';
 import { signInHeadless } from '../../sandbox/idp-sign-in.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
-import { startWebServer, type WebServer, webDepsForLoop } from '../../sandbox/web-server.js';
+import { sandboxWebIdp, startWebServer, type WebServer, webDepsForLoop } from '../../sandbox/web-server.js';
 import { DEMO, makeIntent } from '../support/fixtures.js';
 import {
   decisionFor,
@@ -35,25 +34,8 @@ let web: WebServer;
 
 beforeAll(async () => {
   loop = await sharedLoop();
-  web = await startWebServer(
-    (origin) =>
-      webDepsForLoop(
-        loop,
-        {
-          issuer: idp.issuer,
-          clientId: idp.web.clientId,
-          clientSecret: idp.web.clientSecret,
-          verifier: createTokenVerifier({
-            issuer: idp.issuer,
-            clientId: idp.web.clientId,
-            apiAudience: idp.apiAudience,
-            clockToleranceSeconds: 60,
-          }),
-        },
-        origin,
-      ),
-    { port: 0 },
-  );
+  // The IdP starts after the server (it needs the redirect URI): its settings are read per request.
+  web = await startWebServer((origin) => webDepsForLoop(loop, sandboxWebIdp(idp), origin), { port: 0 });
   idp = await startLocalIdp({ redirectUris: [web.redirectUri] });
   foreign = await startLocalIdp({ redirectUris: [web.redirectUri] });
 }, 120_000);

@@ -10,11 +10,10 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier } from '../../lambdas/identity/token-verifier.js';
 import { readChain } from '../../lambdas/shared/audit.js';
-import { type LocalIdp, SANDBOX_ACR, startLocalIdp } from '../../sandbox/idp.js';
+import { type LocalIdp, startLocalIdp } from '../../sandbox/idp.js';
 import type { CountersignLoop } from '../../sandbox/loop.js';
-import { startWebServer, type WebServer, webDepsForLoop } from '../../sandbox/web-server.js';
+import { sandboxWebIdp, startWebServer, type WebServer, webDepsForLoop } from '../../sandbox/web-server.js';
 import { launchBrowser } from '../support/browser.js';
 import { makeIntent } from '../support/fixtures.js';
 import {
@@ -46,26 +45,8 @@ let context: BrowserContext | undefined;
 beforeAll(async () => {
   await mkdir(IMAGES, { recursive: true });
   loop = await sharedLoop();
-  web = await startWebServer(
-    (origin) =>
-      webDepsForLoop(
-        loop,
-        {
-          issuer: idp.issuer,
-          clientId: idp.web.clientId,
-          clientSecret: idp.web.clientSecret,
-          verifier: createTokenVerifier({
-            issuer: idp.issuer,
-            clientId: idp.web.clientId,
-            apiAudience: idp.apiAudience,
-            clockToleranceSeconds: 60,
-          }),
-          stepUpAcr: SANDBOX_ACR.mfa,
-        },
-        origin,
-      ),
-    { port: 0 },
-  );
+  // The IdP starts after the server (it needs the redirect URI): its settings are read per request.
+  web = await startWebServer((origin) => webDepsForLoop(loop, sandboxWebIdp(idp), origin), { port: 0 });
   idp = await startLocalIdp({ redirectUris: [web.redirectUri] });
   browser = await launchBrowser();
 }, 180_000);
