@@ -1,7 +1,9 @@
 /**
  * The card poster: posts review cards from the per-channel card queue at the
  * channel's pace (lambdas/poster). Review kicks it with an asynchronous
- * invoke; it re-invokes itself when a backlog outlasts one invocation; a
+ * invoke (so do Record, when a decided request's card leaves the queue, and
+ * the interaction handler, when it hands over a rate-limited card update);
+ * it re-invokes itself when a backlog outlasts one invocation; a
  * schedule runs it every minute (the sweep), so a card whose poster crashed
  * or was throttled is posted anyway. Kicks and sweeps Lambda or Scheduler
  * could not deliver go to an alarmed dead-letter queue.
@@ -147,7 +149,7 @@ export class CardPoster extends Construct {
   }
 
   /**
-   * Binding for the function that kicks the poster (Review):
+   * Binding for a function that kicks the poster (Review, Record, the Slack interaction handler):
    * `COUNTERSIGN_POSTER_FUNCTION_ARN` and `lambda:InvokeFunction` on it.
    */
   public kicking(): Binding {

@@ -130,7 +130,10 @@ export class CountersignStack extends Stack {
       alarmActions,
     });
     this.cardPoster.allowReviewFailures(this.workflow.stateMachine);
-    this.workflow.reviewFunction.bind(this.cardPoster.kicking());
+    // Review kicks the poster after queueing a card; Record after a decided card left the queue; the
+    // interaction handler after handing it a card update Slack rate-limited.
+    for (const fn of [this.workflow.reviewFunction, this.workflow.recordFunction, this.slackEndpoint.handler])
+      fn.bind(this.cardPoster.kicking());
     // The poster removes what it posted or skipped; Record removes a request decided while queued.
     const queueRemover = this.auditStore.cardQueueRemover();
     this.cardPoster.posterFunction.bind(queueRemover);

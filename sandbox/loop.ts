@@ -411,6 +411,14 @@ export class CountersignLoop {
     review.usePosterKick(async () => {
       void poster.kick('review');
     });
+    // Record kicks it when a decided request's card leaves the queue; the interaction handler when
+    // it hands over a card update Slack rate-limited.
+    record.usePosterKick(async () => {
+      void poster.kick('record');
+    });
+    interaction.usePosterKick(async () => {
+      void poster.kick('repaint');
+    });
     posterModule.usePosterRerun(() => poster.rerun());
     poster.startSweep(options.posterSweepMs ?? 60_000);
     const digests = new LocalDigests(

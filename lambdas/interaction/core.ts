@@ -55,7 +55,7 @@ import {
   type VoteAction,
 } from './payload.js';
 import { claimSignature, verifySlackSignature } from './signature.js';
-import { ephemeral, SLACK_STYLE, slackNotifier } from './slack-notifier.js';
+import { ephemeral, type NotifierDeps, SLACK_STYLE, slackNotifier } from './slack-notifier.js';
 
 export type { CoreLogger } from '../review-core/contract.js';
 
@@ -70,6 +70,8 @@ export interface InteractionDeps extends Omit<ReviewCoreDeps, 'resolveActor' | '
   identity?: IdentityResolver;
   /** The other channels' notifiers (Teams), so a vote here repaints the request's cards there too. */
   otherChannels?: ReviewNotifier[];
+  /** Where a rate-limited card update goes (the poster's repaint queue); without it, it is only logged. */
+  repaintLater?: NotifierDeps['repaintLater'];
 }
 
 /** What happened, one word per case; the handler emits a metric per outcome. */

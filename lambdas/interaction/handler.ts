@@ -12,6 +12,7 @@ import { identityStoreDirectory, linkedSlackResolver } from '../identity/actor-r
 import { identityProviderFromEnv } from '../identity/config.js';
 import { createIdentityStoreClient } from '../identity/groups.js';
 import { reviewCoreFromEnv } from '../review-core/environment.js';
+import { queueRepaint } from '../shared/card-queue.js';
 import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { identityResolverFor } from '../shared/identity.js';
@@ -30,12 +31,39 @@ const loadSecret = slackSecretLoader(
 );
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const teams = teamsFromEnv();
+const posterArn = optionalEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
+/** The poster's invoke, loaded on the first hand-over only: this endpoint's cold start answers within 3 s. */
+let invokePoster: Promise<(payload: string) => Promise<unknown>> | undefined;
+/** Starts the card poster: an asynchronous invoke (replaced in the sandbox). */
+let kickPoster = async (_channel: string): Promise<void> => {
+  invokePoster ??= import('@aws-sdk/client-lambda').then(({ InvokeCommand, LambdaClient }) => {
+    const client = observed(new LambdaClient(lambdaClientConfig));
+    return (payload: string) =>
+      client.send(new InvokeCommand({ FunctionName: posterArn, InvocationType: 'Event', Payload: payload }));
+  });
+  await (await invokePoster)(JSON.stringify({ kick: 'repaint' }));
+};
+const core = reviewCoreFromEnv();
 const base = {
-  ...reviewCoreFromEnv(),
+  ...core,
   logger,
   // A request also shown in Teams has its Teams card repainted by a vote here.
   ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
+  // A card update Slack rate-limited goes to the poster, which can wait out the Retry-After.
+  ...(posterArn
+    ? {
+        repaintLater: async (request: Parameters<typeof queueRepaint>[1], note?: string) => {
+          await queueRepaint(core, request, note);
+          await kickPoster(request.card.channel);
+        },
+      }
+    : {}),
 };
+
+/** Replaces the poster's kick. The sandbox runs the poster in-process (sandbox/loop.ts). */
+export function usePosterKick(kick: (channel: string) => Promise<void>): void {
+  kickPoster = kick;
+}
 const idp = identityProviderFromEnv();
 // With an identity store, a Slack user is an approver only as the IdP's person with that email.
 const idpDirectory = idp?.identityStoreId

@@ -11,11 +11,28 @@ import { mention, renderCard, slackTime } from '../shared/card.js';
 /** The Slack methods the notifier uses. */
 export type NotifierSlack = Pick<WebClient, 'chat' | 'users' | 'usergroups'>;
 
+/** What the notifier needs. */
+export interface NotifierDeps {
+  slack: NotifierSlack;
+  logger: CoreLogger;
+  /**
+   * Hands a card whose update Slack rate-limited to the poster, which waits
+   * out the Retry-After this handler cannot (it answers within Slack's 3 s).
+   */
+  repaintLater?: (
+    request: RequestItem & { card: { channel: string; ts: string } },
+    note?: string,
+  ) => Promise<void>;
+}
+
+const isRateLimited = (error: unknown) =>
+  (error as { code?: string })?.code === 'slack_webapi_rate_limited_error';
+
 /** People as mentions, times as Slack dates (shown in each reader's time zone). */
 export const SLACK_STYLE: MessageStyle = { person: mention, time: slackTime, value: inlineValue };
 
 /** The core's notifier over Slack. */
-export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }): ReviewNotifier {
+export function slackNotifier(deps: NotifierDeps): ReviewNotifier {
   return {
     requestChanged: (request, note) => updateCard(deps, request, note),
     async postHocAcknowledged(request, by) {
@@ -43,22 +60,33 @@ export function slackNotifier(deps: { slack: NotifierSlack; logger: CoreLogger }
 }
 
 /** Repaints the review card from the request's state. */
-async function updateCard(
-  deps: { slack: NotifierSlack; logger: CoreLogger },
-  request: RequestItem,
-  note?: string,
-): Promise<void> {
-  if (!request.card) return;
+async function updateCard(deps: NotifierDeps, request: RequestItem, note?: string): Promise<void> {
+  const where = request.card;
+  if (!where) return;
   const card = renderCard(request, note ? { note } : {});
   try {
     await deps.slack.chat.update({
-      channel: request.card.channel,
-      ts: request.card.ts,
+      channel: where.channel,
+      ts: where.ts,
       text: card.text,
       blocks: card.blocks,
     });
   } catch (error) {
-    // The decision stands; a stale card is cosmetic and the next update repaints it.
+    // The decision stands whatever the card shows. A rate-limited update goes to the poster, which
+    // can wait; any other failure is logged and the next update repaints the card.
+    if (isRateLimited(error) && deps.repaintLater) {
+      try {
+        await deps.repaintLater({ ...request, card: where }, note);
+        deps.logger.warn('card update rate limited; the poster repaints it', { requestId: request.intentId });
+        return;
+      } catch (handOver) {
+        deps.logger.warn('card update rate limited and not handed to the poster', {
+          requestId: request.intentId,
+          error: (handOver as Error).message,
+        });
+        return;
+      }
+    }
     deps.logger.warn('card update failed', { requestId: request.intentId, error: (error as Error).message });
   }
 }

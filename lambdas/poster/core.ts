@@ -19,6 +19,10 @@
  *   replaces the wall of cards and is updated in place; only each agent's
  *   first waiting request still gets a card. Below it, cards flow again and
  *   the message says so.
+ * - Repaints: a card update Slack rate-limited inside a click's answer window
+ *   is queued for the poster (card-queue.ts), which repaints the card from
+ *   the request as it then stands, a few per round between posts and waiting
+ *   out `chat.update`'s own Retry-After, so a card never stays stale.
  * - Before its time runs out, with cards still to post, it kicks itself again.
  */
 import type { WebClient } from '@slack/web-api';
@@ -28,7 +32,9 @@ import {
   acquireLease,
   type BacklogMessage,
   dequeueCard,
+  dequeueRepaint,
   listQueue,
+  listRepaints,
   type QueueEntry,
   readBacklogMessage,
   releaseLease,
@@ -43,6 +49,8 @@ import { type Pace, TokenBucket } from './token-bucket.js';
 export const QUEUE_MESSAGE_INTERVAL_MS = 5_000;
 /** Time kept back at the end of an invocation: the last post and the lease release must fit. */
 export const BUDGET_MARGIN_MS = 8_000;
+/** Repaints done between two cards at most, so repaints never hold back a review card for long. */
+export const REPAINTS_PER_ROUND = 5;
 
 /** Dependencies of {@link drain}. */
 export interface PosterDeps extends AuditDeps {
@@ -74,6 +82,8 @@ export interface DrainResult {
   skipped: string[];
   /** Requests whose review failed because Slack refused their card. */
   failed: string[];
+  /** Requests whose card was repainted after a rate-limited update. */
+  repainted: string[];
   /** Entries still waiting when it stopped. */
   left: number;
 }
@@ -101,7 +111,14 @@ const isPlatformError = (error: unknown): error is { data?: { error?: string } }
 
 /** Drains the channel's queue as far as its pace and this invocation's time allow. */
 export async function drain(deps: PosterDeps, channel: string): Promise<DrainResult> {
-  const result: DrainResult = { outcome: 'drained', posted: [], skipped: [], failed: [], left: 0 };
+  const result: DrainResult = {
+    outcome: 'drained',
+    posted: [],
+    skipped: [],
+    failed: [],
+    repainted: [],
+    left: 0,
+  };
   const clock = () => deps.now().getTime();
   for (;;) {
     const lease = await acquireLease(deps, channel, deps.holder, clock(), deps.leaseMs);
@@ -123,7 +140,7 @@ export async function drain(deps: PosterDeps, channel: string): Promise<DrainRes
     }
     // A card enqueued while we held the lease was kicked in vain: look once more after releasing.
     const after = postable(await queueHead(deps, channel), deps.backlogThreshold);
-    if (after.length === 0) break;
+    if (after.length === 0 && (await listRepaints(deps, channel, 1)).length === 0) break;
     if (deps.remainingMs() < BUDGET_MARGIN_MS) {
       result.outcome = 'budget';
       break;
@@ -144,13 +161,29 @@ async function drainHeld(
   const clock = () => deps.now().getTime();
   // Only the lease holder writes the queue message, so it is read once per hold.
   let shown = await readBacklogMessage(deps, channel);
+  // chat.update's own Retry-After: repaints wait until then, cards do not.
+  let repaintNotBefore = 0;
   for (;;) {
     if (deps.remainingMs() < BUDGET_MARGIN_MS) return 'budget';
     if (!(await renewLease(deps, channel, deps.holder, clock(), deps.leaseMs))) return 'lease-lost';
+    let repaintsLeft = false;
+    if (clock() >= repaintNotBefore) {
+      const repaint = await repaintCards(deps, channel, result);
+      repaintsLeft = repaint.left;
+      if (repaint.retryAfterMs !== undefined) repaintNotBefore = clock() + repaint.retryAfterMs;
+    } else {
+      repaintsLeft = true;
+    }
     const entries = await queueHead(deps, channel);
     shown = await showBacklog(deps, channel, entries, shown);
     const next = postable(entries, deps.backlogThreshold)[0];
-    if (!next) return 'drained';
+    if (!next) {
+      if (!repaintsLeft) return 'drained';
+      const wait = Math.max(0, repaintNotBefore - clock());
+      if (wait > deps.remainingMs() - BUDGET_MARGIN_MS) return 'rate-limited';
+      if (wait > 0) await deps.sleep(wait);
+      continue;
+    }
 
     const request = await getRequest(deps, next.requestId);
     if (request?.status !== 'PENDING' || request.card) {
@@ -194,6 +227,37 @@ async function drainHeld(
     await dequeueCard(deps, { channel, sk: next.sk });
     result.posted.push(next.requestId);
   }
+}
+
+/**
+ * Repaints up to {@link REPAINTS_PER_ROUND} cards whose update was rate
+ * limited, each from its request as it stands now (the queued note only
+ * while the status is the one it was written for). A 429 stops the round and
+ * says how long `chat.update` must wait; any other refusal (the message was
+ * deleted, say) is logged and the repaint dropped: nothing else can show it.
+ */
+async function repaintCards(
+  deps: PosterDeps,
+  channel: string,
+  result: DrainResult,
+): Promise<{ left: boolean; retryAfterMs?: number }> {
+  const waiting = await listRepaints(deps, channel, REPAINTS_PER_ROUND + 1);
+  for (const entry of waiting.slice(0, REPAINTS_PER_ROUND)) {
+    const request = await getRequest(deps, entry.requestId);
+    if (request?.card) {
+      const note = entry.note && request.status === entry.status ? { note: entry.note } : {};
+      const card = renderCard(request, note);
+      try {
+        await (await deps.slack()).chat.update({ ...request.card, text: card.text, blocks: card.blocks });
+        result.repainted.push(entry.requestId);
+      } catch (error) {
+        if (isRateLimited(error)) return { left: true, retryAfterMs: error.retryAfter * 1000 };
+        deps.warn?.('could not repaint a card', { requestId: entry.requestId, error: String(error) });
+      }
+    }
+    await dequeueRepaint(deps, channel, entry);
+  }
+  return { left: waiting.length > REPAINTS_PER_ROUND };
 }
 
 /** Stores and audits a posted card; a request decided meanwhile gets its card repainted as decided. */

@@ -44,6 +44,12 @@ export interface RecordDeps extends AuditDeps {
   otherChannels?: ReviewNotifier[];
   /** The approvals channel, where the flood alert of an over-quota agent goes (./flood-alert.ts). */
   alertChannel?: string;
+  /**
+   * Starts the card poster after a queued card left the queue, so the queue
+   * message and the cards held back behind a backlog catch up now rather
+   * than at the next sweep.
+   */
+  kickPoster?: (channel: string) => Promise<void>;
 }
 
 const FINAL_KIND: Record<FinalStatus, AuditKind> = {
@@ -260,7 +266,8 @@ export async function recordDecision(
   }
 
   // Decided while its card waited in the queue: the card leaves it (the poster would skip it anyway).
-  if (request.queued && !request.card) await dequeueCard(deps, request.queued);
+  if (request.queued && !request.card && (await dequeueCard(deps, request.queued)))
+    await kickPoster(deps, request.queued.channel);
   await refreshCard(deps, request);
   for (const channel of deps.otherChannels ?? []) await channel.requestChanged(request);
   if (won) await notifyRequester(deps, request, decision);
@@ -305,6 +312,18 @@ async function notifyRequester(
   } catch (error) {
     deps.warn?.('could not DM the requester the outcome', {
       requestId: request.intentId,
+      error: (error as Error).message ?? String(error),
+    });
+  }
+}
+
+/** Kicks the poster; a failed kick is logged (the decision is durable, and the sweep runs the poster anyway). */
+async function kickPoster(deps: RecordDeps, channel: string): Promise<void> {
+  try {
+    await deps.kickPoster?.(channel);
+  } catch (error) {
+    deps.warn?.('could not kick the card poster', {
+      channel,
       error: (error as Error).message ?? String(error),
     });
   }

@@ -1,5 +1,6 @@
 /** Record task of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { observed } from '../shared/client-config.js';
@@ -26,6 +27,19 @@ const teams = teamsFromEnv();
 const metrics = powertoolsSink();
 const rubberStampSeconds = rubberStampSecondsFromEnv();
 
+const posterArn = optionalEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
+const lambda = posterArn ? observed(new LambdaClient(lambdaClientConfig)) : undefined;
+/** Starts the card poster: an asynchronous invoke (replaced in the sandbox). */
+let kickPoster = async (_channel: string): Promise<void> => {
+  await lambda?.send(
+    new InvokeCommand({
+      FunctionName: posterArn,
+      InvocationType: 'Event',
+      Payload: JSON.stringify({ kick: 'record' }),
+    }),
+  );
+};
+
 const deps: RecordDeps = {
   ...auditDepsFromEnv(),
   grantTtlSeconds: optionalEnv('COUNTERSIGN_GRANT_TTL_SECONDS')
@@ -37,8 +51,14 @@ const deps: RecordDeps = {
   },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
   alertChannel: optionalEnv('COUNTERSIGN_SLACK_CHANNEL'),
+  ...(posterArn ? { kickPoster: (channel: string) => kickPoster(channel) } : {}),
   ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
 };
+/** Replaces the poster's kick. The sandbox runs the poster in-process (sandbox/loop.ts). */
+export function usePosterKick(kick: (channel: string) => Promise<void>): void {
+  kickPoster = kick;
+}
+
 const exportTrace = handlerTraceExport('record', (message, extra) => logger.warn(message, extra));
 
 export const handler = async (state: WorkflowState): Promise<DecisionDetail> => {

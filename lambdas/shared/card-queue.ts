@@ -10,6 +10,9 @@
  * - counter: sk `AGENT#<sha256(agentId)>`, `queued` = the agent's entries waiting
  * - lease:   sk `LEASE`, the one drainer (`holder`, `until` epoch ms) and its token bucket
  * - backlog: sk `BACKLOG`, where the channel's one "queue" message lives
+ * - repaint: sk `REPAINT#<requestId>`, a card whose update Slack rate-limited
+ *   inside the answer window; the poster repaints it from the request as it
+ *   then stands (the interaction handler cannot wait out a `Retry-After`)
  *
  * Order (the sort key, read front to back):
  *   `ITEM#<rank, 6 digits>#<urgency, 1 digit>#<expiresAt>#<enqueuedAt>#<requestId>`
@@ -73,6 +76,7 @@ export interface BacklogMessage {
 
 export const queuePartition = (channel: string) => `CARDQUEUE#${channel}`;
 const ENTRY_PREFIX = 'ITEM#';
+const REPAINT_PREFIX = 'REPAINT#';
 const agentKeyOf = (agentId: string) => sha256Hex(agentId).slice(0, 32);
 
 /** 0 for a step-up or multi-approver plan, 1 otherwise. */
@@ -297,4 +301,77 @@ export async function writeBacklogMessage(
       Item: { pk: queuePartition(channel), sk: 'BACKLOG', ...message },
     }),
   );
+}
+
+/** A card waiting to be repainted (see the module comment). */
+export interface RepaintEntry {
+  sk: string;
+  requestId: string;
+  /** When it was asked for; a later request for the same card replaces it. */
+  queuedAt: string;
+  /** The request's status then: the note is shown only while the status is unchanged. */
+  status: string;
+  /** A context line the repaint shows (e.g. why a late answer changed nothing). */
+  note?: string;
+}
+
+/**
+ * Asks the poster to repaint a card whose update was rate limited. One item per
+ * card: a newer ask replaces an older one, and the repaint reads the request
+ * when it runs, so it shows the latest state whatever happened meanwhile.
+ */
+export async function queueRepaint(
+  deps: StoreDeps & { now: () => Date },
+  request: Pick<RequestItem, 'intentId' | 'status'> & { card: { channel: string } },
+  note?: string,
+): Promise<void> {
+  await deps.ddb.send(
+    new PutCommand({
+      TableName: deps.table,
+      Item: {
+        pk: queuePartition(request.card.channel),
+        sk: `${REPAINT_PREFIX}${request.intentId}`,
+        requestId: request.intentId,
+        queuedAt: deps.now().toISOString(),
+        status: request.status,
+        ...(note ? { note } : {}),
+      },
+    }),
+  );
+}
+
+/** The cards waiting to be repainted in a channel, at most `limit`. */
+export async function listRepaints(deps: StoreDeps, channel: string, limit: number): Promise<RepaintEntry[]> {
+  const out = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': queuePartition(channel), ':prefix': REPAINT_PREFIX },
+      ConsistentRead: true,
+      Limit: limit,
+    }),
+  );
+  return (out.Items ?? []) as RepaintEntry[];
+}
+
+/** Removes a repaint once done, unless a newer ask replaced it meanwhile (that one stays). */
+export async function dequeueRepaint(
+  deps: StoreDeps,
+  channel: string,
+  entry: RepaintEntry,
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new DeleteCommand({
+        TableName: deps.table,
+        Key: { pk: queuePartition(channel), sk: entry.sk },
+        ConditionExpression: 'queuedAt = :at',
+        ExpressionAttributeValues: { ':at': entry.queuedAt },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }

@@ -100,10 +100,10 @@ const UNUSED_GRANTS_KEPT: { handlers: string[] | '*'; action: RegExp; reason: st
       'a retried Review repaints a card the poster already posted (test/poster/drain.test.ts); the scenario never retries Review',
   },
   {
-    handlers: ['review', 'poster'],
+    handlers: ['review', 'poster', 'record', 'interaction'],
     action: /^lambda:InvokeFunction$/,
     reason:
-      'Review kicks the poster and the poster re-runs itself by async invoke; the sandbox runs the poster in process instead',
+      'Review kicks the poster, Record kicks it when a decided card leaves the queue, the interaction handler when it hands over a rate-limited card update (test/interaction/answer-window.test.ts), and the poster re-runs itself, all by async invoke; the sandbox runs the poster in process instead',
   },
   {
     handlers: ['poster'],

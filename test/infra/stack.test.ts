@@ -334,6 +334,7 @@ describe('functions', () => {
         'COUNTERSIGN_SLACK_SECRET_ARN',
         'COUNTERSIGN_SLACK_CHANNEL',
         'COUNTERSIGN_RUBBER_STAMP_SECONDS',
+        'COUNTERSIGN_POSTER_FUNCTION_ARN',
       ].sort(),
     );
     expect(keys('SlackEndpointInteractionFunction')).toEqual(
@@ -345,6 +346,7 @@ describe('functions', () => {
         'COUNTERSIGN_APPROVER_GROUP',
         'COUNTERSIGN_AGENTS',
         'COUNTERSIGN_EMAIL_RULES',
+        'COUNTERSIGN_POSTER_FUNCTION_ARN',
       ].sort(),
     );
     expect(keys('AuditDigestDigestFunction')).toEqual(

@@ -7,13 +7,18 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HttpRequest } from '../../lambdas/interaction/payload.js';
+import { drain } from '../../lambdas/poster/core.js';
+import { listRepaints } from '../../lambdas/shared/card-queue.js';
 import {
   answerWindow,
+  createPosterSlackClient,
   createSlackClient,
   createWindowSlackClient,
   SLACK_WINDOW_BUDGET_MS,
 } from '../../lambdas/shared/slack.js';
 import { FAKE_SLACK_TOKEN } from '../../sandbox/fake-slack.js';
+import { DEMO } from '../support/fixtures.js';
+import { posterDeps } from '../support/poster.js';
 import { type Harness, SIGNING_SECRET, startHarness, USERS } from './harness.js';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -176,6 +181,52 @@ describe('interaction handler inside the answer window', () => {
     expect(callsOf('users.info')).toHaveLength(2);
     expect((await h.request(request.intentId))?.status).toBe('PENDING');
     expect(h.fakeAws.tasks.callsOf('SendTaskSuccess', request.taskToken)).toHaveLength(0);
+  });
+});
+
+describe('a card update Slack rate-limits inside the window', () => {
+  it('goes to the poster, which repaints the card with the vote once Slack allows it', async () => {
+    // Prepare: a two-approver request with its card up, the poster deployed, chat.update over its limit
+    process.env.COUNTERSIGN_POSTER_FUNCTION_ARN =
+      'arn:aws:lambda:us-east-1:000000000000:function:countersign-poster';
+    try {
+      const handler = await loadHandler();
+      const kicks: string[] = [];
+      // The handler's module instance (loadHandler reset the module registry): its kick, recorded.
+      const module = await import('../../lambdas/interaction/handler.js');
+      module.usePosterKick(async (channel) => {
+        kicks.push(channel);
+      });
+      const request = await h.seed({ review: { quorum: 2 } });
+      h.slack.setRateLimit('chat.update', 1, 2);
+
+      // Act: Alice approves (one of two); her card update gets the 429
+      const result = await handler(event(h.click(USERS.alice, 'approve', request.intentId)));
+
+      // Assess: answered, vote counted, the card handed over rather than left stale
+      expect(result.statusCode).toBe(200);
+      expect(callsOf('chat.update').map((c) => c.status)).toEqual([429]);
+      expect((await h.request(request.intentId))?.approvals).toHaveLength(1);
+      expect(kicks).toEqual([DEMO.channel]);
+      expect((await listRepaints(h.deps, DEMO.channel, 10)).map((r) => r.requestId)).toEqual([
+        request.intentId,
+      ]);
+
+      // Act: the kicked poster runs
+      const drained = await drain(
+        posterDeps(h.deps, createPosterSlackClient(FAKE_SLACK_TOKEN, h.slack.url)),
+        DEMO.channel,
+      );
+
+      // Assess: the card now shows Alice's approval
+      expect(drained.repainted).toEqual([request.intentId]);
+      const repaint = callsOf('chat.update').at(-1)!;
+      expect(repaint).toMatchObject({ status: 200, params: { ts: request.card!.ts } });
+      expect(JSON.stringify(repaint.params.blocks)).toContain(USERS.alice);
+      expect(await listRepaints(h.deps, DEMO.channel, 10)).toEqual([]);
+    } finally {
+      delete process.env.COUNTERSIGN_POSTER_FUNCTION_ARN;
+    }
   });
 });
 

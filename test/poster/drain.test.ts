@@ -10,12 +10,15 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { drain } from '../../lambdas/poster/core.js';
+import { recordDecision } from '../../lambdas/record/core.js';
 import { review } from '../../lambdas/review/core.js';
 import { readChain } from '../../lambdas/shared/audit.js';
 import {
   enqueueCard,
   listQueue,
+  listRepaints,
   queuePartition,
+  queueRepaint,
   readBacklogMessage,
 } from '../../lambdas/shared/card-queue.js';
 import { createPosterSlackClient } from '../../lambdas/shared/slack.js';
@@ -196,6 +199,63 @@ describe('draining a channel', () => {
     expect((await getRequest(store(), decided.intentId))?.card).toBeUndefined();
   });
 
+  it('Record removes a card whose review expired while it waited, and kicks the poster to catch up', async () => {
+    // Prepare: two requests queued; the first one's review times out before its card went up.
+    const expired = await queued('flood-bot');
+    const next = await queued('flood-bot');
+    const kicks: string[] = [];
+    const warnings: string[] = [];
+    const recordDeps = {
+      ...store(),
+      grantTtlSeconds: 900,
+      kickPoster: async (c: string) => {
+        kicks.push(c);
+      },
+      warn: (message: string) => warnings.push(message),
+    };
+    const state = {
+      executionId: expired.executionId,
+      evaluation: {
+        requestId: expired.intentId,
+        outcome: 'review' as const,
+        agentId: expired.agentId,
+        intentHash: expired.intentHash,
+        reason: 'needs review',
+        policies: [],
+        review: expired.review!,
+      },
+      failure: { Error: 'States.Timeout', Cause: 'timed out' },
+    };
+    // Act
+    const { detail } = await recordDecision(recordDeps, state);
+    // Assess: expired, out of the queue, the poster kicked for the channel; the next card still waits
+    expect(detail.status).toBe('EXPIRED');
+    expect((await listQueue(store(), channel)).map((e) => e.requestId)).toEqual([next.intentId]);
+    expect(await counter('flood-bot')).toBe(1);
+    expect(kicks).toEqual([channel]);
+    // A kick that fails is logged; the decision stands (the sweep runs the poster anyway).
+    const again = await queued('quiet-bot');
+    const failing = {
+      ...recordDeps,
+      kickPoster: async () => {
+        throw new Error('Lambda throttled the invoke');
+      },
+    };
+    const out = await recordDecision(failing, {
+      ...state,
+      executionId: again.executionId,
+      evaluation: {
+        ...state.evaluation,
+        requestId: again.intentId,
+        agentId: again.agentId,
+        intentHash: again.intentHash,
+      },
+    });
+    expect(out.detail.status).toBe('EXPIRED');
+    expect(warnings).toContain('could not kick the card poster');
+    expect((await getRequest(store(), again.intentId))?.status).toBe('EXPIRED');
+  });
+
   it('one drainer per channel: a held lease turns a kick away; an expired one is taken over', async () => {
     const request = await queued();
     const time = fakeTime(Date.now());
@@ -287,6 +347,111 @@ describe('draining a channel', () => {
     expect(result.outcome).toBe('budget');
     expect(result.left).toBeGreaterThan(0);
     expect(deps.reruns).toEqual([channel]);
+  });
+});
+
+describe('repainting cards whose update was rate limited', () => {
+  /** A request with its card up, as the poster leaves it. */
+  async function carded(
+    agentId: string = DEMO.agentId,
+  ): Promise<RequestItem & { card: { channel: string; ts: string } }> {
+    const request = await queued(agentId);
+    await drain(posterDeps(store(), client), channel);
+    const stored = (await getRequest(store(), request.intentId))!;
+    expect(stored.card).toBeDefined();
+    slack.reset();
+    return stored as RequestItem & { card: { channel: string; ts: string } };
+  }
+  const updatesOf = (requestId: string) =>
+    slack
+      .sent('chat.update')
+      .filter(
+        (m) => JSON.stringify(m.blocks ?? []).includes(requestId) || String(m.text).includes(requestId),
+      );
+
+  it('repaints the card from the request as it stands when the poster runs, then forgets the repaint', async () => {
+    // Prepare: the card is up; a vote's update was rate limited, and the request was decided since.
+    const request = await carded();
+    await queueRepaint(store(), request, 'a note written for the pending card');
+    await decide(store(), request.intentId, {
+      status: 'DENIED',
+      automatic: true,
+      reason: 'denied while the repaint waited',
+      decidedAt: new Date().toISOString(),
+      approvers: [],
+      policies: [],
+      intentHash: request.intentHash,
+    });
+    // Act
+    const result = await drain(posterDeps(store(), client), channel);
+    // Assess: one chat.update of that card, showing the decision and not the stale note; nothing posted.
+    expect(result).toMatchObject({ repainted: [request.intentId], posted: [] });
+    const updates = slack.sent('chat.update');
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({ channel: request.card.channel, ts: request.card.ts });
+    const shown = JSON.stringify(updates[0]!.blocks);
+    expect(shown).toContain('denied while the repaint waited');
+    expect(shown).not.toContain('a note written for the pending card');
+    expect(await listRepaints(store(), channel, 10)).toEqual([]);
+  });
+
+  it('shows the queued note while the request is as it was when the update failed', async () => {
+    const request = await carded();
+    await queueRepaint(store(), request, 'the late answer changed nothing');
+    await drain(posterDeps(store(), client), channel);
+    expect(JSON.stringify(updatesOf(request.intentId)[0]?.blocks)).toContain(
+      'the late answer changed nothing',
+    );
+  });
+
+  it('waits out chat.update’s Retry-After, then repaints once; a card Slack no longer has is dropped', async () => {
+    const time = fakeTime(Date.now());
+    const limited = await carded();
+    const gone = await carded('other-bot');
+    await queueRepaint(store(), limited);
+    await queueRepaint(store(), gone);
+    slack.setRateLimit('chat.update', 1, 3);
+    slack.setFailure('chat.update', 'message_not_found', 1, (params) => params.ts === gone.card.ts);
+    const warnings: string[] = [];
+    const result = await drain(
+      posterDeps({ ...store(), now: time.now }, client, {
+        sleep: time.sleep,
+        warn: (message) => warnings.push(message),
+      }),
+      channel,
+    );
+    expect(time.slept).toContain(3000);
+    expect(result.repainted).toContain(limited.intentId);
+    expect(result.repainted).not.toContain(gone.intentId);
+    expect(warnings).toContain('could not repaint a card');
+    expect(await listRepaints(store(), channel, 10)).toEqual([]);
+  });
+
+  it('a Retry-After longer than the time left keeps the repaint for the next run', async () => {
+    const time = fakeTime(Date.now());
+    const request = await carded();
+    await queueRepaint(store(), request);
+    slack.setRateLimit('chat.update', 1, 60);
+    const result = await drain(
+      posterDeps({ ...store(), now: time.now }, client, { sleep: time.sleep, remainingMs: () => 20_000 }),
+      channel,
+    );
+    expect(result).toMatchObject({ outcome: 'rate-limited', repainted: [] });
+    expect((await listRepaints(store(), channel, 10)).map((r) => r.requestId)).toEqual([request.intentId]);
+  });
+
+  it('a newer ask for the same card replaces the older; a repaint done meanwhile does not remove the newer', async () => {
+    const request = await carded();
+    const t0 = new Date('2026-12-02T12:00:00.000Z');
+    await queueRepaint({ ...store(), now: () => t0 }, request, 'first');
+    const [older] = await listRepaints(store(), channel, 10);
+    await queueRepaint({ ...store(), now: () => new Date(t0.getTime() + 1000) }, request, 'second');
+    const listed = await listRepaints(store(), channel, 10);
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.note).toBe('second');
+    const { dequeueRepaint } = await import('../../lambdas/shared/card-queue.js');
+    expect(await dequeueRepaint(store(), channel, older!)).toBe(false);
+    expect(await listRepaints(store(), channel, 10)).toHaveLength(1);
   });
 });
 
