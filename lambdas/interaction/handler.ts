@@ -16,6 +16,7 @@ import { queueRepaint } from '../shared/card-queue.js';
 import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { identityResolverFor } from '../shared/identity.js';
+import { posterKick } from '../shared/poster-kick.js';
 import { answerWindow, createWindowSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { teamsFromEnv } from '../teams/environment.js';
@@ -32,17 +33,8 @@ const loadSecret = slackSecretLoader(
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const teams = teamsFromEnv();
 const posterArn = optionalEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
-/** The poster's invoke, loaded on the first hand-over only: this endpoint's cold start answers within 3 s. */
-let invokePoster: Promise<(payload: string) => Promise<unknown>> | undefined;
-/** Starts the card poster: an asynchronous invoke (replaced in the sandbox). */
-let kickPoster = async (_channel: string): Promise<void> => {
-  invokePoster ??= import('@aws-sdk/client-lambda').then(({ InvokeCommand, LambdaClient }) => {
-    const client = observed(new LambdaClient(lambdaClientConfig));
-    return (payload: string) =>
-      client.send(new InvokeCommand({ FunctionName: posterArn, InvocationType: 'Event', Payload: payload }));
-  });
-  await (await invokePoster)(JSON.stringify({ kick: 'repaint' }));
-};
+/** Starts the card poster (replaced in the sandbox). */
+let kickPoster = posterKick(posterArn, 'repaint');
 const core = reviewCoreFromEnv();
 const base = {
   ...core,

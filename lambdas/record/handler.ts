@@ -1,6 +1,5 @@
 /** Record task of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { observed } from '../shared/client-config.js';
@@ -8,6 +7,7 @@ import { optionalEnv, requireEnv, requireIntEnv } from '../shared/env.js';
 import type { DecisionDetail } from '../shared/intent.js';
 import { decisionMetrics, rubberStampSecondsFromEnv } from '../shared/metrics.js';
 import { powertoolsSink, publishSafely } from '../shared/metrics-emf.js';
+import { posterKick } from '../shared/poster-kick.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
 import { handlerTraceExport } from '../shared/tracing.js';
@@ -28,17 +28,8 @@ const metrics = powertoolsSink();
 const rubberStampSeconds = rubberStampSecondsFromEnv();
 
 const posterArn = optionalEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
-const lambda = posterArn ? observed(new LambdaClient(lambdaClientConfig)) : undefined;
-/** Starts the card poster: an asynchronous invoke (replaced in the sandbox). */
-let kickPoster = async (_channel: string): Promise<void> => {
-  await lambda?.send(
-    new InvokeCommand({
-      FunctionName: posterArn,
-      InvocationType: 'Event',
-      Payload: JSON.stringify({ kick: 'record' }),
-    }),
-  );
-};
+/** Starts the card poster (replaced in the sandbox). */
+let kickPoster = posterKick(posterArn, 'record');
 
 const deps: RecordDeps = {
   ...auditDepsFromEnv(),

@@ -1,11 +1,11 @@
 /** Review task (`.waitForTaskToken`) of the approval workflow. Logic lives in ./core.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { auditDepsFromEnv, lambdaClientConfig } from '../shared/aws.js';
 import { observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
+import { posterKick } from '../shared/poster-kick.js';
 import type { ReminderScheduler } from '../shared/reminders.js';
 import { createSlackClient } from '../shared/slack.js';
 import { slackSecretLoader } from '../shared/slack-secret.js';
@@ -25,17 +25,8 @@ let slack: ReturnType<typeof createSlackClient> | undefined;
 const scheduleGroup = optionalEnv('COUNTERSIGN_SCHEDULE_GROUP');
 const teams = teamsFromEnv();
 const posterArn = requireEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
-const lambda = observed(new LambdaClient(lambdaClientConfig));
-/** Starts the card poster: an asynchronous invoke (replaced in the sandbox). */
-let kickPoster = async (_channel: string): Promise<void> => {
-  await lambda.send(
-    new InvokeCommand({
-      FunctionName: posterArn,
-      InvocationType: 'Event',
-      Payload: JSON.stringify({ kick: 'review' }),
-    }),
-  );
-};
+/** Starts the card poster (replaced in the sandbox). */
+let kickPoster = posterKick(posterArn, 'review');
 
 const deps: ReviewDeps = {
   ...auditDepsFromEnv(),
