@@ -179,38 +179,91 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
     const publishedAt = new Map<string, number>();
     const publishedWall = new Map<string, number>();
     const publishErrors: string[] = [];
+    /** Publishes a plan at its pace through the sandbox's PutEvents; resolves once every send answered. */
+    const publishAll = async (planned: Planned[], began: number) => {
+      const sends: Promise<unknown>[] = [];
+      for (const p of planned) {
+        const wait = began + p.dueMs - performance.now();
+        if (wait > 0) await sleep(wait);
+        publishedAt.set(p.intent.intentId, performance.now());
+        publishedWall.set(p.intent.intentId, Date.now());
+        sends.push(
+          client
+            .send(
+              new PutEventsCommand({
+                Entries: [
+                  {
+                    EventBusName: loop.config.eventBusName,
+                    Source: `${AGENT_SOURCE_PREFIX}${p.agent}`,
+                    DetailType: INTENT_DETAIL_TYPE,
+                    Detail: JSON.stringify(p.intent),
+                  },
+                ],
+              }),
+            )
+            .then(
+              (out) => {
+                if (out.FailedEntryCount)
+                  publishErrors.push(`${p.intent.intentId}: ${out.Entries?.[0]?.ErrorCode}`);
+              },
+              (error: unknown) => publishErrors.push(`${p.intent.intentId}: ${(error as Error).message}`),
+            ),
+        );
+      }
+      await Promise.all(sends);
+    };
+    const clickStatuses = new Map<number, number>();
+    /** Approves every listed request still pending, with its card's Approve value (or its stored intent's). */
+    const approveAll = async (pending: string[], deadline: number) => {
+      const queue = [...pending];
+      await Promise.all(
+        Array.from({ length: FLOOD.clickConcurrency }, async () => {
+          for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+            if (performance.now() > deadline) break;
+            const request = await getRequest(deps, id);
+            if (!request || FINAL.has(request.status)) continue;
+            const signed = signedClick(loop.signingSecret, {
+              userId: APPROVER,
+              actionId: 'approve',
+              requestId: cards.approveValues.get(id) ?? approveButtonValue(request),
+            });
+            const status = await fetch(`${server.url}/slack/interactions`, {
+              method: 'POST',
+              headers: signed.headers,
+              body: signed.body,
+            }).then(
+              async (res) => {
+                await res.text();
+                return res.status;
+              },
+              () => 0,
+            );
+            clickStatuses.set(status, (clickStatuses.get(status) ?? 0) + 1);
+          }
+        }),
+      );
+    };
+
+    // Calm: the other agents alone, at the same pace, before any flood: what a first card takes in
+    // this sandbox on this machine when nobody floods. Approved and decided before the flood starts.
+    const calmPlan = floodPlan(`${run}c`).filter((p) => p.agent !== FLOODER);
+    const calmIds = calmPlan.map((p) => p.intent.intentId);
+    await publishAll(calmPlan, performance.now());
+    await waitFor(() => calmIds.every((id) => cards.has(id) || decisions.has(id)), FLOOD.waitSeconds * 1000);
+    const calmLatencies = calmIds
+      .filter((id) => cards.firstSeen.has(id))
+      .map((id) => cards.firstSeen.get(id)! - publishedAt.get(id)!);
+    await approveAll(calmIds, performance.now() + FLOOD.waitSeconds * 1000);
+    await waitFor(() => calmIds.every((id) => decisions.has(id)), FLOOD.waitSeconds * 1000);
+    await loop.idle();
+    progress(`calm: ${calmLatencies.length} of ${calmIds.length} carded; the flood starts`);
+    clickStatuses.clear();
+
     const start = performance.now();
     const cpuAtStart = process.cpuUsage();
-    const sends: Promise<unknown>[] = [];
-    for (const p of plan) {
-      const wait = start + p.dueMs - performance.now();
-      if (wait > 0) await sleep(wait);
-      publishedAt.set(p.intent.intentId, performance.now());
-      publishedWall.set(p.intent.intentId, Date.now());
-      sends.push(
-        client
-          .send(
-            new PutEventsCommand({
-              Entries: [
-                {
-                  EventBusName: loop.config.eventBusName,
-                  Source: `${AGENT_SOURCE_PREFIX}${p.agent}`,
-                  DetailType: INTENT_DETAIL_TYPE,
-                  Detail: JSON.stringify(p.intent),
-                },
-              ],
-            }),
-          )
-          .then(
-            (out) => {
-              if (out.FailedEntryCount)
-                publishErrors.push(`${p.intent.intentId}: ${out.Entries?.[0]?.ErrorCode}`);
-            },
-            (error: unknown) => publishErrors.push(`${p.intent.intentId}: ${(error as Error).message}`),
-          ),
-      );
-    }
-    await Promise.all(sends);
+    const slackCallsBefore = slack.calls.length;
+    resetLookupCacheCounters();
+    await publishAll(plan, start);
     const publishSeconds = (performance.now() - start) / 1000;
     progress(`published ${ids.length} intents in ${publishSeconds.toFixed(1)} s`);
 
@@ -232,39 +285,16 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
     const cpuMsPerIntent = (cpu.user + cpu.system) / 1000 / ids.length;
     progress(`${cards.counts.size} carded, ${decisions.size} decided; approving the rest`);
     const pendingBeforeApproval = ids.filter((id) => !decisions.has(id)).length;
-    const cardsBeforeApproval = new Map(cards.firstSeen);
+    const floodIds = new Set(ids);
+    const cardsBeforeApproval = new Map([...cards.firstSeen].filter(([id]) => floodIds.has(id)));
 
     // Approve everything pending, with the Approve value of its card (or of its stored intent when it got none).
     const approveStart = performance.now();
     const approveStartWall = Date.now();
     const drainDeadline = approveStart + FLOOD.waitSeconds * 1000;
-    const queue = ids.filter((id) => !decisions.has(id));
-    const clickStatuses = new Map<number, number>();
-    await Promise.all(
-      Array.from({ length: FLOOD.clickConcurrency }, async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-          if (performance.now() > drainDeadline) break;
-          const request = await getRequest(deps, id);
-          if (!request || FINAL.has(request.status)) continue;
-          const signed = signedClick(loop.signingSecret, {
-            userId: APPROVER,
-            actionId: 'approve',
-            requestId: cards.approveValues.get(id) ?? approveButtonValue(request),
-          });
-          const status = await fetch(`${server.url}/slack/interactions`, {
-            method: 'POST',
-            headers: signed.headers,
-            body: signed.body,
-          }).then(
-            async (res) => {
-              await res.text();
-              return res.status;
-            },
-            () => 0,
-          );
-          clickStatuses.set(status, (clickStatuses.get(status) ?? 0) + 1);
-        }
-      }),
+    await approveAll(
+      ids.filter((id) => !decisions.has(id)),
+      drainDeadline,
     );
     progress(`clicked ${JSON.stringify(Object.fromEntries(clickStatuses))}; waiting for the drain`);
     const drained = await waitFor(
@@ -364,9 +394,15 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
         share: round(perSecond / FLOOD.allowedPerChannelPerSecond, 2),
       };
     }
-    const calls = slack.calls;
+    // The flood's calls only (the calm phase came first).
+    const calls = slack.calls.slice(slackCallsBefore);
     const callsByMethod = countBy(calls.map((c) => c.method));
-    const limits = slack.rateLimitCounters();
+    const limited = countBy(calls.filter((c) => c.status === 429).map((c) => c.method));
+    const acceptedPosts = countBy(
+      calls
+        .filter((c) => c.method === 'chat.postMessage' && c.status === 200)
+        .map((c) => String(c.params.channel)),
+    );
     const lookups = Object.fromEntries(
       Object.entries(lookupCacheCounters()).map(([name, c]) => [
         name,
@@ -396,6 +432,9 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
       normalFirstCardP50Ms: normalLatencies.length ? round(quantile(normalLatencies, 0.5)) : undefined,
       normalFirstCardP99Ms: normalLatencies.length ? round(quantile(normalLatencies, 0.99)) : undefined,
       normalFirstCardSamples: normalLatencies.length,
+      calmFirstCardP50Ms: p(calmLatencies, 0.5),
+      calmFirstCardP99Ms: p(calmLatencies, 0.99),
+      calmCarded: `${calmLatencies.length} of ${calmIds.length}`,
       othersEvaluatedP50Ms: p(othersLag, 0.5),
       othersEvaluatedP99Ms: p(othersLag, 0.99),
       flooderEvaluatedP50Ms: p(flooderLag, 0.5),
@@ -412,8 +451,9 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
       slackCallsPerRequest: round(calls.length / ids.length, 2),
       slackCallsByMethod: callsByMethod,
       slack429s: calls.filter((c) => c.status === 429).length,
-      slackLimited: limits.limited,
-      slackAcceptedByChannel: limits.acceptedByChannel,
+      slack429sBeforeApproval: calls.filter((c) => c.status === 429 && c.at < approveStartWall).length,
+      slackLimited: limited,
+      slackAcceptedByChannel: { 'chat.postMessage': acceptedPosts },
       lookupCaches: lookups,
       clickStatuses: Object.fromEntries(clickStatuses),
       drained,
@@ -469,6 +509,9 @@ export function printFlood(r: Record<string, unknown>): void {
       typeof r.normalFirstCardP99Ms === 'number' ? r.normalFirstCardP99Ms <= g.firstCardP99Ms : undefined,
     ],
     ['others: no card before approval', r.normalWithoutCardBeforeApproval, '', undefined],
+    ['  the same, no flood: first card p50 (ms)', r.calmFirstCardP50Ms, '', undefined],
+    ['  the same, no flood: first card p99 (ms)', r.calmFirstCardP99Ms, '', undefined],
+    ['  the same, no flood: carded', r.calmCarded, '', undefined],
     ['  of which publish → evaluated p50 (ms)', r.othersEvaluatedP50Ms, '', undefined],
     ['  publish → evaluated p99 (ms)', r.othersEvaluatedP99Ms, '', undefined],
     ['  evaluated → queued p99 (ms)', r.othersToQueueP99Ms, '', undefined],
@@ -485,6 +528,7 @@ export function printFlood(r: Record<string, unknown>): void {
     ['  intents/s one process sustains', r.sustainableIntentsPerSecond, '', undefined],
     ['Slack calls per request', r.slackCallsPerRequest, '', undefined],
     ['Slack 429s seen', r.slack429s, '', undefined],
+    ['  of them before the approvals', r.slack429sBeforeApproval, '', undefined],
     ['approve all: drained', r.drained, 'true', r.drained === true],
     ['approve all: time to drain (s)', r.drainSeconds, '', undefined],
   ];
