@@ -602,6 +602,66 @@ describe('a modification', () => {
     });
   });
 
+  it('names every changed parameter in the decision, in the order policy lists them', async () => {
+    // Prepare
+    const request = await seed({
+      review: { ...editable.review, editable: ['parameters.roleName', 'parameters.policyArn'] },
+    });
+    const parameters = {
+      policyArn: 'arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess',
+      roleName: 'payments-deployer-ro',
+    };
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+      parameters,
+    });
+
+    // Assess
+    expect(outcome.decided?.reason).toBe(
+      'Approved by t-alice, with modified parameters (parameters.roleName, parameters.policyArn)',
+    );
+    expect(outcome.decided?.parameters).toEqual(parameters);
+  });
+
+  it('refuses a change outside the editable parameters on the parameters as a whole, changing nothing', async () => {
+    // Prepare
+    const request = await seed(editable);
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+      parameters: { ...request.intent.parameters, policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' },
+    });
+
+    // Assess
+    expect(outcome.refusal).toEqual({
+      code: 'invalid-input',
+      message: 'Only the parameters policy marks editable may change.',
+      field: 'parameters',
+    });
+    expect((await stored(request.intentId)).modification).toBeUndefined();
+  });
+
+  it('reads a Modify without parameters as no change, shown on the parameters when nothing is editable', async () => {
+    // Prepare: policy made nothing editable (a channel checks first and offers no form; this command skipped it).
+    const request = await seed();
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+    });
+
+    // Assess
+    expect(outcome.refusal).toEqual({
+      code: 'invalid-input',
+      message: 'Nothing was changed: use Approve instead.',
+      field: 'parameters',
+    });
+    expect((await stored(request.intentId)).approvals).toEqual([]);
+  });
+
   it('answers a modification short of the quorum as modified, with what is still needed', async () => {
     // Prepare
     const request = await seed({ review: { ...editable.review, quorum: 2 } });
