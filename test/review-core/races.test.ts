@@ -1,8 +1,9 @@
 /**
  * Commands that pass every check and then lose their conditional write to a
  * concurrent one: a vote whose request was modified, already counted from the
- * voter's other click, decided or removed in between; a modification beaten by
- * another modification, a decision or a removal. The concurrent command really
+ * voter's other click, decided or removed in between; a deciding vote whose
+ * decision another command wrote first; a modification beaten by another
+ * modification, a decision or a removal. The concurrent command really
  * runs, on the same dynalite, between the checks and the write
  * (`writingBetween`); what the loser is told, and that it changed nothing, is
  * what these tests assert.
@@ -33,6 +34,8 @@ beforeEach(() => {
 
 /** The vote's conditional write (`recordApproval`). */
 const VOTE = 'SET approvals = list_append';
+/** The decision's conditional write (`decide`). */
+const DECISION = 'SET #status = :status, decision = :decision';
 /** The modification's conditional write (`recordModification`). */
 const MODIFICATION = 'SET modification = :modification';
 
@@ -185,6 +188,34 @@ describe('a vote that loses its write', () => {
     });
     expect(await core.stored(request.intentId)).toBeUndefined();
     expect(core.fakeAws.tasks.calls).toEqual([]);
+  });
+});
+
+describe('a deciding vote that loses the decision', () => {
+  it('is counted, then answered with who decided when a denial decided between its count and its decision', async () => {
+    // Prepare: alice's vote meets the quorum; bob's denial is decided before her decision is written.
+    const request = await core.seed();
+    const alice = racing(DECISION, () =>
+      first.send('t-bob', 'deny', request.intentId, { seenHash: request.intentHash, reason: 'not today' }),
+    );
+
+    // Act
+    const outcome = await alice.send('t-alice', 'approve', request.intentId, {
+      seenHash: request.intentHash,
+    });
+
+    // Assess
+    const now = await core.stored(request.intentId);
+    expect(now?.decision).toMatchObject({ status: 'DENIED', reason: 'Denied by t-bob: not today' });
+    expect(outcome).toEqual({
+      outcome: 'late',
+      notice: `This request was already denied by t-bob at ${now?.decision?.decidedAt}. Reason: "Denied by t-bob: not today"`,
+      state: expect.objectContaining({ request: now }),
+      decided: now?.decision,
+    });
+    expect(now?.approvals.map((a) => a.slackUserId)).toEqual(['t-alice']);
+    expect(core.fakeAws.tasks.callsOf('SendTaskSuccess')).toEqual([]);
+    expect(core.fakeAws.tasks.callsOf('SendTaskFailure')).toHaveLength(1);
   });
 });
 
