@@ -445,22 +445,31 @@ describe('break-glass', () => {
     const breakable = await seed(urgent);
     const normal = await seed({ intent: { context: { urgency: 'normal' } }, review: urgent.review });
     const plain = await seed({ intent: urgent.intent, review: { responderEmails: ['carol@example.com'] } });
+    const unstated = await seed({ review: urgent.review });
 
     // Act
-    const approveAs = (r: RequestItem) =>
-      channel.send('t-carol', 'approve', r.intentId, { seenHash: r.intentHash });
+    const approveAs = (r: RequestItem, user = 't-carol') =>
+      channel.send(user, 'approve', r.intentId, { seenHash: r.intentHash });
     const hinted = await approveAs(breakable);
     const notUrgent = await approveAs(normal);
     const notAllowed = await approveAs(plain);
+    const noUrgencyStated = await approveAs(unstated);
+    const owner = await approveAs(breakable, 't-erin');
+    const outsider = await approveAs(breakable, 't-dave');
 
     // Assess
+    expect(unstated.intent.context).toBeUndefined();
     expect(hinted.refusal?.code).toBe('self-on-behalf-of');
     expect(hinted.refusal?.message).toContain('use *Break glass* and give a reason');
-    for (const refused of [notUrgent, notAllowed]) {
+    for (const refused of [notUrgent, notAllowed, noUrgencyStated]) {
       expect(refused.refusal?.code).toBe('self-on-behalf-of');
       expect(refused.refusal?.message).not.toContain('Break glass');
       expect(refused.refusal?.message).toMatch(/nobody approves their own action\.$/);
     }
+    // Others refused on the urgent request are not pointed at a path that is not theirs.
+    expect(owner.refusal?.code).toBe('self-owner');
+    expect(outsider.refusal?.code).toBe('not-eligible');
+    for (const refused of [owner, outsider]) expect(refused.refusal?.message).not.toContain('Break glass');
   });
 
   it('approves for the responder alone, with their reason, and audits the deciding vote as break-glass', async () => {
