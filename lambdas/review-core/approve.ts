@@ -82,14 +82,14 @@ export async function approve(
   }
   if (counted.kind === 'already-voted') {
     // Concurrent votes can all be counted before one of them decides, so the count may exceed the quorum.
-    const missing = plan.quorum - (counted.request?.approvals.length ?? 0);
+    const missing = plan.quorum - counted.request.approvals.length;
     return {
       outcome: 'already-voted',
       notice:
         missing > 0
           ? `You already approved this request; it needs ${missing} more approval${missing === 1 ? '' : 's'} from someone else.`
           : 'You already approved this request; it has the approvals it needs and is being decided.',
-      ...(counted.request ? { state: stateOf(counted.request) } : {}),
+      state: stateOf(counted.request),
     };
   }
   if (counted.kind === 'not-pending') {

@@ -326,7 +326,8 @@ export async function addSentMessage(
 /** Outcome of an approve vote. */
 export type VoteResult =
   | { kind: 'counted'; request: RequestItem }
-  | { kind: 'already-voted'; request: RequestItem | undefined }
+  /** The person's vote is already counted; the request (read back, still PENDING) shows by how many. */
+  | { kind: 'already-voted'; request: RequestItem }
   | { kind: 'not-pending'; request: RequestItem | undefined }
   /** The intent changed (a modification) since the voter's check: the vote would approve something unseen. */
   | { kind: 'changed'; request: RequestItem };

@@ -13,7 +13,12 @@ export default defineConfig({
     ...base.test,
     // Unit tests of the core over dynalite and the fake Step Functions task API, started once per
     // file; the end-to-end files (Slack loop, workflow) stay in `npm test`.
-    include: ['test/review-core/channels.test.ts', 'test/review-core/decide.test.ts'],
+    include: [
+      'test/review-core/channels.test.ts',
+      'test/review-core/decide.test.ts',
+      'test/review-core/races.test.ts',
+      'test/review-core/reevaluation.test.ts',
+    ],
     hookTimeout: 60_000,
     reporters: ['default'],
   },

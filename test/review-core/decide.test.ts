@@ -445,22 +445,31 @@ describe('break-glass', () => {
     const breakable = await seed(urgent);
     const normal = await seed({ intent: { context: { urgency: 'normal' } }, review: urgent.review });
     const plain = await seed({ intent: urgent.intent, review: { responderEmails: ['carol@example.com'] } });
+    const unstated = await seed({ review: urgent.review });
 
     // Act
-    const approveAs = (r: RequestItem) =>
-      channel.send('t-carol', 'approve', r.intentId, { seenHash: r.intentHash });
+    const approveAs = (r: RequestItem, user = 't-carol') =>
+      channel.send(user, 'approve', r.intentId, { seenHash: r.intentHash });
     const hinted = await approveAs(breakable);
     const notUrgent = await approveAs(normal);
     const notAllowed = await approveAs(plain);
+    const noUrgencyStated = await approveAs(unstated);
+    const owner = await approveAs(breakable, 't-erin');
+    const outsider = await approveAs(breakable, 't-dave');
 
     // Assess
+    expect(unstated.intent.context).toBeUndefined();
     expect(hinted.refusal?.code).toBe('self-on-behalf-of');
     expect(hinted.refusal?.message).toContain('use *Break glass* and give a reason');
-    for (const refused of [notUrgent, notAllowed]) {
+    for (const refused of [notUrgent, notAllowed, noUrgencyStated]) {
       expect(refused.refusal?.code).toBe('self-on-behalf-of');
       expect(refused.refusal?.message).not.toContain('Break glass');
       expect(refused.refusal?.message).toMatch(/nobody approves their own action\.$/);
     }
+    // Others refused on the urgent request are not pointed at a path that is not theirs.
+    expect(owner.refusal?.code).toBe('self-owner');
+    expect(outsider.refusal?.code).toBe('not-eligible');
+    for (const refused of [owner, outsider]) expect(refused.refusal?.message).not.toContain('Break glass');
   });
 
   it('approves for the responder alone, with their reason, and audits the deciding vote as break-glass', async () => {
@@ -600,6 +609,66 @@ describe('a modification', () => {
       quorum: 1,
       diff: [expect.objectContaining({ path: 'parameters.roleName' })],
     });
+  });
+
+  it('names every changed parameter in the decision, in the order policy lists them', async () => {
+    // Prepare
+    const request = await seed({
+      review: { ...editable.review, editable: ['parameters.roleName', 'parameters.policyArn'] },
+    });
+    const parameters = {
+      policyArn: 'arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess',
+      roleName: 'payments-deployer-ro',
+    };
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+      parameters,
+    });
+
+    // Assess
+    expect(outcome.decided?.reason).toBe(
+      'Approved by t-alice, with modified parameters (parameters.roleName, parameters.policyArn)',
+    );
+    expect(outcome.decided?.parameters).toEqual(parameters);
+  });
+
+  it('refuses a change outside the editable parameters on the parameters as a whole, changing nothing', async () => {
+    // Prepare
+    const request = await seed(editable);
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+      parameters: { ...request.intent.parameters, policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' },
+    });
+
+    // Assess
+    expect(outcome.refusal).toEqual({
+      code: 'invalid-input',
+      message: 'Only the parameters policy marks editable may change.',
+      field: 'parameters',
+    });
+    expect((await stored(request.intentId)).modification).toBeUndefined();
+  });
+
+  it('reads a Modify without parameters as no change, shown on the parameters when nothing is editable', async () => {
+    // Prepare: policy made nothing editable (a channel checks first and offers no form; this command skipped it).
+    const request = await seed();
+
+    // Act
+    const outcome = await evaluating().send('t-alice', 'modify', request.intentId, {
+      seenHash: request.intentHash,
+    });
+
+    // Assess
+    expect(outcome.refusal).toEqual({
+      code: 'invalid-input',
+      message: 'Nothing was changed: use Approve instead.',
+      field: 'parameters',
+    });
+    expect((await stored(request.intentId)).approvals).toEqual([]);
   });
 
   it('answers a modification short of the quorum as modified, with what is still needed', async () => {
