@@ -53,17 +53,20 @@ export function parseStrictJson(text: string, options: StrictJsonOptions = {}): 
 
 /**
  * Walks `value` in text order (objects by the keys as written, arrays by
- * index) and compares each object's own keys with the keys the scan decoded
- * for it. Returns a reason when they differ, else undefined.
+ * index) and compares each object's own keys with `objects`, the keys decoded
+ * from the text for each object in the order its `{` appears. Returns a
+ * reason when they differ, else undefined. Pure, so the check is tested on
+ * any value, whether or not this engine's `JSON.parse` misreads.
  */
-function keysMisread(value: unknown, objects: string[][]): string | undefined {
+export function keysMisread(value: unknown, objects: readonly (readonly string[])[]): string | undefined {
+  // A stack popped from the end: children are pushed last-first so they come off in text order.
   const pending: unknown[] = [value];
   let next = 0;
   while (pending.length > 0) {
     const node = pending.pop();
     if (node === null || typeof node !== 'object') continue;
     if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) pending.push(node[i]);
+      for (const item of node.toReversed()) pending.push(item);
       continue;
     }
     const written = objects[next++];
@@ -71,14 +74,13 @@ function keysMisread(value: unknown, objects: string[][]): string | undefined {
     if (!written || !sameKeys(written, read)) {
       return 'the JSON parser read an object key differently from how it is written; the text is refused';
     }
-    for (let i = written.length - 1; i >= 0; i--)
-      pending.push((node as Record<string, unknown>)[written[i]!]);
+    for (const key of written.toReversed()) pending.push((node as Record<string, unknown>)[key]);
   }
   return undefined;
 }
 
 /** Equal as sets (the scan has already refused duplicates; the order of integer-like keys differs). */
-function sameKeys(written: string[], read: string[]): boolean {
+function sameKeys(written: readonly string[], read: readonly string[]): boolean {
   if (written.length !== read.length) return false;
   const readSet = new Set(read);
   return written.every((key) => readSet.has(key));
