@@ -253,6 +253,10 @@ describe('inlineValue', () => {
     expect(inlineValue(' `a`\n<b> ')).toBe('`\\u0020\\u0060a\\u0060\\n&lt;b&gt;\\u0020`');
   });
 
+  it('doubles a backslash before a letter that reads as an escape on one line', () => {
+    expect(inlineValue('a\\nb\\tc')).toBe('`a\\\\nb\\\\tc`');
+  });
+
   it('says (empty) for an empty value', () => {
     expect(inlineValue('')).toBe('(empty)');
   });
@@ -282,6 +286,10 @@ describe('codeLines', () => {
       value: '```a\nb\\nc\n&lt;d&gt;```',
       hidden: false,
     });
+  });
+
+  it('doubles a backslash before a letter that reads as an escape on one line', () => {
+    expect(codeLines(['a\\nb', 'c\\td'], 100).value).toBe('```a\\\\nb\nc\\\\td```');
   });
 
   it('says when any value held a hidden character', () => {
