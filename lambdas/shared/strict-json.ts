@@ -22,6 +22,12 @@ export type StrictJsonResult = { ok: true; value: unknown } | { ok: false; reaso
 export interface StrictJsonOptions {
   /** Deepest nesting of objects and arrays accepted (the outermost is level 1). @default 1000 */
   maxDepth?: number;
+  /**
+   * The parser that reads the text once the scan accepts it. Replaceable so
+   * the refusal of a parser that misreads keys is tested on any engine.
+   * @default JSON.parse
+   */
+  parse?: (text: string) => unknown;
 }
 
 /** Nesting EventBridge's PutEvents documents as the most it processes. */
@@ -37,12 +43,13 @@ type Frame =
  */
 export function parseStrictJson(text: string, options: StrictJsonOptions = {}): StrictJsonResult {
   const maxDepth = options.maxDepth ?? EVENTBRIDGE_MAX_DEPTH;
+  const parse = options.parse ?? JSON.parse;
   const objects: string[][] = [];
   const problem = scan(text, maxDepth, objects);
   if (problem) return { ok: false, reason: problem };
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parse(text);
   } catch (error) {
     return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
   }

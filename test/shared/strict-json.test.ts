@@ -99,6 +99,7 @@ describe('parseStrictJson', () => {
     ['values separated by a comma at the root', '1,2'],
     ['a comma alone', ','],
     ['an unterminated string', '{"a":"x'],
+    ['an unterminated string in a list', '[1,"abc'],
     ['a trailing comma', '{"a":1,}'],
     ['a bad escape in a key', '{"\\x":1}'],
   ])('refuses %s with the JSON parser message', (_name, text) => {
@@ -149,6 +150,20 @@ describe('parseStrictJson never returns keys the text does not hold', () => {
       }
     });
   }
+
+  it('refuses a text whose parser returns other keys than the text holds, naming no key', () => {
+    // Prepare: a parser that reads the escaped key "\n" as "\\", as Node 24's can.
+    const misreading = () => ({ '\\': 1 });
+
+    // Act
+    const result = parseStrictJson('{"\\u000a":1}', { parse: misreading });
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      reason: 'the JSON parser read an object key differently from how it is written; the text is refused',
+    });
+  });
 
   it('compares nested objects in text order, whatever order integer-like keys take', () => {
     const result = parseStrictJson('{"b":{"2":[{"x":1},{"y":{"1":0,"a":2}}],"1":true},"a":[]}');
