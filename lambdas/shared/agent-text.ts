@@ -33,10 +33,11 @@ export interface RevealOptions {
   edges?: boolean;
 }
 
-const hex = (cp: number) =>
-  cp > 0xffff
-    ? `\\u{${cp.toString(16).toUpperCase()}}`
-    : `\\u${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+/** `\uXXXX`, or `\u{XXXXX}` for a code point past the four hex digits of U+FFFF. */
+const hex = (cp: number) => {
+  const digits = cp.toString(16).toUpperCase();
+  return digits.length > 4 ? `\\u{${digits}}` : `\\u${digits.padStart(4, '0')}`;
+};
 
 /** Whether a character is hidden (invisible or direction-changing). */
 export const isHidden = (char: string) => HIDDEN.test(char);
@@ -51,7 +52,6 @@ export function revealTokens(value: string, options: RevealOptions): { tokens: s
   const escapes = options.layout === 'line' ? '\\unrt' : '\\ur';
   let hidden = false;
   const tokens = chars.map((char, i) => {
-    if (char === '\\') return char;
     if (char === '\n') return options.layout === 'lines' ? '\n' : '\\n';
     if (char === '\t') return options.layout === 'lines' ? '\t' : '\\t';
     if (char === '\r') return '\\r';
@@ -64,12 +64,22 @@ export function revealTokens(value: string, options: RevealOptions): { tokens: s
     return char;
   });
   // A backslash is doubled when what follows it (as shown) would read as an escape.
-  for (let i = 0; i < tokens.length; i++) {
-    const next = tokens[i + 1]?.[0] ?? '';
-    if (tokens[i] === '\\' && next !== '' && escapes.includes(next)) tokens[i] = '\\\\';
+  for (const [i, token] of tokens.entries()) {
+    const next = tokens[i + 1];
+    if (token === '\\' && next !== undefined && escapes.includes(next[0]!)) tokens[i] = '\\\\';
   }
   return { tokens, hidden };
 }
+
+/** The control characters each layout writes as a letter escape (`\r` always; `\n`, `\t` on one line). */
+const CONTROL_ESCAPES: Record<Layout, ReadonlyMap<string | undefined, string>> = {
+  line: new Map([
+    ['n', '\n'],
+    ['r', '\r'],
+    ['t', '\t'],
+  ]),
+  lines: new Map([['r', '\r']]),
+};
 
 /** The inverse of {@link revealTokens} joined: the original value. */
 export function unreveal(shown: string, layout: Layout): string {
@@ -81,6 +91,7 @@ export function unreveal(shown: string, layout: Layout): string {
       continue;
     }
     const next = shown[i + 1];
+    const control = CONTROL_ESCAPES[layout].get(next);
     const braced = /^u\{([0-9A-F]{5,6})\}/.exec(shown.slice(i + 1));
     const plain = /^u([0-9A-F]{4})/.exec(shown.slice(i + 1));
     if (next === '\\') {
@@ -92,11 +103,8 @@ export function unreveal(shown: string, layout: Layout): string {
     } else if (plain) {
       out += String.fromCharCode(Number.parseInt(plain[1]!, 16));
       i += plain[0].length;
-    } else if (layout === 'line' && next && 'nrt'.includes(next)) {
-      out += next === 'n' ? '\n' : next === 'r' ? '\r' : '\t';
-      i += 1;
-    } else if (next === 'r') {
-      out += '\r';
+    } else if (control !== undefined) {
+      out += control;
       i += 1;
     } else out += '\\';
   }

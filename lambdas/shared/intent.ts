@@ -33,7 +33,33 @@ z.config(en());
 /** Shape of an agent id as it appears after {@link AGENT_SOURCE_PREFIX}. */
 export const agentIdSchema = z.string().check(z.regex(AGENT_ID, 'agent id must be 1-64 of [a-z0-9._-]'));
 
-const email = z.email().check(z.maxLength(254));
+/**
+ * Most characters of each text field of an intent or a cancellation (of the
+ * trimmed text, for fields that refuse blank text), each tested at its edge.
+ * The id patterns carry their own lengths: {@link INTENT_ID} 8-128, an agent
+ * id 1-64, an environment 1-32.
+ */
+export const TEXT_LIMITS = {
+  action: 128,
+  resource: 2048,
+  justification: 4096,
+  /** A key of `parameters` (the data rules refuse a longer key anywhere first: {@link MAX_KEY_LENGTH}). */
+  parameterKey: 256,
+  dataset: 256,
+  diff: 64 * 1024,
+  impact: 4096,
+  link: 2048,
+  model: 128,
+  sessionId: 256,
+  /** An email address (the most SMTP carries in a path). */
+  email: 254,
+  cancellationReason: 1024,
+} as const;
+
+/** Most items of each list in an intent's context. */
+export const LIST_LIMITS = { datasets: 50, links: 10 } as const;
+
+const email = z.email().check(z.maxLength(TEXT_LIMITS.email));
 const shortText = (max: number) => z.string().check(z.trim(), z.minLength(1), z.maxLength(max));
 
 /** A string checked by a W3C Trace Context parser, refused with the parser's reason. */
@@ -48,11 +74,13 @@ const traceField = (parse: (text: string) => { ok: true } | { ok: false; reason:
 /** Optional context that helps a reviewer judge the action, and the agent's trace to continue. */
 export const intentContextSchema = z
   .strictObject({
-    datasets: z.optional(z.array(shortText(256)).check(z.maxLength(50))),
-    diff: z.optional(z.string().check(z.maxLength(64 * 1024))),
-    impact: z.optional(shortText(4096)),
+    datasets: z.optional(z.array(shortText(TEXT_LIMITS.dataset)).check(z.maxLength(LIST_LIMITS.datasets))),
+    diff: z.optional(z.string().check(z.maxLength(TEXT_LIMITS.diff))),
+    impact: z.optional(shortText(TEXT_LIMITS.impact)),
     urgency: z.optional(z.enum(['normal', 'urgent'])),
-    links: z.optional(z.array(z.url().check(z.maxLength(2048))).check(z.maxLength(10))),
+    links: z.optional(
+      z.array(z.url().check(z.maxLength(TEXT_LIMITS.link))).check(z.maxLength(LIST_LIMITS.links)),
+    ),
     /** W3C `traceparent` of the agent's span that asks: Countersign's spans join that trace. */
     traceparent: z.optional(traceField(parseTraceparent)),
     /** W3C `tracestate` passed on with the trace; needs `traceparent`. */
@@ -67,8 +95,8 @@ export const intentContextSchema = z
 
 /** Who the agent is and for whom it acts. */
 export const intentAgentSchema = z.strictObject({
-  model: shortText(128),
-  sessionId: shortText(256),
+  model: shortText(TEXT_LIMITS.model),
+  sessionId: shortText(TEXT_LIMITS.sessionId),
   onBehalfOf: email,
   owner: email,
 });
@@ -85,9 +113,9 @@ export const intentSchema = z.strictObject({
         /^[A-Za-z0-9-]+:[A-Za-z0-9*._-]+$/,
         'action must look like "service:Operation", e.g. iam:AttachRolePolicy',
       ),
-      z.maxLength(128),
+      z.maxLength(TEXT_LIMITS.action),
     ),
-  resource: shortText(2048),
+  resource: shortText(TEXT_LIMITS.resource),
   environment: z
     .string()
     .check(
@@ -96,8 +124,8 @@ export const intentSchema = z.strictObject({
         'environment must be a lower-case name such as prod, staging or dev',
       ),
     ),
-  justification: shortText(4096),
-  parameters: z.record(z.string().check(z.maxLength(256)), z.unknown()),
+  justification: shortText(TEXT_LIMITS.justification),
+  parameters: z.record(z.string().check(z.maxLength(TEXT_LIMITS.parameterKey)), z.unknown()),
   agent: intentAgentSchema,
   context: z.optional(intentContextSchema),
 });
@@ -108,7 +136,7 @@ export type Intent = z.infer<typeof intentSchema>;
 /** The `Detail` of a `Privileged Action Cancelled` event. */
 export const cancellationSchema = z.strictObject({
   intentId: intentSchema.shape.intentId,
-  reason: z.optional(shortText(1024)),
+  reason: z.optional(shortText(TEXT_LIMITS.cancellationReason)),
 });
 
 /** Final statuses of a request. */
@@ -180,7 +208,7 @@ export type IntentParseResult = { ok: true; intent: Intent } | { ok: false; reas
  */
 export const MAX_INTENT_DEPTH = 24;
 /** Longest key accepted anywhere in an intent (the schema's limit for `parameters` keys). */
-export const MAX_KEY_LENGTH = 256;
+export const MAX_KEY_LENGTH = TEXT_LIMITS.parameterKey;
 /**
  * Keys refused at any depth: `JSON.parse` keeps `__proto__` as an own key,
  * but building a plain object from it (as schema validation does) sets the

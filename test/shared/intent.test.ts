@@ -18,11 +18,14 @@ import {
   FORBIDDEN_KEYS,
   INTENT_DETAIL_TYPE,
   intentDataProblem,
+  intentSchema,
+  LIST_LIMITS,
   MAX_INTENT_BYTES,
   MAX_INTENT_DEPTH,
   MAX_KEY_LENGTH,
   MAX_STORED_INTENT_BYTES,
   parseIntent,
+  TEXT_LIMITS,
 } from '../../lambdas/shared/intent.js';
 import { parseTraceparent, parseTracestate } from '../../lambdas/shared/tracing-context.js';
 
@@ -250,6 +253,194 @@ describe('parseIntent: the schema', () => {
 
     // Assess
     expect([valid.success, badId.success, empty.success, long.success]).toEqual([true, false, false, false]);
+  });
+});
+
+describe('parseIntent: every limit and pattern at its edge', () => {
+  it('has the limits agents are told about', () => {
+    expect(TEXT_LIMITS).toEqual({
+      action: 128,
+      resource: 2048,
+      justification: 4096,
+      parameterKey: 256,
+      dataset: 256,
+      diff: 65_536,
+      impact: 4096,
+      link: 2048,
+      model: 128,
+      sessionId: 256,
+      email: 254,
+      cancellationReason: 1024,
+    });
+    expect(LIST_LIMITS).toEqual({ datasets: 50, links: 10 });
+  });
+
+  /** A detail with one field of `n` characters (or a list of `n` items), and where a refusal names it. */
+  const sized: [string, number, (n: number) => unknown, string][] = [
+    ['action', TEXT_LIMITS.action, (n) => detail({ action: `svc:${'a'.repeat(n - 4)}` }), 'action'],
+    ['resource', TEXT_LIMITS.resource, (n) => detail({ resource: 'r'.repeat(n) }), 'resource'],
+    [
+      'justification',
+      TEXT_LIMITS.justification,
+      (n) => detail({ justification: 'j'.repeat(n) }),
+      'justification',
+    ],
+    [
+      'dataset',
+      TEXT_LIMITS.dataset,
+      (n) => detail({ context: { datasets: ['d'.repeat(n)] } }),
+      'context.datasets.0',
+    ],
+    ['diff', TEXT_LIMITS.diff, (n) => detail({ context: { diff: 'x'.repeat(n) } }), 'context.diff'],
+    ['impact', TEXT_LIMITS.impact, (n) => detail({ context: { impact: 'i'.repeat(n) } }), 'context.impact'],
+    [
+      'link',
+      TEXT_LIMITS.link,
+      (n) => detail({ context: { links: [`https://e.com/${'a'.repeat(n - 14)}`] } }),
+      'context.links.0',
+    ],
+    ['model', TEXT_LIMITS.model, (n) => detail({}, { model: 'm'.repeat(n) }), 'agent.model'],
+    ['session id', TEXT_LIMITS.sessionId, (n) => detail({}, { sessionId: 's'.repeat(n) }), 'agent.sessionId'],
+    [
+      'owner email',
+      TEXT_LIMITS.email,
+      (n) => detail({}, { owner: `${'o'.repeat(64)}@${'d'.repeat(n - 69)}.com` }),
+      'agent.owner',
+    ],
+    [
+      'on-behalf-of email',
+      TEXT_LIMITS.email,
+      (n) => detail({}, { onBehalfOf: `${'o'.repeat(64)}@${'d'.repeat(n - 69)}.com` }),
+      'agent.onBehalfOf',
+    ],
+    [
+      'dataset list',
+      LIST_LIMITS.datasets,
+      (n) => detail({ context: { datasets: Array.from({ length: n }, () => 'd') } }),
+      'context.datasets',
+    ],
+    [
+      'link list',
+      LIST_LIMITS.links,
+      (n) => detail({ context: { links: Array.from({ length: n }, (_, i) => `https://e.com/${i}`) } }),
+      'context.links',
+    ],
+  ];
+
+  it.each(sized)(
+    'accepts a %s one under and at its limit (%i), and refuses one over',
+    (name, max, build, path) => {
+      // Act
+      const under = parseIntent(build(max - 1));
+      const at = parseIntent(build(max));
+      const over = reasonOf(build(max + 1));
+
+      // Assess
+      expect([under.ok, at.ok]).toEqual([true, true]);
+      const [kind, unit] = name.endsWith(' list') ? ['array', 'items'] : ['string', 'characters'];
+      expect(over).toBe(`invalid intent: ${path}: Too big: expected ${kind} to have <=${max} ${unit}`);
+    },
+  );
+
+  it.each([
+    ['resource', (text: string) => detail({ resource: text }), 'resource'],
+    ['justification', (text: string) => detail({ justification: text }), 'justification'],
+    ['dataset', (text: string) => detail({ context: { datasets: [text] } }), 'context.datasets.0'],
+    ['impact', (text: string) => detail({ context: { impact: text } }), 'context.impact'],
+    ['model', (text: string) => detail({}, { model: text }), 'agent.model'],
+    ['session id', (text: string) => detail({}, { sessionId: text }), 'agent.sessionId'],
+  ])('refuses an empty or blank %s and accepts one character', (_name, build, path) => {
+    expect(reasonOf(build(''))).toContain(`${path}: Too small`);
+    expect(reasonOf(build(' \t '))).toContain(`${path}: Too small`);
+    expect(parseIntent(build(' x ')).ok).toBe(true);
+  });
+
+  it('takes a parameter key one under and at its limit, refusing one over in the schema itself', () => {
+    // Prepare: parseIntent refuses a longer key in its data rules before the schema sees it.
+    const withKey = (n: number) => detail({ parameters: { ['k'.repeat(n)]: 1 } });
+
+    // Act
+    const under = intentSchema.safeParse(withKey(TEXT_LIMITS.parameterKey - 1));
+    const at = intentSchema.safeParse(withKey(TEXT_LIMITS.parameterKey));
+    const over = intentSchema.safeParse(withKey(TEXT_LIMITS.parameterKey + 1));
+
+    // Assess
+    expect([under.success, at.success, over.success]).toEqual([true, true, false]);
+    expect(over.error?.issues[0]?.path).toEqual(['parameters', 'k'.repeat(257)]);
+  });
+
+  it('takes a cancellation reason one under and at its limit, refusing one over or blank', () => {
+    const reason = (text: string) =>
+      cancellationSchema.safeParse({ intentId: 'intent-0001', reason: text }).success;
+    expect([1023, 1024, 1025].map((n) => reason('r'.repeat(n)))).toEqual([true, true, false]);
+    expect([reason(''), reason('  '), reason('r')]).toEqual([false, false, true]);
+  });
+
+  it.each([
+    ['intentId', 'a1234567', true],
+    ['intentId', 'a12345678', true],
+    ['intentId', 'a123456', false],
+    ['intentId', `a${'b'.repeat(126)}`, true],
+    ['intentId', `a${'b'.repeat(127)}`, true],
+    ['intentId', `a${'b'.repeat(128)}`, false],
+    ['intentId', '0._:-xyz', true],
+    ['intentId', '_abcdefgh', false],
+    ['environment', 'p', true],
+    ['environment', '1', true],
+    ['environment', '', false],
+    ['environment', `e${'-'.repeat(30)}`, true],
+    ['environment', `e${'-'.repeat(31)}`, true],
+    ['environment', `e${'-'.repeat(32)}`, false],
+    ['environment', 'prod_eu', false],
+    ['action', 'a:b', true],
+    ['action', 'service-1:Op*._-', true],
+    ['action', ':Op', false],
+    ['action', 'iam:', false],
+    ['action', 'iam.x:Op', false],
+    ['action', 'iam:Get:Role', false],
+    ['action', 'iam:Get Role', false],
+  ])('reads the %s %j as %s by its pattern', (field, value, accepted) => {
+    // Act
+    const result = parseIntent(detail({ [field]: value }));
+
+    // Assess
+    expect(result.ok).toBe(accepted);
+    if (!accepted) expect(reasonOf(detail({ [field]: value }))).toContain(`${field}: ${field} must`);
+  });
+
+  it.each([
+    ['a', true],
+    [`a${'b'.repeat(62)}`, true],
+    [`a${'b'.repeat(63)}`, true],
+    [`a${'b'.repeat(64)}`, false],
+    ['0.a_b-c', true],
+    ['', false],
+    ['.bot', false],
+    ['bot!', false],
+  ])('reads the agent id %j as %s by its pattern', (id, accepted) => {
+    expect(agentIdSchema.safeParse(id).success).toBe(accepted);
+  });
+
+  it('reports a trace refusal and a tracestate without traceparent as custom issues at their field', () => {
+    // Act
+    const bad = intentSchema.safeParse(detail({ context: { traceparent: 'nope' } }));
+    const alone = intentSchema.safeParse(detail({ context: { tracestate: 'vendor=value' } }));
+
+    // Assess
+    expect(bad.error?.issues).toEqual([
+      expect.objectContaining({
+        code: 'custom',
+        path: ['context', 'traceparent'],
+        message: (parseTraceparent('nope') as { reason: string }).reason,
+      }),
+    ]);
+    expect(alone.error?.issues).toEqual([
+      expect.objectContaining({
+        code: 'custom',
+        path: ['context', 'tracestate'],
+        message: 'tracestate needs a traceparent',
+      }),
+    ]);
   });
 });
 

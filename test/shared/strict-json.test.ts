@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { transformSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { EVENTBRIDGE_MAX_DEPTH, parseStrictJson } from '../../lambdas/shared/strict-json.js';
+import { EVENTBRIDGE_MAX_DEPTH, keysMisread, parseStrictJson } from '../../lambdas/shared/strict-json.js';
 
 const reason = (text: string, maxDepth?: number) => {
   const result = parseStrictJson(text, maxDepth === undefined ? {} : { maxDepth });
@@ -99,6 +99,7 @@ describe('parseStrictJson', () => {
     ['values separated by a comma at the root', '1,2'],
     ['a comma alone', ','],
     ['an unterminated string', '{"a":"x'],
+    ['an unterminated string in a list', '[1,"abc'],
     ['a trailing comma', '{"a":1,}'],
     ['a bad escape in a key', '{"\\x":1}'],
   ])('refuses %s with the JSON parser message', (_name, text) => {
@@ -150,11 +151,64 @@ describe('parseStrictJson never returns keys the text does not hold', () => {
     });
   }
 
+  it('refuses a text whose parser returns other keys than the text holds, naming no key', () => {
+    // Prepare: a parser that reads the escaped key "\n" as "\\", as Node 24's can.
+    const misreading = () => ({ '\\': 1 });
+
+    // Act
+    const result = parseStrictJson('{"\\u000a":1}', { parse: misreading });
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      reason: 'the JSON parser read an object key differently from how it is written; the text is refused',
+    });
+  });
+
   it('compares nested objects in text order, whatever order integer-like keys take', () => {
     const result = parseStrictJson('{"b":{"2":[{"x":1},{"y":{"1":0,"a":2}}],"1":true},"a":[]}');
     expect(result).toEqual({
       ok: true,
       value: { b: { '2': [{ x: 1 }, { y: { '1': 0, a: 2 } }], '1': true }, a: [] },
     });
+  });
+});
+
+describe('keysMisread: the parsed value held against the keys as written', () => {
+  const MISREAD =
+    'the JSON parser read an object key differently from how it is written; the text is refused';
+
+  it('accepts a value whose every object carries the keys written for it, in text order', () => {
+    // Prepare: objects in the order their braces appear, through lists, nulls and scalars.
+    const value = {
+      b: { '2': [{ x: 1 }, null, 'y', { y: { '1': 0, a: 2 } }], '1': true },
+      a: [],
+      c: { z: null },
+    };
+    const written = [['b', 'a', 'c'], ['2', '1'], ['x'], ['y'], ['1', 'a'], ['z']];
+
+    // Act
+    const reason = keysMisread(value, written);
+
+    // Assess
+    expect(reason).toBeUndefined();
+  });
+
+  it('accepts a scalar, and a list of scalars, with no objects written', () => {
+    expect(keysMisread(42, [])).toBeUndefined();
+    expect(keysMisread([1, 'a', null, true], [])).toBeUndefined();
+  });
+
+  it.each([
+    ['a key at the root', { '\\': 1 }, [['\n']]],
+    ['a key of the first object in a list', [{ '\\': 1 }, { b: 1 }], [['\n'], ['b']]],
+    ['a key of the last object in a list', [{ b: 1 }, { '\\': 1 }], [['b'], ['\n']]],
+    ['a key of an object under the first key', { a: { '\\': 1 }, b: 1 }, [['a', 'b'], ['\n']]],
+    ['a key of an object under the last key', { a: 1, b: { '\\': 1 } }, [['a', 'b'], ['\n']]],
+    ['a key more than written', { a: 1, b: 2 }, [['a']]],
+    ['a key fewer than written', { a: 1 }, [['a', 'b']]],
+    ['an object more than written', { a: {} }, [['a']]],
+  ])('refuses a value with %s read differently', (_name, value, written) => {
+    expect(keysMisread(value, written)).toBe(MISREAD);
   });
 });
