@@ -12,7 +12,7 @@ import { identityStoreDirectory, linkedSlackResolver } from '../identity/actor-r
 import { identityProviderFromEnv } from '../identity/config.js';
 import { createIdentityStoreClient } from '../identity/groups.js';
 import { reviewCoreFromEnv } from '../review-core/environment.js';
-import { queueRepaint } from '../shared/card-queue.js';
+import { repaintThroughPoster } from '../review-core/repaint.js';
 import { lambdaClientConfig, observed } from '../shared/client-config.js';
 import { optionalEnv, requireEnv } from '../shared/env.js';
 import { identityResolverFor } from '../shared/identity.js';
@@ -42,14 +42,7 @@ const base = {
   // A request also shown in Teams has its Teams card repainted by a vote here.
   ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
   // A card update Slack rate-limited goes to the poster, which can wait out the Retry-After.
-  ...(posterArn
-    ? {
-        repaintLater: async (request: Parameters<typeof queueRepaint>[1], note?: string) => {
-          await queueRepaint(core, request, note);
-          await kickPoster(request.card.channel);
-        },
-      }
-    : {}),
+  ...(posterArn ? { repaintLater: repaintThroughPoster(core, (channel) => kickPoster(channel)) } : {}),
 };
 
 /** Replaces the poster's kick. The sandbox runs the poster in-process (sandbox/loop.ts). */
