@@ -18,7 +18,7 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { AuditDeps } from '../shared/audit.js';
 import { appendAudit } from '../shared/audit.js';
-import { approvedIntentHash } from '../shared/canonical.js';
+import { intentHash } from '../shared/canonical.js';
 import { consumeGrant, GRANT_ID, getGrant } from '../shared/grants.js';
 import { AGENT_SOURCE_PREFIX, type Intent } from '../shared/intent.js';
 import { getRequest, type RequestItem } from '../shared/store.js';
@@ -51,6 +51,10 @@ export function approvedIntentOf(request: RequestItem): Intent | undefined {
   return { ...request.intent, parameters };
 }
 
+/** `record[key]` when the record has that key itself (an executor named `constructor` is no deployed one). */
+const own = <T>(record: Readonly<Record<string, T>>, key: string): T | undefined =>
+  Object.hasOwn(record, key) ? record[key] : undefined;
+
 const refuse = (statusCode: number, error: string, message: string): ApiAnswer => ({
   statusCode,
   body: { error, message },
@@ -58,7 +62,15 @@ const refuse = (statusCode: number, error: string, message: string): ApiAnswer =
 
 /** What {@link planExchange} decided before anything is spent. */
 export type ExchangePlan =
-  | { ok: true; roleArn: string; policy: PolicyDocument; approved: Intent; durationSeconds: number }
+  | {
+      ok: true;
+      roleArn: string;
+      policy: PolicyDocument;
+      approved: Intent;
+      durationSeconds: number;
+      /** The request's audit chain (the request was read while planning). */
+      chain: { requestId: string; createdAt: string };
+    }
   | { ok: false; answer: ApiAnswer };
 
 /**
@@ -92,8 +104,8 @@ export async function planExchange(
     return { ok: false, answer: refuse(410, 'expired', `grant ${grantId} expired at ${grant.expiresAt}`) };
   }
   const request = await getRequest(deps, grant.intentId);
-  const approved = request ? approvedIntentOf(request) : undefined;
-  if (!request || !approved) {
+  const approved = request && approvedIntentOf(request);
+  if (!approved) {
     return {
       ok: false,
       answer: refuse(
@@ -103,7 +115,8 @@ export async function planExchange(
       ),
     };
   }
-  if (approvedIntentHash(request.intent!, request.decision?.parameters) !== grant.intentHash) {
+  // The approved intent is the agent's with the approved parameters: its hash is the decision's.
+  if (intentHash(approved) !== grant.intentHash) {
     return {
       ok: false,
       answer: refuse(
@@ -113,11 +126,8 @@ export async function planExchange(
       ),
     };
   }
-  const entry = Object.hasOwn(deps.catalog.actions, approved.action)
-    ? deps.catalog.actions[approved.action]
-    : undefined;
-  const roleArn =
-    entry && Object.hasOwn(deps.executors, entry.executor) ? deps.executors[entry.executor] : undefined;
+  const entry = own(deps.catalog.actions, approved.action);
+  const roleArn = entry && own(deps.executors, entry.executor);
   if (!entry || !roleArn) {
     return {
       ok: false,
@@ -156,7 +166,9 @@ export async function planExchange(
   }
   const left = Math.floor((Date.parse(grant.expiresAt) - now.getTime()) / 1000);
   const durationSeconds = Math.min(MAX_SESSION_SECONDS, Math.max(MIN_SESSION_SECONDS, left));
-  return { ok: true, roleArn, policy: policy.policy, approved, durationSeconds };
+  // `approved` stands for a request that was read: it carries its creation date.
+  const chain = { requestId: grant.intentId, createdAt: request!.createdAt };
+  return { ok: true, roleArn, policy: policy.policy, approved, durationSeconds, chain };
 }
 
 /** Exchanges `grantId` for executor credentials on behalf of the caller's agent. */
@@ -172,8 +184,7 @@ export async function exchangeForCaller(
   const consumed = await consumeGrant(deps, input.grantId, { agentId, actor });
   if (!consumed.ok) return refusalAnswer(consumed);
   const grant = consumed.grant;
-  const request = await getRequest(deps, grant.intentId);
-  const chain = { requestId: grant.intentId, createdAt: request?.createdAt ?? grant.issuedAt };
+  const chain = plan.chain;
   const sessionPolicy = JSON.stringify(plan.policy);
   const facts = {
     grantId: grant.grantId,
