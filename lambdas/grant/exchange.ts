@@ -73,6 +73,12 @@ export type ExchangePlan =
     }
   | { ok: false; answer: ApiAnswer };
 
+/** A plan that refuses the exchange with this answer. */
+const refused = (statusCode: number, error: string, message: string): ExchangePlan => ({
+  ok: false,
+  answer: refuse(statusCode, error, message),
+});
+
 /**
  * Everything that can refuse an exchange without spending the grant: the
  * grant is the caller's, unspent and alive, its request APPROVED with exactly
@@ -84,69 +90,54 @@ export async function planExchange(
   grantId: string,
   agentId: string,
 ): Promise<ExchangePlan> {
-  const notFound = { ok: false as const, answer: refuse(404, 'not_found', `no grant ${grantId}`) };
+  const notFound = refused(404, 'not_found', `no grant ${grantId}`);
   if (!GRANT_ID.test(grantId)) return notFound;
   const grant = await getGrant(deps, grantId);
   // Another agent's grant is answered exactly like a missing one: no existence oracle.
   if (!grant || grant.agentId !== agentId) return notFound;
   if (grant.consumedAt) {
-    return {
-      ok: false,
-      answer: refuse(
-        409,
-        'already_consumed',
-        `grant ${grantId} was already consumed at ${grant.consumedAt}; a grant is single use`,
-      ),
-    };
+    return refused(
+      409,
+      'already_consumed',
+      `grant ${grantId} was already consumed at ${grant.consumedAt}; a grant is single use`,
+    );
   }
   const now = deps.now();
   if (grant.expiresAt <= now.toISOString()) {
-    return { ok: false, answer: refuse(410, 'expired', `grant ${grantId} expired at ${grant.expiresAt}`) };
+    return refused(410, 'expired', `grant ${grantId} expired at ${grant.expiresAt}`);
   }
   const request = await getRequest(deps, grant.intentId);
   const approved = request && approvedIntentOf(request);
   if (!approved) {
-    return {
-      ok: false,
-      answer: refuse(
-        409,
-        'not_approved',
-        `request ${grant.intentId} is ${request?.status ?? 'unknown'}, not APPROVED`,
-      ),
-    };
+    return refused(
+      409,
+      'not_approved',
+      `request ${grant.intentId} is ${request?.status ?? 'unknown'}, not APPROVED`,
+    );
   }
   // The approved intent is the agent's with the approved parameters: its hash is the decision's.
   if (intentHash(approved) !== grant.intentHash) {
-    return {
-      ok: false,
-      answer: refuse(
-        409,
-        'not_approved',
-        `grant ${grantId} does not name the approved version of ${grant.intentId}`,
-      ),
-    };
+    return refused(
+      409,
+      'not_approved',
+      `grant ${grantId} does not name the approved version of ${grant.intentId}`,
+    );
   }
   const entry = own(deps.catalog.actions, approved.action);
   const roleArn = entry && own(deps.executors, entry.executor);
   if (!entry || !roleArn) {
-    return {
-      ok: false,
-      answer: refuse(
-        422,
-        'no_executor',
-        `${approved.action} has no ${entry ? `deployed executor "${entry.executor}"` : 'entry in the enforcement catalog'}: the grant stays unspent and gives no credentials`,
-      ),
-    };
+    return refused(
+      422,
+      'no_executor',
+      `${approved.action} has no ${entry ? `deployed executor "${entry.executor}"` : 'entry in the enforcement catalog'}: the grant stays unspent and gives no credentials`,
+    );
   }
   if (!SOURCE_IDENTITY.test(approved.intentId)) {
-    return {
-      ok: false,
-      answer: refuse(
-        422,
-        'not_scopable',
-        `intent id ${approved.intentId} cannot be an STS SourceIdentity (2-64 of [A-Za-z0-9_+=,.@-]); the grant stays unspent`,
-      ),
-    };
+    return refused(
+      422,
+      'not_scopable',
+      `intent id ${approved.intentId} cannot be an STS SourceIdentity (2-64 of [A-Za-z0-9_+=,.@-]); the grant stays unspent`,
+    );
   }
   const action: ApprovedAction = {
     action: approved.action,
@@ -155,14 +146,11 @@ export async function planExchange(
   };
   const policy = sessionPolicyFor(entry, action, grant.expiresAt);
   if (!policy.ok) {
-    return {
-      ok: false,
-      answer: refuse(
-        422,
-        'not_scopable',
-        `no credentials can be scoped to this approval (${policy.reason}); the grant stays unspent`,
-      ),
-    };
+    return refused(
+      422,
+      'not_scopable',
+      `no credentials can be scoped to this approval (${policy.reason}); the grant stays unspent`,
+    );
   }
   const left = Math.floor((Date.parse(grant.expiresAt) - now.getTime()) / 1000);
   const durationSeconds = Math.min(MAX_SESSION_SECONDS, Math.max(MIN_SESSION_SECONDS, left));

@@ -408,6 +408,47 @@ describe('credential exchange, edges', () => {
     }
   });
 
+  it('answers from the grant’s own state first: spent before expired, expired before the request', async () => {
+    const spent = await decided(rig.deps, { ttlSeconds: 60 });
+    const consumedAt = rig.clock.now.toISOString();
+    expect(
+      await consumeGrant(rig.deps, spent.grantId, { agentId: 'deploy-bot', actor: AGENT }),
+    ).toMatchObject({
+      ok: true,
+    });
+    const denied = await decided(rig.deps, { status: 'DENIED', staleGrant: true, ttlSeconds: 60 });
+    const saved = rig.clock.now;
+    rig.clock.now = new Date(saved.getTime() + 120_000);
+    try {
+      expect(await exchange(spent.grantId)).toEqual({
+        statusCode: 409,
+        body: {
+          error: 'already_consumed',
+          message: `grant ${spent.grantId} was already consumed at ${consumedAt}; a grant is single use`,
+        },
+      });
+      expect(await exchange(denied.grantId)).toMatchObject({ statusCode: 410, body: { error: 'expired' } });
+    } finally {
+      rig.clock.now = saved;
+    }
+  });
+
+  it('refuses a malformed grant id without reading the table', async () => {
+    let calls = 0;
+    const counted: ExchangeDeps = {
+      ...rig.deps,
+      ddb: {
+        send: (command: never) => {
+          calls += 1;
+          return rig.aws.ddb.send(command);
+        },
+      } as unknown as typeof rig.aws.ddb,
+    };
+    const answer = await exchangeForCaller(counted, { grantId: 'grant/../x', callerArn: AGENT_SESSION });
+    expect(answer).toEqual({ statusCode: 404, body: { error: 'not_found', message: 'no grant grant/../x' } });
+    expect(calls).toBe(0);
+  });
+
   it('refuses a grant whose request is gone from the table as not approved, unspent', async () => {
     const { decision } = await decided(rig.deps);
     const orphan = randomUUID();
