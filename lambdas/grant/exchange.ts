@@ -124,12 +124,19 @@ export async function planExchange(
     );
   }
   const entry = own(deps.catalog.actions, approved.action);
-  const roleArn = entry && own(deps.executors, entry.executor);
-  if (!entry || !roleArn) {
+  if (!entry) {
     return refused(
       422,
       'no_executor',
-      `${approved.action} has no ${entry ? `deployed executor "${entry.executor}"` : 'entry in the enforcement catalog'}: the grant stays unspent and gives no credentials`,
+      `${approved.action} has no entry in the enforcement catalog: the grant stays unspent and gives no credentials`,
+    );
+  }
+  const roleArn = own(deps.executors, entry.executor);
+  if (!roleArn) {
+    return refused(
+      422,
+      'no_executor',
+      `${approved.action} has no deployed executor "${entry.executor}": the grant stays unspent and gives no credentials`,
     );
   }
   if (!SOURCE_IDENTITY.test(approved.intentId)) {
