@@ -418,7 +418,8 @@ describe('credential exchange, edges', () => {
     });
     const denied = await decided(rig.deps, { status: 'DENIED', staleGrant: true, ttlSeconds: 60 });
     const saved = rig.clock.now;
-    rig.clock.now = new Date(saved.getTime() + 120_000);
+    // Both grants expire at this very instant.
+    rig.clock.now = new Date(saved.getTime() + 60_000);
     try {
       expect(await exchange(spent.grantId)).toEqual({
         statusCode: 409,
@@ -428,6 +429,28 @@ describe('credential exchange, edges', () => {
         },
       });
       expect(await exchange(denied.grantId)).toMatchObject({ statusCode: 410, body: { error: 'expired' } });
+    } finally {
+      rig.clock.now = saved;
+    }
+  });
+
+  it('answers another agent’s grant as missing even when it is spent or expired (no existence oracle)', async () => {
+    const spent = await decided(rig.deps);
+    expect(
+      await consumeGrant(rig.deps, spent.grantId, { agentId: 'deploy-bot', actor: AGENT }),
+    ).toMatchObject({
+      ok: true,
+    });
+    const expiring = await decided(rig.deps, { ttlSeconds: 60 });
+    const saved = rig.clock.now;
+    rig.clock.now = new Date(saved.getTime() + 120_000);
+    try {
+      for (const { grantId } of [spent, expiring]) {
+        expect(await exchange(grantId, OTHER_AGENT_SESSION)).toEqual({
+          statusCode: 404,
+          body: { error: 'not_found', message: `no grant ${grantId}` },
+        });
+      }
     } finally {
       rig.clock.now = saved;
     }
