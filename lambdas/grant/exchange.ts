@@ -18,7 +18,7 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { AuditDeps } from '../shared/audit.js';
 import { appendAudit } from '../shared/audit.js';
-import { approvedIntentHash } from '../shared/canonical.js';
+import { intentHash } from '../shared/canonical.js';
 import { consumeGrant, GRANT_ID, getGrant } from '../shared/grants.js';
 import { AGENT_SOURCE_PREFIX, type Intent } from '../shared/intent.js';
 import { getRequest, type RequestItem } from '../shared/store.js';
@@ -51,6 +51,10 @@ export function approvedIntentOf(request: RequestItem): Intent | undefined {
   return { ...request.intent, parameters };
 }
 
+/** `record[key]` when the record has that key itself (an executor named `constructor` is no deployed one). */
+const own = <T>(record: Readonly<Record<string, T>>, key: string): T | undefined =>
+  Object.hasOwn(record, key) ? record[key] : undefined;
+
 const refuse = (statusCode: number, error: string, message: string): ApiAnswer => ({
   statusCode,
   body: { error, message },
@@ -58,8 +62,22 @@ const refuse = (statusCode: number, error: string, message: string): ApiAnswer =
 
 /** What {@link planExchange} decided before anything is spent. */
 export type ExchangePlan =
-  | { ok: true; roleArn: string; policy: PolicyDocument; approved: Intent; durationSeconds: number }
+  | {
+      ok: true;
+      roleArn: string;
+      policy: PolicyDocument;
+      approved: Intent;
+      durationSeconds: number;
+      /** The request's audit chain (the request was read while planning). */
+      chain: { requestId: string; createdAt: string };
+    }
   | { ok: false; answer: ApiAnswer };
+
+/** A plan that refuses the exchange with this answer. */
+const refused = (statusCode: number, error: string, message: string): ExchangePlan => ({
+  ok: false,
+  answer: refuse(statusCode, error, message),
+});
 
 /**
  * Everything that can refuse an exchange without spending the grant: the
@@ -72,71 +90,61 @@ export async function planExchange(
   grantId: string,
   agentId: string,
 ): Promise<ExchangePlan> {
-  const notFound = { ok: false as const, answer: refuse(404, 'not_found', `no grant ${grantId}`) };
+  const notFound = refused(404, 'not_found', `no grant ${grantId}`);
   if (!GRANT_ID.test(grantId)) return notFound;
   const grant = await getGrant(deps, grantId);
   // Another agent's grant is answered exactly like a missing one: no existence oracle.
   if (!grant || grant.agentId !== agentId) return notFound;
   if (grant.consumedAt) {
-    return {
-      ok: false,
-      answer: refuse(
-        409,
-        'already_consumed',
-        `grant ${grantId} was already consumed at ${grant.consumedAt}; a grant is single use`,
-      ),
-    };
+    return refused(
+      409,
+      'already_consumed',
+      `grant ${grantId} was already consumed at ${grant.consumedAt}; a grant is single use`,
+    );
   }
   const now = deps.now();
   if (grant.expiresAt <= now.toISOString()) {
-    return { ok: false, answer: refuse(410, 'expired', `grant ${grantId} expired at ${grant.expiresAt}`) };
+    return refused(410, 'expired', `grant ${grantId} expired at ${grant.expiresAt}`);
   }
   const request = await getRequest(deps, grant.intentId);
-  const approved = request ? approvedIntentOf(request) : undefined;
-  if (!request || !approved) {
-    return {
-      ok: false,
-      answer: refuse(
-        409,
-        'not_approved',
-        `request ${grant.intentId} is ${request?.status ?? 'unknown'}, not APPROVED`,
-      ),
-    };
+  const approved = request && approvedIntentOf(request);
+  if (!approved) {
+    return refused(
+      409,
+      'not_approved',
+      `request ${grant.intentId} is ${request?.status ?? 'unknown'}, not APPROVED`,
+    );
   }
-  if (approvedIntentHash(request.intent!, request.decision?.parameters) !== grant.intentHash) {
-    return {
-      ok: false,
-      answer: refuse(
-        409,
-        'not_approved',
-        `grant ${grantId} does not name the approved version of ${grant.intentId}`,
-      ),
-    };
+  // The approved intent is the agent's with the approved parameters: its hash is the decision's.
+  if (intentHash(approved) !== grant.intentHash) {
+    return refused(
+      409,
+      'not_approved',
+      `grant ${grantId} does not name the approved version of ${grant.intentId}`,
+    );
   }
-  const entry = Object.hasOwn(deps.catalog.actions, approved.action)
-    ? deps.catalog.actions[approved.action]
-    : undefined;
-  const roleArn =
-    entry && Object.hasOwn(deps.executors, entry.executor) ? deps.executors[entry.executor] : undefined;
-  if (!entry || !roleArn) {
-    return {
-      ok: false,
-      answer: refuse(
-        422,
-        'no_executor',
-        `${approved.action} has no ${entry ? `deployed executor "${entry.executor}"` : 'entry in the enforcement catalog'}: the grant stays unspent and gives no credentials`,
-      ),
-    };
+  const entry = own(deps.catalog.actions, approved.action);
+  if (!entry) {
+    return refused(
+      422,
+      'no_executor',
+      `${approved.action} has no entry in the enforcement catalog: the grant stays unspent and gives no credentials`,
+    );
+  }
+  const roleArn = own(deps.executors, entry.executor);
+  if (!roleArn) {
+    return refused(
+      422,
+      'no_executor',
+      `${approved.action} has no deployed executor "${entry.executor}": the grant stays unspent and gives no credentials`,
+    );
   }
   if (!SOURCE_IDENTITY.test(approved.intentId)) {
-    return {
-      ok: false,
-      answer: refuse(
-        422,
-        'not_scopable',
-        `intent id ${approved.intentId} cannot be an STS SourceIdentity (2-64 of [A-Za-z0-9_+=,.@-]); the grant stays unspent`,
-      ),
-    };
+    return refused(
+      422,
+      'not_scopable',
+      `intent id ${approved.intentId} cannot be an STS SourceIdentity (2-64 of [A-Za-z0-9_+=,.@-]); the grant stays unspent`,
+    );
   }
   const action: ApprovedAction = {
     action: approved.action,
@@ -145,18 +153,17 @@ export async function planExchange(
   };
   const policy = sessionPolicyFor(entry, action, grant.expiresAt);
   if (!policy.ok) {
-    return {
-      ok: false,
-      answer: refuse(
-        422,
-        'not_scopable',
-        `no credentials can be scoped to this approval (${policy.reason}); the grant stays unspent`,
-      ),
-    };
+    return refused(
+      422,
+      'not_scopable',
+      `no credentials can be scoped to this approval (${policy.reason}); the grant stays unspent`,
+    );
   }
   const left = Math.floor((Date.parse(grant.expiresAt) - now.getTime()) / 1000);
   const durationSeconds = Math.min(MAX_SESSION_SECONDS, Math.max(MIN_SESSION_SECONDS, left));
-  return { ok: true, roleArn, policy: policy.policy, approved, durationSeconds };
+  // `approved` stands for a request that was read: it carries its creation date.
+  const chain = { requestId: grant.intentId, createdAt: request!.createdAt };
+  return { ok: true, roleArn, policy: policy.policy, approved, durationSeconds, chain };
 }
 
 /** Exchanges `grantId` for executor credentials on behalf of the caller's agent. */
@@ -172,8 +179,7 @@ export async function exchangeForCaller(
   const consumed = await consumeGrant(deps, input.grantId, { agentId, actor });
   if (!consumed.ok) return refusalAnswer(consumed);
   const grant = consumed.grant;
-  const request = await getRequest(deps, grant.intentId);
-  const chain = { requestId: grant.intentId, createdAt: request?.createdAt ?? grant.issuedAt };
+  const chain = plan.chain;
   const sessionPolicy = JSON.stringify(plan.policy);
   const facts = {
     grantId: grant.grantId,

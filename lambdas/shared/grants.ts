@@ -121,6 +121,11 @@ export async function consumeGrant(
         : consumer.actor.type === 'system'
           ? `system:${consumer.actor.component}`
           : 'policy';
+  // The owner check's condition and its value come and go together.
+  const owner =
+    consumer.agentId !== undefined
+      ? { conditions: ['agentId = :agent'], values: { ':agent': consumer.agentId } }
+      : { conditions: [], values: {} };
   let grant: GrantItem;
   try {
     const out = await deps.ddb.send(
@@ -132,20 +137,16 @@ export async function consumeGrant(
           'attribute_exists(pk)',
           'attribute_not_exists(consumedAt)',
           'expiresAt > :now',
-          ...(consumer.agentId !== undefined ? ['agentId = :agent'] : []),
+          ...owner.conditions,
         ].join(' AND '),
-        ExpressionAttributeValues: {
-          ':now': now,
-          ':by': consumedBy,
-          ...(consumer.agentId !== undefined ? { ':agent': consumer.agentId } : {}),
-        },
+        ExpressionAttributeValues: { ':now': now, ':by': consumedBy, ...owner.values },
         ReturnValues: 'ALL_NEW',
       }),
     );
     grant = out.Attributes as GrantItem;
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
-    return refusal(await getGrant(deps, grantId), grantId, consumer, now);
+    return explainRefusal(await getGrant(deps, grantId), grantId, consumer, now);
   }
 
   const request = await getRequest(deps, grant.intentId);
@@ -162,20 +163,21 @@ export async function consumeGrant(
   return { ok: true, grant };
 }
 
-/** Explains a failed condition from the item as it is now. */
-function refusal(
+/**
+ * Explains why the conditional consume write of `grantId` at `now` failed,
+ * from the grant item as read back after it (`undefined` when there is none).
+ * Pure: the refusal a consumer gets depends only on that item.
+ */
+export function explainRefusal(
   grant: GrantItem | undefined,
   grantId: string,
-  consumer: Consumer,
+  consumer: Pick<Consumer, 'agentId'>,
   now: string,
-): ConsumeResult {
+): ConsumeResult & { ok: false } {
+  if (!grant) return { ok: false, reason: 'not-found', message: `no grant ${grantId}` };
   // Another agent's grant is reported exactly like a missing one: no existence oracle.
-  if (!grant || (consumer.agentId !== undefined && grant.agentId !== consumer.agentId)) {
-    return {
-      ok: false,
-      reason: consumer.agentId !== undefined && grant ? 'not-yours' : 'not-found',
-      message: `no grant ${grantId}`,
-    };
+  if (consumer.agentId !== undefined && grant.agentId !== consumer.agentId) {
+    return { ok: false, reason: 'not-yours', message: `no grant ${grantId}` };
   }
   if (grant.consumedAt) {
     return {

@@ -4,11 +4,25 @@
  * refused without a change; every consume is on the request's audit chain.
  */
 import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeGrant as clientConsume } from '../../client/index.js';
 import { consumeForCaller } from '../../lambdas/grant/core.js';
-import { type AuditDeps, GENESIS_HASH, hashRecord, readChain } from '../../lambdas/shared/audit.js';
-import { consumeGrant, createGrant, GRANT_RETENTION_SECONDS, getGrant } from '../../lambdas/shared/grants.js';
+import {
+  type AuditDeps,
+  auditSortKey,
+  GENESIS_HASH,
+  hashRecord,
+  readChain,
+} from '../../lambdas/shared/audit.js';
+import {
+  consumeGrant,
+  createGrant,
+  explainRefusal,
+  GRANT_RETENTION_SECONDS,
+  type GrantItem,
+  getGrant,
+} from '../../lambdas/shared/grants.js';
 import { finalize, type RequestDecision, type RequestItem } from '../../lambdas/shared/store.js';
 import { parseAgentRoles } from '../../lambdas/status/caller.js';
 import { seedPendingRequest } from '../support/fixtures.js';
@@ -222,6 +236,184 @@ describe('a table that fails', () => {
     });
     await expect(consumeGrant(broken, randomUUID(), { actor: AGENT })).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
+    });
+  });
+});
+
+describe('explaining a refused consume from the grant as read back', () => {
+  const NOW = '2026-03-01T12:00:00.000Z';
+  const grant = (fields: Partial<GrantItem> = {}): GrantItem => ({
+    pk: 'GRANT#grant-0001',
+    sk: 'GRANT',
+    grantId: 'grant-0001',
+    intentId: 'intent-0001',
+    agentId: 'deploy-bot',
+    intentHash: 'sha256:approved',
+    issuedAt: '2026-03-01T11:00:00.000Z',
+    expiresAt: '2026-03-01T12:15:00.000Z',
+    ttl: 1_775_000_000,
+    ...fields,
+  });
+
+  it('no item is not found, for an agent and for a caller without an owner check', () => {
+    for (const consumer of [{ agentId: 'deploy-bot' }, {}]) {
+      expect(explainRefusal(undefined, 'grant-0001', consumer, NOW)).toEqual({
+        ok: false,
+        reason: 'not-found',
+        message: 'no grant grant-0001',
+      });
+    }
+  });
+
+  it("another agent's grant reads like a missing one and reveals nothing of the item", () => {
+    const item = grant({ consumedAt: '2026-03-01T11:30:00.000Z' });
+    expect(explainRefusal(item, 'grant-0001', { agentId: 'report-bot' }, NOW)).toEqual({
+      ok: false,
+      reason: 'not-yours',
+      message: 'no grant grant-0001',
+    });
+  });
+
+  it('without an owner check, whose grant it is does not matter: a spent one is already consumed', () => {
+    const item = grant({ agentId: 'report-bot', consumedAt: '2026-03-01T11:30:00.000Z' });
+    expect(explainRefusal(item, 'grant-0001', {}, NOW)).toEqual({
+      ok: false,
+      reason: 'already-consumed',
+      message: 'grant grant-0001 was already consumed at 2026-03-01T11:30:00.000Z; a grant is single use',
+      grant: item,
+    });
+  });
+
+  it('a spent grant is already consumed even after it expired, saying when it was spent', () => {
+    const item = grant({ consumedAt: '2026-03-01T11:30:00.000Z', expiresAt: '2026-03-01T11:45:00.000Z' });
+    expect(explainRefusal(item, 'grant-0001', { agentId: 'deploy-bot' }, NOW)).toMatchObject({
+      reason: 'already-consumed',
+      message: expect.stringContaining('already consumed at 2026-03-01T11:30:00.000Z'),
+    });
+  });
+
+  it.each([
+    ['at the very instant it expires', NOW],
+    ['after it expired', '2026-03-01T11:59:59.999Z'],
+  ])('an unspent grant is expired %s', (_name, expiresAt) => {
+    const item = grant({ expiresAt });
+    expect(explainRefusal(item, 'grant-0001', { agentId: 'deploy-bot' }, NOW)).toEqual({
+      ok: false,
+      reason: 'expired',
+      message: `grant grant-0001 expired at ${expiresAt}`,
+      grant: item,
+    });
+  });
+
+  it('an item that still looks consumable (changed since the write) is refused, never let through', () => {
+    const item = grant({ expiresAt: '2026-03-01T12:00:00.001Z' });
+    expect(explainRefusal(item, 'grant-0001', { agentId: 'deploy-bot' }, NOW)).toEqual({
+      ok: false,
+      reason: 'already-consumed',
+      message: 'grant grant-0001 could not be consumed',
+      grant: item,
+    });
+  });
+});
+
+describe('reading and writing grants against the table', () => {
+  /** The real table, with every command sent to it recorded. */
+  const recorded = (fail?: (command: { constructor: { name: string } }) => Error | undefined) => {
+    const commands: { name: string; input: Record<string, unknown> }[] = [];
+    const ddb = {
+      send: (command: never) => {
+        const c = command as { constructor: { name: string }; input: Record<string, unknown> };
+        commands.push({ name: c.constructor.name, input: c.input });
+        const error = fail?.(c);
+        return error ? Promise.reject(error) : aws.ddb.send(command);
+      },
+    } as typeof aws.ddb;
+    return { deps: { ...deps, ddb }, commands };
+  };
+
+  it('a grant is read strongly consistent, so a refusal is explained from the item the write left', async () => {
+    const { grantId } = await approvedWithGrant();
+    const table = recorded();
+    await consumeGrant(table.deps, grantId, { agentId: 'report-bot', actor: AGENT });
+    const reads = table.commands.filter(
+      (c) => c.name === 'GetCommand' && (c.input.Key as { pk: string }).pk === `GRANT#${grantId}`,
+    );
+    expect(reads).toHaveLength(1);
+    expect(reads[0]!.input.ConsistentRead).toBe(true);
+  });
+
+  it('a consume whose write fails for another reason (throttled) is an error, not a refusal, and spends nothing', async () => {
+    const { grantId } = await approvedWithGrant();
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+      name: 'ProvisionedThroughputExceededException',
+    });
+    const table = recorded((c) => (c.constructor.name === 'UpdateCommand' ? throttled : undefined));
+    await expect(consumeGrant(table.deps, grantId, { agentId: 'deploy-bot', actor: AGENT })).rejects.toBe(
+      throttled,
+    );
+    expect((await getGrant(deps, grantId))?.consumedAt).toBeUndefined();
+  });
+});
+
+describe('where a consume is filed in the audit archive', () => {
+  /** The S3 key the archive will give the last record of a chain. */
+  const lastObjectKey = async (requestId: string) => {
+    const last = (await readChain(deps, requestId)).at(-1)!;
+    const out = await aws.ddb.send(
+      new GetCommand({
+        TableName: aws.table,
+        Key: { pk: `REQUEST#${requestId}`, sk: auditSortKey(last.seq) },
+      }),
+    );
+    return { kind: last.kind, objectKey: out.Item?.objectKey as string };
+  };
+
+  it('under the day its request was created, even when the grant was issued on a later day', async () => {
+    const saved = clock;
+    try {
+      clock = new Date('2026-02-27T23:50:00.000Z');
+      const request = await seedPendingRequest(deps);
+      clock = new Date('2026-02-28T00:10:00.000Z');
+      const grantId = randomUUID();
+      const decision: RequestDecision = {
+        status: 'APPROVED',
+        automatic: false,
+        reason: 'approved by reviewers',
+        decidedAt: clock.toISOString(),
+        approvers: [],
+        policies: ['default-review'],
+        intentHash: request.intentHash,
+        grant: { grantId, expiresAt: '2026-02-28T00:25:00.000Z', singleUse: true },
+      };
+      expect((await finalize(deps, request.intentId, decision)).won).toBe(true);
+      await createGrant(deps, request, decision);
+      expect(await consumeGrant(deps, grantId, { actor: AGENT })).toMatchObject({ ok: true });
+      const filed = await lastObjectKey(request.intentId);
+      expect(filed.kind).toBe('grant-consumed');
+      expect(filed.objectKey.startsWith(`records/2026/02/27/${request.intentId}/`)).toBe(true);
+    } finally {
+      clock = saved;
+    }
+  });
+
+  it('under the day the grant was issued when its request is no longer in the table', async () => {
+    const intentId = `intent-${randomUUID()}`;
+    const grantId = randomUUID();
+    await createGrant(
+      deps,
+      { intentId, agentId: 'deploy-bot' },
+      {
+        intentHash: 'sha256:approved',
+        decidedAt: '2026-02-20T09:00:00.000Z',
+        grant: { grantId, expiresAt: '2099-01-01T00:00:00.000Z', singleUse: true },
+      },
+    );
+    expect(await consumeGrant(deps, grantId, { agentId: 'deploy-bot', actor: AGENT })).toMatchObject({
+      ok: true,
+    });
+    expect(await lastObjectKey(intentId)).toEqual({
+      kind: 'grant-consumed',
+      objectKey: `records/2026/02/20/${intentId}/00000001.json`,
     });
   });
 });

@@ -3,11 +3,28 @@
  * over the wire): one approval mints one set of credentials, for the caller's
  * own grant only, scoped to exactly what was approved.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exchangeForCaller, parseExecutors, SESSION_TAGS } from '../../lambdas/grant/exchange.js';
+import {
+  approvedIntentOf,
+  type ExchangeDeps,
+  exchangeForCaller,
+  parseExecutors,
+  SESSION_TAGS,
+  SOURCE_IDENTITY,
+} from '../../lambdas/grant/exchange.js';
 import { readChain } from '../../lambdas/shared/audit.js';
 import { consumeGrant, createGrant, getGrant } from '../../lambdas/shared/grants.js';
-import { AGENT_SESSION, decided, EXECUTORS, OTHER_AGENT_SESSION, type Rig, startRig } from './support.js';
+import { getRequest, type RequestItem } from '../../lambdas/shared/store.js';
+import {
+  AGENT_SESSION,
+  CATALOG,
+  decided,
+  EXECUTORS,
+  OTHER_AGENT_SESSION,
+  type Rig,
+  startRig,
+} from './support.js';
 
 let rig: Rig;
 beforeAll(async () => {
@@ -368,6 +385,273 @@ describe('credential exchange', () => {
   });
 });
 
+describe('credential exchange, edges', () => {
+  const AGENT = { type: 'agent' as const, agentId: 'deploy-bot', source: 'countersign.agent.deploy-bot' };
+  /** An STS that answers every AssumeRole with `credentials` (and remembers nothing). */
+  const stsAnswering = (credentials: Record<string, unknown> | undefined): ExchangeDeps => ({
+    ...rig.deps,
+    sts: { send: async () => ({ Credentials: credentials }) },
+  });
+
+  it('refuses at the instant the grant expires (410, saying when), without spending it', async () => {
+    const { grantId, decision } = await decided(rig.deps, { ttlSeconds: 60 });
+    const saved = rig.clock.now;
+    rig.clock.now = new Date(decision.grant!.expiresAt);
+    try {
+      expect(await exchange(grantId)).toEqual({
+        statusCode: 410,
+        body: { error: 'expired', message: `grant ${grantId} expired at ${decision.grant!.expiresAt}` },
+      });
+      expect((await getGrant(rig.deps, grantId))?.consumedAt).toBeUndefined();
+    } finally {
+      rig.clock.now = saved;
+    }
+  });
+
+  it('answers from the grant’s own state first: spent before expired, expired before the request', async () => {
+    const spent = await decided(rig.deps, { ttlSeconds: 60 });
+    const consumedAt = rig.clock.now.toISOString();
+    expect(
+      await consumeGrant(rig.deps, spent.grantId, { agentId: 'deploy-bot', actor: AGENT }),
+    ).toMatchObject({
+      ok: true,
+    });
+    const denied = await decided(rig.deps, { status: 'DENIED', staleGrant: true, ttlSeconds: 60 });
+    const saved = rig.clock.now;
+    // Both grants expire at this very instant.
+    rig.clock.now = new Date(saved.getTime() + 60_000);
+    try {
+      expect(await exchange(spent.grantId)).toEqual({
+        statusCode: 409,
+        body: {
+          error: 'already_consumed',
+          message: `grant ${spent.grantId} was already consumed at ${consumedAt}; a grant is single use`,
+        },
+      });
+      expect(await exchange(denied.grantId)).toMatchObject({ statusCode: 410, body: { error: 'expired' } });
+    } finally {
+      rig.clock.now = saved;
+    }
+  });
+
+  it('answers another agent’s grant as missing even when it is spent or expired (no existence oracle)', async () => {
+    const spent = await decided(rig.deps);
+    expect(
+      await consumeGrant(rig.deps, spent.grantId, { agentId: 'deploy-bot', actor: AGENT }),
+    ).toMatchObject({
+      ok: true,
+    });
+    const expiring = await decided(rig.deps, { ttlSeconds: 60 });
+    const saved = rig.clock.now;
+    rig.clock.now = new Date(saved.getTime() + 120_000);
+    try {
+      for (const { grantId } of [spent, expiring]) {
+        expect(await exchange(grantId, OTHER_AGENT_SESSION)).toEqual({
+          statusCode: 404,
+          body: { error: 'not_found', message: `no grant ${grantId}` },
+        });
+      }
+    } finally {
+      rig.clock.now = saved;
+    }
+  });
+
+  it('refuses a malformed grant id without reading the table', async () => {
+    let calls = 0;
+    const counted: ExchangeDeps = {
+      ...rig.deps,
+      ddb: {
+        send: (command: never) => {
+          calls += 1;
+          return rig.aws.ddb.send(command);
+        },
+      } as unknown as typeof rig.aws.ddb,
+    };
+    const answer = await exchangeForCaller(counted, { grantId: 'grant/../x', callerArn: AGENT_SESSION });
+    expect(answer).toEqual({ statusCode: 404, body: { error: 'not_found', message: 'no grant grant/../x' } });
+    expect(calls).toBe(0);
+  });
+
+  it('refuses a grant whose request is gone from the table as not approved, unspent', async () => {
+    const { decision } = await decided(rig.deps);
+    const orphan = randomUUID();
+    const intentId = `intent-${randomUUID()}`;
+    await createGrant(
+      rig.deps,
+      { intentId, agentId: 'deploy-bot' },
+      {
+        intentHash: decision.intentHash,
+        decidedAt: decision.decidedAt,
+        grant: { grantId: orphan, expiresAt: decision.grant!.expiresAt, singleUse: true },
+      },
+    );
+    expect(await exchange(orphan)).toEqual({
+      statusCode: 409,
+      body: { error: 'not_approved', message: `request ${intentId} is unknown, not APPROVED` },
+    });
+    expect((await getGrant(rig.deps, orphan))?.consumedAt).toBeUndefined();
+  });
+
+  it('answers an exchange that loses the consume to a concurrent one like a spent grant, minting nothing', async () => {
+    const { grantId, request } = await decided(rig.deps);
+    let raced = false;
+    // Another exchange of the same grant writes between this one's checks and its consume.
+    const racing: ExchangeDeps = {
+      ...rig.deps,
+      ddb: {
+        send: async (command: never) => {
+          if ((command as object).constructor.name === 'UpdateCommand' && !raced) {
+            raced = true;
+            expect(
+              await consumeGrant(rig.deps, grantId, { agentId: 'deploy-bot', actor: AGENT }),
+            ).toMatchObject({
+              ok: true,
+            });
+          }
+          return rig.aws.ddb.send(command);
+        },
+      } as unknown as typeof rig.aws.ddb,
+    };
+    const sessions = rig.sts.sessions.size;
+    const answer = await exchangeForCaller(racing, { grantId, callerArn: AGENT_SESSION });
+    expect(raced).toBe(true);
+    expect(answer).toEqual({
+      statusCode: 409,
+      body: {
+        error: 'already_consumed',
+        message: `grant ${grantId} was already consumed at ${rig.clock.now.toISOString()}; a grant is single use`,
+      },
+    });
+    expect(rig.sts.sessions.size).toBe(sessions);
+    const kinds = (await readChain(rig.deps, request.intentId)).map((r) => r.kind);
+    expect(kinds.filter((k) => k === 'grant-consumed')).toHaveLength(1);
+    expect(kinds).not.toContain('credentials-issued');
+  });
+
+  it('never asks for a session that outlasts the grant: the seconds left are rounded down', async () => {
+    const { grantId } = await decided(rig.deps, { ttlSeconds: 1800 });
+    const saved = rig.clock.now;
+    rig.clock.now = new Date(saved.getTime() + 400);
+    try {
+      const answer = await exchange(grantId);
+      const key = (answer.body as { credentials: { accessKeyId: string } }).credentials.accessKeyId;
+      expect(rig.sts.sessions.get(key)!.durationSeconds).toBe(1799);
+    } finally {
+      rig.clock.now = saved;
+    }
+  });
+
+  it('accepts an intent id of 64 characters as the SourceIdentity, and refuses one of 65', async () => {
+    const longest = `intent-${'x'.repeat(57)}`;
+    const ok = await decided(rig.deps, { intent: { intentId: longest } });
+    const answer = await exchange(ok.grantId);
+    expect(answer.statusCode).toBe(200);
+    expect((answer.body as { sourceIdentity: string }).sourceIdentity).toBe(longest);
+    const over = await decided(rig.deps, { intent: { intentId: `${longest}x` } });
+    expect(await exchange(over.grantId)).toMatchObject({ statusCode: 422, body: { error: 'not_scopable' } });
+  });
+
+  it('names the session after the grant, cut to the 64 characters STS allows', async () => {
+    const { request, decision } = await decided(rig.deps);
+    const longGrantId = `g${'0123456789'.repeat(9)}`;
+    await createGrant(rig.deps, request, {
+      intentHash: decision.intentHash,
+      decidedAt: decision.decidedAt,
+      grant: { grantId: longGrantId, expiresAt: decision.grant!.expiresAt, singleUse: true },
+    });
+    const answer = await exchange(longGrantId);
+    expect(answer.statusCode).toBe(200);
+    const key = (answer.body as { credentials: { accessKeyId: string } }).credentials.accessKeyId;
+    expect(rig.sts.sessions.get(key)!.roleSessionName).toBe(`countersign-${longGrantId}`.slice(0, 64));
+  });
+
+  it('treats an executor named like a property every object has as not deployed', async () => {
+    const { grantId } = await decided(rig.deps);
+    const entry = CATALOG.actions['iam:AttachRolePolicy']!;
+    const catalog = {
+      ...CATALOG,
+      actions: { ...CATALOG.actions, 'iam:AttachRolePolicy': { ...entry, executor: 'constructor' } },
+    };
+    const answer = await exchangeForCaller({ ...rig.deps, catalog }, { grantId, callerArn: AGENT_SESSION });
+    expect(answer).toEqual({
+      statusCode: 422,
+      body: {
+        error: 'no_executor',
+        message:
+          'iam:AttachRolePolicy has no deployed executor "constructor": the grant stays unspent and gives no credentials',
+      },
+    });
+    expect((await getGrant(rig.deps, grantId))?.consumedAt).toBeUndefined();
+  });
+
+  it.each([
+    ['no credentials at all', undefined],
+    ['no access key id', { SecretAccessKey: 'secret', SessionToken: 'token' }],
+    ['no secret key', { AccessKeyId: 'ASIAPART', SessionToken: 'token' }],
+    ['no session token', { AccessKeyId: 'ASIAPART', SecretAccessKey: 'secret' }],
+  ])('fails closed when STS answers with %s', async (_name, credentials) => {
+    const { grantId, request } = await decided(rig.deps);
+    const answer = await exchangeForCaller(stsAnswering(credentials), { grantId, callerArn: AGENT_SESSION });
+    expect(answer).toMatchObject({ statusCode: 502, body: { error: 'sts_failed' } });
+    expect((await readChain(rig.deps, request.intentId)).at(-1)).toMatchObject({
+      kind: 'credentials-failed',
+      data: { error: 'Error: STS answered without credentials' },
+    });
+  });
+
+  it('hands out credentials STS gave without an expiration, saying none', async () => {
+    const { grantId, request } = await decided(rig.deps);
+    const answer = await exchangeForCaller(
+      stsAnswering({ AccessKeyId: 'ASIANOEXPIRY', SecretAccessKey: 'secret', SessionToken: 'token' }),
+      { grantId, callerArn: AGENT_SESSION },
+    );
+    expect(answer.statusCode).toBe(200);
+    expect((answer.body as { credentials: unknown }).credentials).toEqual({
+      accessKeyId: 'ASIANOEXPIRY',
+      secretAccessKey: 'secret',
+      sessionToken: 'token',
+      expiration: undefined,
+    });
+    const issued = (await readChain(rig.deps, request.intentId)).at(-1)!;
+    expect(issued.kind).toBe('credentials-issued');
+    expect(issued.data).not.toHaveProperty('expiration');
+  });
+});
+
+describe('the approved intent of a request', () => {
+  const stored = async (parameters?: Record<string, unknown>): Promise<RequestItem> => {
+    const { request } = await decided(rig.deps, parameters ? { parameters } : {});
+    return (await getRequest(rig.deps, request.intentId))!;
+  };
+
+  it('is the agent’s intent when the approver changed nothing', async () => {
+    const request = await stored();
+    expect(approvedIntentOf(request)).toEqual(request.intent);
+  });
+
+  it('carries the approver’s parameters in place of the agent’s', async () => {
+    const parameters = { policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess', roleName: 'payments-deployer' };
+    const request = await stored(parameters);
+    expect(approvedIntentOf(request)).toEqual({ ...request.intent, parameters });
+  });
+
+  it('is none for a request that is not approved, has no decision or no intent', async () => {
+    const request = await stored();
+    expect(approvedIntentOf({ ...request, status: 'DENIED' })).toBeUndefined();
+    expect(approvedIntentOf({ ...request, decision: undefined })).toBeUndefined();
+    expect(approvedIntentOf({ ...request, intent: undefined as never })).toBeUndefined();
+  });
+});
+
+describe('SOURCE_IDENTITY', () => {
+  it('accepts what STS accepts as a SourceIdentity: 2 to 64 of letters, digits and _+=,.@-', () => {
+    for (const ok of ['ab', 'a'.repeat(64), 'intent_1+=,.@-x', 'A9'])
+      expect(SOURCE_IDENTITY.test(ok)).toBe(true);
+    for (const bad of ['a', 'a'.repeat(65), 'intent:1', 'a/b', 'a b', 'ab\n', ''])
+      expect(SOURCE_IDENTITY.test(bad)).toBe(false);
+  });
+});
+
 describe('COUNTERSIGN_EXECUTORS', () => {
   it('reads an object of executor name to role ARN; nothing set means no executors', () => {
     expect(parseExecutors(JSON.stringify(EXECUTORS))).toEqual(EXECUTORS);
@@ -383,6 +667,7 @@ describe('COUNTERSIGN_EXECUTORS', () => {
     ['a short account', '{"iam-changes":"arn:aws:iam::1234:role/x"}', /iam-changes is not a role ARN/],
     ['text before the ARN', '{"x":"see arn:aws:iam::123456789012:role/x"}', /x is not a role ARN/],
     ['a number', '{"x":42}', /x is not a role ARN/],
+    ['a list holding an ARN', '{"x":["arn:aws:iam::123456789012:role/x"]}', /x is not a role ARN/],
   ])('refuses %s at cold start', (_name, text, message) => {
     expect(() => parseExecutors(text)).toThrow(message);
   });
