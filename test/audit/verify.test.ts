@@ -1,156 +1,60 @@
 /**
- * `audit verify` against a real trail (appendAudit + digest writer on dynalite
- * and s3rver) and a tamper corpus generated here. s3rver does not enforce
- * Object Lock, which is exactly what lets these tests tamper; every case runs
- * both on a bucket (S3 source) and on a local directory copy.
+ * `audit verify` on the fixture trail built in memory by the real record and
+ * digest code (memory-trail.ts; verify-sources.test.ts checks it is the trail
+ * the writers store, and runs the tamper corpus on S3 and a directory too).
+ * Each case tampers with a copy in memory, so the whole file runs in seconds.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  directoryTrailSource,
-  loadTrail,
-  memoryTrailSource,
-  s3TrailSource,
-  type TrailSource,
-} from '../../audit/sources.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTrail, memoryTrailSource, type TrailSource } from '../../audit/sources.js';
 import { checkRecordText, formatReport, verifySource, verifyTrail } from '../../audit/verify.js';
-import { auditObjectKey, hashRecord } from '../../lambdas/shared/audit.js';
+import { hashRecord } from '../../lambdas/shared/audit-record.js';
 import { canonicalJson } from '../../lambdas/shared/canonical.js';
-import { type Digest, digestObjectKey, localSigner, signDigest } from '../../lambdas/shared/digest.js';
-import { type LocalAws, startLocalAws } from '../support/local-aws.js';
-import {
-  AFTER_TRAIL,
-  p256,
-  snapshotBucket,
-  TRAIL_HOURS,
-  TRAIL_RECORDS,
-  trailScript,
-  writeTrail,
-} from './trail-fixture.js';
+import { type Digest, signDigest } from '../../lambdas/shared/digest.js';
+import { buildTrail } from './memory-trail.js';
+import { digestKey, recordKey, type Store, stripSignature, TAMPER_CORPUS } from './tamper-corpus.js';
+import { AFTER_TRAIL, p256, TRAIL_RECORDS } from './trail-script.js';
 
-let aws: LocalAws;
 let keys: ReturnType<typeof p256>;
 let original: Map<string, string>;
-let tmp: string;
 
 beforeAll(async () => {
-  aws = await startLocalAws({ bucket: 'countersign-audit-verify' });
   keys = p256();
-  await writeTrail(aws, keys.signer);
-  original = await snapshotBucket(aws.s3, aws.bucket);
-  tmp = await mkdtemp(join(tmpdir(), 'countersign-audit-'));
+  original = await buildTrail(keys.signer);
 });
 
-afterAll(async () => {
-  await aws?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-const request = (id: string) => trailScript().find((r) => r.requestId === id)!;
-const recordKey = (id: string, seq: number) => auditObjectKey(request(id).createdAt, id, seq);
-const digestKey = (hour: number) => digestObjectKey(new Date(TRAIL_HOURS[hour]!));
-
-/** A mutable view of a trail copy, on whichever medium the case runs. */
-interface Store {
-  get(key: string): string;
-  put(key: string, text: string): Promise<void>;
-  delete(key: string): Promise<void>;
-}
-
-interface Medium {
-  name: string;
-  /** Copies the original trail and returns a store over the copy plus a source reading it. */
-  copy(label: string): Promise<{ store: Store; source: TrailSource }>;
-}
-
-const media: Medium[] = [
-  {
-    name: 's3',
-    async copy(label) {
-      const bucket = `tamper-${label}`
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, '-')
-        .slice(0, 60);
-      await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      const texts = new Map(original);
-      for (const [key, text] of texts)
-        await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text }));
-      return {
-        source: s3TrailSource(aws.s3, bucket),
-        store: {
-          get: (key) => texts.get(key)!,
-          put: async (key, text) => {
-            texts.set(key, text);
-            await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text }));
-          },
-          delete: async (key) => {
-            texts.delete(key);
-            await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-          },
-        },
-      };
+/** A copy of the fixture trail in memory: a store to tamper with and a source reading it. */
+function copy(): { store: Store; source: TrailSource; objects: Map<string, string> } {
+  const objects = new Map(original);
+  return {
+    objects,
+    source: memoryTrailSource(objects),
+    store: {
+      get: (key) => objects.get(key)!,
+      put: async (key, text) => {
+        objects.set(key, text);
+      },
+      delete: async (key) => {
+        objects.delete(key);
+      },
     },
-  },
-  {
-    name: 'directory',
-    async copy(label) {
-      const dir = join(tmp, label);
-      const texts = new Map(original);
-      const pathOf = (key: string) => join(dir, ...key.split('/'));
-      for (const [key, text] of texts) {
-        await mkdir(dirname(pathOf(key)), { recursive: true });
-        await writeFile(pathOf(key), text);
-      }
-      return {
-        source: directoryTrailSource(dir),
-        store: {
-          get: (key) => texts.get(key)!,
-          put: async (key, text) => {
-            texts.set(key, text);
-            await mkdir(dirname(pathOf(key)), { recursive: true });
-            await writeFile(pathOf(key), text);
-          },
-          delete: async (key) => {
-            texts.delete(key);
-            await rm(pathOf(key));
-          },
-        },
-      };
-    },
-  },
-];
+  };
+}
 
 const verifyOptions = () => ({ publicKeys: [keys.publicKey], now: AFTER_TRAIL });
 
 describe('audit verify on an untampered trail', () => {
-  it('writes the expected objects', () => {
-    expect([...original.keys()].filter((k) => k.startsWith('records/'))).toHaveLength(TRAIL_RECORDS);
-    expect([...original.keys()].filter((k) => k.startsWith('digests/'))).toEqual(
-      TRAIL_HOURS.map((_, i) => digestKey(i)),
-    );
-  });
-
-  it.each(media)('passes with a one-line summary ($name)', async (medium) => {
-    const { source } = await medium.copy(`clean-${medium.name}`);
-    const report = await verifySource(source, verifyOptions());
+  it('passes with a one-line summary', async () => {
+    const report = await verifySource(copy().source, verifyOptions());
     expect(report.problems).toEqual([]);
     expect(formatReport(report)).toEqual([
       'OK: 4 digests, 18 records, 5 requests verified from 2025-03-04T09:00:00.000Z to 2025-03-04T13:00:00.000Z',
     ]);
     expect(report.warnings).toEqual([]);
-  });
-
-  it('verifies the deployed bucket itself (S3 source on the original bucket)', async () => {
-    const report = await verifySource(s3TrailSource(aws.s3, aws.bucket), verifyOptions());
-    expect(report.ok).toBe(true);
     expect(report.records).toHaveLength(TRAIL_RECORDS);
   });
 
   it('verifies a sub-range with --from/--to, checking the link to the digest before it', async () => {
-    const source = memoryTrailSource(original);
+    const source = copy().source;
     const report = await verifySource(source, {
       ...verifyOptions(),
       from: new Date('2025-03-04T10:00:00Z'),
@@ -192,142 +96,10 @@ describe('audit verify on an untampered trail', () => {
   });
 });
 
-/** The tamper corpus: each case tampers with a fresh copy and names the line it must produce. */
-const corpus: Array<{ name: string; tamper: (store: Store) => Promise<void>; expect: RegExp }> = [
-  {
-    name: 'a flipped byte in a record',
-    tamper: async (store) => {
-      const key = recordKey('req-alpha-0001', 3);
-      const text = store.get(key);
-      const at = text.indexOf('reviewers-notified') + 3;
-      await store.put(
-        key,
-        text.slice(0, at) + String.fromCharCode(text.charCodeAt(at) ^ 1) + text.slice(at + 1),
-      );
-    },
-    expect:
-      /^modified: record records\/2025\/03\/04\/req-alpha-0001\/00000003\.json does not match its hash/m,
-  },
-  {
-    name: 'a deleted record',
-    tamper: (store) => store.delete(recordKey('req-bravo-0002', 2)),
-    expect:
-      /^missing: record records\/2025\/03\/04\/req-bravo-0002\/00000002\.json \(request req-bravo-0002 seq 2\) is listed in digests\/2025\/03\/04\/10\.json but absent$/m,
-  },
-  {
-    name: 'two records reordered (contents of seq 2 and 3 swapped)',
-    tamper: async (store) => {
-      const a = recordKey('req-alpha-0001', 2);
-      const b = recordKey('req-alpha-0001', 3);
-      const [ta, tb] = [store.get(a), store.get(b)];
-      await store.put(a, tb);
-      await store.put(b, ta);
-    },
-    expect:
-      /^reordered: record records\/2025\/03\/04\/req-alpha-0001\/00000002\.json holds seq 3 of its request, not seq 2$/m,
-  },
-  {
-    name: "a record moved into another request's chain",
-    tamper: async (store) => {
-      const from = recordKey('req-bravo-0002', 2);
-      const text = store.get(from);
-      await store.delete(from);
-      await store.put(recordKey('req-charlie-0003', 5), text);
-    },
-    expect:
-      /^moved: record records\/2025\/03\/04\/req-charlie-0003\/00000005\.json in request req-charlie-0003's chain holds seq 2 of request req-bravo-0002$/m,
-  },
-  {
-    name: 'a truncated chain (last record removed)',
-    tamper: (store) => store.delete(recordKey('req-alpha-0001', 6)),
-    expect:
-      /^missing: record records\/2025\/03\/04\/req-alpha-0001\/00000006\.json .* is listed in digests\/2025\/03\/04\/10\.json but absent$/m,
-  },
-  {
-    name: 'a forged digest (listing changed, re-serialized without a valid signature)',
-    tamper: async (store) => {
-      const key = digestKey(1);
-      const digest = JSON.parse(store.get(key)) as Digest;
-      const records = digest.records.filter((r) => !(r.requestId === 'req-bravo-0002' && r.seq === 2));
-      const forged = await signDigest(
-        { ...stripSignature(digest), records, recordCount: records.length },
-        {
-          keyId: digest.keyId,
-          sign: async () => Buffer.from(digest.signature, 'base64'),
-        },
-      );
-      await store.put(key, canonicalJson(forged));
-    },
-    expect:
-      /^bad-signature: digest digests\/2025\/03\/04\/10\.json \(keyId local:[0-9a-f]{64}\) does not verify with the given public key$/m,
-  },
-  {
-    name: 'a removed digest (gap)',
-    tamper: (store) => store.delete(digestKey(1)),
-    expect:
-      /^gap: no digest for 2025-03-04T10:00Z to 2025-03-04T11:00Z \(digests\/2025\/03\/04\/10\.json missing\); 9 records written then are in no digest$/m,
-  },
-  {
-    name: 'a digest signed by another key',
-    tamper: async (store) => {
-      const key = digestKey(2);
-      const digest = JSON.parse(store.get(key)) as Digest;
-      const other = localSigner(p256().privateKey, digest.keyId);
-      await store.put(key, canonicalJson(await signDigest(stripSignature(digest), other)));
-    },
-    expect:
-      /^bad-signature: digest digests\/2025\/03\/04\/11\.json .* does not verify with the given public key$/m,
-  },
-  {
-    name: 'a record rewritten with a recomputed hash',
-    tamper: async (store) => {
-      const key = recordKey('req-alpha-0001', 5);
-      const record = JSON.parse(store.get(key));
-      record.data.decision.approvers = [];
-      const { hash: _h, ...body } = record;
-      const { hashRecord } = await import('../../lambdas/shared/audit.js');
-      await store.put(key, canonicalJson({ ...body, hash: hashRecord(body) }));
-    },
-    expect:
-      /^modified: record records\/2025\/03\/04\/req-alpha-0001\/00000005\.json is not the record digests\/2025\/03\/04\/10\.json lists/m,
-  },
-  {
-    name: 'an extra record appended to a chain after its hour was digested',
-    tamper: async (store) => {
-      const last = JSON.parse(store.get(recordKey('req-bravo-0002', 3)));
-      const { hashRecord } = await import('../../lambdas/shared/audit.js');
-      const body = { ...last, seq: 4, at: '2025-03-04T10:59:00.000Z', kind: 'modified', prevHash: last.hash };
-      delete body.hash;
-      await store.put(recordKey('req-bravo-0002', 4), canonicalJson({ ...body, hash: hashRecord(body) }));
-    },
-    expect:
-      /^extra: record records\/2025\/03\/04\/req-bravo-0002\/00000004\.json \(written 2025-03-04T10:59:00\.000Z\) is not listed in digests\/2025\/03\/04\/10\.json$/m,
-  },
-  {
-    name: 'a digest rewritten and re-signed with the real key (next link breaks)',
-    tamper: async (store) => {
-      const key = digestKey(2);
-      const digest = JSON.parse(store.get(key)) as Digest;
-      const resigned = await signDigest(
-        { ...stripSignature(digest), signedAt: '2025-03-04T13:59:00.000Z' },
-        keys.signer,
-      );
-      await store.put(key, canonicalJson(resigned));
-    },
-    expect:
-      /^modified: digest digests\/2025\/03\/04\/11\.json differs from the version digests\/2025\/03\/04\/12\.json was chained to$/m,
-  },
-];
-
-function stripSignature(digest: Digest) {
-  const { digestHash: _h, signature: _s, ...body } = digest;
-  return body;
-}
-
-describe.each(media)('tamper corpus ($name)', (medium) => {
-  it.each(corpus)('detects $name', async (testCase) => {
-    const { store, source } = await medium.copy(`${medium.name}-${corpus.indexOf(testCase)}`);
-    await testCase.tamper(store);
+describe('tamper corpus', () => {
+  it.each(TAMPER_CORPUS)('detects $name', async (testCase) => {
+    const { store, source } = copy();
+    await testCase.tamper(store, keys.signer);
     const report = await verifySource(source, verifyOptions());
     const output = formatReport(report).join('\n');
     if (process.env.SHOW_TAMPER) console.log(`--- ${testCase.name}\n${output}`);
