@@ -6,10 +6,23 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTrail, memoryTrailSource, type TrailSource } from '../../audit/sources.js';
-import { checkRecordText, formatReport, verifySource, verifyTrail } from '../../audit/verify.js';
-import { hashRecord } from '../../lambdas/shared/audit-record.js';
+import {
+  checkRecordText,
+  formatReport,
+  type VerifyOptions,
+  verifySource,
+  verifyTrail,
+} from '../../audit/verify.js';
+import { type AuditRecord, hashRecord } from '../../lambdas/shared/audit-record.js';
 import { canonicalJson } from '../../lambdas/shared/canonical.js';
-import { type Digest, signDigest } from '../../lambdas/shared/digest.js';
+import {
+  compareRecordRefs,
+  type Digest,
+  type DigestBody,
+  type DigestRecordRef,
+  linkTo,
+  signDigest,
+} from '../../lambdas/shared/digest.js';
 import { buildTrail } from './memory-trail.js';
 import { digestKey, recordKey, type Store, stripSignature, TAMPER_CORPUS } from './tamper-corpus.js';
 import { AFTER_TRAIL, p256, TRAIL_RECORDS } from './trail-script.js';
@@ -480,5 +493,462 @@ describe('audit verify refuses a digest that is not what the digest writer signe
       d.recordCount = 1;
     });
     expect(problemsOf(trail)).toEqual([`modified: digest ${key}: recordCount 1 but 0 records listed`]);
+  });
+});
+
+/** Lines of the problems `audit verify` prints for a trail (key -> text). */
+async function problemsOf(objects: Map<string, string>, options: Partial<VerifyOptions> = {}) {
+  const trail = await loadTrail(memoryTrailSource(objects));
+  return verifyTrail(trail, { ...verifyOptions(), ...options }).problems.map(
+    (p) => `${p.category}: ${p.message}`,
+  );
+}
+
+/**
+ * Replaces digest `hour` (0-3) by `change` of it, re-signed with the real key
+ * (an insider holding it), and unless told otherwise re-signs every later
+ * digest to link to the new one, so the chain of signatures stays whole.
+ */
+async function resign(
+  objects: Map<string, string>,
+  hour: number,
+  change: (d: DigestBody) => void,
+  { rechain = true } = {},
+) {
+  const key = digestKey(hour);
+  const body = stripSignature(JSON.parse(objects.get(key)!) as Digest);
+  change(body);
+  let previous = { key, digest: await signDigest(body, keys.signer) };
+  objects.set(key, canonicalJson(previous.digest));
+  for (let next = hour + 1; rechain && next < 4 && objects.has(digestKey(next)); next++) {
+    const later = stripSignature(JSON.parse(objects.get(digestKey(next))!) as Digest);
+    later.previousDigest = linkTo(previous.key, previous.digest);
+    previous = { key: digestKey(next), digest: await signDigest(later, keys.signer) };
+    objects.set(previous.key, canonicalJson(previous.digest));
+  }
+}
+
+/** Replaces a record by `change` of it with its hash recomputed (a writer without any key can do this). */
+function rehash(objects: Map<string, string>, key: string, change: (r: AuditRecord) => void) {
+  const record = JSON.parse(objects.get(key)!) as AuditRecord;
+  change(record);
+  const { hash: _h, ...body } = record;
+  const forged = { ...body, hash: hashRecord(body) };
+  objects.set(key, canonicalJson(forged));
+  return forged;
+}
+
+const parsedRecord = (objects: Map<string, string>, id: string, seq: number) =>
+  JSON.parse(objects.get(recordKey(id, seq))!) as AuditRecord;
+const D = (hour: number) => digestKey(hour);
+const R = (id: string, seq: number) => recordKey(id, seq);
+
+describe('audit verify catches a digest listing changed by someone holding the signing key', () => {
+  it('reports a listing out of order, within a request and across requests', async () => {
+    const { objects } = copy();
+    await resign(objects, 1, (d) => {
+      const [a4, a5] = d.records as [DigestRecordRef, DigestRecordRef];
+      d.records[0] = a5;
+      d.records[1] = a4;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `reordered: digest ${D(1)} lists req-alpha-0001 seq 4 out of order`,
+    ]);
+    const across = copy().objects;
+    await resign(across, 1, (d) => {
+      d.records.push(d.records.shift()!);
+    });
+    expect(await problemsOf(across)).toEqual([
+      `reordered: digest ${D(1)} lists req-alpha-0001 seq 4 out of order`,
+    ]);
+  });
+
+  it('reports a record listed twice in one digest', async () => {
+    const { objects } = copy();
+    await resign(objects, 1, (d) => {
+      d.records.splice(1, 0, d.records[0]!);
+      d.recordCount = d.records.length;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `reordered: digest ${D(1)} lists req-alpha-0001 seq 4 out of order`,
+      `extra: ${R('req-alpha-0001', 4)} is listed twice (in ${D(1)} and ${D(1)})`,
+    ]);
+  });
+
+  it('reports a record listed in two digests', async () => {
+    const { objects } = copy();
+    const alpha6 = (JSON.parse(objects.get(D(1))!) as Digest).records[2]!;
+    await resign(objects, 2, (d) => {
+      d.records = [...d.records, alpha6].sort(compareRecordRefs);
+      d.recordCount = d.records.length;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `extra: ${R('req-alpha-0001', 6)} is listed twice (in ${D(1)} and ${D(2)})`,
+    ]);
+  });
+
+  it.each([
+    ['a key that is no record key', 'records/2025/03/04/req-alpha-0001/4.json'],
+    ["another request's key for the same seq", 'records/2025/03/04/req-zulu-0009/00000004.json'],
+    ["the key of the same request's next seq", R('req-alpha-0001', 7)],
+  ])('reports a record listed under %s', async (_name, key) => {
+    const { objects } = copy();
+    await resign(objects, 1, (d) => {
+      d.records[0] = { ...d.records[0]!, key };
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(1)} lists req-alpha-0001 seq 4 under the wrong key ${key}`,
+      `extra: record ${R('req-alpha-0001', 4)} (written 2025-03-04T10:05:00.000Z) is not listed in ${D(1)}`,
+      `missing: record ${key} (request req-alpha-0001 seq 4) is listed in ${D(1)} but absent`,
+    ]);
+  });
+
+  it('reports a record whose time was rewritten and whose digest lists it for another hour', async () => {
+    const { objects } = copy();
+    const forged = rehash(objects, R('req-alpha-0001', 6), (r) => {
+      r.at = '2025-03-04T11:05:00.000Z';
+    });
+    await resign(objects, 1, (d) => {
+      d.records[2] = { ...d.records[2]!, hash: forged.hash };
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `reordered: record ${R('req-alpha-0001', 6)} written at 2025-03-04T11:05:00.000Z is listed in ${D(1)} for another hour`,
+    ]);
+  });
+});
+
+describe('audit verify catches a digest chain that was cut or relinked', () => {
+  it('reports a digest re-signed to start a new chain', async () => {
+    const { objects } = copy();
+    await resign(objects, 2, (d) => {
+      d.previousDigest = null;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `gap: digest ${D(2)} starts a new chain although ${D(0)} exists before it`,
+    ]);
+  });
+
+  it("reports a digest re-signed to link past the previous hour's digest", async () => {
+    const { objects } = copy();
+    const d10 = JSON.parse(objects.get(D(1))!) as Digest;
+    await resign(objects, 3, (d) => {
+      d.previousDigest = linkTo(D(1), d10);
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(3)} links to ${D(1)} instead of the previous hour's ${D(2)}`,
+    ]);
+  });
+
+  it('reports a digest linking past a missing hour as that gap only (the writer links to the latest digest it finds)', async () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    const d10 = JSON.parse(objects.get(D(1))!) as Digest;
+    await resign(objects, 3, (d) => {
+      d.previousDigest = linkTo(D(1), d10);
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('reports the first digests removed (the chain cut at its start), and the records they listed', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    expect(await problemsOf(objects)).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+      `gap: 3 records written 2025-03-04T09:00Z to 2025-03-04T10:00Z, before the first digest ${D(1)}, are in no digest`,
+    ]);
+  });
+
+  it('reports a first digest that links to a key other than the hour before it', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    await resign(objects, 1, (d) => {
+      d.previousDigest = { key: 'digests/2025/03/04/07.json', hash: '0'.repeat(64), signature: 'AA==' };
+    });
+    const problems = await problemsOf(objects);
+    expect(problems[0]).toBe(
+      `gap: no digest for the hour before ${D(1)}, which links to digests/2025/03/04/07.json`,
+    );
+  });
+
+  it('reports the last digest removed (the chain cut at its end) once it is due within --to', async () => {
+    const { objects } = copy();
+    objects.delete(D(3));
+    const to = new Date('2025-03-04T13:00:00Z');
+    expect(await problemsOf(objects, { to, now: new Date('2025-03-04T15:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T12:00Z to 2025-03-04T13:00Z (${D(3)} missing)`,
+    ]);
+    // Before its grace has passed the hour's digest is simply not due yet.
+    expect(await problemsOf(objects, { to, now: new Date('2025-03-04T14:59:59.999Z') })).toEqual([]);
+  });
+
+  it('reports the last digests removed as one run of hours within --to', async () => {
+    const { objects } = copy();
+    objects.delete(D(3));
+    objects.delete(D(2));
+    expect(
+      await problemsOf(objects, {
+        to: new Date('2025-03-04T12:30:00Z'),
+        now: new Date('2025-03-04T20:00:00Z'),
+      }),
+    ).toEqual([
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T13:00Z (2 hours from ${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('reports every hour of the range as a gap when every digest was removed', async () => {
+    const { objects } = copy();
+    for (let hour = 0; hour < 4; hour++) objects.delete(D(hour));
+    const range = { from: new Date('2025-03-04T09:00:00Z'), to: new Date('2025-03-04T13:00:00Z') };
+    expect(await problemsOf(objects, { ...range, now: new Date('2025-03-04T15:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T13:00Z (4 hours from ${D(0)} missing); 18 records written then are in no digest`,
+    ]);
+    // Hours whose digest is not due yet are no gap: at 14:30 the 12:00 digest has until 15:00.
+    expect(await problemsOf(objects, range)).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T12:00Z (3 hours from ${D(0)} missing); 18 records written then are in no digest`,
+    ]);
+    expect(await problemsOf(objects, { ...range, now: new Date('2025-03-04T13:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T11:00Z (2 hours from ${D(0)} missing); 12 records written then are in no digest`,
+    ]);
+  });
+
+  it('reports two separate runs of missing digests as two gaps', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    objects.delete(D(2));
+    const problems = await problemsOf(objects, { from: new Date('2025-03-04T09:00:00Z') });
+    expect(problems).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T10:00Z (${D(0)} missing); 3 records written then are in no digest`,
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('does not count the hours before the chain began as a gap', async () => {
+    const report = verifyTrail(await loadTrail(copy().source), {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T07:00:00Z'),
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.from).toBe('2025-03-04T07:00:00.000Z');
+  });
+});
+
+describe('audit verify of a range (--from/--to)', () => {
+  it('reports a changed digest before the range once, as the broken link to it', async () => {
+    const { objects } = copy();
+    await resign(
+      objects,
+      0,
+      (d) => {
+        d.recordCount = 4;
+      },
+      { rechain: false },
+    );
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(0)}: recordCount 4 but 3 records listed`,
+      `modified: digest ${D(0)} differs from the version ${D(1)} was chained to`,
+    ]);
+    expect(await problemsOf(objects, { from: new Date('2025-03-04T10:30:00Z') })).toEqual([
+      `modified: digest ${D(0)} differs from the version ${D(1)} was chained to`,
+    ]);
+  });
+
+  it('does not check digests from --to on', async () => {
+    const { objects } = copy();
+    const other = p256();
+    const d12 = JSON.parse(objects.get(D(3))!) as Digest;
+    objects.set(D(3), canonicalJson(await signDigest(stripSignature(d12), other.signer)));
+    expect(await problemsOf(objects, { to: new Date('2025-03-04T12:00:00Z') })).toEqual([]);
+    expect(await problemsOf(objects)).toEqual([
+      `bad-signature: digest ${D(3)} (keyId ${d12.keyId}) does not verify with the given public key`,
+    ]);
+  });
+
+  it('reports a missing digest before the range when the first digest in it links to it', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T10:00:00Z'),
+    });
+    expect(report.problems.map((p) => `${p.category}: ${p.message}`)).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+    ]);
+    expect(report.problems[0]!.key).toBe(D(0));
+  });
+
+  it('returns the authentic records of the range by request then seq, and counts only them', async () => {
+    const report = verifyTrail(await loadTrail(copy().source), {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T11:00:00Z'),
+      to: new Date('2025-03-04T12:00:00Z'),
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.records.map((r) => `${r.requestId}#${r.seq}`)).toEqual([
+      'invalid-evt-0004#1',
+      'invalid-evt-0004#2',
+      'req-charlie-0003#4',
+      'req-echo-0005#1',
+      'req-echo-0005#2',
+      'req-echo-0005#3',
+    ]);
+    expect(report).toMatchObject({
+      digestCount: 1,
+      recordCount: 6,
+      requestCount: 3,
+      from: '2025-03-04T11:00:00.000Z',
+      to: '2025-03-04T12:00:00.000Z',
+    });
+  });
+});
+
+describe('audit verify catches records removed, copied or rewritten before their digest', () => {
+  /** The trail before hours 11 and 12 were digested, verified at 12:30 (their records pending). */
+  const undigested = () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    objects.delete(D(3));
+    return objects;
+  };
+  const early = { now: new Date('2025-03-04T12:30:00Z') };
+
+  it('reports a pending record removed from the middle of its chain', async () => {
+    const objects = undigested();
+    objects.delete(R('invalid-evt-0004', 1));
+    expect(await problemsOf(objects, early)).toEqual([
+      'missing: request invalid-evt-0004: seq 1 is absent (the chain runs to seq 2)',
+    ]);
+  });
+
+  it('reports a pending record rewritten with a recomputed hash: the next record no longer links to it', async () => {
+    const objects = undigested();
+    rehash(objects, R('req-echo-0005', 2), (r) => {
+      r.data = { outcome: 'allow' };
+    });
+    expect(await problemsOf(objects, early)).toEqual([
+      `modified: request req-echo-0005: seq 3 (${R('req-echo-0005', 3)}) does not link to seq 2`,
+    ]);
+  });
+
+  it('reports a pending chain relinked to skip a record as reordered', async () => {
+    const objects = undigested();
+    const first = parsedRecord(objects, 'req-echo-0005', 1);
+    rehash(objects, R('req-echo-0005', 3), (r) => {
+      r.prevHash = first.hash;
+    });
+    expect(await problemsOf(objects, early)).toEqual([
+      `reordered: request req-echo-0005: seq 3 (${R('req-echo-0005', 3)}) does not link to seq 2`,
+    ]);
+  });
+
+  it('reports a first record that does not start from the genesis hash', async () => {
+    const objects = undigested();
+    const third = parsedRecord(objects, 'req-echo-0005', 3);
+    rehash(objects, R('req-echo-0005', 1), (r) => {
+      r.prevHash = third.hash;
+    });
+    expect(await problemsOf(objects, early)).toEqual([
+      `modified: request req-echo-0005: seq 1 (${R('req-echo-0005', 1)}) does not link to the genesis hash`,
+      `modified: request req-echo-0005: seq 2 (${R('req-echo-0005', 2)}) does not link to seq 1`,
+    ]);
+  });
+
+  it('reports a copy of a record under another day as not listed', async () => {
+    const { objects } = copy();
+    const copyKey = 'records/2025/03/05/req-alpha-0001/00000002.json';
+    objects.set(copyKey, objects.get(R('req-alpha-0001', 2))!);
+    expect(await problemsOf(objects)).toEqual([
+      `extra: record ${copyKey} (written 2025-03-04T09:50:00.100Z) is not listed in ${D(0)}`,
+    ]);
+  });
+
+  it("reports a record moved under another day's prefix: missing where listed, unlisted where it is, its chain split", async () => {
+    const { objects } = copy();
+    const movedKey = 'records/2025/03/05/req-alpha-0001/00000002.json';
+    objects.set(movedKey, objects.get(R('req-alpha-0001', 2))!);
+    objects.delete(R('req-alpha-0001', 2));
+    expect(await problemsOf(objects)).toEqual([
+      `extra: record ${movedKey} (written 2025-03-04T09:50:00.100Z) is not listed in ${D(0)}`,
+      `missing: record ${R('req-alpha-0001', 2)} (request req-alpha-0001 seq 2) is listed in ${D(0)} but absent`,
+      'moved: request req-alpha-0001 has records under 2 day prefixes (2025-03-04, 2025-03-05)',
+    ]);
+  });
+
+  it('reports a second, different record with the same seq', async () => {
+    const { objects } = copy();
+    const forgedKey = 'records/2025/03/05/req-alpha-0001/00000002.json';
+    objects.set(forgedKey, objects.get(R('req-alpha-0001', 2))!);
+    rehash(objects, forgedKey, (r) => {
+      r.data = { outcome: 'allow' };
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `extra: request req-alpha-0001 has two different records with seq 2 (${R('req-alpha-0001', 2)}, ${forgedKey})`,
+      `extra: record ${forgedKey} (written 2025-03-04T09:50:00.100Z) is not listed in ${D(0)}`,
+    ]);
+  });
+
+  it('reports an object under the records prefix that is not a record key as extra', async () => {
+    const { objects } = copy();
+    const key = 'records/2025/03/04/req-alpha-0001/00000002.json.bak';
+    objects.set(key, objects.get(R('req-alpha-0001', 2))!);
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), verifyOptions());
+    expect(report.problems).toEqual([
+      {
+        category: 'extra',
+        key,
+        message: `${key} is not an audit record key (records/<yyyy>/<mm>/<dd>/<requestId>/<seq>.json)`,
+      },
+    ]);
+    expect(formatReport(report)).toEqual([
+      `extra: ${key} is not an audit record key (records/<yyyy>/<mm>/<dd>/<requestId>/<seq>.json)`,
+      'FAILED: 1 problem in 4 digests, 18 records',
+    ]);
+  });
+});
+
+describe('audit verify tells a record waiting for its digest from an overdue one', () => {
+  const undigested = () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    objects.delete(D(3));
+    return objects;
+  };
+
+  it('counts a record pending until its hour ended a grace period ago, then overdue', async () => {
+    const trail = await loadTrail(memoryTrailSource(undigested()));
+    const at = (now: string, graceMs?: number) =>
+      verifyTrail(trail, { ...verifyOptions(), now: new Date(now), ...(graceMs ? { graceMs } : {}) });
+    expect(at('2025-03-04T13:59:59.999Z').pendingCount).toBe(6);
+    expect(at('2025-03-04T13:59:59.999Z').ok).toBe(true);
+    const due = at('2025-03-04T14:00:00.000Z');
+    expect(due.pendingCount).toBe(0);
+    expect(due.problems.map((p) => p.category)).toEqual(['gap']);
+    expect(at('2025-03-04T12:59:59.999Z', 3_600_000).pendingCount).toBe(6);
+    expect(at('2025-03-04T13:00:00.000Z', 3_600_000).pendingCount).toBe(0);
+  });
+
+  it('counts pending records per run of hours, and reports the overdue hours of a run apart', async () => {
+    const objects = undigested();
+    objects.delete(D(1));
+    const trail = await loadTrail(memoryTrailSource(objects));
+    const soon = verifyTrail(trail, { ...verifyOptions(), now: new Date('2025-03-04T12:30:00Z') });
+    expect(soon.problems).toEqual([]);
+    expect(soon.warnings).toEqual([
+      'pending: 15 records written 2025-03-04T10:00Z to 2025-03-04T12:00Z are not yet in a digest (not due yet)',
+    ]);
+    const report = verifyTrail(trail, { ...verifyOptions(), now: new Date('2025-03-04T13:30:00Z') });
+    expect(report.problems).toEqual([
+      {
+        category: 'gap',
+        key: D(1),
+        message: `no digest for 2025-03-04T10:00Z to 2025-03-04T11:00Z: 9 records written then are in no digest, and it is overdue`,
+      },
+    ]);
+    expect(report.warnings).toEqual([
+      'pending: 6 records written 2025-03-04T11:00Z to 2025-03-04T12:00Z are not yet in a digest (not due yet)',
+    ]);
+    expect(report.pendingCount).toBe(6);
   });
 });
