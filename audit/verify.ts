@@ -412,7 +412,6 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
     const entry = listed.get(key);
     if (entry && located && entry.hash !== record.hash) {
       report('modified', `record ${key} is not the record ${entry.digest.key} lists (hash differs)`, key);
-      reported.add(position);
     }
     const atT = Date.parse(record.at);
     if ((fromT !== undefined && atT < fromT) || (toT !== undefined && atT >= toT)) continue;

@@ -106,6 +106,39 @@ describe('audit verify on an untampered trail', () => {
     const skipped = verifyTrail(trail, { publicKeys: null, now: AFTER_TRAIL });
     expect(skipped.ok).toBe(true);
     expect(skipped.signaturesChecked).toBe(false);
+    expect(skipped.warnings).toEqual(['digest signatures not checked (no public key given)']);
+  });
+
+  it('gives the same report whatever order the store lists its objects in', async () => {
+    const reversed = new Map([...original].reverse());
+    const report = await verifySource(memoryTrailSource(reversed), verifyOptions());
+    expect(formatReport(report)).toEqual([
+      'OK: 4 digests, 18 records, 5 requests verified from 2025-03-04T09:00:00.000Z to 2025-03-04T13:00:00.000Z',
+    ]);
+    expect(report.records).toEqual((await verifySource(copy().source, verifyOptions())).records);
+  });
+
+  it('verifies a range after the last digest as empty, up to now', async () => {
+    const report = await verifySource(copy().source, {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T13:00:00Z'),
+    });
+    expect(formatReport(report)).toEqual([
+      'OK: 0 digests, 0 records, 0 requests verified from 2025-03-04T13:00:00.000Z to now',
+    ]);
+  });
+
+  it('reports a trail without any digest by its records alone, with no period', async () => {
+    const { objects } = copy();
+    for (let hour = 0; hour < 4; hour++) objects.delete(digestKey(hour));
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), verifyOptions());
+    expect(report.from).toBeUndefined();
+    expect(report.to).toBeUndefined();
+    expect(report.digestCount).toBe(0);
+    expect(formatReport(report)).toEqual([
+      'gap: no digest for 2025-03-04T09:00Z to 2025-03-04T12:00Z: 18 records written then are in no digest, and it is overdue',
+      'FAILED: 1 problem in 0 digests, 18 records',
+    ]);
   });
 });
 
@@ -932,7 +965,8 @@ describe('audit verify tells a record waiting for its digest from an overdue one
   it('counts pending records per run of hours, and reports the overdue hours of a run apart', async () => {
     const objects = undigested();
     objects.delete(D(1));
-    const trail = await loadTrail(memoryTrailSource(objects));
+    // Listed newest first, so the hours are met out of order.
+    const trail = await loadTrail(memoryTrailSource(new Map([...objects].reverse())));
     const soon = verifyTrail(trail, { ...verifyOptions(), now: new Date('2025-03-04T12:30:00Z') });
     expect(soon.problems).toEqual([]);
     expect(soon.warnings).toEqual([
@@ -950,5 +984,128 @@ describe('audit verify tells a record waiting for its digest from an overdue one
       'pending: 6 records written 2025-03-04T11:00Z to 2025-03-04T12:00Z are not yet in a digest (not due yet)',
     ]);
     expect(report.pendingCount).toBe(6);
+  });
+});
+
+describe('audit verify reports each tampering once, with nothing else', () => {
+  const exactly = async (tamper: (store: Store) => Promise<void>) => {
+    const { store, objects } = copy();
+    await tamper(store);
+    return problemsOf(objects);
+  };
+
+  it('a flipped byte: the record is modified, its chain is not reported broken around it', async () => {
+    const key = R('req-alpha-0001', 3);
+    const problems = await exactly(async (store) => {
+      await store.put(key, store.get(key).replace('reviewers-notified', 'reviewers-notifiee'));
+    });
+    expect(problems).toEqual([`modified: record ${key} does not match its hash (content changed)`]);
+  });
+
+  it('a deleted record: missing where it is listed, not again as a hole in its chain', async () => {
+    const key = R('req-bravo-0002', 2);
+    expect(await exactly((store) => store.delete(key))).toEqual([
+      `missing: record ${key} (request req-bravo-0002 seq 2) is listed in ${D(1)} but absent`,
+    ]);
+  });
+
+  it("a record replaced by another request's record: moved, not also a hole or an unlisted record", async () => {
+    const key = R('req-charlie-0003', 3);
+    expect(
+      await exactly(async (store) => {
+        await store.put(key, store.get(R('req-bravo-0002', 2)));
+      }),
+    ).toEqual([
+      `moved: record ${key} in request req-charlie-0003's chain holds seq 2 of request req-bravo-0002`,
+    ]);
+  });
+
+  it('a record overwritten by the next one of its chain: reordered, not also a hole or a changed listing', async () => {
+    const key = R('req-alpha-0001', 2);
+    expect(
+      await exactly(async (store) => {
+        await store.put(key, store.get(R('req-alpha-0001', 3)));
+      }),
+    ).toEqual([`reordered: record ${key} holds seq 3 of its request, not seq 2`]);
+  });
+
+  it('a middle digest removed: one gap for its hour', async () => {
+    expect(await exactly((store) => store.delete(D(2)))).toEqual([
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('a digest listing forged without the key: bad signature, and the next digest chained to another version', async () => {
+    const { objects } = copy();
+    const digest = JSON.parse(objects.get(D(1))!) as Digest;
+    const records = digest.records.slice(1);
+    objects.set(
+      D(1),
+      canonicalJson(
+        await signDigest(
+          { ...stripSignature(digest), records, recordCount: records.length },
+          { keyId: digest.keyId, sign: async () => Buffer.from(digest.signature, 'base64') },
+        ),
+      ),
+    );
+    expect(await problemsOf(objects)).toEqual([
+      `bad-signature: digest ${D(1)} (keyId ${digest.keyId}) does not verify with the given public key`,
+      `modified: digest ${D(1)} differs from the version ${D(2)} was chained to`,
+      `extra: record ${R('req-alpha-0001', 4)} (written 2025-03-04T10:05:00.000Z) is not listed in ${D(1)}`,
+    ]);
+  });
+
+  it('a digest re-signed over the same content: the next digest was chained to another signature', async () => {
+    const { objects } = copy();
+    const digest = JSON.parse(objects.get(D(1))!) as Digest;
+    objects.set(D(1), canonicalJson(await signDigest(stripSignature(digest), keys.signer)));
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(1)} differs from the version ${D(2)} was chained to`,
+    ]);
+  });
+
+  it('a digest checked from the first hour of the range', async () => {
+    const { objects } = copy();
+    const other = p256();
+    const digest = JSON.parse(objects.get(D(1))!) as Digest;
+    objects.set(D(1), canonicalJson(await signDigest(stripSignature(digest), other.signer)));
+    expect(await problemsOf(objects, { from: new Date('2025-03-04T10:00:00Z') })).toContain(
+      `bad-signature: digest ${D(1)} (keyId ${digest.keyId}) does not verify with the given public key`,
+    );
+  });
+});
+
+describe('audit verify of a range counts a record by its time, in [from, to)', () => {
+  /** The trail before hours 11 and 12 were digested, its last record rewritten to 12:00:00.000 exactly. */
+  const atTheHour = () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    objects.delete(D(3));
+    rehash(objects, R('req-echo-0005', 3), (r) => {
+      r.at = '2025-03-04T12:00:00.000Z';
+    });
+    return objects;
+  };
+  const now = new Date('2025-03-04T12:30:00Z');
+
+  it('includes a record written exactly at --from', async () => {
+    const report = verifyTrail(await loadTrail(memoryTrailSource(atTheHour())), {
+      ...verifyOptions(),
+      now,
+      from: new Date('2025-03-04T12:00:00Z'),
+    });
+    expect(report.recordCount).toBe(1);
+    expect(report.records.map((r) => `${r.requestId}#${r.seq}`)).toEqual(['req-echo-0005#3']);
+  });
+
+  it('excludes a record written exactly at --to', async () => {
+    const report = verifyTrail(await loadTrail(memoryTrailSource(atTheHour())), {
+      ...verifyOptions(),
+      now,
+      from: new Date('2025-03-04T11:00:00Z'),
+      to: new Date('2025-03-04T12:00:00Z'),
+    });
+    expect(report.recordCount).toBe(5);
+    expect(report.records.map((r) => `${r.requestId}#${r.seq}`)).not.toContain('req-echo-0005#3');
   });
 });
