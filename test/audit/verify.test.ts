@@ -693,6 +693,17 @@ describe('audit verify catches a digest chain that was cut or relinked', () => {
     ]);
   });
 
+  it('reports the chain cut at its start and a digest removed in the middle', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    objects.delete(D(2));
+    expect(await problemsOf(objects)).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+      `gap: 3 records written 2025-03-04T09:00Z to 2025-03-04T10:00Z, before the first digest ${D(1)}, are in no digest`,
+    ]);
+  });
+
   it('reports a first digest that links to a key other than the hour before it', async () => {
     const { objects } = copy();
     objects.delete(D(0));
@@ -735,6 +746,10 @@ describe('audit verify catches a digest chain that was cut or relinked', () => {
     for (let hour = 0; hour < 4; hour++) objects.delete(D(hour));
     const range = { from: new Date('2025-03-04T09:00:00Z'), to: new Date('2025-03-04T13:00:00Z') };
     expect(await problemsOf(objects, { ...range, now: new Date('2025-03-04T15:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T13:00Z (4 hours from ${D(0)} missing); 18 records written then are in no digest`,
+    ]);
+    // No hour from --to on is a gap, however late the verifier runs.
+    expect(await problemsOf(objects, { ...range, now: new Date('2025-03-05T09:00:00Z') })).toEqual([
       `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T13:00Z (4 hours from ${D(0)} missing); 18 records written then are in no digest`,
     ]);
     // Hours whose digest is not due yet are no gap: at 14:30 the 12:00 digest has until 15:00.
@@ -796,6 +811,12 @@ describe('audit verify of a range (--from/--to)', () => {
     expect(await problemsOf(objects, { to: new Date('2025-03-04T12:00:00Z') })).toEqual([]);
     expect(await problemsOf(objects)).toEqual([
       `bad-signature: digest ${D(3)} (keyId ${d12.keyId}) does not verify with the given public key`,
+    ]);
+    // A digest before --to is checked (and its link from the digest after --to is not).
+    const d11 = JSON.parse(objects.get(D(2))!) as Digest;
+    objects.set(D(2), canonicalJson(await signDigest(stripSignature(d11), other.signer)));
+    expect(await problemsOf(objects, { to: new Date('2025-03-04T12:00:00Z') })).toEqual([
+      `bad-signature: digest ${D(2)} (keyId ${d11.keyId}) does not verify with the given public key`,
     ]);
   });
 
@@ -1107,5 +1128,35 @@ describe('audit verify of a range counts a record by its time, in [from, to)', (
     });
     expect(report.recordCount).toBe(5);
     expect(report.records.map((r) => `${r.requestId}#${r.seq}`)).not.toContain('req-echo-0005#3');
+  });
+});
+
+describe('audit verify names each problem by the object it is about', () => {
+  it("a record moved into another request's chain under another day: moved where it is, missing where it was listed", async () => {
+    const { objects } = copy();
+    const to = 'records/2025/03/05/req-charlie-0003/00000005.json';
+    objects.set(to, objects.get(R('req-bravo-0002', 2))!);
+    objects.delete(R('req-bravo-0002', 2));
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), verifyOptions());
+    expect(formatReport(report)).toEqual([
+      `moved: record ${to} in request req-charlie-0003's chain holds seq 2 of request req-bravo-0002`,
+      `missing: record ${R('req-bravo-0002', 2)} (request req-bravo-0002 seq 2) is listed in ${D(1)} but absent`,
+      'FAILED: 2 problems in 4 digests, 18 records',
+    ]);
+  });
+
+  it('a broken link is reported at the record that sits where it belongs, not at a misplaced copy of it', async () => {
+    const { objects } = copy();
+    // A copy of seq 5 under an earlier day, in seq 4's place, listed before the real one.
+    const misplaced = 'records/2025/03/03/req-alpha-0001/00000004.json';
+    const tampered = new Map([[misplaced, objects.get(R('req-alpha-0001', 5))!], ...objects]);
+    rehash(tampered, R('req-alpha-0001', 4), (r) => {
+      r.data = { vote: 'deny' };
+    });
+    expect(await problemsOf(tampered)).toEqual([
+      `reordered: record ${misplaced} holds seq 5 of its request, not seq 4`,
+      `modified: record ${R('req-alpha-0001', 4)} is not the record ${D(1)} lists (hash differs)`,
+      `modified: request req-alpha-0001: seq 5 (${R('req-alpha-0001', 5)}) does not link to seq 4`,
+    ]);
   });
 });
