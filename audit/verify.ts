@@ -311,12 +311,14 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
           DIGEST_PERIOD_MS,
       );
     for (let t = start; t < end; t += DIGEST_PERIOD_MS) if (!byStart.has(t)) gapHours.add(t);
+  } else {
     // Stryker disable next-line ConditionalExpression,LogicalOperator: without either bound the loop below runs no hour anyway (it starts at undefined or ends at NaN); the test is for the types
-  } else if (fromT !== undefined && toT !== undefined) {
-    const end =
-      Math.min(Math.ceil(toT / DIGEST_PERIOD_MS), Math.floor((now - grace) / DIGEST_PERIOD_MS)) *
-      DIGEST_PERIOD_MS;
-    for (let t = fromT; t < end; t += DIGEST_PERIOD_MS) gapHours.add(t);
+    if (fromT !== undefined && toT !== undefined) {
+      const end =
+        Math.min(Math.ceil(toT / DIGEST_PERIOD_MS), Math.floor((now - grace) / DIGEST_PERIOD_MS)) *
+        DIGEST_PERIOD_MS;
+      for (let t = fromT; t < end; t += DIGEST_PERIOD_MS) gapHours.add(t);
+    }
   }
 
   // 3. The listing index of the in-range digests.
@@ -436,16 +438,19 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
         `record ${key} (written ${record.at}) is not listed in ${digestObjectKey(new Date(hour))}`,
         key,
       );
-    } else if (gapHours.has(hour)) {
-      unvouchedInGap.set(hour, (unvouchedInGap.get(hour) ?? 0) + 1);
-      // Stryker disable next-line EqualityOperator: the first digest's own hour has a digest, so its records were taken by byStart above
-    } else if (first && hour < first.start) {
-      beforeFirst.set(hour, (beforeFirst.get(hour) ?? 0) + 1);
-    } else if (now - (hour + DIGEST_PERIOD_MS) < grace) {
-      pending.set(hour, (pending.get(hour) ?? 0) + 1);
-    } else {
-      overdue.set(hour, (overdue.get(hour) ?? 0) + 1);
+      continue;
     }
+    if (gapHours.has(hour)) {
+      unvouchedInGap.set(hour, (unvouchedInGap.get(hour) ?? 0) + 1);
+      continue;
+    }
+    // Stryker disable next-line EqualityOperator: the first digest's own hour has a digest, so its records were taken by byStart above
+    if (first && hour < first.start) {
+      beforeFirst.set(hour, (beforeFirst.get(hour) ?? 0) + 1);
+      continue;
+    }
+    const waiting = now - (hour + DIGEST_PERIOD_MS) < grace ? pending : overdue;
+    waiting.set(hour, (waiting.get(hour) ?? 0) + 1);
   }
 
   // Listed records that are absent.
@@ -459,25 +464,20 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
     reported.add(`${entry.requestId}#${entry.seq}`);
   }
 
-  // Gaps, one line per run of missing hours.
-  const runs = (hours: Iterable<number>) => {
-    const sorted = [...hours].sort((a, b) => a - b);
-    const out: Array<[number, number]> = [];
-    for (const h of sorted) {
+  // Gaps, one line per run of missing hours, with the records written in it.
+  const runs = (counts: Map<number, number>) => {
+    const out: Array<{ a: number; b: number; n: number }> = [];
+    for (const [h, n] of [...counts].sort(([x], [y]) => x - y)) {
       const run = out[out.length - 1];
-      if (run && run[1] === h) run[1] = h + DIGEST_PERIOD_MS;
-      else out.push([h, h + DIGEST_PERIOD_MS]);
+      if (run && run.b === h) {
+        run.b = h + DIGEST_PERIOD_MS;
+        run.n += n;
+      } else out.push({ a: h, b: h + DIGEST_PERIOD_MS, n });
     }
     return out;
   };
-  const count = (map: Map<number, number>, a: number, b: number) => {
-    let n = 0;
-    // Stryker disable next-line EqualityOperator: a run is maximal, so its end hour b is never a counted hour of the same map (unvouched hours are gap hours)
-    for (const [h, c] of map) if (h >= a && h < b) n += c;
-    return n;
-  };
-  for (const [a, b] of runs(gapHours)) {
-    const n = count(unvouchedInGap, a, b);
+  const gapCounts = new Map([...gapHours].map((h) => [h, unvouchedInGap.get(h) ?? 0]));
+  for (const { a, b, n } of runs(gapCounts)) {
     const hours = (b - a) / DIGEST_PERIOD_MS;
     report(
       'gap',
@@ -485,25 +485,24 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
       digestObjectKey(new Date(a)),
     );
   }
-  for (const [a, b] of runs(overdue.keys())) {
+  for (const { a, b, n } of runs(overdue)) {
     report(
       'gap',
-      `no digest for ${hourIso(a)} to ${hourIso(b)}: ${count(overdue, a, b)} records written then are in no digest, and it is overdue`,
+      `no digest for ${hourIso(a)} to ${hourIso(b)}: ${n} records written then are in no digest, and it is overdue`,
       digestObjectKey(new Date(a)),
     );
   }
-  for (const [a, b] of runs(beforeFirst.keys())) {
+  for (const { a, b, n } of runs(beforeFirst)) {
     report(
       'gap',
-      `${count(beforeFirst, a, b)} records written ${hourIso(a)} to ${hourIso(b)}, before the first digest ${
+      `${n} records written ${hourIso(a)} to ${hourIso(b)}, before the first digest ${
         // Stryker disable next-line OptionalChaining: records are counted before the first digest only when there is one
         first?.key
       }, are in no digest`,
     );
   }
   let pendingCount = 0;
-  for (const [a, b] of runs(pending.keys())) {
-    const n = count(pending, a, b);
+  for (const { a, b, n } of runs(pending)) {
     pendingCount += n;
     warnings.push(
       `pending: ${n} records written ${hourIso(a)} to ${hourIso(b)} are not yet in a digest (not due yet)`,

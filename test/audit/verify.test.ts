@@ -128,6 +128,11 @@ describe('audit verify on an untampered trail', () => {
     ]);
   });
 
+  it('verifies an empty trail (a new deployment) as OK, with no period', async () => {
+    const report = await verifySource(memoryTrailSource(new Map()), verifyOptions());
+    expect(formatReport(report)).toEqual(['OK: 0 digests, 0 records, 0 requests verified']);
+  });
+
   it('reports a trail without any digest by its records alone, with no period', async () => {
     const { objects } = copy();
     for (let hour = 0; hour < 4; hour++) objects.delete(digestKey(hour));
