@@ -295,6 +295,12 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
       );
     }
   }
+  // The end of the hours up to `--to` whose digest is due by now (none without `--to`).
+  const dueEnd =
+    toT === undefined
+      ? Number.NEGATIVE_INFINITY
+      : Math.min(Math.ceil(toT / DIGEST_PERIOD_MS), Math.floor((now - grace) / DIGEST_PERIOD_MS)) *
+        DIGEST_PERIOD_MS;
   const gapHours = new Set<number>();
   // Stryker disable next-line LogicalOperator: first and last are the ends of one list, so both are set or neither is
   if (first && last) {
@@ -303,22 +309,11 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
       fromT !== undefined && first.digest.previousDigest !== null
         ? Math.min(fromT, first.start)
         : first.start;
-    let end = last.start + DIGEST_PERIOD_MS;
-    if (toT !== undefined)
-      end = Math.max(
-        end,
-        Math.min(Math.ceil(toT / DIGEST_PERIOD_MS), Math.floor((now - grace) / DIGEST_PERIOD_MS)) *
-          DIGEST_PERIOD_MS,
-      );
+    const end = Math.max(last.start + DIGEST_PERIOD_MS, dueEnd);
     for (let t = start; t < end; t += DIGEST_PERIOD_MS) if (!byStart.has(t)) gapHours.add(t);
   } else {
-    // Stryker disable next-line ConditionalExpression,LogicalOperator: without either bound the loop below runs no hour anyway (it starts at undefined or ends at NaN); the test is for the types
-    if (fromT !== undefined && toT !== undefined) {
-      const end =
-        Math.min(Math.ceil(toT / DIGEST_PERIOD_MS), Math.floor((now - grace) / DIGEST_PERIOD_MS)) *
-        DIGEST_PERIOD_MS;
-      for (let t = fromT; t < end; t += DIGEST_PERIOD_MS) gapHours.add(t);
-    }
+    // No digest in the range: every due hour from `--from` to `--to` is a gap (none without both).
+    for (let t = fromT ?? dueEnd; t < dueEnd; t += DIGEST_PERIOD_MS) gapHours.add(t);
   }
 
   // 3. The listing index of the in-range digests.
@@ -432,21 +427,22 @@ export function verifyTrail(trail: Trail, options: VerifyOptions): VerifyReport 
       continue;
     }
     if (!located) continue; // already reported where it sits
+    // In no digest: an hour without one (a gap, or before the chain began), or unlisted in its hour's
+    // (no in-range record's hour with a digest is a gap hour or before the first digest).
+    if (gapHours.has(hour)) {
+      unvouchedInGap.set(hour, (unvouchedInGap.get(hour) ?? 0) + 1);
+      continue;
+    }
+    if (first && hour < first.start) {
+      beforeFirst.set(hour, (beforeFirst.get(hour) ?? 0) + 1);
+      continue;
+    }
     if (byStart.has(hour)) {
       report(
         'extra',
         `record ${key} (written ${record.at}) is not listed in ${digestObjectKey(new Date(hour))}`,
         key,
       );
-      continue;
-    }
-    if (gapHours.has(hour)) {
-      unvouchedInGap.set(hour, (unvouchedInGap.get(hour) ?? 0) + 1);
-      continue;
-    }
-    // Stryker disable next-line EqualityOperator: the first digest's own hour has a digest, so its records were taken by byStart above
-    if (first && hour < first.start) {
-      beforeFirst.set(hour, (beforeFirst.get(hour) ?? 0) + 1);
       continue;
     }
     const waiting = now - (hour + DIGEST_PERIOD_MS) < grace ? pending : overdue;
