@@ -1,156 +1,73 @@
 /**
- * `audit verify` against a real trail (appendAudit + digest writer on dynalite
- * and s3rver) and a tamper corpus generated here. s3rver does not enforce
- * Object Lock, which is exactly what lets these tests tamper; every case runs
- * both on a bucket (S3 source) and on a local directory copy.
+ * `audit verify` on the fixture trail built in memory by the real record and
+ * digest code (memory-trail.ts; verify-sources.test.ts checks it is the trail
+ * the writers store, and runs the tamper corpus on S3 and a directory too).
+ * Each case tampers with a copy in memory, so the whole file runs in seconds.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTrail, memoryTrailSource, type TrailSource } from '../../audit/sources.js';
 import {
-  directoryTrailSource,
-  loadTrail,
-  memoryTrailSource,
-  s3TrailSource,
-  type TrailSource,
-} from '../../audit/sources.js';
-import { checkRecordText, formatReport, verifySource, verifyTrail } from '../../audit/verify.js';
-import { auditObjectKey, hashRecord } from '../../lambdas/shared/audit.js';
+  checkRecordText,
+  formatReport,
+  type VerifyOptions,
+  verifySource,
+  verifyTrail,
+} from '../../audit/verify.js';
+import { type AuditRecord, hashRecord } from '../../lambdas/shared/audit-record.js';
 import { canonicalJson } from '../../lambdas/shared/canonical.js';
-import { type Digest, digestObjectKey, localSigner, signDigest } from '../../lambdas/shared/digest.js';
-import { type LocalAws, startLocalAws } from '../support/local-aws.js';
 import {
-  AFTER_TRAIL,
-  p256,
-  snapshotBucket,
-  TRAIL_HOURS,
-  TRAIL_RECORDS,
-  trailScript,
-  writeTrail,
-} from './trail-fixture.js';
+  compareRecordRefs,
+  type Digest,
+  type DigestBody,
+  type DigestRecordRef,
+  linkTo,
+  signDigest,
+} from '../../lambdas/shared/digest.js';
+import { buildTrail } from './memory-trail.js';
+import { digestKey, recordKey, type Store, stripSignature, TAMPER_CORPUS } from './tamper-corpus.js';
+import { AFTER_TRAIL, p256, TRAIL_RECORDS } from './trail-script.js';
 
-let aws: LocalAws;
 let keys: ReturnType<typeof p256>;
 let original: Map<string, string>;
-let tmp: string;
 
 beforeAll(async () => {
-  aws = await startLocalAws({ bucket: 'countersign-audit-verify' });
   keys = p256();
-  await writeTrail(aws, keys.signer);
-  original = await snapshotBucket(aws.s3, aws.bucket);
-  tmp = await mkdtemp(join(tmpdir(), 'countersign-audit-'));
+  original = await buildTrail(keys.signer);
 });
 
-afterAll(async () => {
-  await aws?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-const request = (id: string) => trailScript().find((r) => r.requestId === id)!;
-const recordKey = (id: string, seq: number) => auditObjectKey(request(id).createdAt, id, seq);
-const digestKey = (hour: number) => digestObjectKey(new Date(TRAIL_HOURS[hour]!));
-
-/** A mutable view of a trail copy, on whichever medium the case runs. */
-interface Store {
-  get(key: string): string;
-  put(key: string, text: string): Promise<void>;
-  delete(key: string): Promise<void>;
-}
-
-interface Medium {
-  name: string;
-  /** Copies the original trail and returns a store over the copy plus a source reading it. */
-  copy(label: string): Promise<{ store: Store; source: TrailSource }>;
-}
-
-const media: Medium[] = [
-  {
-    name: 's3',
-    async copy(label) {
-      const bucket = `tamper-${label}`
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, '-')
-        .slice(0, 60);
-      await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      const texts = new Map(original);
-      for (const [key, text] of texts)
-        await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text }));
-      return {
-        source: s3TrailSource(aws.s3, bucket),
-        store: {
-          get: (key) => texts.get(key)!,
-          put: async (key, text) => {
-            texts.set(key, text);
-            await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text }));
-          },
-          delete: async (key) => {
-            texts.delete(key);
-            await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-          },
-        },
-      };
+/** A copy of the fixture trail in memory: a store to tamper with and a source reading it. */
+function copy(): { store: Store; source: TrailSource; objects: Map<string, string> } {
+  const objects = new Map(original);
+  return {
+    objects,
+    source: memoryTrailSource(objects),
+    store: {
+      get: (key) => objects.get(key)!,
+      put: async (key, text) => {
+        objects.set(key, text);
+      },
+      delete: async (key) => {
+        objects.delete(key);
+      },
     },
-  },
-  {
-    name: 'directory',
-    async copy(label) {
-      const dir = join(tmp, label);
-      const texts = new Map(original);
-      const pathOf = (key: string) => join(dir, ...key.split('/'));
-      for (const [key, text] of texts) {
-        await mkdir(dirname(pathOf(key)), { recursive: true });
-        await writeFile(pathOf(key), text);
-      }
-      return {
-        source: directoryTrailSource(dir),
-        store: {
-          get: (key) => texts.get(key)!,
-          put: async (key, text) => {
-            texts.set(key, text);
-            await mkdir(dirname(pathOf(key)), { recursive: true });
-            await writeFile(pathOf(key), text);
-          },
-          delete: async (key) => {
-            texts.delete(key);
-            await rm(pathOf(key));
-          },
-        },
-      };
-    },
-  },
-];
+  };
+}
 
 const verifyOptions = () => ({ publicKeys: [keys.publicKey], now: AFTER_TRAIL });
 
 describe('audit verify on an untampered trail', () => {
-  it('writes the expected objects', () => {
-    expect([...original.keys()].filter((k) => k.startsWith('records/'))).toHaveLength(TRAIL_RECORDS);
-    expect([...original.keys()].filter((k) => k.startsWith('digests/'))).toEqual(
-      TRAIL_HOURS.map((_, i) => digestKey(i)),
-    );
-  });
-
-  it.each(media)('passes with a one-line summary ($name)', async (medium) => {
-    const { source } = await medium.copy(`clean-${medium.name}`);
-    const report = await verifySource(source, verifyOptions());
+  it('passes with a one-line summary', async () => {
+    const report = await verifySource(copy().source, verifyOptions());
     expect(report.problems).toEqual([]);
     expect(formatReport(report)).toEqual([
       'OK: 4 digests, 18 records, 5 requests verified from 2025-03-04T09:00:00.000Z to 2025-03-04T13:00:00.000Z',
     ]);
     expect(report.warnings).toEqual([]);
-  });
-
-  it('verifies the deployed bucket itself (S3 source on the original bucket)', async () => {
-    const report = await verifySource(s3TrailSource(aws.s3, aws.bucket), verifyOptions());
-    expect(report.ok).toBe(true);
     expect(report.records).toHaveLength(TRAIL_RECORDS);
   });
 
   it('verifies a sub-range with --from/--to, checking the link to the digest before it', async () => {
-    const source = memoryTrailSource(original);
+    const source = copy().source;
     const report = await verifySource(source, {
       ...verifyOptions(),
       from: new Date('2025-03-04T10:00:00Z'),
@@ -189,145 +106,51 @@ describe('audit verify on an untampered trail', () => {
     const skipped = verifyTrail(trail, { publicKeys: null, now: AFTER_TRAIL });
     expect(skipped.ok).toBe(true);
     expect(skipped.signaturesChecked).toBe(false);
+    expect(skipped.warnings).toEqual(['digest signatures not checked (no public key given)']);
+  });
+
+  it('gives the same report whatever order the store lists its objects in', async () => {
+    const reversed = new Map([...original].reverse());
+    const report = await verifySource(memoryTrailSource(reversed), verifyOptions());
+    expect(formatReport(report)).toEqual([
+      'OK: 4 digests, 18 records, 5 requests verified from 2025-03-04T09:00:00.000Z to 2025-03-04T13:00:00.000Z',
+    ]);
+    expect(report.records).toEqual((await verifySource(copy().source, verifyOptions())).records);
+  });
+
+  it('verifies a range after the last digest as empty, up to now', async () => {
+    const report = await verifySource(copy().source, {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T13:00:00Z'),
+    });
+    expect(formatReport(report)).toEqual([
+      'OK: 0 digests, 0 records, 0 requests verified from 2025-03-04T13:00:00.000Z to now',
+    ]);
+  });
+
+  it('verifies an empty trail (a new deployment) as OK, with no period', async () => {
+    const report = await verifySource(memoryTrailSource(new Map()), verifyOptions());
+    expect(formatReport(report)).toEqual(['OK: 0 digests, 0 records, 0 requests verified']);
+  });
+
+  it('reports a trail without any digest by its records alone, with no period', async () => {
+    const { objects } = copy();
+    for (let hour = 0; hour < 4; hour++) objects.delete(digestKey(hour));
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), verifyOptions());
+    expect(report.from).toBeUndefined();
+    expect(report.to).toBeUndefined();
+    expect(report.digestCount).toBe(0);
+    expect(formatReport(report)).toEqual([
+      'gap: no digest for 2025-03-04T09:00Z to 2025-03-04T12:00Z: 18 records written then are in no digest, and it is overdue',
+      'FAILED: 1 problem in 0 digests, 18 records',
+    ]);
   });
 });
 
-/** The tamper corpus: each case tampers with a fresh copy and names the line it must produce. */
-const corpus: Array<{ name: string; tamper: (store: Store) => Promise<void>; expect: RegExp }> = [
-  {
-    name: 'a flipped byte in a record',
-    tamper: async (store) => {
-      const key = recordKey('req-alpha-0001', 3);
-      const text = store.get(key);
-      const at = text.indexOf('reviewers-notified') + 3;
-      await store.put(
-        key,
-        text.slice(0, at) + String.fromCharCode(text.charCodeAt(at) ^ 1) + text.slice(at + 1),
-      );
-    },
-    expect:
-      /^modified: record records\/2025\/03\/04\/req-alpha-0001\/00000003\.json does not match its hash/m,
-  },
-  {
-    name: 'a deleted record',
-    tamper: (store) => store.delete(recordKey('req-bravo-0002', 2)),
-    expect:
-      /^missing: record records\/2025\/03\/04\/req-bravo-0002\/00000002\.json \(request req-bravo-0002 seq 2\) is listed in digests\/2025\/03\/04\/10\.json but absent$/m,
-  },
-  {
-    name: 'two records reordered (contents of seq 2 and 3 swapped)',
-    tamper: async (store) => {
-      const a = recordKey('req-alpha-0001', 2);
-      const b = recordKey('req-alpha-0001', 3);
-      const [ta, tb] = [store.get(a), store.get(b)];
-      await store.put(a, tb);
-      await store.put(b, ta);
-    },
-    expect:
-      /^reordered: record records\/2025\/03\/04\/req-alpha-0001\/00000002\.json holds seq 3 of its request, not seq 2$/m,
-  },
-  {
-    name: "a record moved into another request's chain",
-    tamper: async (store) => {
-      const from = recordKey('req-bravo-0002', 2);
-      const text = store.get(from);
-      await store.delete(from);
-      await store.put(recordKey('req-charlie-0003', 5), text);
-    },
-    expect:
-      /^moved: record records\/2025\/03\/04\/req-charlie-0003\/00000005\.json in request req-charlie-0003's chain holds seq 2 of request req-bravo-0002$/m,
-  },
-  {
-    name: 'a truncated chain (last record removed)',
-    tamper: (store) => store.delete(recordKey('req-alpha-0001', 6)),
-    expect:
-      /^missing: record records\/2025\/03\/04\/req-alpha-0001\/00000006\.json .* is listed in digests\/2025\/03\/04\/10\.json but absent$/m,
-  },
-  {
-    name: 'a forged digest (listing changed, re-serialized without a valid signature)',
-    tamper: async (store) => {
-      const key = digestKey(1);
-      const digest = JSON.parse(store.get(key)) as Digest;
-      const records = digest.records.filter((r) => !(r.requestId === 'req-bravo-0002' && r.seq === 2));
-      const forged = await signDigest(
-        { ...stripSignature(digest), records, recordCount: records.length },
-        {
-          keyId: digest.keyId,
-          sign: async () => Buffer.from(digest.signature, 'base64'),
-        },
-      );
-      await store.put(key, canonicalJson(forged));
-    },
-    expect:
-      /^bad-signature: digest digests\/2025\/03\/04\/10\.json \(keyId local:[0-9a-f]{64}\) does not verify with the given public key$/m,
-  },
-  {
-    name: 'a removed digest (gap)',
-    tamper: (store) => store.delete(digestKey(1)),
-    expect:
-      /^gap: no digest for 2025-03-04T10:00Z to 2025-03-04T11:00Z \(digests\/2025\/03\/04\/10\.json missing\); 9 records written then are in no digest$/m,
-  },
-  {
-    name: 'a digest signed by another key',
-    tamper: async (store) => {
-      const key = digestKey(2);
-      const digest = JSON.parse(store.get(key)) as Digest;
-      const other = localSigner(p256().privateKey, digest.keyId);
-      await store.put(key, canonicalJson(await signDigest(stripSignature(digest), other)));
-    },
-    expect:
-      /^bad-signature: digest digests\/2025\/03\/04\/11\.json .* does not verify with the given public key$/m,
-  },
-  {
-    name: 'a record rewritten with a recomputed hash',
-    tamper: async (store) => {
-      const key = recordKey('req-alpha-0001', 5);
-      const record = JSON.parse(store.get(key));
-      record.data.decision.approvers = [];
-      const { hash: _h, ...body } = record;
-      const { hashRecord } = await import('../../lambdas/shared/audit.js');
-      await store.put(key, canonicalJson({ ...body, hash: hashRecord(body) }));
-    },
-    expect:
-      /^modified: record records\/2025\/03\/04\/req-alpha-0001\/00000005\.json is not the record digests\/2025\/03\/04\/10\.json lists/m,
-  },
-  {
-    name: 'an extra record appended to a chain after its hour was digested',
-    tamper: async (store) => {
-      const last = JSON.parse(store.get(recordKey('req-bravo-0002', 3)));
-      const { hashRecord } = await import('../../lambdas/shared/audit.js');
-      const body = { ...last, seq: 4, at: '2025-03-04T10:59:00.000Z', kind: 'modified', prevHash: last.hash };
-      delete body.hash;
-      await store.put(recordKey('req-bravo-0002', 4), canonicalJson({ ...body, hash: hashRecord(body) }));
-    },
-    expect:
-      /^extra: record records\/2025\/03\/04\/req-bravo-0002\/00000004\.json \(written 2025-03-04T10:59:00\.000Z\) is not listed in digests\/2025\/03\/04\/10\.json$/m,
-  },
-  {
-    name: 'a digest rewritten and re-signed with the real key (next link breaks)',
-    tamper: async (store) => {
-      const key = digestKey(2);
-      const digest = JSON.parse(store.get(key)) as Digest;
-      const resigned = await signDigest(
-        { ...stripSignature(digest), signedAt: '2025-03-04T13:59:00.000Z' },
-        keys.signer,
-      );
-      await store.put(key, canonicalJson(resigned));
-    },
-    expect:
-      /^modified: digest digests\/2025\/03\/04\/11\.json differs from the version digests\/2025\/03\/04\/12\.json was chained to$/m,
-  },
-];
-
-function stripSignature(digest: Digest) {
-  const { digestHash: _h, signature: _s, ...body } = digest;
-  return body;
-}
-
-describe.each(media)('tamper corpus ($name)', (medium) => {
-  it.each(corpus)('detects $name', async (testCase) => {
-    const { store, source } = await medium.copy(`${medium.name}-${corpus.indexOf(testCase)}`);
-    await testCase.tamper(store);
+describe('tamper corpus', () => {
+  it.each(TAMPER_CORPUS)('detects $name', async (testCase) => {
+    const { store, source } = copy();
+    await testCase.tamper(store, keys.signer);
     const report = await verifySource(source, verifyOptions());
     const output = formatReport(report).join('\n');
     if (process.env.SHOW_TAMPER) console.log(`--- ${testCase.name}\n${output}`);
@@ -708,5 +531,637 @@ describe('audit verify refuses a digest that is not what the digest writer signe
       d.recordCount = 1;
     });
     expect(problemsOf(trail)).toEqual([`modified: digest ${key}: recordCount 1 but 0 records listed`]);
+  });
+});
+
+/** Lines of the problems `audit verify` prints for a trail (key -> text). */
+async function problemsOf(objects: Map<string, string>, options: Partial<VerifyOptions> = {}) {
+  const trail = await loadTrail(memoryTrailSource(objects));
+  return verifyTrail(trail, { ...verifyOptions(), ...options }).problems.map(
+    (p) => `${p.category}: ${p.message}`,
+  );
+}
+
+/**
+ * Replaces digest `hour` (0-3) by `change` of it, re-signed with the real key
+ * (an insider holding it), and unless told otherwise re-signs every later
+ * digest to link to the new one, so the chain of signatures stays whole.
+ */
+async function resign(
+  objects: Map<string, string>,
+  hour: number,
+  change: (d: DigestBody) => void,
+  { rechain = true } = {},
+) {
+  const key = digestKey(hour);
+  const body = stripSignature(JSON.parse(objects.get(key)!) as Digest);
+  change(body);
+  let previous = { key, digest: await signDigest(body, keys.signer) };
+  objects.set(key, canonicalJson(previous.digest));
+  for (let next = hour + 1; rechain && next < 4 && objects.has(digestKey(next)); next++) {
+    const later = stripSignature(JSON.parse(objects.get(digestKey(next))!) as Digest);
+    later.previousDigest = linkTo(previous.key, previous.digest);
+    previous = { key: digestKey(next), digest: await signDigest(later, keys.signer) };
+    objects.set(previous.key, canonicalJson(previous.digest));
+  }
+}
+
+/** Replaces a record by `change` of it with its hash recomputed (a writer without any key can do this). */
+function rehash(objects: Map<string, string>, key: string, change: (r: AuditRecord) => void) {
+  const record = JSON.parse(objects.get(key)!) as AuditRecord;
+  change(record);
+  const { hash: _h, ...body } = record;
+  const forged = { ...body, hash: hashRecord(body) };
+  objects.set(key, canonicalJson(forged));
+  return forged;
+}
+
+const parsedRecord = (objects: Map<string, string>, id: string, seq: number) =>
+  JSON.parse(objects.get(recordKey(id, seq))!) as AuditRecord;
+const D = (hour: number) => digestKey(hour);
+const R = (id: string, seq: number) => recordKey(id, seq);
+
+describe('audit verify catches a digest listing changed by someone holding the signing key', () => {
+  it('reports a listing out of order, within a request and across requests', async () => {
+    const { objects } = copy();
+    await resign(objects, 1, (d) => {
+      const [a4, a5] = d.records as [DigestRecordRef, DigestRecordRef];
+      d.records[0] = a5;
+      d.records[1] = a4;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `reordered: digest ${D(1)} lists req-alpha-0001 seq 4 out of order`,
+    ]);
+    const across = copy().objects;
+    await resign(across, 1, (d) => {
+      d.records.push(d.records.shift()!);
+    });
+    expect(await problemsOf(across)).toEqual([
+      `reordered: digest ${D(1)} lists req-alpha-0001 seq 4 out of order`,
+    ]);
+  });
+
+  it('reports a record listed twice in one digest', async () => {
+    const { objects } = copy();
+    await resign(objects, 1, (d) => {
+      d.records.splice(1, 0, d.records[0]!);
+      d.recordCount = d.records.length;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `reordered: digest ${D(1)} lists req-alpha-0001 seq 4 out of order`,
+      `extra: ${R('req-alpha-0001', 4)} is listed twice (in ${D(1)} and ${D(1)})`,
+    ]);
+  });
+
+  it('reports a record listed in two digests', async () => {
+    const { objects } = copy();
+    const alpha6 = (JSON.parse(objects.get(D(1))!) as Digest).records[2]!;
+    await resign(objects, 2, (d) => {
+      d.records = [...d.records, alpha6].sort(compareRecordRefs);
+      d.recordCount = d.records.length;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `extra: ${R('req-alpha-0001', 6)} is listed twice (in ${D(1)} and ${D(2)})`,
+    ]);
+  });
+
+  it.each([
+    ['a key that is no record key', 'records/2025/03/04/req-alpha-0001/4.json'],
+    ["another request's key for the same seq", 'records/2025/03/04/req-zulu-0009/00000004.json'],
+    ["the key of the same request's next seq", R('req-alpha-0001', 7)],
+  ])('reports a record listed under %s', async (_name, key) => {
+    const { objects } = copy();
+    await resign(objects, 1, (d) => {
+      d.records[0] = { ...d.records[0]!, key };
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(1)} lists req-alpha-0001 seq 4 under the wrong key ${key}`,
+      `extra: record ${R('req-alpha-0001', 4)} (written 2025-03-04T10:05:00.000Z) is not listed in ${D(1)}`,
+      `missing: record ${key} (request req-alpha-0001 seq 4) is listed in ${D(1)} but absent`,
+    ]);
+  });
+
+  it('reports a record whose time was rewritten and whose digest lists it for another hour', async () => {
+    const { objects } = copy();
+    const forged = rehash(objects, R('req-alpha-0001', 6), (r) => {
+      r.at = '2025-03-04T11:05:00.000Z';
+    });
+    await resign(objects, 1, (d) => {
+      d.records[2] = { ...d.records[2]!, hash: forged.hash };
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `reordered: record ${R('req-alpha-0001', 6)} written at 2025-03-04T11:05:00.000Z is listed in ${D(1)} for another hour`,
+    ]);
+  });
+});
+
+describe('audit verify catches a digest chain that was cut or relinked', () => {
+  it('reports a digest re-signed to start a new chain', async () => {
+    const { objects } = copy();
+    await resign(objects, 2, (d) => {
+      d.previousDigest = null;
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `gap: digest ${D(2)} starts a new chain although ${D(0)} exists before it`,
+    ]);
+  });
+
+  it("reports a digest re-signed to link past the previous hour's digest", async () => {
+    const { objects } = copy();
+    const d10 = JSON.parse(objects.get(D(1))!) as Digest;
+    await resign(objects, 3, (d) => {
+      d.previousDigest = linkTo(D(1), d10);
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(3)} links to ${D(1)} instead of the previous hour's ${D(2)}`,
+    ]);
+  });
+
+  it('reports a digest linking past a missing hour as that gap only (the writer links to the latest digest it finds)', async () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    const d10 = JSON.parse(objects.get(D(1))!) as Digest;
+    await resign(objects, 3, (d) => {
+      d.previousDigest = linkTo(D(1), d10);
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('reports the first digests removed (the chain cut at its start), and the records they listed', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    expect(await problemsOf(objects)).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+      `gap: 3 records written 2025-03-04T09:00Z to 2025-03-04T10:00Z, before the first digest ${D(1)}, are in no digest`,
+    ]);
+  });
+
+  it('reports the chain cut at its start and a digest removed in the middle', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    objects.delete(D(2));
+    expect(await problemsOf(objects)).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+      `gap: 3 records written 2025-03-04T09:00Z to 2025-03-04T10:00Z, before the first digest ${D(1)}, are in no digest`,
+    ]);
+  });
+
+  it('reports a first digest that links to a key other than the hour before it', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    await resign(objects, 1, (d) => {
+      d.previousDigest = { key: 'digests/2025/03/04/07.json', hash: '0'.repeat(64), signature: 'AA==' };
+    });
+    const problems = await problemsOf(objects);
+    expect(problems[0]).toBe(
+      `gap: no digest for the hour before ${D(1)}, which links to digests/2025/03/04/07.json`,
+    );
+  });
+
+  it('reports the last digest removed (the chain cut at its end) once it is due within --to', async () => {
+    const { objects } = copy();
+    objects.delete(D(3));
+    const to = new Date('2025-03-04T13:00:00Z');
+    expect(await problemsOf(objects, { to, now: new Date('2025-03-04T15:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T12:00Z to 2025-03-04T13:00Z (${D(3)} missing)`,
+    ]);
+    // Before its grace has passed the hour's digest is simply not due yet.
+    expect(await problemsOf(objects, { to, now: new Date('2025-03-04T14:59:59.999Z') })).toEqual([]);
+  });
+
+  it('reports the last digests removed as one run of hours within --to', async () => {
+    const { objects } = copy();
+    objects.delete(D(3));
+    objects.delete(D(2));
+    expect(
+      await problemsOf(objects, {
+        to: new Date('2025-03-04T12:30:00Z'),
+        now: new Date('2025-03-04T20:00:00Z'),
+      }),
+    ).toEqual([
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T13:00Z (2 hours from ${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('reports every hour of the range as a gap when every digest was removed', async () => {
+    const { objects } = copy();
+    for (let hour = 0; hour < 4; hour++) objects.delete(D(hour));
+    const range = { from: new Date('2025-03-04T09:00:00Z'), to: new Date('2025-03-04T13:00:00Z') };
+    expect(await problemsOf(objects, { ...range, now: new Date('2025-03-04T15:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T13:00Z (4 hours from ${D(0)} missing); 18 records written then are in no digest`,
+    ]);
+    // No hour from --to on is a gap, however late the verifier runs.
+    expect(await problemsOf(objects, { ...range, now: new Date('2025-03-05T09:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T13:00Z (4 hours from ${D(0)} missing); 18 records written then are in no digest`,
+    ]);
+    // Hours whose digest is not due yet are no gap: at 14:30 the 12:00 digest has until 15:00.
+    expect(await problemsOf(objects, range)).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T12:00Z (3 hours from ${D(0)} missing); 18 records written then are in no digest`,
+    ]);
+    expect(await problemsOf(objects, { ...range, now: new Date('2025-03-04T13:00:00Z') })).toEqual([
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T11:00Z (2 hours from ${D(0)} missing); 12 records written then are in no digest`,
+    ]);
+  });
+
+  it('reports two separate runs of missing digests as two gaps', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    objects.delete(D(2));
+    const problems = await problemsOf(objects, { from: new Date('2025-03-04T09:00:00Z') });
+    expect(problems).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+      `gap: no digest for 2025-03-04T09:00Z to 2025-03-04T10:00Z (${D(0)} missing); 3 records written then are in no digest`,
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('does not count the hours before the chain began as a gap', async () => {
+    const report = verifyTrail(await loadTrail(copy().source), {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T07:00:00Z'),
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.from).toBe('2025-03-04T07:00:00.000Z');
+  });
+});
+
+describe('audit verify of a range (--from/--to)', () => {
+  it('reports a changed digest before the range once, as the broken link to it', async () => {
+    const { objects } = copy();
+    await resign(
+      objects,
+      0,
+      (d) => {
+        d.recordCount = 4;
+      },
+      { rechain: false },
+    );
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(0)}: recordCount 4 but 3 records listed`,
+      `modified: digest ${D(0)} differs from the version ${D(1)} was chained to`,
+    ]);
+    expect(await problemsOf(objects, { from: new Date('2025-03-04T10:30:00Z') })).toEqual([
+      `modified: digest ${D(0)} differs from the version ${D(1)} was chained to`,
+    ]);
+  });
+
+  it('does not check digests from --to on', async () => {
+    const { objects } = copy();
+    const other = p256();
+    const d12 = JSON.parse(objects.get(D(3))!) as Digest;
+    objects.set(D(3), canonicalJson(await signDigest(stripSignature(d12), other.signer)));
+    expect(await problemsOf(objects, { to: new Date('2025-03-04T12:00:00Z') })).toEqual([]);
+    expect(await problemsOf(objects)).toEqual([
+      `bad-signature: digest ${D(3)} (keyId ${d12.keyId}) does not verify with the given public key`,
+    ]);
+    // A digest before --to is checked (and its link from the digest after --to is not).
+    const d11 = JSON.parse(objects.get(D(2))!) as Digest;
+    objects.set(D(2), canonicalJson(await signDigest(stripSignature(d11), other.signer)));
+    expect(await problemsOf(objects, { to: new Date('2025-03-04T12:00:00Z') })).toEqual([
+      `bad-signature: digest ${D(2)} (keyId ${d11.keyId}) does not verify with the given public key`,
+    ]);
+  });
+
+  it('reports a missing digest before the range when the first digest in it links to it', async () => {
+    const { objects } = copy();
+    objects.delete(D(0));
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T10:00:00Z'),
+    });
+    expect(report.problems.map((p) => `${p.category}: ${p.message}`)).toEqual([
+      `gap: digest ${D(0)} is missing (${D(1)} links to it)`,
+    ]);
+    expect(report.problems[0]!.key).toBe(D(0));
+  });
+
+  it('returns the authentic records of the range by request then seq, and counts only them', async () => {
+    const report = verifyTrail(await loadTrail(copy().source), {
+      ...verifyOptions(),
+      from: new Date('2025-03-04T11:00:00Z'),
+      to: new Date('2025-03-04T12:00:00Z'),
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.records.map((r) => `${r.requestId}#${r.seq}`)).toEqual([
+      'invalid-evt-0004#1',
+      'invalid-evt-0004#2',
+      'req-charlie-0003#4',
+      'req-echo-0005#1',
+      'req-echo-0005#2',
+      'req-echo-0005#3',
+    ]);
+    expect(report).toMatchObject({
+      digestCount: 1,
+      recordCount: 6,
+      requestCount: 3,
+      from: '2025-03-04T11:00:00.000Z',
+      to: '2025-03-04T12:00:00.000Z',
+    });
+  });
+});
+
+describe('audit verify catches records removed, copied or rewritten before their digest', () => {
+  /** The trail before hours 11 and 12 were digested, verified at 12:30 (their records pending). */
+  const undigested = () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    objects.delete(D(3));
+    return objects;
+  };
+  const early = { now: new Date('2025-03-04T12:30:00Z') };
+
+  it('reports a pending record removed from the middle of its chain', async () => {
+    const objects = undigested();
+    objects.delete(R('invalid-evt-0004', 1));
+    expect(await problemsOf(objects, early)).toEqual([
+      'missing: request invalid-evt-0004: seq 1 is absent (the chain runs to seq 2)',
+    ]);
+  });
+
+  it('reports a pending record rewritten with a recomputed hash: the next record no longer links to it', async () => {
+    const objects = undigested();
+    rehash(objects, R('req-echo-0005', 2), (r) => {
+      r.data = { outcome: 'allow' };
+    });
+    expect(await problemsOf(objects, early)).toEqual([
+      `modified: request req-echo-0005: seq 3 (${R('req-echo-0005', 3)}) does not link to seq 2`,
+    ]);
+  });
+
+  it('reports a pending chain relinked to skip a record as reordered', async () => {
+    const objects = undigested();
+    const first = parsedRecord(objects, 'req-echo-0005', 1);
+    rehash(objects, R('req-echo-0005', 3), (r) => {
+      r.prevHash = first.hash;
+    });
+    expect(await problemsOf(objects, early)).toEqual([
+      `reordered: request req-echo-0005: seq 3 (${R('req-echo-0005', 3)}) does not link to seq 2`,
+    ]);
+  });
+
+  it('reports a first record that does not start from the genesis hash', async () => {
+    const objects = undigested();
+    const third = parsedRecord(objects, 'req-echo-0005', 3);
+    rehash(objects, R('req-echo-0005', 1), (r) => {
+      r.prevHash = third.hash;
+    });
+    expect(await problemsOf(objects, early)).toEqual([
+      `modified: request req-echo-0005: seq 1 (${R('req-echo-0005', 1)}) does not link to the genesis hash`,
+      `modified: request req-echo-0005: seq 2 (${R('req-echo-0005', 2)}) does not link to seq 1`,
+    ]);
+  });
+
+  it('reports a copy of a record under another day as not listed', async () => {
+    const { objects } = copy();
+    const copyKey = 'records/2025/03/05/req-alpha-0001/00000002.json';
+    objects.set(copyKey, objects.get(R('req-alpha-0001', 2))!);
+    expect(await problemsOf(objects)).toEqual([
+      `extra: record ${copyKey} (written 2025-03-04T09:50:00.100Z) is not listed in ${D(0)}`,
+    ]);
+  });
+
+  it("reports a record moved under another day's prefix: missing where listed, unlisted where it is, its chain split", async () => {
+    const { objects } = copy();
+    const movedKey = 'records/2025/03/05/req-alpha-0001/00000002.json';
+    objects.set(movedKey, objects.get(R('req-alpha-0001', 2))!);
+    objects.delete(R('req-alpha-0001', 2));
+    expect(await problemsOf(objects)).toEqual([
+      `extra: record ${movedKey} (written 2025-03-04T09:50:00.100Z) is not listed in ${D(0)}`,
+      `missing: record ${R('req-alpha-0001', 2)} (request req-alpha-0001 seq 2) is listed in ${D(0)} but absent`,
+      'moved: request req-alpha-0001 has records under 2 day prefixes (2025-03-04, 2025-03-05)',
+    ]);
+  });
+
+  it('reports a second, different record with the same seq', async () => {
+    const { objects } = copy();
+    const forgedKey = 'records/2025/03/05/req-alpha-0001/00000002.json';
+    objects.set(forgedKey, objects.get(R('req-alpha-0001', 2))!);
+    rehash(objects, forgedKey, (r) => {
+      r.data = { outcome: 'allow' };
+    });
+    expect(await problemsOf(objects)).toEqual([
+      `extra: request req-alpha-0001 has two different records with seq 2 (${R('req-alpha-0001', 2)}, ${forgedKey})`,
+      `extra: record ${forgedKey} (written 2025-03-04T09:50:00.100Z) is not listed in ${D(0)}`,
+    ]);
+  });
+
+  it('reports an object under the records prefix that is not a record key as extra', async () => {
+    const { objects } = copy();
+    const key = 'records/2025/03/04/req-alpha-0001/00000002.json.bak';
+    objects.set(key, objects.get(R('req-alpha-0001', 2))!);
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), verifyOptions());
+    expect(report.problems).toEqual([
+      {
+        category: 'extra',
+        key,
+        message: `${key} is not an audit record key (records/<yyyy>/<mm>/<dd>/<requestId>/<seq>.json)`,
+      },
+    ]);
+    expect(formatReport(report)).toEqual([
+      `extra: ${key} is not an audit record key (records/<yyyy>/<mm>/<dd>/<requestId>/<seq>.json)`,
+      'FAILED: 1 problem in 4 digests, 18 records',
+    ]);
+  });
+});
+
+describe('audit verify tells a record waiting for its digest from an overdue one', () => {
+  const undigested = () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    objects.delete(D(3));
+    return objects;
+  };
+
+  it('counts a record pending until its hour ended a grace period ago, then overdue', async () => {
+    const trail = await loadTrail(memoryTrailSource(undigested()));
+    const at = (now: string, graceMs?: number) =>
+      verifyTrail(trail, { ...verifyOptions(), now: new Date(now), ...(graceMs ? { graceMs } : {}) });
+    expect(at('2025-03-04T13:59:59.999Z').pendingCount).toBe(6);
+    expect(at('2025-03-04T13:59:59.999Z').ok).toBe(true);
+    const due = at('2025-03-04T14:00:00.000Z');
+    expect(due.pendingCount).toBe(0);
+    expect(due.problems.map((p) => p.category)).toEqual(['gap']);
+    expect(at('2025-03-04T12:59:59.999Z', 3_600_000).pendingCount).toBe(6);
+    expect(at('2025-03-04T13:00:00.000Z', 3_600_000).pendingCount).toBe(0);
+  });
+
+  it('counts pending records per run of hours, and reports the overdue hours of a run apart', async () => {
+    const objects = undigested();
+    objects.delete(D(1));
+    // Listed newest first, so the hours are met out of order.
+    const trail = await loadTrail(memoryTrailSource(new Map([...objects].reverse())));
+    const soon = verifyTrail(trail, { ...verifyOptions(), now: new Date('2025-03-04T12:30:00Z') });
+    expect(soon.problems).toEqual([]);
+    expect(soon.warnings).toEqual([
+      'pending: 15 records written 2025-03-04T10:00Z to 2025-03-04T12:00Z are not yet in a digest (not due yet)',
+    ]);
+    const report = verifyTrail(trail, { ...verifyOptions(), now: new Date('2025-03-04T13:30:00Z') });
+    expect(report.problems).toEqual([
+      {
+        category: 'gap',
+        key: D(1),
+        message: `no digest for 2025-03-04T10:00Z to 2025-03-04T11:00Z: 9 records written then are in no digest, and it is overdue`,
+      },
+    ]);
+    expect(report.warnings).toEqual([
+      'pending: 6 records written 2025-03-04T11:00Z to 2025-03-04T12:00Z are not yet in a digest (not due yet)',
+    ]);
+    expect(report.pendingCount).toBe(6);
+  });
+});
+
+describe('audit verify reports each tampering once, with nothing else', () => {
+  const exactly = async (tamper: (store: Store) => Promise<void>) => {
+    const { store, objects } = copy();
+    await tamper(store);
+    return problemsOf(objects);
+  };
+
+  it('a flipped byte: the record is modified, its chain is not reported broken around it', async () => {
+    const key = R('req-alpha-0001', 3);
+    const problems = await exactly(async (store) => {
+      await store.put(key, store.get(key).replace('reviewers-notified', 'reviewers-notifiee'));
+    });
+    expect(problems).toEqual([`modified: record ${key} does not match its hash (content changed)`]);
+  });
+
+  it('a deleted record: missing where it is listed, not again as a hole in its chain', async () => {
+    const key = R('req-bravo-0002', 2);
+    expect(await exactly((store) => store.delete(key))).toEqual([
+      `missing: record ${key} (request req-bravo-0002 seq 2) is listed in ${D(1)} but absent`,
+    ]);
+  });
+
+  it("a record replaced by another request's record: moved, not also a hole or an unlisted record", async () => {
+    const key = R('req-charlie-0003', 3);
+    expect(
+      await exactly(async (store) => {
+        await store.put(key, store.get(R('req-bravo-0002', 2)));
+      }),
+    ).toEqual([
+      `moved: record ${key} in request req-charlie-0003's chain holds seq 2 of request req-bravo-0002`,
+    ]);
+  });
+
+  it('a record overwritten by the next one of its chain: reordered, not also a hole or a changed listing', async () => {
+    const key = R('req-alpha-0001', 2);
+    expect(
+      await exactly(async (store) => {
+        await store.put(key, store.get(R('req-alpha-0001', 3)));
+      }),
+    ).toEqual([`reordered: record ${key} holds seq 3 of its request, not seq 2`]);
+  });
+
+  it('a middle digest removed: one gap for its hour', async () => {
+    expect(await exactly((store) => store.delete(D(2)))).toEqual([
+      `gap: no digest for 2025-03-04T11:00Z to 2025-03-04T12:00Z (${D(2)} missing); 6 records written then are in no digest`,
+    ]);
+  });
+
+  it('a digest listing forged without the key: bad signature, and the next digest chained to another version', async () => {
+    const { objects } = copy();
+    const digest = JSON.parse(objects.get(D(1))!) as Digest;
+    const records = digest.records.slice(1);
+    objects.set(
+      D(1),
+      canonicalJson(
+        await signDigest(
+          { ...stripSignature(digest), records, recordCount: records.length },
+          { keyId: digest.keyId, sign: async () => Buffer.from(digest.signature, 'base64') },
+        ),
+      ),
+    );
+    expect(await problemsOf(objects)).toEqual([
+      `bad-signature: digest ${D(1)} (keyId ${digest.keyId}) does not verify with the given public key`,
+      `modified: digest ${D(1)} differs from the version ${D(2)} was chained to`,
+      `extra: record ${R('req-alpha-0001', 4)} (written 2025-03-04T10:05:00.000Z) is not listed in ${D(1)}`,
+    ]);
+  });
+
+  it('a digest re-signed over the same content: the next digest was chained to another signature', async () => {
+    const { objects } = copy();
+    const digest = JSON.parse(objects.get(D(1))!) as Digest;
+    objects.set(D(1), canonicalJson(await signDigest(stripSignature(digest), keys.signer)));
+    expect(await problemsOf(objects)).toEqual([
+      `modified: digest ${D(1)} differs from the version ${D(2)} was chained to`,
+    ]);
+  });
+
+  it('a digest checked from the first hour of the range', async () => {
+    const { objects } = copy();
+    const other = p256();
+    const digest = JSON.parse(objects.get(D(1))!) as Digest;
+    objects.set(D(1), canonicalJson(await signDigest(stripSignature(digest), other.signer)));
+    expect(await problemsOf(objects, { from: new Date('2025-03-04T10:00:00Z') })).toContain(
+      `bad-signature: digest ${D(1)} (keyId ${digest.keyId}) does not verify with the given public key`,
+    );
+  });
+});
+
+describe('audit verify of a range counts a record by its time, in [from, to)', () => {
+  /** The trail before hours 11 and 12 were digested, its last record rewritten to 12:00:00.000 exactly. */
+  const atTheHour = () => {
+    const { objects } = copy();
+    objects.delete(D(2));
+    objects.delete(D(3));
+    rehash(objects, R('req-echo-0005', 3), (r) => {
+      r.at = '2025-03-04T12:00:00.000Z';
+    });
+    return objects;
+  };
+  const now = new Date('2025-03-04T12:30:00Z');
+
+  it('includes a record written exactly at --from', async () => {
+    const report = verifyTrail(await loadTrail(memoryTrailSource(atTheHour())), {
+      ...verifyOptions(),
+      now,
+      from: new Date('2025-03-04T12:00:00Z'),
+    });
+    expect(report.recordCount).toBe(1);
+    expect(report.records.map((r) => `${r.requestId}#${r.seq}`)).toEqual(['req-echo-0005#3']);
+  });
+
+  it('excludes a record written exactly at --to', async () => {
+    const report = verifyTrail(await loadTrail(memoryTrailSource(atTheHour())), {
+      ...verifyOptions(),
+      now,
+      from: new Date('2025-03-04T11:00:00Z'),
+      to: new Date('2025-03-04T12:00:00Z'),
+    });
+    expect(report.recordCount).toBe(5);
+    expect(report.records.map((r) => `${r.requestId}#${r.seq}`)).not.toContain('req-echo-0005#3');
+  });
+});
+
+describe('audit verify names each problem by the object it is about', () => {
+  it("a record moved into another request's chain under another day: moved where it is, missing where it was listed", async () => {
+    const { objects } = copy();
+    const to = 'records/2025/03/05/req-charlie-0003/00000005.json';
+    objects.set(to, objects.get(R('req-bravo-0002', 2))!);
+    objects.delete(R('req-bravo-0002', 2));
+    const report = verifyTrail(await loadTrail(memoryTrailSource(objects)), verifyOptions());
+    expect(formatReport(report)).toEqual([
+      `moved: record ${to} in request req-charlie-0003's chain holds seq 2 of request req-bravo-0002`,
+      `missing: record ${R('req-bravo-0002', 2)} (request req-bravo-0002 seq 2) is listed in ${D(1)} but absent`,
+      'FAILED: 2 problems in 4 digests, 18 records',
+    ]);
+  });
+
+  it('a broken link is reported at the record that sits where it belongs, not at a misplaced copy of it', async () => {
+    const { objects } = copy();
+    // A copy of seq 5 under an earlier day, in seq 4's place, listed before the real one.
+    const misplaced = 'records/2025/03/03/req-alpha-0001/00000004.json';
+    const tampered = new Map([[misplaced, objects.get(R('req-alpha-0001', 5))!], ...objects]);
+    rehash(tampered, R('req-alpha-0001', 4), (r) => {
+      r.data = { vote: 'deny' };
+    });
+    expect(await problemsOf(tampered)).toEqual([
+      `reordered: record ${misplaced} holds seq 5 of its request, not seq 4`,
+      `modified: record ${R('req-alpha-0001', 4)} is not the record ${D(1)} lists (hash differs)`,
+      `modified: request req-alpha-0001: seq 5 (${R('req-alpha-0001', 5)}) does not link to seq 4`,
+    ]);
   });
 });
