@@ -176,6 +176,17 @@ describe('claimSignature (replay guard)', () => {
     expect([first, replay]).toEqual([true, false]);
   });
 
+  it('a table that cannot be written is an error, never read as a replay', async () => {
+    // Prepare: a table that does not exist (as a deleted or unreachable one answers)
+    const pair = { timestamp: NOW_S, signature: signSlackRequest(SECRET, NOW_S, 'no-table') };
+
+    // Act and assess: the caller sees the failure (the handler answers 500, nothing approved), not "replayed"
+    await expect(claimSignature({ ...aws, table: 'countersign-no-such-table' }, pair)).rejects.toThrow(
+      /non-existent table|not found/i,
+    );
+    expect(await claimSignature(aws, pair)).toBe(true);
+  });
+
   it('two requests in the same second are both claimed: the key covers the signature', async () => {
     // Act
     const a = await claimSignature(aws, {
