@@ -56,7 +56,8 @@ const signInSchema = z.strictObject({
   amr: z.array(z.string()),
   acr: z.string().optional(),
   authTime: z.number().optional(),
-  via: z.enum(['session', 'bearer']),
+  // A session is only ever made from a browser sign-in (an ID token), never from an API bearer token.
+  via: z.literal('session'),
 });
 const sessionSchema = z.strictObject({
   signIn: signInSchema,
@@ -79,7 +80,7 @@ export type Opened<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** Checks the key material once, at cold start. */
 export function checkSessionKey(key: string): string {
-  if (Buffer.byteLength(key, 'utf8') < MIN_KEY_BYTES)
+  if (Buffer.byteLength(key) < MIN_KEY_BYTES)
     throw new Error(`the session key must have at least ${MIN_KEY_BYTES} bytes`);
   return key;
 }
@@ -88,7 +89,7 @@ const mac = (key: string, purpose: Purpose, payload: string) =>
   createHmac('sha256', key).update(`countersign-web:${purpose}:${payload}`).digest();
 
 function seal(key: string, purpose: Purpose, value: unknown): string {
-  const payload = Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+  const payload = Buffer.from(JSON.stringify(value)).toString('base64url');
   return `v1.${payload}.${mac(key, purpose, payload).toString('base64url')}`;
 }
 
@@ -165,8 +166,8 @@ export function parseCookies(headers: readonly string[]): Record<string, string>
   for (const header of headers) {
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
-      if (eq < 0) continue;
-      const name = part.slice(0, eq).trim();
+      // No `=` (eq is -1), or nothing before it: no name, not a cookie.
+      const name = part.slice(0, Math.max(eq, 0)).trim();
       if (name && !Object.hasOwn(out, name)) out[name] = part.slice(eq + 1).trim();
     }
   }
@@ -180,5 +181,5 @@ export function parseCookies(headers: readonly string[]): Record<string, string>
  */
 export function safeReturnPath(path: unknown): string {
   if (typeof path !== 'string') return '/';
-  return /^\/(history|requests\/[A-Za-z0-9._:-]{1,128})?$/.test(path) ? path : '/';
+  return /^\/(history|requests\/[A-Za-z0-9._:-]{1,128})$/.test(path) ? path : '/';
 }
