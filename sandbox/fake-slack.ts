@@ -132,8 +132,17 @@ export interface FakeSlack {
    * by method and by channel), since the start or the last reset.
    */
   rateLimitCounters(): RateLimitCounters;
-  /** Answers the next `n` calls of `method` with HTTP 429 and `Retry-After: <seconds>`, whatever the limits say. */
-  setRateLimit(method: string, n: number, retryAfterSeconds?: number): void;
+  /**
+   * Answers the next `n` calls of `method` with HTTP 429 and `Retry-After: <seconds>`, whatever the
+   * limits say; with `only`, just the calls whose parameters it accepts (others sharing the fake,
+   * such as the card poster, are answered as usual).
+   */
+  setRateLimit(
+    method: string,
+    n: number,
+    retryAfterSeconds?: number,
+    only?: (params: Record<string, unknown>) => boolean,
+  ): void;
   /** Holds the answer to the next `n` calls of `method` for `ms` milliseconds (a slow Slack). */
   setDelay(method: string, ms: number, n?: number): void;
   /**
@@ -258,7 +267,10 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
   const calls: SlackRecordedCall[] = [];
   const views = new Map<string, SlackRecordedView>();
   const store = new Map<string, { text?: string; blocks?: unknown[] }>();
-  const rateLimits = new Map<string, { n: number; retryAfter: number }>();
+  const rateLimits = new Map<
+    string,
+    { n: number; retryAfter: number; only?: (params: Record<string, unknown>) => boolean }
+  >();
   const failures = new Map<
     string,
     { n: number; error: string; only?: (params: Record<string, unknown>) => boolean }
@@ -429,7 +441,7 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
 
   function answer(method: string, params: Params, authorization: string | undefined, at: number): Answer {
     const limited = rateLimits.get(method);
-    if (limited && limited.n > 0) {
+    if (limited && limited.n > 0 && (!limited.only || limited.only(params))) {
       limited.n -= 1;
       return {
         status: 429,
@@ -475,8 +487,8 @@ export function createFakeSlack(options: FakeSlackOptions): FakeSlack {
     calls,
     views,
     rateLimitCounters: () => limiter?.counters() ?? { limited: {}, accepted: {}, acceptedByChannel: {} },
-    setRateLimit(method, n, retryAfterSeconds = 1) {
-      rateLimits.set(method, { n, retryAfter: retryAfterSeconds });
+    setRateLimit(method, n, retryAfterSeconds = 1, only) {
+      rateLimits.set(method, { n, retryAfter: retryAfterSeconds, ...(only ? { only } : {}) });
     },
     setDelay(method, ms, n = Number.POSITIVE_INFINITY) {
       delays.set(method, { n, ms });
