@@ -16,7 +16,7 @@
  * no other loop.
  */
 import { performance } from 'node:perf_hooks';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { parseButtonValue } from '../lambdas/shared/card.js';
 import {
   AGENT_SOURCE_PREFIX,
@@ -28,6 +28,7 @@ import { getRequest } from '../lambdas/shared/store.js';
 import { CountersignLoop } from '../sandbox/loop.js';
 import { createSandboxServer } from '../sandbox/server.js';
 import { signedClick } from '../sandbox/slack-click.js';
+import { sandboxBus } from './bus.js';
 import { waitFor } from './poll.js';
 import { quantile } from './stats.js';
 
@@ -73,11 +74,7 @@ export async function benchE2E(): Promise<Record<string, unknown>> {
   const server = await createSandboxServer(loop, { port: 0 });
   const slack = loop.slack!;
   const deps = { ddb: loop.aws.ddb, table: loop.aws.table };
-  const client = new EventBridgeClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-  });
+  const client = sandboxBus(server.url);
 
   /** Card messages seen so far, by request id (button value); indexed incrementally. */
   const cards = new Map<string, number>();

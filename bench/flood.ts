@@ -25,7 +25,7 @@
  * `npx tsx bench/flood.ts` or through `npm run bench -- flood`.
  */
 import { performance } from 'node:perf_hooks';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { readChain } from '../lambdas/shared/audit.js';
 import { approveButtonValue } from '../lambdas/shared/card.js';
 import {
@@ -42,6 +42,7 @@ import { CountersignLoop } from '../sandbox/loop.js';
 import { createSandboxServer } from '../sandbox/server.js';
 import { signedClick } from '../sandbox/slack-click.js';
 import { SLACK_RATE_LIMITS } from '../sandbox/slack-rate-limits.js';
+import { sandboxBus } from './bus.js';
 import { CardIndex } from './cards.js';
 import { busyRate, spans, type Timeline, timelineOf } from './flood-timeline.js';
 import { waitFor as pollUntil } from './poll.js';
@@ -141,11 +142,7 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
   const server = await createSandboxServer(loop, { port: 0 });
   const slack = loop.slack!;
   const deps = { ddb: loop.aws.ddb, table: loop.aws.table };
-  const client = new EventBridgeClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-  });
+  const client = sandboxBus(server.url);
   const cards = new CardIndex(slack);
   resetLookupCacheCounters();
   const decisions = new Map<string, { count: number; status: string; reason: string; at: number }>();

@@ -13,13 +13,14 @@
  * process): `npx tsx bench/teams.ts`, or `npm run bench -- teams`.
  */
 import { performance } from 'node:perf_hooks';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { AGENT_SOURCE_PREFIX, INTENT_DETAIL_TYPE } from '../lambdas/shared/intent.js';
 import { getRequest } from '../lambdas/shared/store.js';
 import { seenHashOf } from '../lambdas/teams/adaptive-card.js';
 import { invokeActivity } from '../sandbox/fake-teams.js';
 import { CountersignLoop } from '../sandbox/loop.js';
 import { createSandboxServer } from '../sandbox/server.js';
+import { sandboxBus } from './bus.js';
 import { quantile } from './stats.js';
 
 const SAMPLES = Number(process.env.COUNTERSIGN_BENCH_TEAMS_SAMPLES ?? 100);
@@ -45,11 +46,7 @@ export async function benchTeams(): Promise<Record<string, number>> {
   const server = await createSandboxServer(loop, { port: 0 });
   const fake = loop.teams!.fake;
   const deps = { ddb: loop.aws.ddb, table: loop.aws.table };
-  const client = new EventBridgeClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-  });
+  const client = sandboxBus(server.url);
   const answerMs: number[] = [];
   const updateMs: number[] = [];
   try {

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
+import { usePosterKick } from '../lambdas/shared/poster-kick.js';
 import type { ReminderPayload, ReminderScheduler } from '../lambdas/shared/reminders.js';
 import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
 import { EVENTBRIDGE_MAX_DEPTH, parseStrictJson } from '../lambdas/shared/strict-json.js';
@@ -408,16 +409,9 @@ export class CountersignLoop {
       (event) => post(event),
       (run) => loop?.track(run),
     );
-    review.usePosterKick(async () => {
-      void poster.kick('review');
-    });
-    // Record kicks it when a decided request's card leaves the queue; the interaction handler when
-    // it hands over a card update Slack rate-limited.
-    record.usePosterKick(async () => {
-      void poster.kick('record');
-    });
-    interaction.usePosterKick(async () => {
-      void poster.kick('repaint');
+    // Review, Record and the interaction handler kick it (each names itself as the kick's reason).
+    usePosterKick(async (reason) => {
+      void poster.kick(reason);
     });
     posterModule.usePosterRerun(() => poster.rerun());
     poster.startSweep(options.posterSweepMs ?? 60_000);

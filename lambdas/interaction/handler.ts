@@ -33,8 +33,8 @@ const loadSecret = slackSecretLoader(
 const slackApiUrl = optionalEnv('COUNTERSIGN_SLACK_API_URL');
 const teams = teamsFromEnv();
 const posterArn = optionalEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
-/** Starts the card poster (replaced in the sandbox). */
-let kickPoster = posterKick(posterArn, 'repaint');
+/** Starts the card poster. */
+const kickPoster = posterKick(posterArn, 'repaint');
 const core = reviewCoreFromEnv();
 const base = {
   ...core,
@@ -42,13 +42,9 @@ const base = {
   // A request also shown in Teams has its Teams card repainted by a vote here.
   ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
   // A card update Slack rate-limited goes to the poster, which can wait out the Retry-After.
-  ...(posterArn ? { repaintLater: repaintThroughPoster(core, (channel) => kickPoster(channel)) } : {}),
+  ...(posterArn ? { repaintLater: repaintThroughPoster(core, kickPoster) } : {}),
 };
 
-/** Replaces the poster's kick. The sandbox runs the poster in-process (sandbox/loop.ts). */
-export function usePosterKick(kick: (channel: string) => Promise<void>): void {
-  kickPoster = kick;
-}
 const idp = identityProviderFromEnv();
 // With an identity store, a Slack user is an approver only as the IdP's person with that email.
 const idpDirectory = idp?.identityStoreId

@@ -7,6 +7,7 @@ import type { WebClient } from '@slack/web-api';
 import type { CoreLogger, MessageStyle, RequestItem, ReviewNotifier } from '../review-core/contract.js';
 import { inlineValue } from '../shared/agent-text.js';
 import { mention, renderCard, slackTime } from '../shared/card.js';
+import { isSlackRateLimited } from '../shared/slack.js';
 
 /** The Slack methods the notifier uses. */
 export type NotifierSlack = Pick<WebClient, 'chat' | 'users' | 'usergroups'>;
@@ -24,9 +25,6 @@ export interface NotifierDeps {
     note?: string,
   ) => Promise<void>;
 }
-
-const isRateLimited = (error: unknown) =>
-  (error as { code?: string })?.code === 'slack_webapi_rate_limited_error';
 
 /** People as mentions, times as Slack dates (shown in each reader's time zone). */
 export const SLACK_STYLE: MessageStyle = { person: mention, time: slackTime, value: inlineValue };
@@ -74,20 +72,27 @@ async function updateCard(deps: NotifierDeps, request: RequestItem, note?: strin
   } catch (error) {
     // The decision stands whatever the card shows. A rate-limited update goes to the poster, which
     // can wait; any other failure is logged and the next update repaints the card.
-    if (isRateLimited(error) && deps.repaintLater) {
-      try {
-        await deps.repaintLater({ ...request, card: where }, note);
-        deps.logger.warn('card update rate limited; the poster repaints it', { requestId: request.intentId });
-        return;
-      } catch (handOver) {
-        deps.logger.warn('card update rate limited and not handed to the poster', {
-          requestId: request.intentId,
-          error: (handOver as Error).message,
-        });
-        return;
-      }
-    }
+    if (isSlackRateLimited(error) && deps.repaintLater)
+      return handOver(deps.repaintLater, deps.logger, { ...request, card: where }, note);
     deps.logger.warn('card update failed', { requestId: request.intentId, error: (error as Error).message });
+  }
+}
+
+/** Hands a rate-limited card update to the poster; a failed hand-over is logged (the card stays stale). */
+async function handOver(
+  repaintLater: NonNullable<NotifierDeps['repaintLater']>,
+  logger: CoreLogger,
+  request: RequestItem & { card: { channel: string; ts: string } },
+  note: string | undefined,
+): Promise<void> {
+  try {
+    await repaintLater(request, note);
+    logger.warn('card update rate limited; the poster repaints it', { requestId: request.intentId });
+  } catch (error) {
+    logger.warn('card update rate limited and not handed to the poster', {
+      requestId: request.intentId,
+      error: (error as Error).message,
+    });
   }
 }
 

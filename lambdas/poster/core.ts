@@ -41,6 +41,7 @@ import {
   renewLease,
   writeBacklogMessage,
 } from '../shared/card-queue.js';
+import { isSlackRateLimited } from '../shared/slack.js';
 import { currentHash, getRequest, type RequestItem, updatePending } from '../shared/store.js';
 import { queueClearMessage, queueMessage, summarize } from './queue-message.js';
 import { type Pace, TokenBucket } from './token-bucket.js';
@@ -104,8 +105,6 @@ export function postable(entries: readonly QueueEntry[], threshold: number): Que
  */
 const queueHead = (deps: PosterDeps, channel: string) => listQueue(deps, channel, deps.backlogThreshold + 1);
 
-const isRateLimited = (error: unknown): error is { retryAfter: number } =>
-  (error as { code?: string })?.code === 'slack_webapi_rate_limited_error';
 const isPlatformError = (error: unknown): error is { data?: { error?: string } } =>
   (error as { code?: string })?.code === 'slack_webapi_platform_error';
 
@@ -166,13 +165,12 @@ async function drainHeld(
   for (;;) {
     if (deps.remainingMs() < BUDGET_MARGIN_MS) return 'budget';
     if (!(await renewLease(deps, channel, deps.holder, clock(), deps.leaseMs))) return 'lease-lost';
-    let repaintsLeft = false;
+    // While chat.update must wait, the repaints wait with it (and are still there).
+    let repaintsLeft = true;
     if (clock() >= repaintNotBefore) {
       const repaint = await repaintCards(deps, channel, result);
       repaintsLeft = repaint.left;
       if (repaint.retryAfterMs !== undefined) repaintNotBefore = clock() + repaint.retryAfterMs;
-    } else {
-      repaintsLeft = true;
     }
     const entries = await queueHead(deps, channel);
     shown = await showBacklog(deps, channel, entries, shown);
@@ -204,7 +202,7 @@ async function drainHeld(
     try {
       posted = await (await deps.slack()).chat.postMessage({ channel, text: card.text, blocks: card.blocks });
     } catch (error) {
-      if (isRateLimited(error)) {
+      if (isSlackRateLimited(error)) {
         bucket.rateLimited(error.retryAfter);
         continue;
       }
@@ -251,7 +249,7 @@ async function repaintCards(
         await (await deps.slack()).chat.update({ ...request.card, text: card.text, blocks: card.blocks });
         result.repainted.push(entry.requestId);
       } catch (error) {
-        if (isRateLimited(error)) return { left: true, retryAfterMs: error.retryAfter * 1000 };
+        if (isSlackRateLimited(error)) return { left: true, retryAfterMs: error.retryAfter * 1000 };
         deps.warn?.('could not repaint a card', { requestId: entry.requestId, error: String(error) });
       }
     }

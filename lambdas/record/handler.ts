@@ -28,8 +28,8 @@ const metrics = powertoolsSink();
 const rubberStampSeconds = rubberStampSecondsFromEnv();
 
 const posterArn = optionalEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
-/** Starts the card poster (replaced in the sandbox). */
-let kickPoster = posterKick(posterArn, 'record');
+/** Starts the card poster. */
+const kickPoster = posterKick(posterArn, 'record');
 
 const deps: RecordDeps = {
   ...auditDepsFromEnv(),
@@ -42,13 +42,9 @@ const deps: RecordDeps = {
   },
   warn: (message, extra) => logger.warn(message, extra ?? {}),
   alertChannel: optionalEnv('COUNTERSIGN_SLACK_CHANNEL'),
-  ...(posterArn ? { kickPoster: (channel: string) => kickPoster(channel) } : {}),
+  ...(posterArn ? { kickPoster } : {}),
   ...(teams ? { otherChannels: [teamsNotifier({ connector: teams.connector, logger })] } : {}),
 };
-/** Replaces the poster's kick. The sandbox runs the poster in-process (sandbox/loop.ts). */
-export function usePosterKick(kick: (channel: string) => Promise<void>): void {
-  kickPoster = kick;
-}
 
 const exportTrace = handlerTraceExport('record', (message, extra) => logger.warn(message, extra));
 

@@ -25,8 +25,8 @@ let slack: ReturnType<typeof createSlackClient> | undefined;
 const scheduleGroup = optionalEnv('COUNTERSIGN_SCHEDULE_GROUP');
 const teams = teamsFromEnv();
 const posterArn = requireEnv('COUNTERSIGN_POSTER_FUNCTION_ARN');
-/** Starts the card poster (replaced in the sandbox). */
-let kickPoster = posterKick(posterArn, 'review');
+/** Starts the card poster. */
+const kickPoster = posterKick(posterArn, 'review');
 
 const deps: ReviewDeps = {
   ...auditDepsFromEnv(),
@@ -59,11 +59,6 @@ const exportTrace = handlerTraceExport('review', (message, extra) => logger.warn
  */
 export function useReminderScheduler(scheduler: ReminderScheduler): void {
   deps.scheduler = scheduler;
-}
-
-/** Replaces the poster's kick. The sandbox runs the poster in-process (sandbox/loop.ts). */
-export function usePosterKick(kick: (channel: string) => Promise<void>): void {
-  kickPoster = kick;
 }
 
 export const handler = async (input: ReviewInput): Promise<void> => {

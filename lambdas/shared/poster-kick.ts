@@ -8,13 +8,22 @@
  */
 import { lambdaClientConfig, observed } from './client-config.js';
 
+/** What runs instead of the invoke (the sandbox runs the poster in process). */
+let replacement: ((kick: string, channel: string) => Promise<void>) | undefined;
+
+/** Replaces every handler's kick in this process; the sandbox's loop calls it once (sandbox/loop.ts). */
+export function usePosterKick(kick: (kick: string, channel: string) => Promise<void>): void {
+  replacement = kick;
+}
+
 /** Starts the poster (`kick` names who asked, for its logs); a no-op without a function ARN. */
 export function posterKick(
   functionArn: string | undefined,
   kick: string,
 ): (channel: string) => Promise<void> {
   let invoke: Promise<(payload: string) => Promise<unknown>> | undefined;
-  return async () => {
+  return async (channel) => {
+    if (replacement) return replacement(kick, channel);
     if (!functionArn) return;
     invoke ??= import('@aws-sdk/client-lambda').then(({ InvokeCommand, LambdaClient }) => {
       const client = observed(new LambdaClient(lambdaClientConfig));

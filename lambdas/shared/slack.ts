@@ -5,7 +5,7 @@
  * must answer Slack within 3 s (and open a modal before the `trigger_id`
  * expires, also 3 s). Each handler builds its client once per cold start.
  */
-import { type RetryOptions, WebClient } from '@slack/web-api';
+import { ErrorCode, type RetryOptions, WebClient } from '@slack/web-api';
 
 /**
  * Bounded retries of network errors and 5xx, with a short back-off. The
@@ -191,3 +191,7 @@ function windowedFetch(window: AnswerWindow): typeof fetch {
     return fetch(input, { ...init, signal: AbortSignal.any(signals) });
   };
 }
+
+/** Slack answered 429 to a client that rejects rate-limited calls (the poster's, the answer window's). */
+export const isSlackRateLimited = (error: unknown): error is { retryAfter: number } =>
+  (error as { code?: string })?.code === ErrorCode.RateLimitedError;

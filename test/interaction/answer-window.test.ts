@@ -192,10 +192,10 @@ describe('a card update Slack rate-limits inside the window', () => {
     try {
       const handler = await loadHandler();
       const kicks: string[] = [];
-      // The handler's module instance (loadHandler reset the module registry): its kick, recorded.
-      const module = await import('../../lambdas/interaction/handler.js');
-      module.usePosterKick(async (channel) => {
-        kicks.push(channel);
+      // The handler's instance of the kick module (loadHandler reset the module registry): kicks recorded.
+      const { usePosterKick } = await import('../../lambdas/shared/poster-kick.js');
+      usePosterKick(async (reason, channel) => {
+        kicks.push(`${reason} ${channel}`);
       });
       const request = await h.seed({ review: { quorum: 2 } });
       h.slack.setRateLimit('chat.update', 1, 2);
@@ -207,7 +207,7 @@ describe('a card update Slack rate-limits inside the window', () => {
       expect(result.statusCode).toBe(200);
       expect(callsOf('chat.update').map((c) => c.status)).toEqual([429]);
       expect((await h.request(request.intentId))?.approvals).toHaveLength(1);
-      expect(kicks).toEqual([DEMO.channel]);
+      expect(kicks).toEqual([`repaint ${DEMO.channel}`]);
       expect((await listRepaints(h.deps, DEMO.channel, 10)).map((r) => r.requestId)).toEqual([
         request.intentId,
       ]);
