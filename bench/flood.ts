@@ -20,6 +20,9 @@
  * channel is the bottleneck); the queue then shows them in its one backlog
  * message.
  *   COUNTERSIGN_BENCH_FLOOD_WAIT_SECONDS   longest wait for cards, and again for the drain (default 90)
+ *   COUNTERSIGN_BENCH_FLOOD_SHARE          task invocations of one agent the sandbox runs at once
+ *                                          (default the sandbox's own, AGENT_SHARE_LIMIT; 0 lifts the
+ *                                          limit, to see the one process shared by all)
  *
  * Starts its own loop and server (one loop per process): run it alone with
  * `npx tsx bench/flood.ts` or through `npm run bench -- flood`.
@@ -38,7 +41,7 @@ import {
 import { lookupCacheCounters, resetLookupCacheCounters } from '../lambdas/shared/lookup-cache.js';
 import { getRequest } from '../lambdas/shared/store.js';
 import { loadDirectory } from '../sandbox/fake-slack.js';
-import { CountersignLoop } from '../sandbox/loop.js';
+import { AGENT_SHARE_LIMIT, CountersignLoop } from '../sandbox/loop.js';
 import { createSandboxServer } from '../sandbox/server.js';
 import { signedClick } from '../sandbox/slack-click.js';
 import { SLACK_RATE_LIMITS } from '../sandbox/slack-rate-limits.js';
@@ -58,6 +61,7 @@ export const FLOOD = {
   agents: env('AGENTS', 20),
   normalEach: env('NORMAL_EACH', 1),
   waitSeconds: env('WAIT_SECONDS', 90),
+  share: env('SHARE', AGENT_SHARE_LIMIT),
   clickConcurrency: 20,
   /** The posting rate per channel the fake Slack allows (Slack: about one message a second, short bursts tolerated). */
   allowedPerChannelPerSecond: (SLACK_RATE_LIMITS['chat.postMessage']?.perMinute ?? 60) / 60,
@@ -138,6 +142,7 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
     directory,
     defaultReviewTimeoutSeconds: 3600,
     traceExport: false,
+    agentShare: FLOOD.share,
   });
   const server = await createSandboxServer(loop, { port: 0 });
   const slack = loop.slack!;
@@ -436,6 +441,19 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
       othersEvaluatedP99Ms: p(othersLag, 0.99),
       flooderEvaluatedP50Ms: p(flooderLag, 0.5),
       flooderEvaluatedP99Ms: p(flooderLag, 0.99),
+      flooderLongestShareWaitMs: round(
+        loop.share?.longestWaitMs.get(`${AGENT_SOURCE_PREFIX}${FLOODER}`) ?? 0,
+        0,
+      ),
+      othersLongestShareWaitMs: round(
+        Math.max(
+          0,
+          ...[...(loop.share?.longestWaitMs ?? new Map<string, number>())]
+            .filter(([agent]) => agent !== `${AGENT_SOURCE_PREFIX}${FLOODER}`)
+            .map(([, ms]) => ms),
+        ),
+        0,
+      ),
       othersToQueueP99Ms: p(othersToQueue, 0.99),
       othersQueueWaitP50Ms: p(othersQueueWait, 0.5),
       othersQueueWaitP99Ms: p(othersQueueWait, 0.99),
@@ -481,7 +499,7 @@ function countBy(values: string[]): Record<string, number> {
 export function printFlood(r: Record<string, unknown>): void {
   const g = FLOOD.goals;
   console.log(
-    `\nFlood: ${r.intents} intents from ${r.agents} agents in ${FLOOD.seconds} s (${r.flooderIntents} from ${FLOODER}, ${FLOOD.normalEach} from each other agent)\n`,
+    `\nFlood: ${r.intents} intents from ${r.agents} agents in ${FLOOD.seconds} s (${r.flooderIntents} from ${FLOODER}, ${FLOOD.normalEach} from each other agent); agent share ${FLOOD.share > 0 ? `${FLOOD.share} task invocations at once` : 'off'}\n`,
   );
   const rows: [string, unknown, string, boolean | undefined][] = [
     ['published in (s)', r.publishSeconds, '', undefined],
@@ -521,6 +539,8 @@ export function printFlood(r: Record<string, unknown>): void {
     ],
     [`${FLOODER}: publish → evaluated p50 (ms)`, r.flooderEvaluatedP50Ms, '', undefined],
     [`${FLOODER}: publish → evaluated p99 (ms)`, r.flooderEvaluatedP99Ms, '', undefined],
+    [`${FLOODER}: longest wait for its share (ms)`, r.flooderLongestShareWaitMs, '', undefined],
+    ['others: longest wait for their share (ms)', r.othersLongestShareWaitMs, '', undefined],
     ['sandbox CPU per intent (ms)', r.cpuMsPerIntent, '', undefined],
     ['  intents/s one process sustains', r.sustainableIntentsPerSecond, '', undefined],
     ['Slack calls per request', r.slackCallsPerRequest, '', undefined],
@@ -571,9 +591,10 @@ export function printFlood(r: Record<string, unknown>): void {
     [
       '\nThe first channel rate runs from its first to its last card before approvals began (idle stretches included);',
       'the second counts only the time some card was waiting. Over 100 % is a burst Slack tolerates.',
-      'A first card splits into publish → evaluated (this single process runs every handler and local AWS',
-      'server in turn: behind once intents arrive faster than it sustains, the flooder and the others alike)',
-      "and queued → posted (what the card queue's order and pace decide). On AWS each invocation runs apart.",
+      'A first card splits into publish → evaluated (this one process runs every handler and local AWS server;',
+      'each agent gets its share of it, so an agent publishing faster than it sustains waits behind its own',
+      'intents, as on AWS, where each invocation runs apart, it would wait for none) and queued → posted (what',
+      "the card queue's order and pace decide). With the share off, everyone waits behind the flood.",
     ].join('\n'),
   );
 }

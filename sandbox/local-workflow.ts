@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
+import type { AgentShare } from './agent-share.js';
 import type { FakeTaskRegistry } from './fake-aws.js';
 
 type Json = Record<string, unknown>;
@@ -35,6 +36,12 @@ export interface LocalWorkflowOptions {
    * transitions from. @default - events not read
    */
   onExecutionEvent?: (type: string) => void;
+  /**
+   * Each agent's share of the process: at most `share.limit` task
+   * invocations of one agent (the event's `source`) run at once, the rest
+   * wait behind that agent's own. @default - no limit
+   */
+  share?: AgentShare;
 }
 
 /** One execution. */
@@ -60,13 +67,15 @@ export class LocalWorkflow {
   start(event: unknown, name: string = randomUUID()): LocalExecution {
     const executionId = `arn:aws:states:local:000000000000:execution:countersign:${name}`;
     const token = `local-token-${randomUUID()}`;
+    const source = (event as Json | undefined)?.source;
+    const agent = typeof source === 'string' ? source : 'unknown';
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
     for (const [stateName, state] of Object.entries(this.states)) {
       if (state.Type !== 'Task') continue;
       if (this.options.retryPauseMs !== undefined)
         retryIntervalOverrides[stateName] = this.options.retryPauseMs;
-      overrides[stateName] = this.taskOverride(stateName, String(state.Resource), token);
+      overrides[stateName] = this.taskOverride(stateName, String(state.Resource), token, agent);
     }
     const run = this.machine.run(event as never, {
       overrides: { taskResourceLocalHandlers: overrides as never, retryIntervalOverrides },
@@ -94,6 +103,7 @@ export class LocalWorkflow {
     stateName: string,
     resource: string,
     token: string,
+    agent: string,
   ): (input: unknown) => Promise<unknown> {
     if (resource.includes(':states:::events:putEvents')) {
       return async (input) => {
@@ -106,8 +116,10 @@ export class LocalWorkflow {
         return { Entries: entries.map(() => ({ EventId: randomUUID() })), FailedEntryCount: 0 };
       };
     }
-    const handler = this.options.handlers[stateName];
-    if (!handler) throw new Error(`no local handler for task state ${stateName} (${resource})`);
+    const own = this.options.handlers[stateName];
+    if (!own) throw new Error(`no local handler for task state ${stateName} (${resource})`);
+    const share = this.options.share;
+    const handler: TaskHandler = share ? (payload) => share.run(agent, () => own(payload)) : own;
     if (resource.endsWith('.waitForTaskToken')) {
       return async (input) => {
         const wait = new Promise<unknown>((resolve, reject) => {

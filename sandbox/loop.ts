@@ -19,6 +19,7 @@ import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
 import { EVENTBRIDGE_MAX_DEPTH, parseStrictJson } from '../lambdas/shared/strict-json.js';
 import { STATE } from '../lambdas/shared/workflow.js';
 import type { CountersignConfig } from '../lib/config.js';
+import { AgentShare } from './agent-share.js';
 import { matchesPattern } from './event-pattern.js';
 import { type RunningFakeAws, startFakeAws } from './fake-aws.js';
 import {
@@ -117,7 +118,17 @@ export interface LoopOptions {
   meter?: UsageMeter;
   /** How often the card poster's sweep runs, in ms (a schedule every minute when deployed). @default 60000 */
   posterSweepMs?: number;
+  /**
+   * Workflow task invocations of one agent that run at once; more wait
+   * behind that agent's own ({@link AgentShare}: AWS runs each invocation
+   * apart, this process cannot). `0` lifts the limit.
+   * @default AGENT_SHARE_LIMIT
+   */
+  agentShare?: number;
 }
+
+/** Task invocations of one agent the sandbox runs at once (see {@link AgentShare}). */
+export const AGENT_SHARE_LIMIT = 4;
 
 /**
  * The sandbox's card poster runs: the real poster handler module, run
@@ -269,6 +280,8 @@ export class CountersignLoop {
   private readonly listeners = new Set<(event: BusEvent) => void>();
   /** The usage meter the loop reports to, when started with one. */
   meter: UsageMeter | undefined;
+  /** Each agent's share of the process's task invocations; undefined when unlimited. */
+  share: AgentShare | undefined;
 
   private constructor(
     readonly aws: LocalAws,
@@ -431,6 +444,8 @@ export class CountersignLoop {
     digests
       .start()
       .catch((error: Error) => console.error(`sandbox digest catch-up failed: ${error.message}`));
+    const shareLimit = options.agentShare ?? AGENT_SHARE_LIMIT;
+    const share = shareLimit > 0 ? new AgentShare(shareLimit) : undefined;
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
       handlers: {
@@ -446,6 +461,7 @@ export class CountersignLoop {
       },
       tasks: fakeAws.tasks,
       retryPauseMs: options.retryPauseMs ?? 10,
+      ...(share ? { share } : {}),
     });
     loop = new CountersignLoop(
       aws,
@@ -466,6 +482,7 @@ export class CountersignLoop {
     );
     loop.enforcement = enforcement;
     loop.meter = meter;
+    loop.share = share;
     return loop;
   }
 

@@ -1,5 +1,6 @@
 /** The local runner behaves like Step Functions where Countersign relies on it. */
 import { describe, expect, it } from 'vitest';
+import { AgentShare } from '../../sandbox/agent-share.js';
 import { createFakeAws } from '../../sandbox/fake-aws.js';
 import { LocalWorkflow } from '../../sandbox/local-workflow.js';
 
@@ -46,5 +47,80 @@ describe('LocalWorkflow', () => {
     // Assess
     expect(output.failure?.Error).toBe('States.Timeout');
     expect(stateDuringRecord).toBe('timed-out');
+  });
+
+  it('with an agent share, one agent’s task invocations wait behind its own; a task-token wait holds no slot', async () => {
+    // Prepare: Evaluate, then a review that waits for its token, then Record.
+    const fake = createFakeAws();
+    const started: string[] = [];
+    const tokens = new Map<string, string>();
+    let openFirst!: () => void;
+    const firstBlocked = new Promise<void>((resolve) => {
+      openFirst = resolve;
+    });
+    const workflow = new LocalWorkflow({
+      definition: {
+        StartAt: 'Evaluate',
+        States: {
+          Evaluate: {
+            Type: 'Task',
+            Resource: 'arn:aws:lambda:us-east-1:123456789012:function:evaluate',
+            Next: 'Review',
+          },
+          Review: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+            Parameters: {
+              FunctionName: 'review',
+              Payload: { 'taskToken.$': '$$.Task.Token', 'id.$': '$.id' },
+            },
+            ResultPath: null,
+            Next: 'Record',
+          },
+          Record: {
+            Type: 'Task',
+            Resource: 'arn:aws:lambda:us-east-1:123456789012:function:record',
+            End: true,
+          },
+        },
+      },
+      tasks: fake.tasks,
+      putEvents: async () => undefined,
+      share: new AgentShare(1),
+      handlers: {
+        Evaluate: async (state) => {
+          const { id } = state as { id: string };
+          started.push(id);
+          if (id === 'flood-1') await firstBlocked;
+          return state;
+        },
+        Review: async (payload) => {
+          const { id, taskToken } = payload as { id: string; taskToken: string };
+          tokens.set(id, taskToken);
+        },
+        Record: async (state) => ({ recorded: (state as { id: string }).id }),
+      },
+    });
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    // Act: two executions of the flooding agent, then one of another agent.
+    const flood1 = workflow.start({ source: 'countersign.agent.flood-bot', id: 'flood-1' });
+    const flood2 = workflow.start({ source: 'countersign.agent.flood-bot', id: 'flood-2' });
+    const other = workflow.start({ source: 'countersign.agent.deploy-bot', id: 'other' });
+    await until(() => tokens.has('other'));
+    // Assess: the other agent reached its review while the flooder's second Evaluate still waits.
+    expect(started).toEqual(['flood-1', 'other']);
+    openFirst();
+    await until(() => tokens.has('flood-1') && tokens.has('flood-2'));
+    // Both of the flooder's reviews wait for their tokens at once, with a share of one.
+    expect(started).toEqual(['flood-1', 'other', 'flood-2']);
+    for (const token of tokens.values())
+      await fake.tasks.handle('SendTaskSuccess', { taskToken: token, output: '{}' });
+    expect(await Promise.all([flood1.result, flood2.result, other.result])).toEqual([
+      { recorded: 'flood-1' },
+      { recorded: 'flood-2' },
+      { recorded: 'other' },
+    ]);
   });
 });
