@@ -15,7 +15,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AuditRecord, ObjectLockSettings } from '../shared/audit.js';
-import { AUDIT_HOUR_INDEX, auditHour, auditObjectInput, hashRecord } from '../shared/audit.js';
+import { AUDIT_HOUR_INDEX, auditHour, auditHourKeys, auditObjectInput, hashRecord } from '../shared/audit.js';
 import {
   compareRecordRefs,
   DIGEST_ALGORITHM,
@@ -60,8 +60,8 @@ export const DEFAULT_LINK_LOOKBACK_DAYS = 31;
 
 /**
  * Every audit row written in [start, end): queries each hour bucket of the
- * `byAuditHour` index (paginated) and yields the items whose `at` is in the
- * period. The digest and `audit archive --missing` read the period this way.
+ * `byAuditHour` index, every shard of it and the bare hour (paginated), and
+ * yields the items whose `at` is in the period. The digest and `audit archive --missing` read the period this way.
  */
 export async function* auditRowsBetween(
   deps: { ddb: Pick<DynamoDBDocumentClient, 'send'>; table: string },
@@ -70,25 +70,43 @@ export async function* auditRowsBetween(
 ): AsyncGenerator<Record<string, unknown>> {
   const from = start.toISOString();
   const to = end.toISOString();
+  const inPeriod = (item: Record<string, unknown>) => {
+    const at = item.at as string;
+    return at >= from && at < to;
+  };
   for (let hour = hourStart(start).getTime(); hour < end.getTime(); hour += DIGEST_PERIOD_MS) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.table,
-          IndexName: AUDIT_HOUR_INDEX,
-          KeyConditionExpression: 'auditHour = :hour',
-          ExpressionAttributeValues: { ':hour': auditHour(new Date(hour).toISOString()) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const at = item.at as string;
-        if (at >= from && at < to) yield item;
+    const keys = auditHourKeys(auditHour(new Date(hour).toISOString()));
+    // The first page of every shard at once (most hours need no second), then the rest of each in turn:
+    // at most one page per shard is held at a time.
+    const firsts = await Promise.all(keys.map((key) => indexPage(deps, key)));
+    for (const [i, first] of firsts.entries()) {
+      yield* first.items.filter(inPeriod);
+      let next = first.next;
+      while (next) {
+        const page = await indexPage(deps, keys[i]!, next);
+        yield* page.items.filter(inPeriod);
+        next = page.next;
       }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    }
   }
+}
+
+/** One page of the items under a `byAuditHour` key. */
+async function indexPage(
+  deps: { ddb: Pick<DynamoDBDocumentClient, 'send'>; table: string },
+  key: string,
+  startKey?: Record<string, unknown>,
+): Promise<{ items: Record<string, unknown>[]; next?: Record<string, unknown> }> {
+  const out = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.table,
+      IndexName: AUDIT_HOUR_INDEX,
+      KeyConditionExpression: 'auditHour = :hour',
+      ExpressionAttributeValues: { ':hour': key },
+      ExclusiveStartKey: startKey,
+    }),
+  );
+  return { items: out.Items ?? [], ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}) };
 }
 
 /** Lists the records written in [start, end) as digest references, with anything that is not one. */

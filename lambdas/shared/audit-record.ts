@@ -3,6 +3,7 @@
  * No SDK client here, so the archive handler and offline verifiers load only
  * what they use; appending and reading chains live in audit.ts.
  */
+import { createHash } from 'node:crypto';
 import type { PutObjectCommandInput } from '@aws-sdk/client-s3';
 import type { SignInRef } from '../identity/contract.js';
 import { canonicalJson, sha256Base64, sha256Hex } from './canonical.js';
@@ -129,6 +130,32 @@ export function parseAuditObjectKey(
 
 /** The hour bucket (`yyyy-mm-ddThh`) a record falls in, used to list records for digests. */
 export const auditHour = (at: string) => at.slice(0, 13);
+
+/**
+ * Shards of each hour in the `byAuditHour` index. One index partition takes
+ * about 1,000 write units a second; every audit record of an hour under one
+ * key would cap a stack near 50 reviewed requests a second (docs/scale.md).
+ * Spread over this many keys, the cap is this many times higher. Changing it
+ * only moves new records: readers query every shard and the bare hour.
+ */
+export const AUDIT_HOUR_SHARDS = 8;
+
+/**
+ * The `byAuditHour` partition key of a record: its hour and a shard chosen by
+ * the request id (`2026-12-02T17#5`), so a request's records share a shard
+ * and the hour's requests spread over {@link AUDIT_HOUR_SHARDS}.
+ */
+export function auditHourKey(at: string, requestId: string): string {
+  return `${auditHour(at)}#${createHash('sha256').update(requestId).digest()[0]! % AUDIT_HOUR_SHARDS}`;
+}
+
+/**
+ * Every `byAuditHour` key an hour's records can be under: each shard, and the
+ * bare hour of records written before the index was sharded.
+ */
+export function auditHourKeys(hour: string): string[] {
+  return [hour, ...Array.from({ length: AUDIT_HOUR_SHARDS }, (_, shard) => `${hour}#${shard}`)];
+}
 
 /**
  * The PutObject input for an audit or digest object: COMPLIANCE retention

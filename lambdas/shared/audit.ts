@@ -16,7 +16,7 @@ import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type AuditEntry,
   type AuditRecord,
-  auditHour,
+  auditHourKey,
   auditObjectKey,
   auditSortKey,
   GENESIS_HASH,
@@ -112,7 +112,7 @@ export async function appendAudit(
             hash: record.hash,
             record: text,
             objectKey: key,
-            auditHour: auditHour(at),
+            auditHour: auditHourKey(at, request.requestId),
             auditSort: `${at}#${request.requestId}#${pad(record.seq)}`,
           },
           ConditionExpression: 'attribute_not_exists(pk)',

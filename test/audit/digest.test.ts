@@ -1,10 +1,20 @@
 /** The digest writer on dynalite + s3rver, and the digest format's signing helpers. */
 import { createHash, generateKeyPairSync, verify } from 'node:crypto';
+import { QueryCommand as RawQueryCommand } from '@aws-sdk/client-dynamodb';
 import type { SignCommand } from '@aws-sdk/client-kms';
 import { GetObjectCommand, PutObjectCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { PutCommand, type QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { duePeriod, writeDigest, writeDueDigests } from '../../lambdas/digest/core.js';
-import { appendAudit } from '../../lambdas/shared/audit.js';
+import { auditRowsBetween, duePeriod, writeDigest, writeDueDigests } from '../../lambdas/digest/core.js';
+import {
+  AUDIT_HOUR_INDEX,
+  AUDIT_HOUR_SHARDS,
+  appendAudit,
+  auditHourKey,
+  auditHourKeys,
+  auditSortKey,
+  hashRecord,
+} from '../../lambdas/shared/audit.js';
 import {
   computeDigestHash,
   type Digest,
@@ -149,6 +159,107 @@ describe('writeDigest', () => {
       ContentType: 'application/json',
     });
     expect(sent[0]!.ChecksumSHA256).toBe(createHash('sha256').update(String(sent[0]!.Body)).digest('base64'));
+  });
+});
+
+describe('the byAuditHour shards', () => {
+  it('a request keeps one shard; an hour\u2019s requests spread over every shard', () => {
+    const at = '2026-12-02T17:42:05.000Z';
+    const keys = Array.from({ length: 400 }, (_, i) => auditHourKey(at, `intent-${i}`));
+    expect(new Set(keys)).toEqual(new Set(auditHourKeys('2026-12-02T17').slice(1)));
+    for (const key of keys) expect(key).toMatch(/^2026-12-02T17#[0-7]$/);
+    expect(auditHourKey('2026-12-02T17:59:59.999Z', 'intent-7')).toBe(auditHourKey(at, 'intent-7'));
+    expect(auditHourKey('2026-12-02T18:00:00.000Z', 'intent-7')).toBe(`2026-12-02T18#${keys[7]!.slice(-1)}`);
+    expect(auditHourKeys('2026-12-02T17')).toEqual([
+      '2026-12-02T17',
+      ...Array.from({ length: AUDIT_HOUR_SHARDS }, (_, n) => `2026-12-02T17#${n}`),
+    ]);
+  });
+
+  it('appended records go under their request\u2019s shard of the hour', async () => {
+    const out = await aws.ddb.send(
+      new RawQueryCommand({
+        TableName: aws.table,
+        IndexName: AUDIT_HOUR_INDEX,
+        KeyConditionExpression: 'auditHour = :key',
+        ExpressionAttributeValues: {
+          ':key': { S: auditHourKey('2025-03-04T10:30:00.000Z', 'req-bravo-0002') },
+        },
+      }),
+    );
+    const bravo = (out.Items ?? []).filter((item) => item.pk?.S === 'REQUEST#req-bravo-0002');
+    expect(bravo.map((item) => item.seq?.N)).toEqual(['1', '2', '3']);
+  });
+
+  it('the digest also lists a record written before the index was sharded (under the bare hour)', async () => {
+    // Prepare: a row as an earlier version wrote it, in an hour nothing else wrote to.
+    const hour = '2025-03-05T08';
+    const at = `${hour}:15:00.000Z`;
+    const record = { kind: 'requested', at, seq: 1 };
+    await aws.ddb.send(
+      new PutCommand({
+        TableName: aws.table,
+        Item: {
+          pk: 'REQUEST#req-legacy-0001',
+          sk: auditSortKey(1),
+          seq: 1,
+          kind: 'requested',
+          at,
+          hash: hashRecord(record as never),
+          record: JSON.stringify(record),
+          objectKey: 'records/2025/03/05/req-legacy-0001/00000001.json',
+          auditHour: hour,
+          auditSort: `${at}#req-legacy-0001#00000001`,
+        },
+      }),
+    );
+    // Act
+    const result = await writeDigest(
+      { ...deps, now: testClock('2025-03-05T09:10:00.000Z').now },
+      new Date(`${hour}:00:00Z`),
+    );
+    // Assess
+    expect(result.digest.records).toEqual([
+      {
+        requestId: 'req-legacy-0001',
+        seq: 1,
+        key: 'records/2025/03/05/req-legacy-0001/00000001.json',
+        hash: hashRecord(record as never),
+      },
+    ]);
+    expect(result.anomalies).toEqual([]);
+  });
+
+  it('reads every page of every shard and of the bare hour', async () => {
+    // Prepare: a table answering two pages for shard 3 and the bare hour, one for the others.
+    const asked: string[] = [];
+    const send = async (command: QueryCommand) => {
+      const input = command.input;
+      const key = String(input.ExpressionAttributeValues?.[':hour']);
+      const page = input.ExclusiveStartKey ? 2 : 1;
+      asked.push(`${key} page ${page}`);
+      const paged = key === '2025-03-06T01#3' || key === '2025-03-06T01';
+      return {
+        Items: [{ pk: `${key}/${page}`, at: '2025-03-06T01:30:00.000Z' }],
+        ...(paged && page === 1 ? { LastEvaluatedKey: { pk: 'next' } } : {}),
+      };
+    };
+    // Act
+    const rows = [];
+    for await (const row of auditRowsBetween(
+      { ddb: { send } as never, table: 't' },
+      new Date('2025-03-06T01:00:00Z'),
+      new Date('2025-03-06T02:00:00Z'),
+    ))
+      rows.push(row.pk);
+    // Assess
+    const keys = auditHourKeys('2025-03-06T01');
+    expect(rows).toEqual(
+      keys.flatMap((key) =>
+        key === '2025-03-06T01#3' || key === '2025-03-06T01' ? [`${key}/1`, `${key}/2`] : [`${key}/1`],
+      ),
+    );
+    expect(asked).toHaveLength(keys.length + 2);
   });
 });
 
