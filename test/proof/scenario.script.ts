@@ -268,5 +268,8 @@ outcomes.detector = (
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('COUNTERSIGN_')));
 await loop.close();
 await fakes.close();
-console.log(JSON.stringify({ calls: recorder.calls, env, outcomes, unattributed: recorder.unattributed }));
-process.exit(0);
+// Written to a pipe, stdout is asynchronous: exit only once the whole report is flushed.
+process.stdout.write(
+  `${JSON.stringify({ calls: recorder.calls, env, outcomes, unattributed: recorder.unattributed })}\n`,
+  () => process.exit(0),
+);
