@@ -32,6 +32,9 @@ export interface MeteredIndex {
   projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
 }
 
+/** Reads that consume a read unit (or half, eventually consistent) even when they find nothing. */
+const MINIMUM_READ_OPERATIONS = new Set(['GetItem', 'Query', 'Scan']);
+
 /** DynamoDB operations that accept `ReturnConsumedCapacity`. */
 const CAPACITY_OPERATIONS = new Set([
   'GetItem',
@@ -190,6 +193,10 @@ export class UsageMeter {
     if (operation === 'BatchWriteItem' && units === 0) units = batchWriteUnits(input);
     // A failed conditional write still consumes write capacity (at least one unit); a failed read, none.
     if (failed && write) units = Math.max(units, 1);
+    // A read that finds nothing still costs one read of 4 KB (DynamoDB's read and write operations
+    // page); the local table reports 0 for it.
+    if (!failed && MINIMUM_READ_OPERATIONS.has(operation))
+      units = Math.max(units, input.ConsistentRead === true ? 1 : 0.5);
     if (write) {
       this.snapshot.dynamodb.writeUnits += units;
       const index = failed ? 0 : this.indexWriteUnits(operation, input, units);

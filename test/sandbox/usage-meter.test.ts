@@ -5,7 +5,7 @@
  * never asserted (they are measured, on a noisy machine).
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalAws, startLocalAws } from '../../sandbox/local-aws.js';
 import { emfMetrics, UsageMeter } from '../../sandbox/usage-meter.js';
@@ -63,6 +63,24 @@ describe('usage meter', () => {
         ConsistentRead: true,
       }),
     );
+    // Reads that find nothing still cost: a missing item and an empty query, half a unit each
+    // eventually consistent, one strongly consistent.
+    await aws.ddb.send(new GetCommand({ TableName: aws.table, Key: { pk: 'REQUEST#none', sk: 'REQUEST' } }));
+    await aws.ddb.send(
+      new QueryCommand({
+        TableName: aws.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'REQUEST#none' },
+      }),
+    );
+    await aws.ddb.send(
+      new QueryCommand({
+        TableName: aws.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'REQUEST#none' },
+        ConsistentRead: true,
+      }),
+    );
     // A failed conditional write still consumes a write unit, and writes no index.
     await expect(
       aws.ddb.send(
@@ -75,9 +93,18 @@ describe('usage meter', () => {
     ).rejects.toThrow(/conditional/i);
 
     const usage = meter.read();
-    expect(usage.calls).toEqual({ 'DynamoDB.PutItem': 3, 'DynamoDB.UpdateItem': 1, 'DynamoDB.GetItem': 2 });
+    expect(usage.calls).toEqual({
+      'DynamoDB.PutItem': 3,
+      'DynamoDB.UpdateItem': 1,
+      'DynamoDB.GetItem': 3,
+      'DynamoDB.Query': 2,
+    });
     expect(usage.failedCalls).toEqual({ 'DynamoDB.PutItem': 1 });
-    expect(usage.dynamodb).toEqual({ writeUnits: 1 + 3 + 1 + 1, indexWriteUnits: 1 + 3 + 2, readUnits: 1.5 });
+    expect(usage.dynamodb).toEqual({
+      writeUnits: 1 + 3 + 1 + 1,
+      indexWriteUnits: 1 + 3 + 2,
+      readUnits: 0.5 + 1 + 0.5 + 0.5 + 1,
+    });
   });
 
   it('counts S3 calls by operation', async () => {
