@@ -3,7 +3,7 @@
  * No SDK client here, so the archive handler and offline verifiers load only
  * what they use; appending and reading chains live in audit.ts.
  */
-import { createHash } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { PutObjectCommandInput } from '@aws-sdk/client-s3';
 import type { SignInRef } from '../identity/contract.js';
 import { canonicalJson, sha256Base64, sha256Hex } from './canonical.js';
@@ -141,12 +141,14 @@ export const auditHour = (at: string) => at.slice(0, 13);
 export const AUDIT_HOUR_SHARDS = 8;
 
 /**
- * The `byAuditHour` partition key of a record: its hour and a shard chosen by
- * the request id (`2026-12-02T17#5`), so a request's records share a shard
- * and the hour's requests spread over {@link AUDIT_HOUR_SHARDS}.
+ * The `byAuditHour` partition key of a record: its hour and a shard drawn at
+ * random (`2026-12-02T17#5`). Random, not derived from the request id: the id
+ * is the agent's to choose, and ids picked to share one shard would put a
+ * flood's records back in one index partition. No reader needs a request's
+ * records together: they query every shard of the hour.
  */
-export function auditHourKey(at: string, requestId: string): string {
-  return `${auditHour(at)}#${createHash('sha256').update(requestId).digest()[0]! % AUDIT_HOUR_SHARDS}`;
+export function auditHourKey(at: string): string {
+  return `${auditHour(at)}#${randomInt(AUDIT_HOUR_SHARDS)}`;
 }
 
 /**

@@ -112,7 +112,7 @@ export async function appendAudit(
             hash: record.hash,
             record: text,
             objectKey: key,
-            auditHour: auditHourKey(at, request.requestId),
+            auditHour: auditHourKey(at),
             auditSort: `${at}#${request.requestId}#${pad(record.seq)}`,
           },
           ConditionExpression: 'attribute_not_exists(pk)',

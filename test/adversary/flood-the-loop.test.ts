@@ -7,12 +7,19 @@
  * and the other agent's intent, published after the whole flood, is reviewed
  * (its card posted) before a quarter of the flood is through.
  *
+ * The same agent also picks intent ids that would all land in one partition
+ * of the audit index if its shard followed the id: the records still spread
+ * over the hour's shards (the shard is drawn per record).
+ *
  * On AWS each invocation runs in an environment of its own, so a flood
  * delays nobody's Evaluate. The sandbox runs them all in one process and
  * gives each agent its own share of it (sandbox/agent-share.ts); this is the
  * proof that the share holds against a flood sent through PutEvents.
  */
+import { createHash } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUDIT_HOUR_INDEX, auditHour, auditHourKeys } from '../../lambdas/shared/audit.js';
 import { makeIntent } from '../support/fixtures.js';
 import { eventually, newIntentId, USER } from '../support/loop.js';
 import { type Sandbox, startSandbox } from './support.js';
@@ -70,4 +77,56 @@ describe('flood the loop', () => {
     expect((await sandbox.final(victim.intentId)).status).toBe('APPROVED');
     await sandbox.assertHealthy();
   }, 240_000);
+
+  it('intent ids chosen to crowd one audit index partition: the records still spread over the hour\u2019s shards', async () => {
+    // Prepare: ids whose SHA-256 starts with a multiple of 8, which would all share a shard if the
+    // shard followed the id (it does not: it is drawn per record).
+    const ids: string[] = [];
+    for (let n = 0; ids.length < 24; n++) {
+      const id = `crowd-${n}-${newIntentId()}`;
+      if (createHash('sha256').update(id).digest()[0]! % 8 === 0) ids.push(id);
+    }
+    const intents = ids.map((intentId) =>
+      makeIntent({
+        intentId,
+        action: 'organizations:LeaveOrganization',
+        resource: 'o-abc123',
+        environment: 'dev',
+        agent: { owner: 'frank@example.com' },
+      }),
+    );
+    // Act
+    const began = new Date().toISOString();
+    await Promise.all(
+      [0, 10, 20].map((at) => sandbox.put(intents.slice(at, at + 10), { agentId: 'report-bot' })),
+    );
+    const views = await Promise.all(ids.map((id) => sandbox.final(id, 60_000)));
+    // Assess: every audit row of these requests, by the index key it was written under.
+    const hours = new Set([auditHour(began), auditHour(new Date().toISOString())]);
+    const byKey = new Map<string, number>();
+    for (const key of [...hours].flatMap((hour) => auditHourKeys(hour))) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await sandbox.loop.aws.ddb.send(
+          new QueryCommand({
+            TableName: sandbox.loop.aws.table,
+            IndexName: AUDIT_HOUR_INDEX,
+            KeyConditionExpression: 'auditHour = :key',
+            ExpressionAttributeValues: { ':key': key },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        const ours = (out.Items ?? []).filter((item) =>
+          ids.includes(String(item.pk).slice('REQUEST#'.length)),
+        );
+        if (ours.length > 0) byKey.set(key, (byKey.get(key) ?? 0) + ours.length);
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+    }
+    const rows = views.reduce((sum, view) => sum + view.audit.length, 0);
+    expect([...byKey.values()].reduce((a, b) => a + b, 0)).toBe(rows);
+    expect([...byKey.keys()].every((key) => key.includes('#'))).toBe(true);
+    expect(byKey.size).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...byKey.values())).toBeLessThanOrEqual(rows / 2);
+  }, 120_000);
 });
