@@ -61,7 +61,9 @@ export const DEFAULT_LINK_LOOKBACK_DAYS = 31;
 /**
  * Every audit row written in [start, end): queries each hour bucket of the
  * `byAuditHour` index, every shard of it and the bare hour (paginated), and
- * yields the items whose `at` is in the period. The digest and `audit archive --missing` read the period this way.
+ * yields the items whose `at` is in the period, in no particular order. The
+ * digest, the pending-review gauges and `audit archive --missing` read a
+ * period this way.
  */
 export async function* auditRowsBetween(
   deps: { ddb: Pick<DynamoDBDocumentClient, 'send'>; table: string },
