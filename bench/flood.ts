@@ -304,7 +304,9 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
       Math.max(0, drainDeadline - performance.now()),
     );
     const drainSeconds = (performance.now() - approveStart) / 1000;
-    await loop.idle();
+    // Only a drained loop settles: requests still waiting for a human would hold idle() until their
+    // review timeout. Those are reported as still pending instead.
+    if (drained) await loop.idle();
     cards.update();
 
     // ------------------------------------------------------------------ figures
