@@ -56,7 +56,7 @@ export class LocalWorkflow {
   private readonly states: Record<string, Json>;
 
   constructor(private readonly options: LocalWorkflowOptions) {
-    const definition = withStateInputTimeouts(options.definition);
+    const definition = withStateInputTimeouts(withAwsTaskTimeouts(options.definition));
     this.machine = new StateMachine(definition as never, {
       validationOptions: { checkArn: false, checkPaths: false },
     });
@@ -163,6 +163,29 @@ export class LocalWorkflow {
 }
 
 const TIMEOUT_FIELD = '__countersignTimeoutSeconds';
+
+/** The longest timer Node keeps (2^31 - 1 ms), in whole seconds: about 24.8 days. */
+export const UNBOUNDED_TASK_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * Step Functions gives a Task state with neither `TimeoutSeconds` nor
+ * `TimeoutSecondsPath` no timeout of its own (99,999,999 s); a Lambda task is
+ * bounded by the function's timeout instead. aws-local-stepfunctions gives
+ * such a task 60 s. A sandbox running behind (a flood on a loaded machine)
+ * would then end tasks that AWS lets finish with `States.Timeout`, and the
+ * workflow's catches would deny requests that were only slow ("could not
+ * record the decision"). Those tasks get the longest timeout a Node timer
+ * holds instead (a longer one would fire at once).
+ */
+export function withAwsTaskTimeouts(definition: Json): Json {
+  const copy = structuredClone(definition);
+  for (const state of Object.values(copy.States as Record<string, Json>)) {
+    if (state.Type !== 'Task' || state.TimeoutSeconds !== undefined || state.TimeoutSecondsPath !== undefined)
+      continue;
+    state.TimeoutSeconds = UNBOUNDED_TASK_SECONDS;
+  }
+  return copy;
+}
 
 /**
  * Step Functions resolves a Task's `TimeoutSecondsPath` against the state's

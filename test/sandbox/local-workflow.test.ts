@@ -1,8 +1,8 @@
 /** The local runner behaves like Step Functions where Countersign relies on it. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AgentShare } from '../../sandbox/agent-share.js';
 import { createFakeAws } from '../../sandbox/fake-aws.js';
-import { LocalWorkflow } from '../../sandbox/local-workflow.js';
+import { LocalWorkflow, UNBOUNDED_TASK_SECONDS, withAwsTaskTimeouts } from '../../sandbox/local-workflow.js';
 
 const definition = {
   StartAt: 'Review',
@@ -122,5 +122,70 @@ describe('LocalWorkflow', () => {
       { recorded: 'flood-2' },
       { recorded: 'other' },
     ]);
+  });
+
+  it('a task with no timeout of its own runs past the local runner’s 60 s default, as on AWS', async () => {
+    // Prepare: a task that takes 61 s (fake clock), with nothing to catch a timeout.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let finish!: (value: unknown) => void;
+      const slow = new Promise((resolve) => {
+        finish = resolve;
+      });
+      const workflow = new LocalWorkflow({
+        definition: {
+          StartAt: 'Evaluate',
+          States: {
+            Evaluate: {
+              Type: 'Task',
+              Resource: 'arn:aws:lambda:us-east-1:123456789012:function:evaluate',
+              End: true,
+            },
+          },
+        },
+        tasks: createFakeAws().tasks,
+        putEvents: async () => undefined,
+        handlers: { Evaluate: () => slow },
+      });
+      // Act
+      const execution = workflow.start({ id: 'slow' });
+      const settled = execution.result.then(
+        (value) => ({ value }),
+        (error: Error) => ({ error: error.name }),
+      );
+      await vi.advanceTimersByTimeAsync(61_000);
+      finish({ evaluated: 'slow' });
+      // Assess
+      expect(await settled).toEqual({ value: { evaluated: 'slow' } });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gives only tasks without a timeout the longest a Node timer holds; set timeouts stay', () => {
+    const out = withAwsTaskTimeouts({
+      StartAt: 'A',
+      States: {
+        A: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:a', Next: 'B' },
+        B: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+          TimeoutSecondsPath: '$.t',
+          Next: 'C',
+        },
+        C: {
+          Type: 'Task',
+          Resource: 'arn:aws:lambda:us-east-1:123456789012:function:c',
+          TimeoutSeconds: 5,
+          Next: 'D',
+        },
+        D: { Type: 'Pass', End: true },
+      },
+    }) as { States: Record<string, Record<string, unknown>> };
+    expect(UNBOUNDED_TASK_SECONDS * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect(out.States.A!.TimeoutSeconds).toBe(UNBOUNDED_TASK_SECONDS);
+    expect(out.States.B!.TimeoutSeconds).toBeUndefined();
+    expect(out.States.C!.TimeoutSeconds).toBe(5);
+    expect(out.States.D!.TimeoutSeconds).toBeUndefined();
   });
 });
