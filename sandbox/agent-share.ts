@@ -15,20 +15,33 @@
  * here; one that publishes faster waits behind itself, as on AWS it would
  * wait for nothing at all. Nothing is dropped or reordered within an agent:
  * a waiting invocation always runs.
+ *
+ * The sandbox's bus takes any source (IAM is not evaluated here), so a share
+ * per source would let one publisher claim a share for every source it
+ * invents. Given the registered agents' sources, every other source shares
+ * one turn, {@link UNREGISTERED}: on AWS, IAM refuses those events outright.
  */
+/** The one share of every source that names no registered agent. */
+export const UNREGISTERED = '(unregistered sources)';
+
 export class AgentShare {
   private readonly active = new Map<string, number>();
   private readonly waiting = new Map<string, (() => void)[]>();
   /** The longest any invocation waited for its turn, in ms, by agent. */
   readonly longestWaitMs = new Map<string, number>();
 
-  constructor(readonly limit: number) {
+  constructor(
+    readonly limit: number,
+    /** The registered agents' sources; others share {@link UNREGISTERED}. @default - every source is its own */
+    private readonly registered?: ReadonlySet<string>,
+  ) {
     if (!Number.isInteger(limit) || limit < 1)
       throw new Error(`agent share: limit must be a positive integer, not ${limit}`);
   }
 
-  /** Runs `work` once fewer than `limit` of `agent`'s invocations are running. */
-  async run<T>(agent: string, work: () => Promise<T>): Promise<T> {
+  /** Runs `work` once fewer than `limit` of `source`'s invocations (or the unregistered ones') run. */
+  async run<T>(source: string, work: () => Promise<T>): Promise<T> {
+    const agent = this.keyOf(source);
     await this.turn(agent);
     try {
       return await work();
@@ -37,9 +50,15 @@ export class AgentShare {
     }
   }
 
-  /** Invocations of `agent` running now and waiting for their turn. */
-  load(agent: string): { running: number; waiting: number } {
+  /** Invocations of `source` (or of the unregistered sources) running now and waiting for their turn. */
+  load(source: string): { running: number; waiting: number } {
+    const agent = this.keyOf(source);
     return { running: this.active.get(agent) ?? 0, waiting: this.waiting.get(agent)?.length ?? 0 };
+  }
+
+  /** The share a source's invocations take turns in. */
+  keyOf(source: string): string {
+    return !this.registered || this.registered.has(source) ? source : UNREGISTERED;
   }
 
   private turn(agent: string): Promise<void> {

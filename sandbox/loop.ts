@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
+import { AGENT_SOURCE_PREFIX, DECISION_DETAIL_TYPE, DECISION_SOURCE } from '../lambdas/shared/intent.js';
 import { usePosterKick } from '../lambdas/shared/poster-kick.js';
 import type { ReminderPayload, ReminderScheduler } from '../lambdas/shared/reminders.js';
 import { signingSecretProblem } from '../lambdas/shared/slack-secret.js';
@@ -445,7 +445,8 @@ export class CountersignLoop {
       .start()
       .catch((error: Error) => console.error(`sandbox digest catch-up failed: ${error.message}`));
     const shareLimit = options.agentShare ?? AGENT_SHARE_LIMIT;
-    const share = shareLimit > 0 ? new AgentShare(shareLimit) : undefined;
+    const registered = new Set((directory.agents ?? []).map((a) => `${AGENT_SOURCE_PREFIX}${a.id}`));
+    const share = shareLimit > 0 ? new AgentShare(shareLimit, registered) : undefined;
     const workflow = new LocalWorkflow({
       definition: synthesized.definition,
       handlers: {

@@ -7,6 +7,10 @@
  * and the other agent's intent, published after the whole flood, is reviewed
  * (its card posted) before a quarter of the flood is through.
  *
+ * It also spreads the flood over sources it invents, each of which would
+ * get a share of its own if the share followed any source: unregistered
+ * sources share one turn between them.
+ *
  * The same agent also picks intent ids that would all land in one partition
  * of the audit index if its shard followed the id: the records still spread
  * over the hour's shards (the shard is drawn per record).
@@ -20,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_HOUR_INDEX, auditHour, auditHourKeys } from '../../lambdas/shared/audit.js';
+import type { Intent } from '../../lambdas/shared/intent.js';
 import { makeIntent } from '../support/fixtures.js';
 import { eventually, newIntentId, USER } from '../support/loop.js';
 import { type Sandbox, startSandbox } from './support.js';
@@ -30,6 +35,36 @@ beforeAll(async () => {
   sandbox = await startSandbox();
 });
 afterAll(() => sandbox?.close());
+
+/**
+ * Publishes the whole flood at once (PutEvents takes 10 entries a call, each
+ * batch from `sourceOf(batch)`), then one intent of deploy-bot, and waits for
+ * that intent's card. Returns how much of the flood was decided by then, once
+ * the whole flood is decided.
+ */
+async function floodThenAnother(
+  flood: Intent[],
+  sourceOf: (batch: number) => string,
+): Promise<{ decidedWhenCarded: number; other: Intent }> {
+  const floodIds = new Set(flood.map((i) => i.intentId));
+  const floodDecided = () =>
+    sandbox.loop.decisions.filter((e) => floodIds.has((e.detail as { intentId: string }).intentId)).length;
+  const other = makeIntent({ intentId: newIntentId() });
+  const batches = Array.from({ length: flood.length / 10 }, (_, b) => flood.slice(b * 10, b * 10 + 10));
+  const entries = (
+    await Promise.all(batches.map((batch, b) => sandbox.put(batch, { agentId: sourceOf(b) })))
+  ).flat();
+  expect(entries.filter((e) => 'EventId' in e)).toHaveLength(flood.length);
+  const [sent] = await sandbox.put([other], { agentId: 'deploy-bot' });
+  expect(sent).toHaveProperty('EventId');
+  await eventually(
+    async () => ((await sandbox.view(other.intentId))?.request.card ? true : undefined),
+    60_000,
+  );
+  const decidedWhenCarded = floodDecided();
+  await eventually(() => (floodDecided() === flood.length ? true : undefined), 120_000);
+  return { decidedWhenCarded, other };
+}
 
 describe('flood the loop', () => {
   it('another agent’s intent sent after a flood of 200 is carded before a quarter of the flood is through; every flooded intent is denied and audited', async () => {
@@ -43,28 +78,10 @@ describe('flood the loop', () => {
         agent: { owner: 'frank@example.com' },
       }),
     );
-    const floodIds = new Set(flood.map((i) => i.intentId));
-    const floodDecided = () =>
-      sandbox.loop.decisions.filter((e) => floodIds.has((e.detail as { intentId: string }).intentId)).length;
-    const victim = makeIntent({ intentId: newIntentId() });
-
-    // Act: the whole flood at once (PutEvents takes 10 entries a call), then the other agent.
-    const batches = Array.from({ length: FLOOD / 10 }, (_, b) => flood.slice(b * 10, b * 10 + 10));
-    const entries = (
-      await Promise.all(batches.map((batch) => sandbox.put(batch, { agentId: 'report-bot' })))
-    ).flat();
-    expect(entries.filter((e) => 'EventId' in e)).toHaveLength(FLOOD);
-    const [sent] = await sandbox.put([victim], { agentId: 'deploy-bot' });
-    expect(sent).toHaveProperty('EventId');
-    await eventually(
-      async () => ((await sandbox.view(victim.intentId))?.request.card ? true : undefined),
-      60_000,
-    );
-    const decidedWhenCarded = floodDecided();
-
+    // Act
+    const { decidedWhenCarded, other } = await floodThenAnother(flood, () => 'report-bot');
     // Assess: the card came before a quarter of the flood was through (with no share: about 90 of 200).
     expect(decidedWhenCarded).toBeLessThan(FLOOD / 4);
-    await eventually(() => (floodDecided() === FLOOD ? true : undefined), 120_000);
     for (const intent of flood.filter((_, i) => i % 20 === 0)) {
       const view = await sandbox.final(intent.intentId);
       expect(view.status).toBe('DENIED');
@@ -72,10 +89,26 @@ describe('flood the loop', () => {
       expect(view.audit.some((r) => r.kind === 'policy-evaluated')).toBe(true);
       expect(view.request.card).toBeUndefined();
     }
-    await sandbox.reviewOpen(victim.intentId);
-    await sandbox.click(USER.alice, 'approve', victim.intentId);
-    expect((await sandbox.final(victim.intentId)).status).toBe('APPROVED');
+    await sandbox.reviewOpen(other.intentId);
+    await sandbox.click(USER.alice, 'approve', other.intentId);
+    expect((await sandbox.final(other.intentId)).status).toBe('APPROVED');
     await sandbox.assertHealthy();
+  }, 240_000);
+
+  it('a flood spread over 20 invented sources takes one share between them: another agent is still carded first', async () => {
+    // Prepare: no registered agent behind these sources (the sandbox's bus takes any; AWS's IAM would not).
+    const flood = Array.from({ length: FLOOD }, () => makeIntent({ intentId: newIntentId() }));
+    // Act: each batch of 10 from a source of its own.
+    const { decidedWhenCarded, other } = await floodThenAnother(flood, (b) => `flood-bot-${b}`);
+    // Assess (with a share per source: about 94 of 200).
+    expect(decidedWhenCarded).toBeLessThan(FLOOD / 4);
+    for (const intent of flood.filter((_, i) => i % 20 === 0)) {
+      const view = await sandbox.final(intent.intentId);
+      expect(view.status).toBe('DENIED');
+      expect(view.audit[0]).toMatchObject({ kind: 'rejected' });
+    }
+    await sandbox.click(USER.alice, 'approve', other.intentId);
+    expect((await sandbox.final(other.intentId)).status).toBe('APPROVED');
   }, 240_000);
 
   it('intent ids chosen to crowd one audit index partition: the records still spread over the hour\u2019s shards', async () => {

@@ -1,6 +1,6 @@
 /** Each agent's share of the sandbox process: one agent's backlog waits behind itself, never another's. */
 import { describe, expect, it } from 'vitest';
-import { AgentShare } from '../../sandbox/agent-share.js';
+import { AgentShare, UNREGISTERED } from '../../sandbox/agent-share.js';
 
 /** A piece of work the test ends by hand, recording when it started. */
 function gate(log: string[], name: string) {
@@ -74,6 +74,25 @@ describe('AgentShare', () => {
     await expect(failed).rejects.toThrow('handler failed');
     expect(await next).toBe('ran');
     expect(share.load('deploy-bot')).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('given the registered sources, every other source takes turns in one share', async () => {
+    // Prepare
+    const share = new AgentShare(1, new Set(['countersign.agent.deploy-bot']));
+    const log: string[] = [];
+    const first = gate(log, 'invented-1');
+    // Act
+    const held = share.run('countersign.agent.invented-1', first.work);
+    const second = share.run('countersign.agent.invented-2', async () => 'second');
+    const registered = await share.run('countersign.agent.deploy-bot', async () => 'deploy-bot');
+    await settle();
+    // Assess: the second invented source waits behind the first; the registered agent does not.
+    expect(registered).toBe('deploy-bot');
+    expect(share.keyOf('countersign.agent.invented-2')).toBe(UNREGISTERED);
+    expect(share.keyOf('countersign.agent.deploy-bot')).toBe('countersign.agent.deploy-bot');
+    expect(share.load('countersign.agent.anything')).toEqual({ running: 1, waiting: 1 });
+    first.open();
+    expect(await Promise.all([held, second])).toEqual(['invented-1', 'second']);
   });
 
   it.each([0, -1, 1.5, Number.NaN])('refuses a limit of %s', (limit) => {

@@ -4,6 +4,9 @@ import { AgentShare } from '../../sandbox/agent-share.js';
 import { createFakeAws } from '../../sandbox/fake-aws.js';
 import { LocalWorkflow, UNBOUNDED_TASK_SECONDS, withAwsTaskTimeouts } from '../../sandbox/local-workflow.js';
 
+/** A Lambda function's ARN, as a plain Task's `Resource` names it. */
+const lambdaArn = (name: string) => `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
+
 const definition = {
   StartAt: 'Review',
   States: {
@@ -16,7 +19,7 @@ const definition = {
       Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.failure', Next: 'Record' }],
       Next: 'Record',
     },
-    Record: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:record', End: true },
+    Record: { Type: 'Task', Resource: lambdaArn('record'), End: true },
   },
 };
 
@@ -64,7 +67,7 @@ describe('LocalWorkflow', () => {
         States: {
           Evaluate: {
             Type: 'Task',
-            Resource: 'arn:aws:lambda:us-east-1:123456789012:function:evaluate',
+            Resource: lambdaArn('evaluate'),
             Next: 'Review',
           },
           Review: {
@@ -79,7 +82,7 @@ describe('LocalWorkflow', () => {
           },
           Record: {
             Type: 'Task',
-            Resource: 'arn:aws:lambda:us-east-1:123456789012:function:record',
+            Resource: lambdaArn('record'),
             End: true,
           },
         },
@@ -138,7 +141,7 @@ describe('LocalWorkflow', () => {
           States: {
             Evaluate: {
               Type: 'Task',
-              Resource: 'arn:aws:lambda:us-east-1:123456789012:function:evaluate',
+              Resource: lambdaArn('evaluate'),
               End: true,
             },
           },
@@ -166,7 +169,7 @@ describe('LocalWorkflow', () => {
     const out = withAwsTaskTimeouts({
       StartAt: 'A',
       States: {
-        A: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:a', Next: 'B' },
+        A: { Type: 'Task', Resource: lambdaArn('a'), Next: 'B' },
         B: {
           Type: 'Task',
           Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
@@ -175,7 +178,7 @@ describe('LocalWorkflow', () => {
         },
         C: {
           Type: 'Task',
-          Resource: 'arn:aws:lambda:us-east-1:123456789012:function:c',
+          Resource: lambdaArn('c'),
           TimeoutSeconds: 5,
           Next: 'D',
         },
