@@ -30,11 +30,15 @@ async function inOneHourWindow(): Promise<void> {
 
 const rateLimited = (view: RequestView) => view.decision?.reason.startsWith('rate limited') === true;
 
-/** The flood alerts posted for an agent and class. */
+/** The hour (epoch hours) this file's floods fall in: see {@link inOneHourWindow}. */
+let hour: number;
+
+/** The flood alerts posted for an agent and class in this file's hour (another file's may be older). */
 const alertsFor = (agentId: string, actionClass: string) =>
   sandbox.loop
     .slack!.sent('chat.postMessage')
     .filter((m) => m.text === 'Countersign: an agent is over its request quota')
+    .filter((m) => Math.floor(Number(m.ts) / 3600) === hour)
     .filter((m) => {
       const blocks = JSON.stringify(m.blocks);
       return blocks.includes(`"text":"${agentId}"`) && blocks.includes(`"text":"${actionClass}"`);
@@ -43,6 +47,7 @@ const alertsFor = (agentId: string, actionClass: string) =>
 beforeAll(async () => {
   sandbox = await startSandbox();
   await inOneHourWindow();
+  hour = Math.floor(Date.now() / 3_600_000);
 }, 150_000);
 afterAll(() => sandbox.close());
 

@@ -61,10 +61,15 @@ describe('request quotas in the loop', () => {
       expect(kinds).not.toContain('reviewers-notified');
       expect(kinds.at(-1)).toBe('decided');
     }
-    // One alert for deploy-bot's ssm flood this hour, its values as plain_text data.
+    // One alert for deploy-bot's ssm flood in this quota window (an earlier file's flood may have had
+    // its own alert in the previous hour), its values as plain_text data.
+    const window = (await getRequest(store(), limited[0]!.intentId))?.rateLimited?.window;
+    const inWindow = (ts: string) =>
+      Number(ts) * 1000 >= Date.parse(window!.start) && Number(ts) * 1000 < Date.parse(window!.end);
     const alerts = loop
       .slack!.sent('chat.postMessage')
       .filter((m) => m.text === 'Countersign: an agent is over its request quota')
+      .filter((m) => inWindow(m.ts))
       .filter((m) => JSON.stringify(m.blocks).includes('"text":"deploy-bot"'))
       .filter((m) => JSON.stringify(m.blocks).includes('"text":"ssm"'));
     expect(alerts).toHaveLength(1);
